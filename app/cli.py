@@ -1,0 +1,85 @@
+"""``flask --app wsgi callbacks …``: init-db, seed-demo, queue import/export, worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app import context
+from app.migrate import upgrade
+from app.queue_documents import export_queue, import_queue, parse_queue_document
+from app.queues import get_queue
+from scheduler.errors import DomainError
+
+DEMO_QUEUE = Path(__file__).with_name("demo_queue.json")
+
+callbacks_cli = AppGroup("callbacks", help="Callback scheduler administration.")
+queue_cli = AppGroup("queue", help="Queues as code: import and export JSON documents.")
+callbacks_cli.add_command(queue_cli)
+
+
+def _fail(error: DomainError) -> None:
+    click.echo(f"error: {error.type}: {error.message}", err=True)
+    for field, problem in error.details.items():
+        click.echo(f"  {field}: {problem}", err=True)
+    sys.exit(2)
+
+
+@callbacks_cli.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema."""
+    upgrade(context.db().engine)
+    click.echo(f"database ready: {context.db().engine.url.render_as_string(hide_password=True)}")
+
+
+def _import(document: object) -> None:
+    try:
+        doc = parse_queue_document(document)
+        with context.db().write() as session:
+            queue, created = import_queue(session, doc, context.now())
+            click.echo(f"queue {queue.key!r} {'created' if created else 'updated'}")
+    except DomainError as error:
+        _fail(error)
+
+
+@callbacks_cli.command("seed-demo")
+def seed_demo() -> None:
+    """Create (or reset the settings of) the demo queue 'support'."""
+    _import(json.loads(DEMO_QUEUE.read_text(encoding="utf-8")))
+
+
+@queue_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def queue_import(file: click.File) -> None:
+    """Create or replace a queue from a JSON document (- reads standard input)."""
+    try:
+        document = json.load(file)  # type: ignore[arg-type]
+    except json.JSONDecodeError as exc:
+        click.echo(f"error: {getattr(file, 'name', 'input')} is not valid JSON: {exc}", err=True)
+        sys.exit(2)
+    _import(document)
+
+
+@queue_cli.command("export")
+@click.argument("key")
+def queue_export(key: str) -> None:
+    """Print a queue as a JSON document that `queue import` accepts."""
+    try:
+        with context.db().read() as session:
+            click.echo(json.dumps(export_queue(get_queue(session, key)), indent=2, ensure_ascii=False))
+    except DomainError as error:
+        _fail(error)
+
+
+@callbacks_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run every tick once and exit (for cron or tests).")
+def worker(once: bool) -> None:
+    """Run the background worker: the periodic ticks, in this process only."""
+    from app.worker import Worker
+
+    Worker(current_app.extensions["db"], current_app.extensions["clock"]).run(once=once)

@@ -1,0 +1,26 @@
+"""Typed access to what create_app put on the current app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from app.clock import Clock
+from app.db import Database
+from app.settings import Settings
+
+
+def db() -> Database:
+    database: Database = current_app.extensions["db"]
+    return database
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["settings"]
+    return value
+
+
+def now() -> datetime:
+    clock: Clock = current_app.extensions["clock"]
+    return clock.now()

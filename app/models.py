@@ -1,0 +1,256 @@
+"""The database schema: SQLAlchemy 2.0 typed models. Alembic migrations follow this file."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from scheduler.lifecycle import LIVE_STATES
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python; timestamptz on PostgreSQL, naive UTC text on SQLite.
+
+    SQLite has no time zones: storing every instant as naive UTC in one format keeps
+    its text comparisons (``starts_at >= :x``) correct.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Queue(Base):
+    __tablename__ = "queue"
+    __table_args__ = (
+        CheckConstraint("asap_reserve_percent BETWEEN 0 AND 100", name="reserve_percent"),
+        CheckConstraint("lead_minutes >= 0", name="lead_minutes"),
+        CheckConstraint("horizon_days BETWEEN 0 AND 366", name="horizon_days"),
+        CheckConstraint("dial_mode IN ('customer_first', 'agent_first')", name="dial_mode"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    region: Mapped[str] = mapped_column(String(2), default="GB")
+    agent_target: Mapped[str | None] = mapped_column(String(255))
+    dial_mode: Mapped[str] = mapped_column(String(16), default="customer_first")
+    offer_threshold_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    estimated_wait_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=14)
+    asap_reserve_percent: Mapped[int] = mapped_column(Integer, default=0)
+    collect_off_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
+    max_asap_waiting: Mapped[int] = mapped_column(Integer, default=1000)
+    # Slots exist as rows up to and including this local date (see app/slot_sync.py).
+    slots_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    weekly_hours: Mapped[list[WeeklyHours]] = relationship(
+        back_populates="queue", cascade="all, delete-orphan", order_by="(WeeklyHours.weekday, WeeklyHours.opens)"
+    )
+    date_overrides: Mapped[list[DateOverride]] = relationship(
+        back_populates="queue", cascade="all, delete-orphan", order_by="(DateOverride.day, DateOverride.opens)"
+    )
+
+
+class WeeklyHours(Base):
+    """One open interval of a weekday in the queue's template (several rows = several intervals)."""
+
+    __tablename__ = "weekly_hours"
+    __table_args__ = (
+        UniqueConstraint("queue_id", "weekday", "opens", name="uq_weekly_hours_interval"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("slot_minutes BETWEEN 1 AND 1440", name="slot_minutes"),
+        CheckConstraint("capacity >= 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)  # 00:00 = midnight
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+
+    queue: Mapped[Queue] = relationship(back_populates="weekly_hours")
+
+
+class DateOverride(Base):
+    """A date that does not follow the template: closed (one row, closed=true) or special intervals."""
+
+    __tablename__ = "date_override"
+    __table_args__ = (
+        UniqueConstraint("queue_id", "day", "opens", name="uq_date_override_interval"),
+        CheckConstraint(
+            "(closed AND opens IS NULL AND closes IS NULL AND slot_minutes IS NULL AND capacity IS NULL)"
+            " OR (NOT closed AND opens IS NOT NULL AND closes IS NOT NULL"
+            " AND slot_minutes BETWEEN 1 AND 1440 AND capacity >= 0)",
+            name="closed_or_interval",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    opens: Mapped[time | None] = mapped_column(Time)
+    closes: Mapped[time | None] = mapped_column(Time)
+    slot_minutes: Mapped[int | None] = mapped_column(Integer)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    queue: Mapped[Queue] = relationship(back_populates="date_overrides")
+
+
+class Slot(Base):
+    """A bookable interval with its seats. Booking is one conditional UPDATE of ``booked``."""
+
+    __tablename__ = "slot"
+    __table_args__ = (
+        UniqueConstraint("queue_id", "starts_at", name="uq_slot_queue_start"),
+        CheckConstraint("booked >= 0", name="booked_nonnegative"),
+        CheckConstraint("booked <= capacity", name="never_overbooked"),
+        CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved_within_capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)  # seats only ASAP callbacks may take
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    # False once the calendar no longer has this slot: it takes no new bookings.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+_LIVE = ", ".join(f"'{s.value}'" for s in sorted(LIVE_STATES))
+
+
+class Callback(Base):
+    __tablename__ = "callback"
+    __table_args__ = (
+        CheckConstraint("kind IN ('asap', 'scheduled')", name="kind"),
+        CheckConstraint("source IN ('ivr', 'sms', 'web', 'api', 'console')", name="source"),
+        # One live callback per phone and queue, by construction (duplicate suppression).
+        Index(
+            "uq_callback_live_phone",
+            "queue_id",
+            "phone",
+            unique=True,
+            sqlite_where=text(f"state IN ({_LIVE})"),
+            postgresql_where=text(f"state IN ({_LIVE})"),
+        ),
+        Index("ix_callback_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="RESTRICT"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    fields: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slot.id", ondelete="RESTRICT"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    queue: Mapped[Queue] = relationship()
+    slot: Mapped[Slot | None] = relationship()
+    events: Mapped[list[CallbackEvent]] = relationship(
+        back_populates="callback", order_by="CallbackEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class CallbackEvent(Base):
+    """One row per life-cycle step: who moved the callback from where to where, when and why."""
+
+    __tablename__ = "callback_event"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callback.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    callback: Mapped[Callback] = relationship(back_populates="events")
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a request sent with an Idempotency-Key, replayed on a retry."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,217 @@
+"""Queues as code: a queue with its weekly template and date overrides as one JSON document.
+
+``callbacks queue import FILE.json`` creates or replaces a queue from a document;
+``callbacks queue export KEY`` prints one. The schema is in docs/queues.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import DateOverride, Queue, WeeklyHours
+from app.slot_sync import sync_slots
+from scheduler.calendar import Interval
+from scheduler.errors import ValidationFailed
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def _time(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+class HoursDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    opens: ClockTime
+    closes: ClockTime  # "00:00" = midnight
+    slot_minutes: Annotated[int, Field(ge=5, le=1440)]
+    capacity: Annotated[int, Field(ge=0, le=10_000)]
+
+    def interval(self) -> Interval:
+        return Interval(_time(self.opens), _time(self.closes), self.slot_minutes, self.capacity)
+
+    @model_validator(mode="after")
+    def _closes_after_opens(self) -> HoursDoc:
+        try:
+            self.interval()
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class WeeklyDoc(HoursDoc):
+    weekday: Weekday
+
+
+class OverrideDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    closed: bool = False
+    hours: list[HoursDoc] = []
+    note: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _closed_or_hours(self) -> OverrideDoc:
+        date.fromisoformat(self.date)
+        if self.closed == bool(self.hours):
+            raise ValueError("an override is either closed: true or has hours, not both or neither")
+        _no_overlap([h.interval() for h in self.hours], self.date)
+        return self
+
+
+class QueueDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    timezone: str
+    language: Literal["en", "ru", "fr"] = "en"
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "GB"
+    agent_target: Annotated[str, StringConstraints(max_length=255)] | None = None
+    dial_mode: Literal["customer_first", "agent_first"] = "customer_first"
+    offer_threshold_seconds: Annotated[int, Field(ge=0, le=86_400)] = 120
+    estimated_wait_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    lead_minutes: Annotated[int, Field(ge=0, le=10_080)] = 30
+    horizon_days: Annotated[int, Field(ge=0, le=366)] = 14
+    asap_reserve_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    collect_off_hours: bool = False
+    allowed_countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = []
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=10_000)] = 10
+    max_asap_waiting: Annotated[int, Field(ge=0, le=1_000_000)] = 1000
+    weekly_hours: list[WeeklyDoc] = []
+    date_overrides: list[OverrideDoc] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/London")
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError:  # pragma: no cover - listed but not loadable
+            raise ValueError(f"{value!r} cannot be loaded") from None
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phone numbers can be read in")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QueueDoc:
+        for name in WEEKDAYS:
+            _no_overlap([w.interval() for w in self.weekly_hours if w.weekday == name], name)
+        dates = [o.date for o in self.date_overrides]
+        if len(dates) != len(set(dates)):
+            raise ValueError("each date may have one override (list several hours inside it)")
+        return self
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+def _no_overlap(intervals: list[Interval], where: str) -> None:
+    spans = sorted(i.open_minutes for i in intervals)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise ValueError(f"hours on {where} overlap")
+
+
+def parse_queue_document(document: Any) -> QueueDoc:
+    if not isinstance(document, dict):
+        raise ValidationFailed("a queue document is a JSON object", {"body": "expected an object"})
+    try:
+        return QueueDoc.model_validate(document)
+    except ValidationError as exc:
+        details = {".".join(str(p) for p in e["loc"]) or "queue": e["msg"] for e in exc.errors(include_url=False)}
+        raise ValidationFailed("the queue document is not valid", details) from None
+
+
+def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue, bool]:
+    """Create the queue, or replace its settings, template and overrides; then re-plan its slots."""
+    queue = session.scalars(select(Queue).where(Queue.key == doc.key).with_for_update()).one_or_none()
+    created = queue is None
+    if queue is None:
+        queue = Queue(key=doc.key, created_at=now)
+        session.add(queue)
+    settings = doc.model_dump(exclude={"key", "weekly_hours", "date_overrides"})
+    for name, value in settings.items():
+        setattr(queue, name, value)
+    queue.updated_at = now
+    # Old rows go before new ones arrive: they share unique keys (weekday, opens).
+    queue.weekly_hours.clear()
+    queue.date_overrides.clear()
+    session.flush()
+    queue.weekly_hours = [
+        WeeklyHours(
+            weekday=WEEKDAYS.index(w.weekday),
+            opens=_time(w.opens),
+            closes=_time(w.closes),
+            slot_minutes=w.slot_minutes,
+            capacity=w.capacity,
+        )
+        for w in doc.weekly_hours
+    ]
+    overrides: list[DateOverride] = []
+    for o in doc.date_overrides:
+        day = date.fromisoformat(o.date)
+        if o.closed:
+            overrides.append(DateOverride(day=day, closed=True, note=o.note))
+        for h in o.hours:
+            overrides.append(
+                DateOverride(
+                    day=day, closed=False, opens=_time(h.opens), closes=_time(h.closes),
+                    slot_minutes=h.slot_minutes, capacity=h.capacity, note=o.note,
+                )
+            )
+    queue.date_overrides = overrides
+    session.flush()
+    sync_slots(session, queue, now)
+    return queue, created
+
+
+def export_queue(queue: Queue) -> dict[str, Any]:
+    overrides: dict[date, dict[str, Any]] = {}
+    for o in queue.date_overrides:
+        entry = overrides.setdefault(o.day, {"date": o.day.isoformat(), "closed": o.closed, "hours": []})
+        if o.note:
+            entry["note"] = o.note
+        if not o.closed:
+            assert o.opens and o.closes
+            entry["hours"].append(
+                {"opens": _hhmm(o.opens), "closes": _hhmm(o.closes), "slot_minutes": o.slot_minutes,
+                 "capacity": o.capacity}
+            )
+    document: dict[str, Any] = {
+        name: getattr(queue, name) for name in QueueDoc.model_fields if name not in ("weekly_hours", "date_overrides")
+    }
+    document["weekly_hours"] = [
+        {"weekday": WEEKDAYS[w.weekday], "opens": _hhmm(w.opens), "closes": _hhmm(w.closes),
+         "slot_minutes": w.slot_minutes, "capacity": w.capacity}
+        for w in queue.weekly_hours
+    ]
+    document["date_overrides"] = [overrides[d] for d in sorted(overrides)]
+    return document
+
+
+def _hhmm(t: time) -> str:
+    return t.strftime("%H:%M")

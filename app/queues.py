@@ -1,0 +1,46 @@
+"""Loading queues and turning their rows into the domain's plain objects."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Queue
+from scheduler.booking import BookingPolicy
+from scheduler.calendar import Interval, QueueCalendar
+from scheduler.errors import QueueNotFound
+
+
+def get_queue(session: Session, key: str, *, for_update: bool = False) -> Queue:
+    stmt = select(Queue).where(Queue.key == key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    queue = session.scalars(stmt).one_or_none()
+    if queue is None:
+        raise QueueNotFound(f"no queue {key!r}", {"queue": key})
+    return queue
+
+
+def queue_calendar(queue: Queue) -> QueueCalendar:
+    weekly: dict[int, list[Interval]] = defaultdict(list)
+    for row in queue.weekly_hours:
+        weekly[row.weekday].append(Interval(row.opens, row.closes, row.slot_minutes, row.capacity))
+    overrides: dict[date, list[Interval]] = {}
+    for o in queue.date_overrides:
+        intervals = overrides.setdefault(o.day, [])
+        if not o.closed:
+            assert o.opens and o.closes and o.slot_minutes is not None and o.capacity is not None
+            intervals.append(Interval(o.opens, o.closes, o.slot_minutes, o.capacity))
+    return QueueCalendar(queue.timezone, dict(weekly), overrides)
+
+
+def booking_policy(queue: Queue) -> BookingPolicy:
+    return BookingPolicy(
+        timezone=queue.timezone,
+        lead_minutes=queue.lead_minutes,
+        horizon_days=queue.horizon_days,
+        asap_reserve_percent=queue.asap_reserve_percent,
+    )

@@ -1,0 +1,150 @@
+"""Settings: one typed object built once from the environment, strictly parsed.
+
+Nothing else in the project reads ``os.environ``. A value that does not parse is an
+error at start-up, not a surprise at 3 a.m. Any secret may also be given as
+``NAME_FILE`` (a path whose contents are the value), as container secrets are.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PROVIDERS = ("simulator", "twilio", "vonage")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    telephony_provider: str = "simulator"
+    public_base_url: str = "http://127.0.0.1:5000"
+    widget_allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    db_pool_size: int = 10
+    sqlite_busy_timeout_ms: int = 30_000
+    log_level: str = "INFO"
+    instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={value} is outside {minimum}..{maximum}")
+    return value
+
+
+def _read(env: Mapping[str, str], name: str) -> str | None:
+    """The value of NAME, or the contents of the file named by NAME_FILE."""
+    if name in env and f"{name}_FILE" in env:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if name in env:
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A per-installation secret kept in instance/secret_key, made on first use.
+
+    Web and worker processes must share one key (signed links made by one are
+    checked by the other), so a random per-process key would not do.
+    """
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    return key
+
+
+def _normalise_database_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; accept the URLs people paste from their hosts.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg://")):
+        raise SettingsError(f"DATABASE_URL must be sqlite:/// or postgresql://, got {url.split(':')[0]}:")
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    instance_path = Path(env.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
+
+    database_url = _read(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'callbacks.db'}"
+    provider = env.get("TELEPHONY_PROVIDER", "simulator").strip().lower()
+    if provider not in PROVIDERS:
+        raise SettingsError(f"TELEPHONY_PROVIDER={provider!r} must be one of {', '.join(PROVIDERS)}")
+
+    public_base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/")
+    if not public_base_url.startswith(("http://", "https://")):
+        raise SettingsError("PUBLIC_BASE_URL must start with http:// or https://")
+
+    origins = tuple(o.strip().rstrip("/") for o in env.get("WIDGET_ALLOWED_ORIGINS", "").split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(f"WIDGET_ALLOWED_ORIGINS entry {origin!r} must be an origin like https://example.com")
+
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        database_url=_normalise_database_url(database_url.strip()),
+        secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
+        telephony_provider=provider,
+        public_base_url=public_base_url,
+        widget_allowed_origins=origins,
+        max_body_bytes=_parse_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "65536"), 1024, 10 * 1024 * 1024),
+        db_pool_size=_parse_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "10"), 1, 200),
+        sqlite_busy_timeout_ms=_parse_int(
+            "SQLITE_BUSY_TIMEOUT_MS", env.get("SQLITE_BUSY_TIMEOUT_MS", "30000"), 0, 600_000
+        ),
+        log_level=log_level,
+        instance_path=instance_path,
+    )
+
+
+__all__ = ["Settings", "SettingsError", "load_settings", "_parse_bool"]

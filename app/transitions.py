@@ -1,0 +1,56 @@
+"""Applying a life-cycle step to a stored callback: the pure rule decides, this records it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import Callback, CallbackEvent
+from scheduler.lifecycle import next_state
+
+
+def apply_step(
+    session: Session,
+    callback: Callback,
+    step: str,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Move ``callback`` by ``step`` and write its event. False (and nothing written) for an
+    idempotent repeat; ``IllegalTransition`` (or the step's own error) when not allowed."""
+    target = next_state(callback.state, step)
+    if target is None:
+        return False
+    record_event(session, callback, step, callback.state, target.value, now, actor, reason, payload)
+    callback.state = target.value
+    callback.updated_at = now
+    return True
+
+
+def record_event(
+    session: Session,
+    callback: Callback,
+    step: str,
+    from_state: str | None,
+    to_state: str,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        CallbackEvent(
+            callback=callback,
+            step=step,
+            from_state=from_state,
+            to_state=to_state,
+            at=now,
+            actor=actor,
+            reason=reason,
+            payload=payload or {},
+        )
+    )

@@ -1,0 +1,72 @@
+"""The worker process: APScheduler drives periodic ticks; the database holds all state.
+
+Ticks are idempotent and cheap to repeat, so a late or doubled tick is harmless,
+and nothing is lost when the process dies: APScheduler holds no work of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+
+from app.clock import Clock
+from app.db import Database
+from app.idempotency import forget_expired
+from app.models import Queue
+from app.slot_sync import sync_slots
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def extend_slots(self) -> None:
+        """Keep every queue's slot rows reaching its booking horizon."""
+        with self.db.read() as session:
+            keys = list(session.scalars(select(Queue.key)))
+        for key in keys:
+            with self.db.write() as session:
+                queue = session.scalars(select(Queue).where(Queue.key == key)).one()
+                changed = sync_slots(session, queue, self.clock.now())
+            if changed:
+                log.info("queue %s: %d slot rows made or changed", key, changed)
+
+    def forget_idempotency_keys(self) -> None:
+        with self.db.write() as session:
+            removed = forget_expired(session, self.clock.now())
+        if removed:
+            log.info("forgot %d expired idempotency keys", removed)
+
+    def ticks(self) -> list[tuple[Callable[[], None], int]]:
+        """(tick, interval in seconds)."""
+        return [(self.extend_slots, 3600), (self.forget_idempotency_keys, 3600)]
+
+    def run(self, once: bool = False) -> None:
+        if once:
+            for tick, _ in self.ticks():
+                tick()
+            return
+        scheduler = BlockingScheduler(
+            # A tick that runs late still runs (once): the default grace time would skip it silently.
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        for tick, seconds in self.ticks():
+            scheduler.add_job(tick, "interval", seconds=seconds, next_run_time=self.clock.now())
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: finishing the current tick, then stopping", signum)
+            scheduler.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker started: %s", ", ".join(t.__name__ for t, _ in self.ticks()))
+        scheduler.start()
+        log.info("worker stopped")

@@ -1,0 +1,79 @@
+"""Booking rules: what a customer may book, and when, given a queue's policy and ``now``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.errors import TooFar, TooSoon, ValidationFailed
+
+MAX_AVAILABILITY_DAYS = 62
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    timezone: str
+    lead_minutes: int
+    horizon_days: int
+    asap_reserve_percent: int = 0
+
+
+def reserved_seats(capacity: int, reserve_percent: int) -> int:
+    """Seats of a slot held back for ASAP callbacks (rounded down, so scheduled customers keep at least as many)."""
+    return capacity * reserve_percent // 100
+
+
+def scheduled_seats_left(capacity: int, reserved: int, booked: int) -> int:
+    """Seats a scheduled booking may still take: the reserve is for ASAP callbacks only."""
+    return max(0, capacity - reserved - booked)
+
+
+def bookable_window(policy: BookingPolicy, now: datetime) -> tuple[datetime, datetime]:
+    """[earliest, latest) start instants a customer may book now.
+
+    Earliest is now + lead time; the horizon counts whole local days, so a 14-day
+    horizon offers every slot up to the end of the 14th local day after today.
+    """
+    zone = ZoneInfo(policy.timezone)
+    today = now.astimezone(zone).date()
+    earliest = now + timedelta(minutes=policy.lead_minutes)
+    return earliest, local_midnight(today + timedelta(days=policy.horizon_days + 1), zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=zone)
+
+
+def check_bookable(policy: BookingPolicy, slot_start: datetime, now: datetime) -> None:
+    earliest, latest = bookable_window(policy, now)
+    if slot_start < earliest:
+        raise TooSoon(
+            f"slots can be booked from {earliest.isoformat()} ({policy.lead_minutes} minutes ahead)",
+            {"earliest": earliest.isoformat()},
+        )
+    if slot_start >= latest:
+        raise TooFar(
+            f"slots can be booked up to {policy.horizon_days} days ahead",
+            {"latest": latest.isoformat()},
+        )
+
+
+def availability_range(
+    policy: BookingPolicy, now: datetime, first_day: date | None, days: int
+) -> tuple[datetime, datetime] | None:
+    """The UTC range of slot starts to show for local days first_day..first_day+days-1,
+    clipped to what is bookable now; None when nothing in it can be booked."""
+    if not 1 <= days <= MAX_AVAILABILITY_DAYS:
+        raise ValidationFailed("days must be between 1 and %d" % MAX_AVAILABILITY_DAYS, {"days": "out of range"})
+    zone = ZoneInfo(policy.timezone)
+    start_day = first_day or now.astimezone(zone).date()
+    earliest, latest = bookable_window(policy, now)
+    lower = max(local_midnight(start_day, zone), earliest)
+    upper = min(local_midnight(start_day + timedelta(days=days), zone), latest)
+    return (lower, upper) if lower < upper else None
+
+
+def asap_due_at(now: datetime, estimated_wait_seconds: int) -> datetime:
+    """An ASAP callback keeps the caller's place: due when they would have reached an agent."""
+    return now + timedelta(seconds=max(0, estimated_wait_seconds))

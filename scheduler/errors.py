@@ -1,0 +1,120 @@
+"""Domain errors with a stable machine-readable ``type``.
+
+The JSON API maps them to ``{type, message, details}`` with the status below; the IVR
+and SMS shells map the same types to a spoken or texted retry prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    type = "domain_error"
+    http_status = 400
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "details": self.details}
+
+
+class QueueNotFound(DomainError):
+    """No queue has that key."""
+
+    type = "queue_not_found"
+    http_status = 404
+
+
+class CallbackNotFound(DomainError):
+    """No callback has that reference."""
+
+    type = "callback_not_found"
+    http_status = 404
+
+
+class SlotNotFound(DomainError):
+    """The queue has no bookable slot starting at that instant."""
+
+    type = "slot_not_found"
+    http_status = 404
+
+
+class SlotFull(DomainError):
+    """Every seat of the slot is taken."""
+
+    type = "slot_full"
+    http_status = 409
+
+
+class OutsideHours(DomainError):
+    """The queue is closed and does not collect requests off-hours."""
+
+    type = "outside_hours"
+    http_status = 409
+
+
+class TooSoon(DomainError):
+    """The slot starts before the queue's lead time allows."""
+
+    type = "too_soon"
+    http_status = 422
+
+
+class TooFar(DomainError):
+    """The slot starts beyond the queue's booking horizon."""
+
+    type = "too_far"
+    http_status = 422
+
+
+class PhoneInvalid(DomainError):
+    """The phone number is not a valid number."""
+
+    type = "phone_invalid"
+    http_status = 422
+
+
+class PhoneCountryNotAllowed(DomainError):
+    """The queue does not call that country."""
+
+    type = "phone_country_not_allowed"
+    http_status = 422
+
+
+class ValidationFailed(DomainError):
+    """The request does not have the expected shape (details per field)."""
+
+    type = "validation_error"
+    http_status = 422
+
+
+class NotCancellable(DomainError):
+    """The callback is past the point where it can be cancelled."""
+
+    type = "not_cancellable"
+    http_status = 409
+
+
+class NotReschedulable(DomainError):
+    """The callback can no longer be moved to another slot."""
+
+    type = "not_reschedulable"
+    http_status = 409
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was used before with a different request."""
+
+    type = "idempotency_key_reused"
+    http_status = 422
+
+
+class IllegalTransition(DomainError):
+    """A life-cycle step the current state does not allow: a bug or a race, never user input."""
+
+    type = "illegal_transition"
+    http_status = 409

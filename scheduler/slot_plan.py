@@ -1,0 +1,73 @@
+"""Keeping slot rows in step with the calendar: what to insert, change and retire.
+
+Slot rows are the seats customers book, so a template change must never take a seat
+away from someone who holds it: a slot that shrinks keeps at least its booked seats,
+and a slot the calendar no longer has is retired (inactive: no new bookings, its
+callbacks keep their seats), not deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from scheduler.booking import reserved_seats
+from scheduler.calendar import SlotSpec
+
+
+@dataclass(frozen=True)
+class ExistingSlot:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    reserved: int
+    booked: int
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class SlotInsert:
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    reserved: int
+
+
+@dataclass(frozen=True)
+class SlotUpdate:
+    id: int
+    ends_at: datetime
+    capacity: int
+    reserved: int
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    inserts: list[SlotInsert]
+    updates: list[SlotUpdate]
+
+
+def plan_slots(
+    desired: Iterable[SlotSpec], existing: Iterable[ExistingSlot], reserve_percent: int
+) -> SlotPlan:
+    """Changes that make the existing rows (of one date range) match the desired slots."""
+    by_start = {slot.starts_at: slot for slot in existing}
+    inserts: list[SlotInsert] = []
+    updates: list[SlotUpdate] = []
+    for spec in desired:
+        reserved = reserved_seats(spec.capacity, reserve_percent)
+        row = by_start.pop(spec.starts_at, None)
+        if row is None:
+            inserts.append(SlotInsert(spec.starts_at, spec.ends_at, spec.capacity, reserved))
+            continue
+        capacity = max(spec.capacity, row.booked)
+        reserved = min(reserved, capacity)
+        if (row.ends_at, row.capacity, row.reserved, row.active) != (spec.ends_at, capacity, reserved, True):
+            updates.append(SlotUpdate(row.id, spec.ends_at, capacity, reserved))
+    for row in by_start.values():  # no longer in the calendar: no new bookings
+        if row.active:
+            updates.append(SlotUpdate(row.id, row.ends_at, row.capacity, row.reserved, active=False))
+    return SlotPlan(inserts, updates)

@@ -1,0 +1,204 @@
+"""JSON API v1: queues, availability, callbacks. Views parse and answer; the rules live elsewhere."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import context
+from app.booking_service import BookingRequest, book, cancel, get_callback, reschedule
+from app.idempotency import run_once
+from app.models import Callback, Queue, Slot
+from app.queues import booking_policy, get_queue, queue_calendar
+from app.slot_sync import ensure_slots, slots_are_current
+from scheduler.booking import availability_range
+from scheduler.calendar import is_open, weekly_schedule
+from web_widget.schemas import (
+    CreateCallback,
+    Reschedule,
+    json_body,
+    parse_instant,
+    parse_query_date,
+    parse_query_int,
+    validate,
+)
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+DEFAULT_DAYS = 7
+
+
+def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:
+    return instant.astimezone(zone).isoformat() if instant else None
+
+
+def callback_json(callback: Callback) -> dict[str, Any]:
+    zone = ZoneInfo(callback.queue.timezone)
+    slot = callback.slot
+    return {
+        "ref": callback.ref,
+        "state": callback.state,
+        "queue": callback.queue.key,
+        "phone": callback.phone,
+        "kind": callback.kind,
+        "slot_start": _iso(slot.starts_at, zone) if slot else None,
+        "slot_end": _iso(slot.ends_at, zone) if slot else None,
+        "due_at": _iso(callback.next_attempt_at, zone),
+        "name": callback.name,
+        "fields": callback.fields,
+        "tags": callback.tags,
+        "unit": callback.unit,
+        "locale": callback.locale,
+        "sms_consent": callback.sms_consent,
+        "source": callback.source,
+        "attempts": callback.attempts,
+        "created_at": _iso(callback.created_at, zone),
+    }
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return Response(OPENAPI_PATH.read_bytes(), mimetype="application/json")
+
+
+@api.get("/queues/<key>")
+def show_queue(key: str) -> Response:
+    with context.db().read() as session:
+        queue = get_queue(session, key)
+        calendar = queue_calendar(queue)
+        return jsonify(
+            {
+                "key": queue.key,
+                "name": queue.name,
+                "timezone": queue.timezone,
+                "language": queue.language,
+                "open_now": is_open(calendar, context.now()),
+                "collect_off_hours": queue.collect_off_hours,
+                "lead_minutes": queue.lead_minutes,
+                "horizon_days": queue.horizon_days,
+                "schedule": weekly_schedule(calendar),
+            }
+        )
+
+
+def _bookable_rows(session: Session, queue: Queue, window: tuple[datetime, datetime] | None) -> list[Any]:
+    if window is None:
+        return []
+    return list(
+        session.execute(
+            select(Slot.starts_at, Slot.ends_at, Slot.capacity - Slot.reserved - Slot.booked)
+            .where(
+                Slot.queue_id == queue.id,
+                Slot.starts_at >= window[0],
+                Slot.starts_at < window[1],
+                Slot.active.is_(True),
+                Slot.booked < Slot.capacity - Slot.reserved,
+            )
+            .order_by(Slot.starts_at)
+        )
+    )
+
+
+@api.get("/queues/<key>/slots")
+def list_slots(key: str) -> Response:
+    """Bookable slots with seats left. Two queries whatever the range: the queue, its slots."""
+    first_day = parse_query_date(request.args.get("from"), "from")
+    days = parse_query_int(request.args.get("days"), "days", DEFAULT_DAYS)
+    now = context.now()
+    rows: list[Any] | None = None
+    with context.db().read() as session:
+        queue = get_queue(session, key)
+        window = availability_range(booking_policy(queue), now, first_day, days)
+        if slots_are_current(queue, now):
+            rows = _bookable_rows(session, queue, window)
+    if rows is None:  # rare: once a day per queue when no worker has made the rows yet
+        with context.db().write() as session:
+            queue = get_queue(session, key)
+            ensure_slots(session, queue, now)
+            rows = _bookable_rows(session, queue, window)
+    zone = ZoneInfo(queue.timezone)
+    slots = [
+        {"start": s.astimezone(zone).isoformat(), "end": e.astimezone(zone).isoformat(), "seats_left": n}
+        for s, e, n in rows
+    ]
+    return jsonify({"queue": queue.key, "timezone": queue.timezone, "slots": slots})
+
+
+def _answer(status: int, body: dict[str, Any]) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    if status == 201:
+        response.headers["Location"] = f"/api/v1/callbacks/{body['ref']}"
+    return response
+
+
+@api.post("/callbacks")
+def create_callback() -> Response:
+    document = json_body(request)
+    body = validate(CreateCallback, document)
+    booking = BookingRequest(
+        queue=body.queue,
+        phone=body.phone,
+        kind=body.kind,
+        source="api",
+        slot_start=body.slot_instant,
+        name=body.name or None,
+        fields=[f.model_dump() for f in body.fields],
+        tags=body.tags,
+        unit=body.unit,
+        locale=body.locale,
+        sms_consent=body.sms_consent,
+    )
+    now = context.now()
+
+    def action(session: Session) -> tuple[int, dict[str, Any]]:
+        result = book(session, booking, now, actor="api")
+        return (201 if result.created else 200), callback_json(result.callback)
+
+    status, answer = run_once(
+        context.db(), "POST /callbacks", request.headers.get("Idempotency-Key"), document, now, action
+    )
+    return _answer(status, answer)
+
+
+@api.get("/callbacks/<ref>")
+def show_callback(ref: str) -> Response:
+    with context.db().read() as session:
+        return jsonify(callback_json(get_callback(session, ref)))
+
+
+@api.delete("/callbacks/<ref>")
+def cancel_callback(ref: str) -> Response:
+    with context.db().write() as session:
+        callback = cancel(session, ref, context.now(), actor="api", reason="cancelled through the API")
+        return jsonify(callback_json(callback))
+
+
+@api.post("/callbacks/<ref>/reschedule")
+def reschedule_callback(ref: str) -> Response:
+    document = json_body(request)
+    body = validate(Reschedule, document)
+    now = context.now()
+
+    def action(session: Session) -> tuple[int, dict[str, Any]]:
+        callback = reschedule(session, ref, parse_instant(body.slot_start), now, actor="api")
+        return 200, callback_json(callback)
+
+    status, answer = run_once(
+        context.db(), f"POST /callbacks/{ref.upper()}/reschedule", request.headers.get("Idempotency-Key"),
+        document, now, action,
+    )
+    return _answer(status, answer)
+
+
+def openapi_document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    return loaded

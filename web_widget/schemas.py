@@ -1,0 +1,138 @@
+"""Request bodies of the JSON API: strict shapes, unknown fields refused, per-field errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from flask import Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+from scheduler.errors import DomainError, ValidationFailed
+
+Text255 = Annotated[str, StringConstraints(max_length=255)]
+
+
+class BadJSON(DomainError):
+    type = "malformed_json"
+    http_status = 400
+
+
+class UnsupportedMediaType(DomainError):
+    type = "unsupported_media_type"
+    http_status = 415
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON document, or a clear 4xx: wrong type, bad encoding, bad JSON."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json", {"content_type": request.mimetype or None})
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadJSON("the body is not valid UTF-8", {"byte": exc.start}) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise BadJSON(f"the body is not valid JSON: {exc}", {}) from None
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def validate(model: type[BaseModel], document: Any) -> Any:
+    if not isinstance(document, dict):
+        raise ValidationFailed("the body must be a JSON object", {"body": "expected an object"})
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        details = {_loc(err["loc"]): err["msg"] for err in exc.errors(include_url=False)}
+        raise ValidationFailed("some fields are not valid", details) from None
+
+
+def parse_instant(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time such as 2026-11-24T09:00:00+00:00") from None
+    if instant.tzinfo is None:
+        raise ValueError("must include a UTC offset (Z or +HH:MM)")
+    return instant
+
+
+class CustomField(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    value: Text255
+
+
+class CreateCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    kind: Literal["asap", "scheduled"]
+    slot_start: str | None = None
+    name: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    fields: Annotated[list[CustomField], Field(max_length=5)] = []
+    tags: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=10)] = []
+    unit: Annotated[str, StringConstraints(max_length=100)] | None = None
+    locale: Literal["en", "ru", "fr"] | None = None
+    sms_consent: bool = False
+
+    @field_validator("slot_start")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_instant(value)
+        return value
+
+    @model_validator(mode="after")
+    def _slot_matches_kind(self) -> CreateCallback:
+        # Raised as our own error (not ValueError) so the detail names the field.
+        if self.kind == "scheduled" and self.slot_start is None:
+            raise ValidationFailed("some fields are not valid", {"slot_start": "required when kind is scheduled"})
+        if self.kind == "asap" and self.slot_start is not None:
+            raise ValidationFailed("some fields are not valid", {"slot_start": "must be left out when kind is asap"})
+        return self
+
+    @property
+    def slot_instant(self) -> datetime | None:
+        return parse_instant(self.slot_start) if self.slot_start else None
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    slot_start: str
+
+    @field_validator("slot_start")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        parse_instant(value)
+        return value
+
+
+def parse_query_date(raw: str | None, name: str) -> date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a date like 2026-11-24", {name: "expected YYYY-MM-DD"}) from None
+
+
+def parse_query_int(raw: str | None, name: str, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 4:
+        raise ValidationFailed(f"{name} must be a whole number", {name: "expected a whole number"})
+    return int(raw)
