@@ -65,7 +65,7 @@ def _take_seat(session: Session, slot_id: int, *, use_reserve: bool) -> bool:
         .values(booked=Slot.booked + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _release_seat(session: Session, slot_id: int) -> None:
@@ -102,16 +102,20 @@ def _scheduled_slot(session: Session, queue: Queue, start: datetime, now: dateti
 def _asap_slot(session: Session, queue: Queue, due: datetime) -> Slot:
     """The slot an ASAP callback due at ``due`` occupies: the one running then, or the next
     with a seat. ASAP callbacks may use the seats reserved for them."""
-    candidates = session.scalars(
-        select(Slot)
-        .where(Slot.queue_id == queue.id, Slot.ends_at > due, Slot.active.is_(True), Slot.booked < Slot.capacity)
-        .order_by(Slot.starts_at)
-        .limit(ASAP_CANDIDATE_SLOTS)
-    ).all()
-    for slot in candidates:
-        if _take_seat(session, slot.id, use_reserve=True):
-            return slot
-    raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
+    while True:
+        # Each pass reads afresh: a seat we lost went to a concurrent booking, so
+        # every pass makes progress and the loop ends when no slot has a seat.
+        candidates = session.scalars(
+            select(Slot)
+            .where(Slot.queue_id == queue.id, Slot.ends_at > due, Slot.active.is_(True), Slot.booked < Slot.capacity)
+            .order_by(Slot.starts_at)
+            .limit(ASAP_CANDIDATE_SLOTS)
+        ).all()
+        if not candidates:
+            raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
+        for slot in candidates:
+            if _take_seat(session, slot.id, use_reserve=True):
+                return slot
 
 
 def book(session: Session, request: BookingRequest, now: datetime, actor: str) -> BookingResult:
@@ -157,7 +161,13 @@ def book(session: Session, request: BookingRequest, now: datetime, actor: str) -
             )
             session.add(callback)
             record_event(
-                session, callback, "book", None, State.SCHEDULED.value, now, actor,
+                session,
+                callback,
+                "book",
+                None,
+                State.SCHEDULED.value,
+                now,
+                actor,
                 reason=f"{request.kind} callback requested via {request.source}",
                 payload={"slot_start": slot.starts_at.isoformat(), "due_at": due.isoformat()},
             )
@@ -206,7 +216,12 @@ def reschedule(session: Session, ref: str, slot_start: datetime, now: datetime, 
     if old_slot is not None:
         _release_seat(session, old_slot.id)
     apply_step(
-        session, callback, "reschedule", now, actor, reason="moved to another slot",
+        session,
+        callback,
+        "reschedule",
+        now,
+        actor,
+        reason="moved to another slot",
         payload={
             "from_slot_start": old_slot.starts_at.isoformat() if old_slot else None,
             "to_slot_start": new_slot.starts_at.isoformat(),

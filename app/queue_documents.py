@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -131,7 +132,7 @@ def _zones() -> set[str]:
 
 def _no_overlap(intervals: list[Interval], where: str) -> None:
     spans = sorted(i.open_minutes for i in intervals)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in pairwise(spans):
         if start < end:
             raise ValueError(f"hours on {where} overlap")
 
@@ -179,8 +180,13 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
         for h in o.hours:
             overrides.append(
                 DateOverride(
-                    day=day, closed=False, opens=_time(h.opens), closes=_time(h.closes),
-                    slot_minutes=h.slot_minutes, capacity=h.capacity, note=o.note,
+                    day=day,
+                    closed=False,
+                    opens=_time(h.opens),
+                    closes=_time(h.closes),
+                    slot_minutes=h.slot_minutes,
+                    capacity=h.capacity,
+                    note=o.note,
                 )
             )
     queue.date_overrides = overrides
@@ -198,15 +204,24 @@ def export_queue(queue: Queue) -> dict[str, Any]:
         if not o.closed:
             assert o.opens and o.closes
             entry["hours"].append(
-                {"opens": _hhmm(o.opens), "closes": _hhmm(o.closes), "slot_minutes": o.slot_minutes,
-                 "capacity": o.capacity}
+                {
+                    "opens": _hhmm(o.opens),
+                    "closes": _hhmm(o.closes),
+                    "slot_minutes": o.slot_minutes,
+                    "capacity": o.capacity,
+                }
             )
     document: dict[str, Any] = {
         name: getattr(queue, name) for name in QueueDoc.model_fields if name not in ("weekly_hours", "date_overrides")
     }
     document["weekly_hours"] = [
-        {"weekday": WEEKDAYS[w.weekday], "opens": _hhmm(w.opens), "closes": _hhmm(w.closes),
-         "slot_minutes": w.slot_minutes, "capacity": w.capacity}
+        {
+            "weekday": WEEKDAYS[w.weekday],
+            "opens": _hhmm(w.opens),
+            "closes": _hhmm(w.closes),
+            "slot_minutes": w.slot_minutes,
+            "capacity": w.capacity,
+        }
         for w in queue.weekly_hours
     ]
     document["date_overrides"] = [overrides[d] for d in sorted(overrides)]

@@ -43,7 +43,7 @@ class Settings:
         return replace(self, **changes)
 
 
-def _parse_bool(name: str, raw: str) -> bool:
+def parse_bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -145,6 +145,3 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         instance_path=instance_path,
     )
-
-
-__all__ = ["Settings", "SettingsError", "load_settings", "_parse_bool"]

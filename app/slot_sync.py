@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Queue, Slot
@@ -52,7 +52,7 @@ def sync_slots(session: Session, queue: Queue, now: datetime, *, first_day: date
     plan = plan_slots(desired, [ExistingSlot(*row) for row in rows], queue.asap_reserve_percent)
     if plan.inserts:
         session.execute(
-            Slot.__table__.insert(),
+            insert(Slot),
             [
                 {
                     "queue_id": queue.id,

@@ -65,7 +65,7 @@ def availability_range(
     """The UTC range of slot starts to show for local days first_day..first_day+days-1,
     clipped to what is bookable now; None when nothing in it can be booked."""
     if not 1 <= days <= MAX_AVAILABILITY_DAYS:
-        raise ValidationFailed("days must be between 1 and %d" % MAX_AVAILABILITY_DAYS, {"days": "out of range"})
+        raise ValidationFailed(f"days must be between 1 and {MAX_AVAILABILITY_DAYS}", {"days": "out of range"})
     zone = ZoneInfo(policy.timezone)
     start_day = first_day or now.astimezone(zone).date()
     earliest, latest = bookable_window(policy, now)

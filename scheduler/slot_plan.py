@@ -50,9 +50,7 @@ class SlotPlan:
     updates: list[SlotUpdate]
 
 
-def plan_slots(
-    desired: Iterable[SlotSpec], existing: Iterable[ExistingSlot], reserve_percent: int
-) -> SlotPlan:
+def plan_slots(desired: Iterable[SlotSpec], existing: Iterable[ExistingSlot], reserve_percent: int) -> SlotPlan:
     """Changes that make the existing rows (of one date range) match the desired slots."""
     by_start = {slot.starts_at: slot for slot in existing}
     inserts: list[SlotInsert] = []

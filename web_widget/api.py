@@ -193,8 +193,12 @@ def reschedule_callback(ref: str) -> Response:
         return 200, callback_json(callback)
 
     status, answer = run_once(
-        context.db(), f"POST /callbacks/{ref.upper()}/reschedule", request.headers.get("Idempotency-Key"),
-        document, now, action,
+        context.db(),
+        f"POST /callbacks/{ref.upper()}/reschedule",
+        request.headers.get("Idempotency-Key"),
+        document,
+        now,
+        action,
     )
     return _answer(status, answer)
 

@@ -1,0 +1,61 @@
+# make run   - install, migrate the SQLite database, seed the demo queue, start web + worker
+# make test  - install dev tools, start a throwaway PostgreSQL, run lint + the suite on SQLite and PostgreSQL
+# make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WEB_WORKERS ?= 2
+PG_URL = $(shell scripts/pg-test-server.sh url)
+
+.PHONY: run test lint unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/flask --app wsgi callbacks init-db
+	$(BIN)/flask --app wsgi callbacks seed-demo
+	@echo ""
+	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
+	@echo "  Slots:      http://$(HOST):$(PORT)/api/v1/queues/support/slots"
+	@echo "  OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"
+	@echo "  Ctrl-C stops the web server and the worker."
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - wsgi:app & \
+	$(BIN)/flask --app wsgi callbacks worker & \
+	wait
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/unit -q
+
+test: $(VENV)/.installed-dev lint
+	@url=$$(scripts/pg-test-server.sh start) || exit 1; \
+	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	scripts/pg-test-server.sh stop; exit $$rc
+
+bench: $(VENV)/.installed-dev
+	@url=$$(PGTEST_DURABLE=1 scripts/pg-test-server.sh start) || exit 1; \
+	BENCH_POSTGRES_URL=$$url $(BIN)/python -m bench.run_all; rc=$$?; \
+	scripts/pg-test-server.sh stop; exit $$rc
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,149 @@
+"""Fixtures: a fresh database per test, on SQLite and on PostgreSQL.
+
+Integration tests that take ``app``/``client``/``db`` run once per backend. The
+schema comes from the Alembic migrations (migrated once per session per backend);
+between tests SQLite gets a fresh copy of the migrated file and PostgreSQL has its
+tables truncated. PostgreSQL comes from ``TEST_DATABASE_URL`` (``make test`` starts
+one); with ``REQUIRE_POSTGRES=1`` its absence fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.clock import FixedClock
+from app.db import Database
+from app.migrate import upgrade
+from app.models import Base
+from app.queue_documents import import_queue, parse_queue_document
+from app.settings import Settings
+
+DEMO_QUEUE = Path(__file__).resolve().parent.parent / "app" / "demo_queue.json"
+# Monday 4 January 2027, 10:00 in London (GMT): the demo queue is open.
+MONDAY_10AM = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+
+
+def demo_document(**changes: object) -> dict[str, object]:
+    document: dict[str, object] = json.loads(DEMO_QUEUE.read_text(encoding="utf-8"))
+    document.update(changes)
+    return document
+
+
+def _settings(url: str, instance: Path) -> Settings:
+    return Settings(database_url=url, secret_key="test-secret", instance_path=instance)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url and os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.db"
+    database = Database(_settings(f"sqlite:///{path}", folder))
+    upgrade(database.engine)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str | None) -> str | None:
+    if postgres_url is None:
+        return None
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    database = Database(_settings(postgres_url, Path("/tmp")))
+    upgrade(database.engine)
+    database.dispose()
+    return postgres_url
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, migrated_postgres: str | None
+) -> str:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("PostgreSQL-only test")
+        path = tmp_path / "callbacks.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if migrated_postgres is None:
+        pytest.skip("no PostgreSQL: set TEST_DATABASE_URL (make test does)")
+    _truncate(migrated_postgres)
+    return migrated_postgres
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_10AM)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return _settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FixedClock) -> Iterator[Flask]:
+    application = create_app(settings, clock=clock)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["db"].dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    database: Database = app.extensions["db"]
+    return database
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def demo_queue(db: Database, clock: FixedClock) -> str:
+    """The demo queue 'support' (Europe/London, Mon-Fri 09:00-17:00, 15-minute slots, 2 seats)."""
+    with db.write() as session:
+        import_queue(session, parse_queue_document(demo_document()), clock.now())
+    return "support"
+
+
+@pytest.fixture
+def make_queue(db: Database, clock: FixedClock):  # type: ignore[no-untyped-def]
+    def make(**changes: object) -> str:
+        with db.write() as session:
+            queue, _ = import_queue(session, parse_queue_document(demo_document(**changes)), clock.now())
+            return queue.key
+
+    return make

@@ -1,0 +1,27 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+
+def phone(n: int) -> str:
+    """A distinct valid UK mobile number per n (07400 000000 + n)."""
+    return f"+447400{n:06d}"
+
+
+def slots(client: FlaskClient, queue: str = "support", **params: object) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/queues/{queue}/slots", query_string=params)
+    assert response.status_code == 200, response.get_json()
+    result: list[dict[str, Any]] = response.get_json()["slots"]
+    return result
+
+
+def book(client: FlaskClient, n: int, slot_start: str | None = None, **extra: object) -> Any:
+    body: dict[str, object] = {"queue": "support", "phone": phone(n), "kind": "scheduled" if slot_start else "asap"}
+    if slot_start:
+        body["slot_start"] = slot_start
+    body.update(extra)
+    return client.post("/api/v1/callbacks", json=body)

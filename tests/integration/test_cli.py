@@ -1,0 +1,101 @@
+"""The `callbacks` CLI: init-db, seed-demo, queue import/export, worker --once."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.clock import FixedClock
+from app.db import Database
+from app.models import Slot
+from tests.conftest import demo_document
+from tests.integration.helpers import book, slots
+
+
+def run(app: Flask, *args: str):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(args=["callbacks", *args])
+
+
+def test_init_db_is_repeatable(app: Flask) -> None:
+    for _ in range(2):
+        result = run(app, "init-db")
+        assert result.exit_code == 0, result.output
+        assert "database ready" in result.output
+
+
+def test_seed_demo_creates_the_support_queue_and_its_slots(app: Flask, client: FlaskClient) -> None:
+    result = run(app, "seed-demo")
+    assert result.exit_code == 0 and "created" in result.output
+    assert run(app, "seed-demo").output.strip() == "queue 'support' updated"
+    queue = client.get("/api/v1/queues/support").get_json()
+    assert (queue["name"], queue["timezone"], queue["language"]) == ("Support", "Europe/London", "en")
+    listed = slots(client, days=1)
+    assert len(listed) == 26 and {s["seats_left"] for s in listed} == {2}
+
+
+def test_export_then_import_round_trips(app: Flask, demo_queue: str, tmp_path: Path) -> None:
+    exported = run(app, "queue", "export", "support")
+    assert exported.exit_code == 0
+    document = json.loads(exported.output)
+    assert document == demo_document()
+    document.update(key="sales", name="Sales", timezone="Europe/Paris", language="fr", region="FR")
+    document["date_overrides"] = [{"date": "2027-01-05", "closed": True, "hours": [], "note": "inventaire"}]
+    path = tmp_path / "sales.json"
+    path.write_text(json.dumps(document))
+    assert run(app, "queue", "import", str(path)).output.strip() == "queue 'sales' created"
+    assert json.loads(run(app, "queue", "export", "sales").output) == document
+
+
+def test_importing_a_changed_template_replans_future_slots_but_keeps_bookings(
+    app: Flask, client: FlaskClient, demo_queue: str, db: Database, tmp_path: Path
+) -> None:
+    start = slots(client)[0]["start"]
+    assert book(client, 1, start).status_code == 201
+    hours = [{"weekday": "monday", "opens": "13:00", "closes": "17:00", "slot_minutes": 30, "capacity": 1}]
+    path = tmp_path / "support.json"
+    path.write_text(json.dumps(demo_document(weekly_hours=hours)))
+    assert run(app, "queue", "import", str(path)).exit_code == 0
+    listed = slots(client, days=1)
+    assert [s["start"][11:16] for s in listed] == [
+        "13:00",
+        "13:30",
+        "14:00",
+        "14:30",
+        "15:00",
+        "15:30",
+        "16:00",
+        "16:30",
+    ]
+    # The morning slot someone booked is retired (no new bookings) but still holds the booking.
+    with db.read() as session:
+        slot = session.scalars(select(Slot).where(Slot.booked == 1)).one()
+    assert slot.active is False
+    assert book(client, 2, start).get_json()["type"] == "slot_not_found"
+
+
+def test_bad_documents_are_refused_with_the_reasons(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(demo_document(timezone="Nowhere/Land", lead_minutes=-1)))
+    result = run(app, "queue", "import", str(path))
+    assert result.exit_code == 2
+    assert "validation_error" in result.output and "timezone" in result.output and "lead_minutes" in result.output
+    path.write_text("{not json")
+    assert run(app, "queue", "import", str(path)).exit_code == 2
+    missing = run(app, "queue", "export", "nope")
+    assert missing.exit_code == 2 and "queue_not_found" in missing.output
+
+
+def test_worker_once_extends_slot_rows_to_the_horizon(
+    app: Flask, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    clock.advance(days=7)
+    result = run(app, "worker", "--once")
+    assert result.exit_code == 0, result.output
+    with db.read() as session:
+        last = session.scalar(select(func.max(Slot.starts_at)))
+    assert last is not None and last >= clock.now() + timedelta(days=14)

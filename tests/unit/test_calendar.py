@@ -1,0 +1,189 @@
+"""The slot calendar: weekly template, overrides, and DST in three zones."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.calendar import Interval, QueueCalendar, is_open, local_to_utc, slots_between, weekly_schedule
+
+NINE_TO_FIVE = Interval(time(9), time(17), 15, 2)
+
+
+def weekdays(*intervals: Interval) -> dict[int, list[Interval]]:
+    return {wd: list(intervals) for wd in range(5)}
+
+
+def every_day(*intervals: Interval) -> dict[int, list[Interval]]:
+    return {wd: list(intervals) for wd in range(7)}
+
+
+def test_a_weekday_nine_to_five_has_32_quarter_hour_slots() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE))
+    slots = slots_between(cal, date(2027, 1, 4), date(2027, 1, 4))
+    assert len(slots) == 32
+    assert slots[0].starts_at == datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    assert slots[-1].ends_at == datetime(2027, 1, 4, 17, 0, tzinfo=UTC)
+    assert {s.capacity for s in slots} == {2}
+
+
+def test_weekends_are_closed_when_the_template_has_no_hours() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE))
+    assert slots_between(cal, date(2027, 1, 9), date(2027, 1, 10)) == []
+
+
+def test_slot_instants_are_utc_and_follow_the_queue_zone() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE))
+    summer = slots_between(cal, date(2027, 7, 5), date(2027, 7, 5))
+    assert summer[0].starts_at == datetime(2027, 7, 5, 8, 0, tzinfo=UTC)  # 09:00 BST
+    assert summer[0].starts_at.tzinfo is UTC
+
+
+def test_a_holiday_override_closes_the_day_and_a_special_day_replaces_its_hours() -> None:
+    cal = QueueCalendar(
+        "Europe/London",
+        weekdays(NINE_TO_FIVE),
+        overrides={date(2027, 1, 4): [], date(2027, 1, 5): [Interval(time(10), time(12), 30, 5)]},
+    )
+    assert slots_between(cal, date(2027, 1, 4), date(2027, 1, 4)) == []
+    special = slots_between(cal, date(2027, 1, 5), date(2027, 1, 5))
+    assert [s.starts_at.hour for s in special] == [10, 10, 11, 11]
+    assert {s.capacity for s in special} == {5}
+
+
+def test_an_override_can_open_a_weekend_day() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE), overrides={date(2027, 1, 9): [NINE_TO_FIVE]})
+    assert len(slots_between(cal, date(2027, 1, 9), date(2027, 1, 9))) == 32
+
+
+def test_split_shifts_give_slots_in_each_interval_only() -> None:
+    cal = QueueCalendar(
+        "Europe/Moscow", weekdays(Interval(time(9), time(12), 60, 1), Interval(time(13), time(15), 60, 1))
+    )
+    slots = slots_between(cal, date(2027, 1, 4), date(2027, 1, 4))
+    local_hours = [s.starts_at.astimezone(ZoneInfo("Europe/Moscow")).hour for s in slots]
+    assert local_hours == [9, 10, 11, 13, 14]
+
+
+def test_a_slot_that_would_run_past_closing_is_not_offered() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(Interval(time(9), time(10, 10), 20, 1)))
+    slots = slots_between(cal, date(2027, 1, 4), date(2027, 1, 4))
+    assert [s.starts_at.minute for s in slots] == [0, 20, 40]
+
+
+def test_an_interval_may_run_to_midnight() -> None:
+    cal = QueueCalendar("Europe/London", every_day(Interval(time(22), time(0), 60, 1)))
+    slots = slots_between(cal, date(2027, 1, 4), date(2027, 1, 4))
+    assert [s.starts_at.hour for s in slots] == [22, 23]
+    assert slots[-1].ends_at == datetime(2027, 1, 5, 0, 0, tzinfo=UTC)
+
+
+# --- DST ---------------------------------------------------------------------------------------
+
+
+def test_london_spring_forward_skips_the_missing_hour() -> None:
+    # 28 March 2027: 01:00 GMT jumps to 02:00 BST; 01:00-01:59 local does not exist.
+    cal = QueueCalendar("Europe/London", every_day(Interval(time(0), time(4), 30, 1)))
+    slots = slots_between(cal, date(2027, 3, 28), date(2027, 3, 28))
+    local = [s.starts_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M") for s in slots]
+    assert local == ["00:00", "00:30", "02:00", "02:30", "03:00", "03:30"]
+    assert slots[2].starts_at == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+    assert len({s.starts_at for s in slots}) == len(slots)
+
+
+def test_london_fall_back_offers_the_repeated_hour_once() -> None:
+    # 31 October 2027: 02:00 BST goes back to 01:00 GMT; 01:00-01:59 local happens twice.
+    cal = QueueCalendar("Europe/London", every_day(Interval(time(0), time(4), 30, 1)))
+    slots = slots_between(cal, date(2027, 10, 31), date(2027, 10, 31))
+    local = [s.starts_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M") for s in slots]
+    assert local == ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30"]
+    # 01:00 is its first occurrence (BST), 00:00 UTC.
+    assert slots[2].starts_at == datetime(2027, 10, 31, 0, 0, tzinfo=UTC)
+    assert slots[4].starts_at == datetime(2027, 10, 31, 2, 0, tzinfo=UTC)
+
+
+def test_new_york_spring_forward_and_fall_back() -> None:
+    cal = QueueCalendar("America/New_York", every_day(Interval(time(1), time(4), 60, 1)))
+    spring = slots_between(cal, date(2027, 3, 14), date(2027, 3, 14))
+    assert [s.starts_at.astimezone(ZoneInfo("America/New_York")).hour for s in spring] == [1, 3]
+    assert spring[0].starts_at == datetime(2027, 3, 14, 6, 0, tzinfo=UTC)  # 01:00 EST
+    assert spring[1].starts_at == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # 03:00 EDT
+    fall = slots_between(cal, date(2027, 11, 7), date(2027, 11, 7))
+    assert [s.starts_at.astimezone(ZoneInfo("America/New_York")).hour for s in fall] == [1, 2, 3]
+    assert fall[0].starts_at == datetime(2027, 11, 7, 5, 0, tzinfo=UTC)  # 01:00 EDT, the first one
+    assert fall[1].starts_at == datetime(2027, 11, 7, 7, 0, tzinfo=UTC)  # 02:00 EST
+
+
+def test_moscow_has_no_dst_and_every_day_is_alike() -> None:
+    cal = QueueCalendar("Europe/Moscow", every_day(Interval(time(9), time(18), 15, 3)))
+    for day in (date(2027, 3, 28), date(2027, 10, 31), date(2027, 7, 1)):
+        slots = slots_between(cal, day, day)
+        assert len(slots) == 36
+        assert slots[0].starts_at == datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC)
+
+
+def test_local_to_utc_says_none_for_a_time_in_the_gap() -> None:
+    zone = ZoneInfo("Europe/London")
+    assert local_to_utc(date(2027, 3, 28), 60 + 30, zone) is None
+    assert local_to_utc(date(2027, 3, 28), 2 * 60, zone) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+
+
+ZONES = st.sampled_from(["Europe/London", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe"])
+
+
+@st.composite
+def intervals(draw: st.DrawFn) -> Interval:
+    start = draw(st.integers(0, 23 * 60))
+    length = draw(st.integers(15, 24 * 60 - start))
+    end = start + length
+    closes = time(0) if end == 24 * 60 else time(end // 60, end % 60)
+    return Interval(time(start // 60, start % 60), closes, draw(st.sampled_from([5, 10, 15, 20, 30, 45, 60])), 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(zone=ZONES, interval=intervals(), first=st.dates(date(2026, 1, 1), date(2030, 12, 31)), span=st.integers(0, 6))
+def test_slots_are_sorted_unique_inside_hours_and_each_local_time_once(
+    zone: str, interval: Interval, first: date, span: int
+) -> None:
+    cal = QueueCalendar(zone, every_day(interval))
+    slots = slots_between(cal, first, first + timedelta(days=span))
+    starts = [s.starts_at for s in slots]
+    assert starts == sorted(starts)
+    assert len(set(starts)) == len(starts)
+    tz = ZoneInfo(zone)
+    opens, closes = interval.open_minutes
+    walls = Counter()
+    for slot in slots:
+        local = slot.starts_at.astimezone(tz)
+        minute = local.hour * 60 + local.minute
+        assert opens <= minute <= closes - interval.slot_minutes
+        assert (minute - opens) % interval.slot_minutes == 0
+        assert slot.ends_at - slot.starts_at == timedelta(minutes=interval.slot_minutes)
+        walls[(local.date(), minute)] += 1
+    assert all(count == 1 for count in walls.values())  # a repeated local time is offered once
+
+
+def test_is_open_follows_the_hours_and_overrides() -> None:
+    cal = QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE), overrides={date(2027, 1, 5): []})
+    assert is_open(cal, datetime(2027, 1, 4, 10, 0, tzinfo=UTC))
+    assert not is_open(cal, datetime(2027, 1, 4, 17, 0, tzinfo=UTC))
+    assert not is_open(cal, datetime(2027, 1, 4, 8, 59, tzinfo=UTC))
+    assert not is_open(cal, datetime(2027, 1, 5, 10, 0, tzinfo=UTC))  # holiday
+    assert not is_open(cal, datetime(2027, 1, 9, 10, 0, tzinfo=UTC))  # Saturday
+
+
+def test_is_open_until_midnight_and_across_it() -> None:
+    cal = QueueCalendar("Europe/London", every_day(Interval(time(20), time(0), 60, 1)))
+    assert is_open(cal, datetime(2027, 1, 4, 23, 59, tzinfo=UTC))
+    assert not is_open(cal, datetime(2027, 1, 5, 0, 0, tzinfo=UTC))
+
+
+def test_weekly_schedule_lists_every_weekday() -> None:
+    schedule = weekly_schedule(QueueCalendar("Europe/London", weekdays(NINE_TO_FIVE)))
+    assert schedule["monday"] == [{"opens": "09:00", "closes": "17:00"}]
+    assert schedule["sunday"] == []
+    assert len(schedule) == 7

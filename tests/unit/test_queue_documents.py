@@ -1,0 +1,60 @@
+"""Queue documents are validated before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.queue_documents import parse_queue_document
+from scheduler.errors import ValidationFailed
+from tests.conftest import demo_document
+
+
+def test_the_demo_document_is_valid() -> None:
+    doc = parse_queue_document(demo_document())
+    assert doc.key == "support" and len(doc.weekly_hours) == 5
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"key": "Has Spaces"}, "key"),
+        ({"region": "ZZ"}, "region"),
+        ({"language": "de"}, "language"),
+        ({"asap_reserve_percent": 150}, "asap_reserve_percent"),
+        ({"surprise": 1}, "surprise"),
+        ({"lead_minutes": "30"}, "lead_minutes"),
+    ],
+)
+def test_bad_settings_are_named(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_queue_document(demo_document(**changes))
+    assert any(key.startswith(field) for key in caught.value.details)
+
+
+def test_overlapping_hours_are_refused() -> None:
+    hours = [
+        {"weekday": "monday", "opens": "09:00", "closes": "12:00", "slot_minutes": 15, "capacity": 1},
+        {"weekday": "monday", "opens": "11:00", "closes": "13:00", "slot_minutes": 15, "capacity": 1},
+    ]
+    with pytest.raises(ValidationFailed, match="not valid"):
+        parse_queue_document(demo_document(weekly_hours=hours))
+
+
+def test_an_override_is_closed_or_has_hours() -> None:
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(demo_document(date_overrides=[{"date": "2027-12-25"}]))
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(
+            demo_document(
+                date_overrides=[{"date": "2027-12-25", "closed": True}, {"date": "2027-12-25", "closed": True}]
+            )
+        )
+    doc = parse_queue_document(demo_document(date_overrides=[{"date": "2027-12-25", "closed": True, "note": "Xmas"}]))
+    assert doc.date_overrides[0].closed
+
+
+def test_closing_before_opening_is_refused() -> None:
+    hours = [{"weekday": "monday", "opens": "17:00", "closes": "09:00", "slot_minutes": 15, "capacity": 1}]
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(demo_document(weekly_hours=hours))

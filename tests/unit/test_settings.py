@@ -1,0 +1,61 @@
+"""Settings are parsed strictly: a bad value stops start-up with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import SettingsError, load_settings, parse_bool
+
+
+def test_defaults_need_no_environment(tmp_path: Path) -> None:
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'callbacks.db'}"
+    assert settings.telephony_provider == "simulator"
+    assert settings.is_sqlite
+
+
+def test_the_instance_secret_is_made_once_and_shared(tmp_path: Path) -> None:
+    first = load_settings({"INSTANCE_PATH": str(tmp_path)}).secret_key
+    second = load_settings({"INSTANCE_PATH": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_secret_may_come_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("s3cret\n")
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY_FILE": str(tmp_path / "key")})
+    assert settings.secret_key == "s3cret"
+    with pytest.raises(SettingsError, match="not both"):
+        load_settings({"SECRET_KEY": "a", "SECRET_KEY_FILE": str(tmp_path / "key")})
+
+
+def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"}
+    assert load_settings({**env, "DATABASE_URL": "postgres://u@h/db"}).database_url == "postgresql+psycopg://u@h/db"
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        load_settings({**env, "DATABASE_URL": "mysql://u@h/db"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TELEPHONY_PROVIDER", "skype"),
+        ("PUBLIC_BASE_URL", "example.com"),
+        ("MAX_BODY_BYTES", "lots"),
+        ("MAX_BODY_BYTES", "10"),
+        ("WIDGET_ALLOWED_ORIGINS", "example.com"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_malformed_values_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", name: value})
+
+
+def test_booleans_are_strict() -> None:
+    assert parse_bool("X", "yes") is True
+    assert parse_bool("X", "0") is False
+    with pytest.raises(SettingsError):
+        parse_bool("X", "maybe")
