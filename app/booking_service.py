@@ -182,7 +182,10 @@ def book(session: Session, request: BookingRequest, now: datetime, actor: str) -
 
 
 def get_callback(session: Session, ref: str, *, for_update: bool = False) -> Callback:
-    stmt = select(Callback).where(Callback.ref == ref.upper())
+    ref = ref.strip().upper()
+    if len(ref) != REF_LENGTH or not set(ref) <= set(REF_ALPHABET):
+        raise CallbackNotFound(f"no callback {ref!r}", {"ref": ref})
+    stmt = select(Callback).where(Callback.ref == ref)
     if for_update:
         stmt = stmt.with_for_update()
     callback = session.scalars(stmt).one_or_none()

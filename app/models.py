@@ -90,7 +90,6 @@ class Queue(Base):
     collect_off_hours: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
-    max_asap_waiting: Mapped[int] = mapped_column(Integer, default=1000)
     # Slots exist as rows up to and including this local date (see app/slot_sync.py).
     slots_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import DateOverride, Queue, WeeklyHours
+from app.queues import QUEUE_KEY
 from app.slot_sync import sync_slots
 from scheduler.calendar import Interval
 from scheduler.errors import ValidationFailed
@@ -74,7 +75,7 @@ class OverrideDoc(BaseModel):
 class QueueDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    key: Annotated[str, StringConstraints(pattern=QUEUE_KEY.pattern)]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     timezone: str
     language: Literal["en", "ru", "fr"] = "en"
@@ -89,7 +90,6 @@ class QueueDoc(BaseModel):
     collect_off_hours: bool = False
     allowed_countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = []
     max_concurrent_calls: Annotated[int, Field(ge=1, le=10_000)] = 10
-    max_asap_waiting: Annotated[int, Field(ge=0, le=1_000_000)] = 1000
     weekly_hours: list[WeeklyDoc] = []
     date_overrides: list[OverrideDoc] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date
 
@@ -13,8 +14,12 @@ from scheduler.booking import BookingPolicy
 from scheduler.calendar import Interval, QueueCalendar
 from scheduler.errors import QueueNotFound
 
+QUEUE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
 
 def get_queue(session: Session, key: str, *, for_update: bool = False) -> Queue:
+    if not QUEUE_KEY.match(key):  # not even the shape of a key: no need to ask the database
+        raise QueueNotFound(f"no queue {key!r}", {"queue": key})
     stmt = select(Queue).where(Queue.key == key)
     if for_update:
         stmt = stmt.with_for_update()

@@ -11,7 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from scheduler.errors import DomainError, ValidationFailed
 
-Text255 = Annotated[str, StringConstraints(max_length=255)]
+# Control characters have no place in names or tags (and PostgreSQL cannot store NUL);
+# free-text values may keep tabs and line breaks.
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+NO_CONTROL_BUT_LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+QueueKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_CONTROL)]
+PhoneText = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_CONTROL)]
+PersonName = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True, pattern=NO_CONTROL)]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=NO_CONTROL)]
+FieldValue = Annotated[str, StringConstraints(max_length=255, pattern=NO_CONTROL_BUT_LINES)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_CONTROL)]
+Unit = Annotated[str, StringConstraints(max_length=100, pattern=NO_CONTROL)]
 
 
 class BadJSON(DomainError):
@@ -70,21 +81,21 @@ def parse_instant(value: str) -> datetime:
 class CustomField(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
-    value: Text255
+    name: FieldName
+    value: FieldValue
 
 
 class CreateCallback(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    queue: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    queue: QueueKey
+    phone: PhoneText
     kind: Literal["asap", "scheduled"]
     slot_start: str | None = None
-    name: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = None
+    name: PersonName | None = None
     fields: Annotated[list[CustomField], Field(max_length=5)] = []
-    tags: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=10)] = []
-    unit: Annotated[str, StringConstraints(max_length=100)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=10)] = []
+    unit: Unit | None = None
     locale: Literal["en", "ru", "fr"] | None = None
     sms_consent: bool = False
 

@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.Column("collect_off_hours", sa.Boolean(), nullable=False),
         sa.Column("allowed_countries", sa.JSON(), nullable=False),
         sa.Column("max_concurrent_calls", sa.Integer(), nullable=False),
-        sa.Column("max_asap_waiting", sa.Integer(), nullable=False),
         sa.Column("slots_until", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
