@@ -47,6 +47,10 @@ def run_once(
                 record = session.scalars(
                     select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
                 ).one_or_none()
+                if record is not None and record.created_at < now - KEEP_FOR:
+                    session.delete(record)  # expired: the key is free again
+                    session.flush()
+                    record = None
                 if record is not None:
                     if record.request_hash != digest:
                         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request", {})

@@ -47,15 +47,14 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def check_bookable(policy: BookingPolicy, slot_start: datetime, now: datetime) -> None:
     earliest, latest = bookable_window(policy, now)
+    zone = ZoneInfo(policy.timezone)
     if slot_start < earliest:
-        raise TooSoon(
-            f"slots can be booked from {earliest.isoformat()} ({policy.lead_minutes} minutes ahead)",
-            {"earliest": earliest.isoformat()},
-        )
+        shown = earliest.astimezone(zone).isoformat()
+        raise TooSoon(f"slots can be booked from {shown} ({policy.lead_minutes} minutes ahead)", {"earliest": shown})
     if slot_start >= latest:
         raise TooFar(
             f"slots can be booked up to {policy.horizon_days} days ahead",
-            {"latest": latest.isoformat()},
+            {"latest": latest.astimezone(zone).isoformat()},
         )
 
 
@@ -69,8 +68,11 @@ def availability_range(
     zone = ZoneInfo(policy.timezone)
     start_day = first_day or now.astimezone(zone).date()
     earliest, latest = bookable_window(policy, now)
-    lower = max(local_midnight(start_day, zone), earliest)
-    upper = min(local_midnight(start_day + timedelta(days=days), zone), latest)
+    try:
+        lower = max(local_midnight(start_day, zone), earliest)
+        upper = min(local_midnight(start_day + timedelta(days=days), zone), latest)
+    except OverflowError:  # a date near the year 9999
+        raise ValidationFailed("from is out of range", {"from": "out of range"}) from None
     return (lower, upper) if lower < upper else None
 
 

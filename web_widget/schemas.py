@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -68,7 +69,14 @@ def validate(model: type[BaseModel], document: Any) -> Any:
         raise ValidationFailed("some fields are not valid", details) from None
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def parse_instant(value: str) -> datetime:
+    """An RFC 3339 date-time with its offset (what the slot list gives), nothing looser."""
+    if not RFC3339.match(value):
+        raise ValueError("must be an ISO 8601 date-time such as 2026-11-24T09:00:00+00:00")
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
@@ -136,6 +144,8 @@ def parse_query_date(raw: str | None, name: str) -> date | None:
     if raw is None or raw == "":
         return None
     try:
+        if not ISO_DATE.match(raw):
+            raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
         raise ValidationFailed(f"{name} must be a date like 2026-11-24", {name: "expected YYYY-MM-DD"}) from None

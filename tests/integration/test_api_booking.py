@@ -254,3 +254,22 @@ def test_slots_extend_themselves_when_no_worker_has_run(
     clock.advance(days=10)  # Thursday 14 January: rows must now reach 28 January
     listed = slots(client, days=31)
     assert listed[-1]["start"].startswith("2027-01-28")
+
+
+def test_an_idempotency_key_expires_after_a_day(client: FlaskClient, demo_queue: str, clock: FixedClock) -> None:
+    listed = slots(client)
+    body = {"queue": "support", "phone": phone(1), "kind": "scheduled", "slot_start": listed[-1]["start"]}
+    first = client.post("/api/v1/callbacks", json=body, headers={"Idempotency-Key": "k1"})
+    client.delete(f"/api/v1/callbacks/{first.get_json()['ref']}")
+    clock.advance(hours=25)
+    again = client.post("/api/v1/callbacks", json=body, headers={"Idempotency-Key": "k1"})
+    assert again.status_code == 201
+    assert again.get_json()["ref"] != first.get_json()["ref"]  # a new booking, not the old answer
+
+
+def test_too_soon_tells_the_earliest_time_in_the_queue_zone(
+    client: FlaskClient, demo_queue: str, clock: FixedClock
+) -> None:
+    clock.set(datetime(2027, 7, 5, 9, 0, tzinfo=UTC))  # 10:00 BST
+    refused = book(client, 1, "2027-07-05T10:15:00+01:00")
+    assert refused.get_json()["details"] == {"earliest": "2027-07-05T10:30:00+01:00"}

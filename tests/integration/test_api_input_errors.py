@@ -136,3 +136,14 @@ def test_nul_and_control_characters_are_refused_not_stored(client: FlaskClient, 
     assert error_of(client.get("/api/v1/callbacks/AB%00CDEFGH")) == (404, "callback_not_found")
     assert error_of(client.get("/api/v1/queues/sup%00port/slots")) == (404, "queue_not_found")
     assert error_of(client.delete("/api/v1/callbacks/%00")) == (404, "callback_not_found")
+
+
+@pytest.mark.parametrize("query", ["from=9999-12-31", "from=9999-12-31&days=62", "from=2027-W01-1", "from=20270104"])
+def test_dates_out_of_range_or_in_other_iso_forms_are_422(client: FlaskClient, demo_queue: str, query: str) -> None:
+    assert error_of(client.get(f"/api/v1/queues/support/slots?{query}")) == (422, "validation_error")
+
+
+@pytest.mark.parametrize("start", ["20270104T1100Z", "2027-01-04T11", "2027-01-04"])
+def test_slot_start_must_be_rfc3339(client: FlaskClient, demo_queue: str, start: str) -> None:
+    body = {"queue": "support", "phone": phone(1), "kind": "scheduled", "slot_start": start}
+    assert error_of(client.post("/api/v1/callbacks", json=body)) == (422, "validation_error")

@@ -1,0 +1,670 @@
+"""web_widget/openapi.json is the API's contract; these tests keep it true to the code.
+
+Every route under /api/v1 is documented and every documented operation exists. Real
+answers of the app (success and every documented error) validate against the schema
+documented for their status, and each operation's test must produce every status and
+error type the document lists for it, so neither side can drift alone. The request
+schemas accept and refuse the same bodies as the code's own validation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from sqlalchemy import update
+from werkzeug.test import TestResponse
+
+from app.clock import FixedClock
+from app.db import Database
+from app.models import Callback
+from scheduler.errors import DomainError, ValidationFailed
+from web_widget.api import OPENAPI_PATH
+from web_widget.errors import HTTP_TYPES
+from web_widget.schemas import CreateCallback, Reschedule, validate
+
+DOCUMENT: dict[str, Any] = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+DOCUMENT_URI = "urn:callback-scheduler:openapi"
+REGISTRY: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(DOCUMENT))
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+
+# jsonschema checks "date-time" only with an optional package; RFC 3339 is simple enough to check here.
+FORMATS = FormatChecker()
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII | re.IGNORECASE)
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    return RFC3339.fullmatch(instance) is not None and datetime.fromisoformat(instance.upper()) is not None
+
+
+# Valid UK mobile numbers (07700 900xxx is a fictional range that phonenumbers refuses).
+PHONES = [f"+4474001234{n:02d}" for n in range(20)]
+SUPPORT = "/api/v1/queues/support"
+
+
+# --- reading the document -------------------------------------------------------------
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(tokens: tuple[str, ...]) -> str:
+    return "".join("/" + _escape(t) for t in tokens)
+
+
+def _node(tokens: tuple[str, ...]) -> Any:
+    node: Any = DOCUMENT
+    for token in tokens:
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
+def _follow(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The node at ``tokens`` and where it really is, following a local ``$ref``."""
+    node = _node(tokens)
+    while "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), ref
+        tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in ref[2:].split("/"))
+        node = _node(tokens)
+    return tokens, node
+
+
+def schema_errors(tokens: tuple[str, ...], instance: Any) -> list[str]:
+    """Messages of ``instance`` against the schema at ``tokens`` in the document (refs resolved)."""
+    validator = Draft202012Validator(
+        {"$ref": f"{DOCUMENT_URI}#{_pointer(tokens)}"}, registry=REGISTRY, format_checker=FORMATS
+    )
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+def component(name: str) -> tuple[str, ...]:
+    return ("components", "schemas", name)
+
+
+def openapi_path(flask_rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", flask_rule)
+
+
+def operations() -> list[tuple[str, str]]:
+    return [(path, method) for path, item in DOCUMENT["paths"].items() for method in item if method in HTTP_METHODS]
+
+
+def error_types(response: dict[str, Any]) -> list[str]:
+    """The error ``type`` values a documented response lists (``allOf: [Error, {type: enum}]``)."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    for part in schema.get("allOf", []):
+        enum = part.get("properties", {}).get("type", {}).get("enum")
+        if enum is not None:
+            return list(enum)
+    return []
+
+
+def all_schemas(node: Any, where: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema" or where[-1:] == ("schemas",):
+                found.append(((*where, key), value))
+            elif key not in ("example", "examples"):
+                found.extend(all_schemas(value, (*where, key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(all_schemas(value, (*where, str(i))))
+    return found
+
+
+def all_refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in all_refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in all_refs(value)]
+    return []
+
+
+# --- calling the app ---------------------------------------------------------------------
+
+
+class Contract:
+    """Calls the app, checks each answer against the document and remembers what it saw."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.urls = app.url_map.bind("localhost")
+        self.client = client
+        self.seen: set[tuple[str, str, int, str | None]] = set()
+
+    def call(self, method: str, url: str, **kwargs: Any) -> tuple[TestResponse, Any]:
+        response = self.client.open(url, method=method.upper(), **kwargs)
+        rule, _ = self.urls.match(url.split("?")[0], method=method.upper(), return_rule=True)
+        path = openapi_path(rule.rule)
+        body = self.check(response, ("paths", path, method.lower(), "responses"))
+        self.seen.add((path, method.lower(), response.status_code, _type_of(body, response.status_code)))
+        return response, body
+
+    def check(self, response: TestResponse, responses: tuple[str, ...]) -> Any:
+        """Check an answer against the operation whose responses are at ``responses``."""
+        status = str(response.status_code)
+        documented = _node(responses)
+        assert status in documented or (status.startswith("5") and "default" in documented), (
+            f"{_pointer(responses)}: status {status} is not documented: {response.get_data(as_text=True)}"
+        )
+        return self.check_against(response, (*responses, status if status in documented else "default"))
+
+    def check_against(self, response: TestResponse, at: tuple[str, ...]) -> Any:
+        """Check an answer against the response object at ``at``: body schema, then headers."""
+        where, spec = _follow(at)
+        assert response.mimetype == "application/json"
+        body = response.get_json()
+        errors = schema_errors((*where, "content", "application/json", "schema"), body)
+        assert not errors, f"{_pointer(where)}: {errors}\n{json.dumps(body, indent=1)}"
+        for name in spec.get("headers", {}):
+            header_at, header = _follow((*where, "headers", name))
+            if header.get("required"):
+                assert name in response.headers, f"{_pointer(where)}: header {name} is missing"
+            if name in response.headers:
+                assert not schema_errors((*header_at, "schema"), response.headers[name])
+        return body
+
+    def assert_exercised(self, path: str, method: str) -> None:
+        """Every status and error type documented for the operation was produced, and nothing else."""
+        documented = set()
+        for status, spec in DOCUMENT["paths"][path][method]["responses"].items():
+            if status == "default":
+                continue
+            _, spec = _follow(("paths", path, method, "responses", status))
+            types: list[str | None] = list(error_types(spec)) or [None]
+            documented |= {(path, method, int(status), t) for t in types}
+        seen = {s for s in self.seen if s[:2] == (path, method)}
+        assert seen == documented, f"not exercised: {documented - seen}; not documented: {seen - documented}"
+
+
+def _type_of(body: Any, status: int) -> str | None:
+    return body.get("type") if status >= 400 and isinstance(body, dict) else None
+
+
+@pytest.fixture
+def contract(app: Flask, client: FlaskClient) -> Contract:
+    return Contract(app, client)
+
+
+def slot_starts(contract: Contract, **query: str) -> list[str]:
+    query = {"days": "1", **query}
+    _, body = contract.call("get", f"{SUPPORT}/slots?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    return [slot["start"] for slot in body["slots"]]
+
+
+def book(contract: Contract, phone: str, slot_start: str | None = None, **extra: Any) -> tuple[TestResponse, Any]:
+    body: dict[str, Any] = {"queue": "support", "phone": phone, "kind": "scheduled" if slot_start else "asap"}
+    if slot_start:
+        body["slot_start"] = slot_start
+    body.update(extra)
+    return contract.call("post", "/api/v1/callbacks", json=body)
+
+
+def assert_error(response: TestResponse, body: Any, status: int, type_: str) -> None:
+    assert (response.status_code, body["type"]) == (status, type_), body
+
+
+# --- the document itself -----------------------------------------------------------------
+
+
+def test_the_document_is_openapi_3_1_with_valid_json_schemas() -> None:
+    assert DOCUMENT["openapi"].startswith("3.1.")
+    assert DOCUMENT["jsonSchemaDialect"] == "https://json-schema.org/draft/2020-12/schema"
+    schemas = all_schemas(DOCUMENT)
+    assert len(schemas) > 20
+    for where, schema in schemas:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as exc:  # pragma: no cover - the message is the point
+            pytest.fail(f"{_pointer(where)} is not a valid JSON Schema 2020-12: {exc}")
+    refs = all_refs(DOCUMENT)
+    assert refs
+    for ref in refs:  # a dangling reference raises KeyError
+        assert ref.startswith("#/"), ref
+        _node(tuple(t.replace("~1", "/").replace("~0", "~") for t in ref[2:].split("/")))
+    operation_ids = [DOCUMENT["paths"][p][m]["operationId"] for p, m in operations()]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_request_body_examples_match_their_schemas() -> None:
+    for path, method in operations():
+        body = DOCUMENT["paths"][path][method].get("requestBody")
+        if body is None:
+            continue
+        media = body["content"]["application/json"]
+        schema_at = ("paths", path, method, "requestBody", "content", "application/json", "schema")
+        examples = [e["value"] for e in media.get("examples", {}).values()]
+        examples += [media["example"]] if "example" in media else []
+        assert examples, f"{path} {method}: no request example"
+        for example in examples:
+            assert not schema_errors(schema_at, example)
+
+
+def _code_statuses() -> dict[str, int]:
+    statuses: dict[str, int] = {}
+
+    def walk(cls: type[DomainError]) -> None:
+        for sub in cls.__subclasses__():
+            statuses[sub.type] = sub.http_status
+            walk(sub)
+
+    walk(DomainError)
+    statuses.update({type_: status for status, type_ in HTTP_TYPES.items()})
+    statuses["internal_error"] = 500
+    return statuses
+
+
+def test_documented_error_types_have_the_status_the_code_gives_them() -> None:
+    statuses = _code_statuses()
+    documented = [
+        ("paths", p, m, "responses", s) for p, m in operations() for s in DOCUMENT["paths"][p][m]["responses"]
+    ]
+    documented += [("components", "responses", name) for name in DOCUMENT["components"]["responses"]]
+    listed = 0
+    for where in documented:
+        _, spec = _follow(where)
+        status = where[-1] if where[0] == "paths" else None
+        for type_ in error_types(spec):
+            listed += 1
+            assert type_ in statuses, f"{_pointer(where)}: the code has no error type {type_!r}"
+            if status is not None:
+                expected = 500 if status == "default" else int(status)
+                assert statuses[type_] == expected, f"{_pointer(where)}: {type_} is answered with {statuses[type_]}"
+    assert listed > 30
+
+
+def test_every_api_route_is_documented_and_every_documented_operation_exists(app: Flask) -> None:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            path = openapi_path(rule.rule)
+            routes |= {(path, m.lower()) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+            if path in DOCUMENT["paths"]:
+                parameters = DOCUMENT["paths"][path].get("parameters", [])
+                resolved = [_follow(("paths", path, "parameters", str(i)))[1] for i in range(len(parameters))]
+                assert {p["name"] for p in resolved if p["in"] == "path"} == set(rule.arguments), path
+    documented = set(operations())
+    assert routes, "no /api/v1 routes found"
+    assert routes - documented == set(), "routes missing from openapi.json"
+    assert documented - routes == set(), "documented operations the app does not have"
+    assert all(path.startswith("/api/v1/") for path in DOCUMENT["paths"])
+
+
+# --- the request schemas agree with the code ------------------------------------------------
+
+VALID_SLOT = "2027-01-04T10:30:00+00:00"
+ASAP = {"queue": "support", "phone": PHONES[0], "kind": "asap"}
+SCHEDULED = {"queue": "support", "phone": PHONES[0], "kind": "scheduled", "slot_start": VALID_SLOT}
+FULL = {
+    **SCHEDULED,
+    "name": "Ada Lovelace",
+    "fields": [{"name": "order", "value": "A-1042"}],
+    "tags": ["billing", "vip"],
+    "unit": "retail",
+    "locale": "fr",
+    "sms_consent": True,
+}
+
+CREATE_CASES: list[tuple[str, Any, bool]] = [
+    ("asap, minimal", ASAP, True),
+    ("asap, slot_start null", {**ASAP, "slot_start": None}, True),
+    ("scheduled, every field", FULL, True),
+    ("scheduled, Z offset", {**SCHEDULED, "slot_start": "2027-01-04T10:30:00Z"}, True),
+    ("nulls where allowed", {**ASAP, "name": None, "unit": None, "locale": None}, True),
+    ("empty lists", {**ASAP, "fields": [], "tags": []}, True),
+    (
+        "5 fields, 10 tags",
+        {**ASAP, "fields": [{"name": f"f{i}", "value": ""} for i in range(5)], "tags": ["t"] * 10},
+        True,
+    ),
+    (
+        "longest strings",
+        {
+            "queue": "q" * 64,
+            "phone": "1" * 32,
+            "kind": "asap",
+            "name": "n" * 200,
+            "unit": "u" * 100,
+            "tags": ["t" * 100],
+            "fields": [{"name": "f" * 64, "value": "v" * 255}],
+        },
+        True,
+    ),
+    ("an unknown field", {**ASAP, "colour": "blue"}, False),
+    ("not an object", [ASAP], False),
+    ("no queue", {"phone": PHONES[0], "kind": "asap"}, False),
+    ("no phone", {"queue": "support", "kind": "asap"}, False),
+    ("no kind", {"queue": "support", "phone": PHONES[0]}, False),
+    ("unknown kind", {**ASAP, "kind": "later"}, False),
+    ("scheduled without slot_start", {**SCHEDULED, "slot_start": None}, False),
+    ("scheduled, slot_start left out", {k: v for k, v in SCHEDULED.items() if k != "slot_start"}, False),
+    ("asap with a slot_start", {**ASAP, "slot_start": VALID_SLOT}, False),
+    ("slot_start without offset", {**SCHEDULED, "slot_start": "2027-01-04T10:30:00"}, False),
+    ("slot_start not a date-time", {**SCHEDULED, "slot_start": "tomorrow"}, False),
+    ("slot_start a date", {**SCHEDULED, "slot_start": "2027-01-04"}, False),
+    ("6 fields", {**ASAP, "fields": [{"name": f"f{i}", "value": ""} for i in range(6)]}, False),
+    ("11 tags", {**ASAP, "tags": ["t"] * 11}, False),
+    ("field without value", {**ASAP, "fields": [{"name": "order"}]}, False),
+    ("field with an extra key", {**ASAP, "fields": [{"name": "order", "value": "1", "x": 1}]}, False),
+    ("blank field name", {**ASAP, "fields": [{"name": "   ", "value": "1"}]}, False),
+    ("field name of 65", {**ASAP, "fields": [{"name": "f" * 65, "value": "1"}]}, False),
+    ("field value of 256", {**ASAP, "fields": [{"name": "f", "value": "v" * 256}]}, False),
+    ("field value not a string", {**ASAP, "fields": [{"name": "f", "value": 1}]}, False),
+    ("fields not a list", {**ASAP, "fields": {"name": "f", "value": "v"}}, False),
+    ("empty tag", {**ASAP, "tags": [""]}, False),
+    ("tag of 101", {**ASAP, "tags": ["t" * 101]}, False),
+    ("tag not a string", {**ASAP, "tags": [5]}, False),
+    ("unknown locale", {**ASAP, "locale": "de"}, False),
+    ("sms_consent as text", {**ASAP, "sms_consent": "yes"}, False),
+    ("sms_consent as a number", {**ASAP, "sms_consent": 1}, False),
+    ("sms_consent null", {**ASAP, "sms_consent": None}, False),
+    ("name of 201", {**ASAP, "name": "n" * 201}, False),
+    ("unit of 101", {**ASAP, "unit": "u" * 101}, False),
+    ("empty phone", {**ASAP, "phone": ""}, False),
+    ("phone of 33", {**ASAP, "phone": "1" * 33}, False),
+    ("phone as a number", {**ASAP, "phone": 447400123400}, False),
+    ("empty queue", {**ASAP, "queue": ""}, False),
+    ("queue of 65", {**ASAP, "queue": "q" * 65}, False),
+]
+
+RESCHEDULE_CASES: list[tuple[str, Any, bool]] = [
+    ("offset", {"slot_start": VALID_SLOT}, True),
+    ("Z", {"slot_start": "2027-01-04T10:30:00Z"}, True),
+    ("empty", {}, False),
+    ("null", {"slot_start": None}, False),
+    ("no offset", {"slot_start": "2027-01-04T10:30:00"}, False),
+    ("a number", {"slot_start": 1}, False),
+    ("an unknown field", {"slot_start": VALID_SLOT, "kind": "scheduled"}, False),
+]
+
+
+def _code_accepts(model: type[Any], body: Any) -> bool:
+    try:
+        validate(model, body)
+    except ValidationFailed:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("case", "body", "valid"), CREATE_CASES, ids=[c[0] for c in CREATE_CASES])
+def test_the_create_callback_schema_accepts_what_the_code_accepts(case: str, body: Any, valid: bool) -> None:
+    errors = schema_errors(component("CreateCallback"), body)
+    assert (not errors) is valid, f"schema: {errors or 'valid'}"
+    assert _code_accepts(CreateCallback, body) is valid
+
+
+@pytest.mark.parametrize(("case", "body", "valid"), RESCHEDULE_CASES, ids=[c[0] for c in RESCHEDULE_CASES])
+def test_the_reschedule_schema_accepts_what_the_code_accepts(case: str, body: Any, valid: bool) -> None:
+    errors = schema_errors(component("Reschedule"), body)
+    assert (not errors) is valid, f"schema: {errors or 'valid'}"
+    assert _code_accepts(Reschedule, body) is valid
+
+
+def test_a_sample_booking_is_valid_and_an_unknown_field_is_refused_by_the_schema() -> None:
+    assert schema_errors(component("CreateCallback"), FULL) == []
+    errors = schema_errors(component("CreateCallback"), {**FULL, "priority": "high"})
+    assert any("priority" in e for e in errors), errors
+
+
+def test_the_response_checks_catch_drift() -> None:
+    """The checks above would notice an answer that left the document: a missing or extra field,
+    a bad instant, an error type not listed for its status."""
+    callback = {
+        "ref": "K7QW2MXP9D",
+        "state": "scheduled",
+        "queue": "support",
+        "phone": "+447400123400",
+        "kind": "scheduled",
+        "slot_start": "2027-01-04T10:30:00+00:00",
+        "slot_end": "2027-01-04T10:45:00+00:00",
+        "due_at": "2027-01-04T10:30:00+00:00",
+        "name": None,
+        "fields": [],
+        "tags": [],
+        "unit": None,
+        "locale": "en",
+        "sms_consent": False,
+        "source": "api",
+        "attempts": 0,
+        "created_at": "2027-01-04T10:00:00+00:00",
+    }
+    assert schema_errors(component("Callback"), callback) == []
+    assert schema_errors(component("Callback"), {k: v for k, v in callback.items() if k != "due_at"})
+    assert schema_errors(component("Callback"), {**callback, "priority": 1})
+    assert schema_errors(component("Callback"), {**callback, "created_at": "2027-01-04 10:00"})
+    assert schema_errors(component("Callback"), {**callback, "state": "lost"})
+    conflict = ("paths", "/api/v1/callbacks", "post", "responses", "409", "content", "application/json", "schema")
+    assert not schema_errors(conflict, {"type": "slot_full", "message": "m", "details": {}})
+    assert schema_errors(conflict, {"type": "too_soon", "message": "m", "details": {}})
+
+
+# --- real answers ------------------------------------------------------------------------
+
+
+def test_queue_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    _, queue = contract.call("get", SUPPORT)
+    assert queue["timezone"] == "Europe/London"
+    assert queue["open_now"] is True
+    assert queue["schedule"]["monday"] == [{"opens": "09:00", "closes": "17:00"}]
+    assert queue["schedule"]["sunday"] == []
+
+    response, body = contract.call("get", "/api/v1/queues/nope")
+    assert_error(response, body, 404, "queue_not_found")
+    contract.assert_exercised("/api/v1/queues/{key}", "get")
+
+
+def test_slot_list_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    days = _node(("paths", "/api/v1/queues/{key}/slots", "get", "parameters", "1", "schema"))
+    assert _node(("paths", "/api/v1/queues/{key}/slots", "get", "parameters", "1", "name")) == "days"
+
+    _, default = contract.call("get", f"{SUPPORT}/slots")
+    starts = [datetime.fromisoformat(s["start"]) for s in default["slots"]]
+    assert starts[0] == datetime(2027, 1, 4, 10, 30, tzinfo=UTC)  # now + 30 minutes' lead
+    # The default is `days` days from today, Monday: through Sunday, so Friday's last slot is in.
+    assert days["default"] == 7
+    assert starts[-1] == datetime(2027, 1, 8, 16, 45, tzinfo=UTC)
+
+    _, tuesday = contract.call("get", f"{SUPPORT}/slots?from=2027-01-05&days=1")
+    assert {s["start"][:10] for s in tuesday["slots"]} == {"2027-01-05"}
+    assert len(tuesday["slots"]) == 32
+    _, weekend = contract.call("get", f"{SUPPORT}/slots?from=2027-01-09&days=2")
+    assert weekend["slots"] == []
+
+    contract.call("get", f"{SUPPORT}/slots?days={days['minimum']}")
+    contract.call("get", f"{SUPPORT}/slots?days={days['maximum']}")
+    for query in (f"days={days['minimum'] - 1}", f"days={days['maximum'] + 1}", "days=two", "from=04/01/2027"):
+        response, body = contract.call("get", f"{SUPPORT}/slots?{query}")
+        assert_error(response, body, 422, "validation_error")
+        assert set(body["details"]) == {query.split("=")[0]}
+
+    response, body = contract.call("get", "/api/v1/queues/nope/slots")
+    assert_error(response, body, 404, "queue_not_found")
+    contract.assert_exercised("/api/v1/queues/{key}/slots", "get")
+
+
+def test_create_callback_answers_match_the_document(
+    contract: Contract, demo_queue: str, make_queue: Any, clock: FixedClock
+) -> None:
+    first, second, *_ = slot_starts(contract)
+    booking = {**FULL, "phone": PHONES[0], "slot_start": first}
+
+    created, callback = contract.call("post", "/api/v1/callbacks", json=booking, headers={"Idempotency-Key": "k-1"})
+    assert created.status_code == 201
+    assert created.headers["Location"] == f"/api/v1/callbacks/{callback['ref']}"
+    assert (callback["state"], callback["slot_start"], callback["source"]) == ("scheduled", first, "api")
+    assert (callback["fields"], callback["tags"], callback["locale"]) == (FULL["fields"], FULL["tags"], "fr")
+
+    # A retry with the key gets the stored answer again, status and all; another body with it is refused.
+    replay, again = contract.call("post", "/api/v1/callbacks", json=booking, headers={"Idempotency-Key": "k-1"})
+    assert (replay.status_code, again, replay.headers["Location"]) == (201, callback, created.headers["Location"])
+    response, body = contract.call(
+        "post", "/api/v1/callbacks", json={**booking, "slot_start": second}, headers={"Idempotency-Key": "k-1"}
+    )
+    assert_error(response, body, 422, "idempotency_key_reused")
+
+    # Duplicate suppression: the live callback comes back, unchanged, with 200.
+    duplicate, existing = book(contract, PHONES[0], second)
+    assert (duplicate.status_code, existing["ref"], existing["slot_start"]) == (200, callback["ref"], first)
+    assert "Location" not in duplicate.headers
+
+    # The slot's last seat, then no seat; an error is not stored, so a retry runs again.
+    assert book(contract, PHONES[1], first)[0].status_code == 201
+    full = {"queue": "support", "phone": PHONES[2], "kind": "scheduled", "slot_start": first}
+    response, body = contract.call("post", "/api/v1/callbacks", json=full, headers={"Idempotency-Key": "k-2"})
+    assert_error(response, body, 409, "slot_full")
+    contract.call("delete", f"/api/v1/callbacks/{callback['ref']}")
+    response, _ = contract.call("post", "/api/v1/callbacks", json=full, headers={"Idempotency-Key": "k-2"})
+    assert response.status_code == 201
+
+    response, asap = book(contract, PHONES[3])
+    assert (response.status_code, asap["kind"], asap["due_at"]) == (201, "asap", "2027-01-04T10:05:00+00:00")
+
+    for slot_start, status, type_ in (
+        ("2027-01-04T10:15:00+00:00", 422, "too_soon"),
+        ("2027-01-25T10:30:00+00:00", 422, "too_far"),
+        ("2027-01-04T10:37:00+00:00", 404, "slot_not_found"),
+        ("2027-01-09T10:30:00+00:00", 404, "slot_not_found"),
+    ):
+        assert_error(*book(contract, PHONES[4], slot_start), status, type_)
+    assert_error(*contract.call("post", "/api/v1/callbacks", json={**ASAP, "queue": "nope"}), 404, "queue_not_found")
+    assert_error(*book(contract, "+447700900123"), 422, "phone_invalid")
+    make_queue(key="uk-only", allowed_countries=["GB"])
+    response, body = contract.call(
+        "post", "/api/v1/callbacks", json={**ASAP, "queue": "uk-only", "phone": "+33612345678"}
+    )
+    assert_error(response, body, 422, "phone_country_not_allowed")
+
+    response, body = contract.call("post", "/api/v1/callbacks", json={**ASAP, "colour": "blue"})
+    assert_error(response, body, 422, "validation_error")
+    assert set(body["details"]) == {"colour"}
+    response, body = book(contract, PHONES[5], None, kind="scheduled")
+    assert_error(response, body, 422, "validation_error")
+    assert set(body["details"]) == {"slot_start"}
+    response, body = contract.call("post", "/api/v1/callbacks", json=ASAP, headers={"Idempotency-Key": "not visible"})
+    assert_error(response, body, 422, "validation_error")
+    assert set(body["details"]) == {"Idempotency-Key"}
+
+    response, body = contract.call("post", "/api/v1/callbacks", data="{", content_type="application/json")
+    assert_error(response, body, 400, "malformed_json")
+    response, body = contract.call("post", "/api/v1/callbacks", data=json.dumps(ASAP), content_type="text/plain")
+    assert_error(response, body, 415, "unsupported_media_type")
+    response, body = contract.call("post", "/api/v1/callbacks", json={**ASAP, "name": "n" * 70_000})
+    assert_error(response, body, 413, "payload_too_large")
+
+    clock.set(datetime(2027, 1, 9, 12, 0, tzinfo=UTC))  # Saturday: closed
+    assert_error(*book(contract, PHONES[6]), 409, "outside_hours")
+
+    contract.assert_exercised("/api/v1/callbacks", "post")
+
+
+def test_get_callback_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    _, callback = book(contract, PHONES[0], slot_starts(contract)[0])
+    _, shown = contract.call("get", f"/api/v1/callbacks/{callback['ref']}")
+    assert shown == callback
+    _, lower = contract.call("get", f"/api/v1/callbacks/{callback['ref'].lower()}")
+    assert lower == callback
+
+    response, body = contract.call("get", "/api/v1/callbacks/ZZZZZZZZZZ")
+    assert_error(response, body, 404, "callback_not_found")
+    contract.assert_exercised("/api/v1/callbacks/{ref}", "get")
+
+
+def test_cancel_answers_match_the_document(contract: Contract, demo_queue: str, db: Database) -> None:
+    first = slot_starts(contract)[0]
+    _, callback = book(contract, PHONES[0], first)
+    url = f"/api/v1/callbacks/{callback['ref']}"
+
+    _, cancelled = contract.call("delete", url)
+    assert (cancelled["state"], cancelled["due_at"]) == ("cancelled", None)
+    response, again = contract.call("delete", url)  # idempotent
+    assert (response.status_code, again) == (200, cancelled)
+
+    _, dialing = book(contract, PHONES[1], first)
+    with db.write() as session:
+        session.execute(update(Callback).where(Callback.ref == dialing["ref"]).values(state="dialing"))
+    response, body = contract.call("delete", f"/api/v1/callbacks/{dialing['ref']}")
+    assert_error(response, body, 409, "not_cancellable")
+
+    response, body = contract.call("delete", "/api/v1/callbacks/ZZZZZZZZZZ")
+    assert_error(response, body, 404, "callback_not_found")
+    contract.assert_exercised("/api/v1/callbacks/{ref}", "delete")
+
+
+def test_reschedule_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    starts = slot_starts(contract)
+    _, callback = book(contract, PHONES[0], starts[0])
+    url = f"/api/v1/callbacks/{callback['ref']}/reschedule"
+    key = {"Idempotency-Key": "move-1"}
+
+    _, moved = contract.call("post", url, json={"slot_start": starts[1]}, headers=key)
+    assert (moved["ref"], moved["slot_start"], moved["due_at"]) == (callback["ref"], starts[1], starts[1])
+    response, replay = contract.call("post", url, json={"slot_start": starts[1]}, headers=key)
+    assert (response.status_code, replay) == (200, moved)
+    response, body = contract.call("post", url, json={"slot_start": starts[2]}, headers=key)
+    assert_error(response, body, 422, "idempotency_key_reused")
+
+    book(contract, PHONES[1], starts[3])
+    book(contract, PHONES[2], starts[3])
+    assert_error(*contract.call("post", url, json={"slot_start": starts[3]}), 409, "slot_full")
+    for slot_start, status, type_ in (
+        ("2027-01-04T10:15:00+00:00", 422, "too_soon"),
+        ("2027-01-25T10:30:00+00:00", 422, "too_far"),
+        ("2027-01-04T10:37:00+00:00", 404, "slot_not_found"),
+    ):
+        assert_error(*contract.call("post", url, json={"slot_start": slot_start}), status, type_)
+    response, body = contract.call("post", url, json={"slot_start": "2027-01-04T11:00:00"})
+    assert_error(response, body, 422, "validation_error")
+    assert set(body["details"]) == {"slot_start"}
+    missing = "/api/v1/callbacks/ZZZZZZZZZZ/reschedule"
+    assert_error(*contract.call("post", missing, json={"slot_start": starts[2]}), 404, "callback_not_found")
+
+    assert_error(*contract.call("post", url, data="[", content_type="application/json"), 400, "malformed_json")
+    assert_error(*contract.call("post", url, data="{}", content_type="text/plain"), 415, "unsupported_media_type")
+    big = {"slot_start": starts[2], "padding": "x" * 70_000}
+    assert_error(*contract.call("post", url, json=big), 413, "payload_too_large")
+
+    contract.call("delete", f"/api/v1/callbacks/{callback['ref']}")
+    assert_error(*contract.call("post", url, json={"slot_start": starts[2]}), 409, "not_reschedulable")
+    contract.assert_exercised("/api/v1/callbacks/{ref}/reschedule", "post")
+
+
+def test_the_served_document_is_the_file(contract: Contract) -> None:
+    response, body = contract.call("get", "/api/v1/openapi.json")
+    assert response.get_data() == OPENAPI_PATH.read_bytes()
+    assert body == DOCUMENT
+    contract.assert_exercised("/api/v1/openapi.json", "get")
+
+
+def test_other_methods_answer_405_as_documented(contract: Contract) -> None:
+    responses = ("components", "responses")
+    tried = 0
+    for path, item in DOCUMENT["paths"].items():
+        url = path.replace("{key}", "support").replace("{ref}", "ZZZZZZZZZZ")
+        allowed = {m for m in item if m in HTTP_METHODS}
+        for method in set(HTTP_METHODS) - allowed:
+            response = contract.client.open(url, method=method.upper())
+            assert response.status_code == 405, f"{method.upper()} {url}"
+            contract.check_against(response, (*responses, "MethodNotAllowed"))
+            assert {m.strip().lower() for m in response.headers["Allow"].split(",")} - {"head", "options"} == allowed
+            tried += 1
+    assert tried > 20
+
+
+def test_unknown_urls_answer_404_not_found_as_documented(contract: Contract) -> None:
+    response = contract.client.get("/api/v1/queue/support")
+    assert response.status_code == 404
+    assert contract.check_against(response, ("components", "responses", "NotFound"))["type"] == "not_found"
