@@ -11,15 +11,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import Callback, Queue, Slot
+from app.models import Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots
-from app.transitions import apply_step, record_event
+from app.transitions import apply_step
 from scheduler.booking import asap_due_at, check_bookable
 from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
@@ -87,97 +88,140 @@ def _find_live(session: Session, queue_id: int, phone: str) -> Callback | None:
     ).one_or_none()
 
 
-def _scheduled_slot(session: Session, queue: Queue, start: datetime, now: datetime) -> Slot:
+# The hot path's statements, built once: constructing SQLAlchemy statements per request
+# costs more than running them.
+_SLOT: Table = Slot.__table__  # type: ignore[assignment]
+_CALLBACK: Table = Callback.__table__  # type: ignore[assignment]
+_EVENT: Table = CallbackEvent.__table__  # type: ignore[assignment]
+_LIVE = [s.value for s in LIVE_STATES]
+FIND_LIVE_ID = select(_CALLBACK.c.id).where(
+    _CALLBACK.c.queue_id == bindparam("queue_id"),
+    _CALLBACK.c.phone == bindparam("phone"),
+    _CALLBACK.c.state.in_(_LIVE),
+)
+TAKE_SCHEDULED_SEAT = (
+    update(_SLOT)
+    .where(
+        _SLOT.c.queue_id == bindparam("for_queue"),
+        _SLOT.c.starts_at == bindparam("start"),
+        _SLOT.c.active.is_(True),
+        _SLOT.c.booked < _SLOT.c.capacity - _SLOT.c.reserved,
+    )
+    .values(booked=_SLOT.c.booked + 1)
+    .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at)
+)
+INSERT_CALLBACK = insert(_CALLBACK).returning(_CALLBACK.c.id)
+INSERT_EVENT = insert(_EVENT)
+
+
+@dataclass(frozen=True)
+class Seat:
+    slot_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _scheduled_seat(session: Session, queue: Queue, start: datetime, now: datetime) -> Seat:
+    """Take a seat in the slot starting at ``start``: one UPDATE … RETURNING when it has room."""
     check_bookable(booking_policy(queue), start, now)
-    slot = session.scalars(
-        select(Slot).where(Slot.queue_id == queue.id, Slot.starts_at == start, Slot.active.is_(True))
-    ).one_or_none()
-    if slot is None:
+    taken = session.connection().execute(TAKE_SCHEDULED_SEAT, {"for_queue": queue.id, "start": start}).one_or_none()
+    if taken is not None:
+        return Seat(*taken)
+    exists = session.scalar(
+        select(Slot.id).where(Slot.queue_id == queue.id, Slot.starts_at == start, Slot.active.is_(True))
+    )
+    if exists is None:
         raise SlotNotFound("no slot starts at that time", {"slot_start": start.isoformat()})
-    if not _take_seat(session, slot.id, use_reserve=False):
-        raise SlotFull("that time is fully booked; please choose another", {"slot_start": start.isoformat()})
-    return slot
+    raise SlotFull("that time is fully booked; please choose another", {"slot_start": start.isoformat()})
 
 
-def _asap_slot(session: Session, queue: Queue, due: datetime) -> Slot:
-    """The slot an ASAP callback due at ``due`` occupies: the one running then, or the next
-    with a seat. ASAP callbacks may use the seats reserved for them."""
+def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
+    """The seat an ASAP callback due at ``due`` takes: in the slot running then, or the
+    next with room. ASAP callbacks may use the seats reserved for them."""
     while True:
         # Each pass reads afresh: a seat we lost went to a concurrent booking, so
         # every pass makes progress and the loop ends when no slot has a seat.
-        candidates = session.scalars(
-            select(Slot)
+        candidates = session.execute(
+            select(Slot.id, Slot.starts_at, Slot.ends_at)
             .where(Slot.queue_id == queue.id, Slot.ends_at > due, Slot.active.is_(True), Slot.booked < Slot.capacity)
             .order_by(Slot.starts_at)
             .limit(ASAP_CANDIDATE_SLOTS)
         ).all()
         if not candidates:
             raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
-        for slot in candidates:
-            if _take_seat(session, slot.id, use_reserve=True):
-                return slot
+        for slot_id, starts_at, ends_at in candidates:
+            if _take_seat(session, slot_id, use_reserve=True):
+                return Seat(slot_id, starts_at, ends_at)
 
 
 def book(session: Session, request: BookingRequest, now: datetime, actor: str) -> BookingResult:
-    """Book a callback, or return the live one this phone already has in the queue."""
+    """Book a callback, or return the live one this phone already has in the queue.
+
+    The hot path is four statements under the write lock (seat, callback, event and the
+    duplicate check), written with Core rather than the ORM's unit of work."""
     queue = get_queue(session, request.queue)
     phone = parse_phone(request.phone, queue.region, queue.allowed_countries)
-    existing = _find_live(session, queue.id, phone)
-    if existing is not None:
-        return BookingResult(existing, created=False)
+    connection = session.connection()
+    if connection.execute(FIND_LIVE_ID, {"queue_id": queue.id, "phone": phone}).first() is not None:
+        existing = _find_live(session, queue.id, phone)
+        if existing is not None:
+            return BookingResult(existing, created=False)
     ensure_slots(session, queue, now)
 
+    values: dict[str, Any] = {
+        "ref": new_ref(),
+        "queue_id": queue.id,
+        "phone": phone,
+        "name": request.name,
+        "fields": request.fields,
+        "tags": request.tags,
+        "unit": request.unit,
+        "source": request.source,
+        "kind": request.kind,
+        "state": State.SCHEDULED.value,
+        "attempts": 0,
+        "locale": request.locale or queue.language,
+        "sms_consent": request.sms_consent,
+        "created_at": now,
+        "updated_at": now,
+    }
     try:
-        with session.begin_nested():  # a duplicate lost the race: give the seat back
+        with session.begin_nested():  # a duplicate that lost the race gives its seat back
             if request.kind == "scheduled":
                 assert request.slot_start is not None
-                slot = _scheduled_slot(session, queue, request.slot_start, now)
-                due = slot.starts_at
+                seat = _scheduled_seat(session, queue, request.slot_start, now)
+                due = seat.starts_at
             else:
                 if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
                     raise OutsideHours("we are closed now; please book a time for your callback", {})
                 wait = request.estimated_wait_seconds
                 due = asap_due_at(now, queue.estimated_wait_seconds if wait is None else wait)
-                slot = _asap_slot(session, queue, due)
-                due = max(due, slot.starts_at)
-            callback = Callback(
-                ref=new_ref(),
-                queue=queue,
-                phone=phone,
-                name=request.name,
-                fields=request.fields,
-                tags=request.tags,
-                unit=request.unit,
-                source=request.source,
-                kind=request.kind,
-                slot_id=slot.id,
-                state=State.SCHEDULED.value,
-                attempts=0,
-                next_attempt_at=due,
-                locale=request.locale or queue.language,
-                sms_consent=request.sms_consent,
-                created_at=now,
-                updated_at=now,
+                seat = _asap_seat(session, queue, due)
+                due = max(due, seat.starts_at)
+            values.update(slot_id=seat.slot_id, next_attempt_at=due)
+            callback_id = connection.execute(INSERT_CALLBACK, values).scalar_one()
+            connection.execute(
+                INSERT_EVENT,
+                {
+                    "callback_id": callback_id,
+                    "step": "book",
+                    "from_state": None,
+                    "to_state": State.SCHEDULED.value,
+                    "at": now,
+                    "actor": actor,
+                    "reason": f"{request.kind} callback requested via {request.source}",
+                    "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+                },
             )
-            session.add(callback)
-            record_event(
-                session,
-                callback,
-                "book",
-                None,
-                State.SCHEDULED.value,
-                now,
-                actor,
-                reason=f"{request.kind} callback requested via {request.source}",
-                payload={"slot_start": slot.starts_at.isoformat(), "due_at": due.isoformat()},
-            )
-            session.flush()
     except IntegrityError:
         existing = _find_live(session, queue.id, phone)
         if existing is None:
             raise
         return BookingResult(existing, created=False)
-    callback.slot = slot
+    # The row just written, as an object for the caller (not attached to the session).
+    callback = Callback(id=callback_id, **values)
+    callback.queue = queue
+    callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
     return BookingResult(callback, created=True)
 
 
@@ -215,9 +259,10 @@ def reschedule(session: Session, ref: str, slot_start: datetime, now: datetime, 
         return callback
     queue = callback.queue
     ensure_slots(session, queue, now)
-    new_slot = _scheduled_slot(session, queue, slot_start, now)
+    seat = _scheduled_seat(session, queue, slot_start, now)
     if old_slot is not None:
         _release_seat(session, old_slot.id)
+    new_slot = session.get_one(Slot, seat.slot_id)
     apply_step(
         session,
         callback,

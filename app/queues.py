@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import Queue
@@ -17,13 +17,16 @@ from scheduler.errors import QueueNotFound
 QUEUE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+# Built once: every booking and availability request runs it.
+QUEUE_BY_KEY = select(Queue).where(Queue.key == bindparam("key"))
+QUEUE_BY_KEY_FOR_UPDATE = QUEUE_BY_KEY.with_for_update()
+
+
 def get_queue(session: Session, key: str, *, for_update: bool = False) -> Queue:
     if not QUEUE_KEY.match(key):  # not even the shape of a key: no need to ask the database
         raise QueueNotFound(f"no queue {key!r}", {"queue": key})
-    stmt = select(Queue).where(Queue.key == key)
-    if for_update:
-        stmt = stmt.with_for_update()
-    queue = session.scalars(stmt).one_or_none()
+    stmt = QUEUE_BY_KEY_FOR_UPDATE if for_update else QUEUE_BY_KEY
+    queue = session.scalars(stmt, {"key": key}).one_or_none()
     if queue is None:
         raise QueueNotFound(f"no queue {key!r}", {"queue": key})
     return queue
