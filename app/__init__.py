@@ -28,10 +28,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["clock"] = clock or SystemClock()
 
     from app.cli import callbacks_cli
+    from app.providers import Providers
+    from telephony.webhooks import webhooks
     from web_widget.api import api
     from web_widget.errors import register_error_handlers
 
+    app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
+    app.register_blueprint(webhooks)
+    if settings.telephony_provider == "simulator":
+        from telephony.simulator_page import simulator
+
+        app.register_blueprint(simulator)
     register_error_handlers(app)
     app.cli.add_command(callbacks_cli)
 
@@ -41,6 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "service": "callback scheduler",
             "api": "/api/v1/openapi.json",
             "demo_slots": "/api/v1/queues/support/slots",
+            "simulator": "/simulator",
         }
 
     @app.get("/healthz")

@@ -82,4 +82,5 @@ def worker(once: bool) -> None:
     """Run the background worker: the periodic ticks, in this process only."""
     from app.worker import Worker
 
-    Worker(current_app.extensions["db"], current_app.extensions["clock"]).run(once=once)
+    extensions = current_app.extensions
+    Worker(extensions["db"], extensions["clock"], extensions["settings"], extensions["providers"]).run(once=once)

@@ -90,6 +90,11 @@ class Queue(Base):
     collect_off_hours: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
+    caller_id: Mapped[str | None] = mapped_column(String(20))  # the number callbacks come from
+    primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
+    secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
+    voicemail_text: Mapped[str | None] = mapped_column(String(500))
+    retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Slots exist as rows up to and including this local date (see app/slot_sync.py).
     slots_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -192,6 +197,14 @@ class Callback(Base):
             postgresql_where=text(f"state IN ({_LIVE})"),
         ),
         Index("ix_callback_due", "state", "next_attempt_at"),
+        # Never two calls at once to one number, whatever the queue.
+        Index(
+            "uq_callback_phone_on_call",
+            "phone",
+            unique=True,
+            sqlite_where=text("state IN ('dialing', 'connected')"),
+            postgresql_where=text("state IN ('dialing', 'connected')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -210,6 +223,8 @@ class Callback(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive provider API failures (not the customer's doing): drives the backoff.
+    dial_errors: Mapped[int] = mapped_column(Integer, default=0)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -253,3 +268,114 @@ class IdempotencyRecord(Base):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Attempt(Base):
+    """One dial: the call detail record (CDR) of a callback's attempt.
+
+    Written before the provider is asked to call, so a crash between the provider's
+    answer and saving its call id leaves a row to reconcile, never a lost dial."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        UniqueConstraint("callback_id", "number", name="uq_attempt_callback_number"),
+        UniqueConstraint("provider", "call_id", name="uq_attempt_provider_call"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callback.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(16))
+    failover_from: Mapped[str | None] = mapped_column(String(16))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    call_state: Mapped[str] = mapped_column(String(16), default="requested")
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    menu_choice: Mapped[str | None] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    billable_seconds: Mapped[int | None] = mapped_column(Integer)
+    answered_by: Mapped[str | None] = mapped_column(String(16))
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    last_sequence: Mapped[int | None] = mapped_column(Integer)
+
+    callback: Mapped[Callback] = relationship()
+
+
+class WebhookReceipt(Base):
+    """Every provider report we acted on, by its dedupe key: a redelivery finds its row and does nothing."""
+
+    __tablename__ = "webhook_receipt"
+    __table_args__ = (UniqueConstraint("provider", "dedupe_key", name="uq_webhook_receipt_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DialPacer(Base):
+    """The next instant a call may be placed through a provider: one row shared by every
+    worker, so together they never exceed the provider's calls per second."""
+
+    __tablename__ = "dial_pacer"
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmsMessage(Base):
+    """An outgoing text: written in the transaction that decides to send it, sent by the worker."""
+
+    __tablename__ = "sms_message"
+    __table_args__ = (Index("ix_sms_message_pending", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    to: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    provider: Mapped[str | None] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SimCall(Base):
+    """A call placed through the built-in phone simulator, shown on /simulator."""
+
+    __tablename__ = "sim_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    to: Mapped[str] = mapped_column(String(64))
+    from_: Mapped[str] = mapped_column("from", String(64))
+    answer_url: Mapped[str] = mapped_column(String(500))
+    status_url: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16))
+    answered_by: Mapped[str | None] = mapped_column(String(16))
+    script: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SimText(Base):
+    """A text in the simulator's inbox (ours to the customer) or outbox (the customer's reply)."""
+
+    __tablename__ = "sim_text"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(8))  # "out" (to the customer), "in" (from them)
+    to: Mapped[str] = mapped_column(String(64))
+    from_: Mapped[str] = mapped_column("from", String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

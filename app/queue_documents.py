@@ -72,6 +72,35 @@ class OverrideDoc(BaseModel):
         return self
 
 
+OutcomeName = Literal["busy", "no_answer", "machine", "rejected", "failed", "customer_hung_up", "agent_unavailable"]
+Provider = Literal["simulator", "twilio", "vonage"]
+
+
+class RuleDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    delay_seconds: Annotated[int, Field(ge=0, le=86_400)]
+    max_attempts: Annotated[int, Field(ge=1, le=20)]
+
+
+class QuietHoursDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool = True
+    starts: ClockTime = "21:00"
+    ends: ClockTime = "08:00"
+
+
+class RetryPolicyDoc(BaseModel):
+    """Per outcome: the delay before the next attempt and the attempt budget (defaults in
+    scheduler/retry.py); and the customer's quiet hours, in their own zone."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    rules: dict[OutcomeName, RuleDoc] = {}
+    quiet_hours: QuietHoursDoc = QuietHoursDoc()
+
+
 class QueueDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -90,6 +119,11 @@ class QueueDoc(BaseModel):
     collect_off_hours: bool = False
     allowed_countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = []
     max_concurrent_calls: Annotated[int, Field(ge=1, le=10_000)] = 10
+    caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
+    primary_provider: Provider | None = None
+    secondary_provider: Provider | None = None
+    voicemail_text: Annotated[str, StringConstraints(max_length=500)] | None = None
+    retry_policy: RetryPolicyDoc = RetryPolicyDoc()
     weekly_hours: list[WeeklyDoc] = []
     date_overrides: list[OverrideDoc] = []
 
@@ -115,6 +149,8 @@ class QueueDoc(BaseModel):
     def _consistent(self) -> QueueDoc:
         for name in WEEKDAYS:
             _no_overlap([w.interval() for w in self.weekly_hours if w.weekday == name], name)
+        if self.secondary_provider and self.secondary_provider == self.primary_provider:
+            raise ValueError("the secondary provider must differ from the primary")
         dates = [o.date for o in self.date_overrides]
         if len(dates) != len(set(dates)):
             raise ValueError("each date may have one override (list several hours inside it)")
@@ -154,7 +190,7 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
     if queue is None:
         queue = Queue(key=doc.key, created_at=now)
         session.add(queue)
-    settings = doc.model_dump(exclude={"key", "weekly_hours", "date_overrides"})
+    settings = doc.model_dump(exclude={"key", "weekly_hours", "date_overrides"}, exclude_none=False)
     for name, value in settings.items():
         setattr(queue, name, value)
     queue.updated_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from app.models import Queue
 from scheduler.booking import BookingPolicy
 from scheduler.calendar import Interval, QueueCalendar
+from scheduler.dial_window import QuietHours
 from scheduler.errors import QueueNotFound
+from scheduler.retry import DEFAULT_RULES, Outcome, OutcomeRule, RetryPolicy
 
 QUEUE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -43,6 +45,23 @@ def queue_calendar(queue: Queue) -> QueueCalendar:
             assert o.opens and o.closes and o.slot_minutes is not None and o.capacity is not None
             intervals.append(Interval(o.opens, o.closes, o.slot_minutes, o.capacity))
     return QueueCalendar(queue.timezone, dict(weekly), overrides)
+
+
+def retry_policy(queue: Queue) -> RetryPolicy:
+    document = queue.retry_policy or {}
+    rules = {
+        Outcome(name): OutcomeRule(rule["delay_seconds"], rule["max_attempts"])
+        for name, rule in document.get("rules", {}).items()
+    }
+    quiet = document.get("quiet_hours") or {}
+    return RetryPolicy(
+        rules={**DEFAULT_RULES, **rules},
+        quiet=QuietHours(
+            starts=time.fromisoformat(quiet.get("starts", "21:00")),
+            ends=time.fromisoformat(quiet.get("ends", "08:00")),
+            enabled=quiet.get("enabled", True),
+        ),
+    )
 
 
 def booking_policy(queue: Queue) -> BookingPolicy:

@@ -34,6 +34,29 @@ class Settings:
     sqlite_busy_timeout_ms: int = 30_000
     log_level: str = "INFO"
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+    caller_id: str = "+441632960000"  # the default number callbacks and texts come from
+    company_name: str = "our team"  # what the callback greeting calls us
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    vonage_application_id: str | None = None
+    vonage_private_key: str | None = None
+    vonage_api_key: str | None = None
+    vonage_api_secret: str | None = None
+    vonage_signature_secret: str | None = None
+    calls_per_second: dict[str, float] = field(
+        default_factory=lambda: {"simulator": 20.0, "twilio": 1.0, "vonage": 3.0}
+    )
+    dial_lease_seconds: int = 60
+    booking_link_days: int = 7
+
+    @property
+    def configured_providers(self) -> tuple[str, ...]:
+        names = ["simulator"]
+        if self.twilio_account_sid and self.twilio_auth_token:
+            names.append("twilio")
+        if self.vonage_application_id and self.vonage_private_key and self.vonage_api_key:
+            names.append("vonage")
+        return tuple(names)
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,6 +80,16 @@ def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
         value = int(raw.strip(), 10)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={value} is outside {minimum}..{maximum}")
+    return value
+
+
+def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
     if not minimum <= value <= maximum:
         raise SettingsError(f"{name}={value} is outside {minimum}..{maximum}")
     return value
@@ -131,7 +164,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
 
-    return Settings(
+    caller_id = env.get("CALLER_ID", "+441632960000").strip()
+    if not caller_id.startswith("+") or not caller_id[1:].isdigit():
+        raise SettingsError(f"CALLER_ID={caller_id!r} must be an E.164 number such as +441632960000")
+    cps = {
+        "simulator": _parse_float("SIMULATOR_CPS", env.get("SIMULATOR_CPS", "20"), 0.1, 1000),
+        "twilio": _parse_float("TWILIO_CPS", env.get("TWILIO_CPS", "1"), 0.1, 1000),
+        "vonage": _parse_float("VONAGE_CPS", env.get("VONAGE_CPS", "3"), 0.1, 1000),
+    }
+    settings = Settings(
         database_url=_normalise_database_url(database_url.strip()),
         secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
         telephony_provider=provider,
@@ -144,4 +185,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         log_level=log_level,
         instance_path=instance_path,
+        caller_id=caller_id,
+        company_name=env.get("COMPANY_NAME", "our team").strip() or "our team",
+        twilio_account_sid=_read(env, "TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=_read(env, "TWILIO_AUTH_TOKEN"),
+        vonage_application_id=_read(env, "VONAGE_APPLICATION_ID"),
+        vonage_private_key=_read(env, "VONAGE_PRIVATE_KEY"),
+        vonage_api_key=_read(env, "VONAGE_API_KEY"),
+        vonage_api_secret=_read(env, "VONAGE_API_SECRET"),
+        vonage_signature_secret=_read(env, "VONAGE_SIGNATURE_SECRET"),
+        calls_per_second=cps,
+        dial_lease_seconds=_parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 10, 3600),
     )
+    if settings.telephony_provider not in settings.configured_providers:
+        raise SettingsError(
+            f"TELEPHONY_PROVIDER={settings.telephony_provider} needs its credentials (see docs/providers.md)"
+        )
+    return settings

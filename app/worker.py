@@ -16,17 +16,37 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.db import Database
+from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired
 from app.models import Queue
+from app.providers import Providers
+from app.settings import Settings
 from app.slot_sync import sync_slots
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, providers: Providers) -> None:
         self.db = db
         self.clock = clock
+        self.settings = settings
+        self.providers = providers
+        self.dialer = Dialer(db, providers, clock, settings)
+
+    def dispatch(self) -> None:
+        """Dial what is due. Runs every second; within it, keeps claiming while work is due."""
+        while self.dialer.dispatch() > 0:
+            pass
+
+    def reconcile(self) -> None:
+        handled = self.dialer.reconcile()
+        if handled:
+            log.info("reconciled %d callbacks whose lease ran out", handled)
+
+    def send_texts(self) -> None:
+        while send_pending_sms(self.db, self.providers, self.clock, self.settings) > 0:
+            pass
 
     def extend_slots(self) -> None:
         """Keep every queue's slot rows reaching its booking horizon."""
@@ -47,7 +67,13 @@ class Worker:
 
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
-        return [(self.extend_slots, 3600), (self.forget_idempotency_keys, 3600)]
+        return [
+            (self.dispatch, 1),
+            (self.send_texts, 2),
+            (self.reconcile, 15),
+            (self.extend_slots, 3600),
+            (self.forget_idempotency_keys, 3600),
+        ]
 
     def run(self, once: bool = False) -> None:
         if once:

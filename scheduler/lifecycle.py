@@ -37,13 +37,17 @@ TRANSITIONS: dict[str, tuple[frozenset[State], State]] = {
     "retry": (frozenset({State.DIALING, State.CONNECTED}), State.RETRY_WAIT),
     "give_up": (frozenset({State.DIALING, State.CONNECTED, State.RETRY_WAIT}), State.UNREACHABLE),
     "cancel": (frozenset({State.REQUESTED, State.SCHEDULED, State.RETRY_WAIT}), State.CANCELLED),
+    # The customer, on the callback call itself, cancels or asks for another time.
+    "decline": (frozenset({State.DIALING, State.CONNECTED}), State.CANCELLED),
+    # A lease ran out and the provider never placed the call: back in line.
+    "release": (frozenset({State.DIALING}), State.RETRY_WAIT),
     # A new slot is an event, not a state: the callback stays (or becomes again) scheduled.
     "reschedule": (frozenset({State.REQUESTED, State.SCHEDULED, State.RETRY_WAIT}), State.SCHEDULED),
 }
 
 _STEP_ERRORS = {"cancel": NotCancellable, "reschedule": NotReschedulable}
 # Steps that are idempotent: repeating them where they already led changes nothing.
-_IDEMPOTENT = frozenset({"start_dial", "connect", "complete", "give_up", "cancel"})
+_IDEMPOTENT = frozenset({"start_dial", "connect", "complete", "give_up", "cancel", "decline"})
 
 
 def next_state(current: State | str, step: str) -> State | None:

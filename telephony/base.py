@@ -102,6 +102,17 @@ class GatherResult:
 
 
 @dataclass(frozen=True)
+class DialResult:
+    """How the bridge to the agent went (the Connect action's status_url), reported on
+    the customer's call: ANSWERED while the agent talks, then COMPLETED, or BUSY /
+    NO_ANSWER / FAILED when no agent took the call."""
+
+    call_id: str
+    state: CallState
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class InboundSms:
     provider: str
     message_id: str
@@ -156,5 +167,7 @@ class Telephony(Protocol):
     def parse_call_event(self, request: WebhookRequest) -> CallEvent: ...
 
     def parse_gather(self, request: WebhookRequest) -> GatherResult: ...
+
+    def parse_dial_result(self, request: WebhookRequest) -> DialResult: ...
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms: ...

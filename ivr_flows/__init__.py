@@ -1,0 +1,1 @@
+"""Voice flows: what callers hear and can press, as provider-neutral scripts."""

@@ -1,0 +1,194 @@
+"""The simulator's "phone network": what happens when a person answers, declines, lets
+it ring out, is a voicemail, presses keys or hangs up.
+
+Each action is delivered to our own webhook URLs exactly as a provider would: a
+signed request through the full web stack (signature check included). ``deliver``
+carries it; in the app it dispatches in-process (no network, no deadlock with a single
+web worker), tests may use the Flask test client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from app.clock import Clock
+from app.db import Database
+from app.models import SimCall, SimText
+from telephony.base import CallState
+from telephony.simulator import SIGNATURE_HEADER, sign
+
+Deliver = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes]]
+
+RINGING = "ringing"
+LIVE = ("ringing", "answered", "with_agent")
+
+
+class SimulatorError(Exception):
+    """The action does not fit the call's state (answering a call that already ended)."""
+
+
+class SimulatorDriver:
+    def __init__(
+        self, db: Database, secret: str, deliver: Deliver, clock: Clock, agents_available: bool = True
+    ) -> None:
+        self.db = db
+        self.secret = secret
+        self.deliver = deliver
+        self.clock = clock
+        self.agents_available = agents_available
+
+    # --- what the page shows --------------------------------------------------------------
+
+    def calls(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(select(SimCall).order_by(SimCall.id.desc()).limit(limit)).all()
+            return [self._call_json(c) for c in rows]
+
+    def texts(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(select(SimText).order_by(SimText.id.desc()).limit(limit)).all()
+            return [
+                {
+                    "id": t.id,
+                    "direction": t.direction,
+                    "to": t.to,
+                    "from": t.from_,
+                    "body": t.body,
+                    "at": t.created_at.isoformat(),
+                }
+                for t in rows
+            ]
+
+    @staticmethod
+    def _call_json(call: SimCall) -> dict[str, Any]:
+        return {
+            "call_id": call.call_id,
+            "to": call.to,
+            "from": call.from_,
+            "state": call.state,
+            "answered_by": call.answered_by,
+            "script": call.script,
+            "created_at": call.created_at.isoformat(),
+        }
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def answer(self, call_id: str, *, machine: bool = False) -> dict[str, Any]:
+        call = self._load(call_id, states=(RINGING,))
+        answered_by = "machine" if machine else "human"
+        self._update(call_id, state="answered", answered_by=answered_by, answered_at=self.clock.now())
+        self._event(call_id, CallState.ANSWERED.value, answered_by=answered_by)
+        script = self._post(call["answer_url"], {"call_id": call_id, "answered_by": answered_by})
+        return self._follow(call_id, script)
+
+    def press(self, call_id: str, digits: str) -> dict[str, Any]:
+        return self._gather(call_id, digits)
+
+    def stay_silent(self, call_id: str) -> dict[str, Any]:
+        return self._gather(call_id, None)
+
+    def ring_out(self, call_id: str) -> dict[str, Any]:
+        return self._end_unanswered(call_id, CallState.NO_ANSWER.value)
+
+    def busy(self, call_id: str) -> dict[str, Any]:
+        return self._end_unanswered(call_id, CallState.BUSY.value)
+
+    def decline(self, call_id: str) -> dict[str, Any]:
+        return self._end_unanswered(call_id, CallState.REJECTED.value)
+
+    def hang_up(self, call_id: str) -> dict[str, Any]:
+        call = self._load(call_id, states=LIVE)
+        if call["state"] == RINGING:
+            return self._end_unanswered(call_id, CallState.CANCELED.value)
+        if call["state"] == "with_agent":
+            self._post(
+                call["script_dial_url"],
+                {"call_id": call_id, "state": "completed", "duration": self._talk_seconds(call)},
+            )
+        return self._complete(call_id)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _gather(self, call_id: str, digits: str | None) -> dict[str, Any]:
+        call = self._load(call_id, states=("answered",))
+        gather = next((a for a in (call["script"] or {}).get("actions", []) if a["type"] == "gather"), None)
+        if gather is None:
+            raise SimulatorError("the call is not waiting for keys")
+        script = self._post(gather["action_url"], {"call_id": call_id, "digits": digits or ""})
+        return self._follow(call_id, script)
+
+    def _follow(self, call_id: str, script: dict[str, Any]) -> dict[str, Any]:
+        """Play a script: wait for keys, bridge to the (simulated) agent, or hang up."""
+        actions = script.get("actions", [])
+        self._update(call_id, script=script)
+        connect = next((a for a in actions if a["type"] == "connect"), None)
+        if connect is not None:
+            if not self.agents_available:
+                follow = self._post(connect["status_url"], {"call_id": call_id, "state": "no_answer"})
+                return self._follow(call_id, follow)
+            self._post(connect["status_url"], {"call_id": call_id, "state": "answered"})
+            self._update(call_id, state="with_agent", script={**script, "dial_url": connect["status_url"]})
+            return self._load(call_id, states=LIVE)
+        if any(a["type"] == "gather" for a in actions):
+            return self._load(call_id, states=LIVE)
+        return self._complete(call_id)  # a script that ends hangs up
+
+    def _complete(self, call_id: str) -> dict[str, Any]:
+        call = self._load(call_id, states=LIVE)
+        now = self.clock.now()
+        duration = self._talk_seconds(call)
+        self._update(call_id, state=CallState.COMPLETED.value, ended_at=now)
+        self._event(call_id, CallState.COMPLETED.value, duration=duration)
+        return self._load(call_id)
+
+    def _end_unanswered(self, call_id: str, state: str) -> dict[str, Any]:
+        self._load(call_id, states=(RINGING,))
+        self._update(call_id, state=state, ended_at=self.clock.now())
+        self._event(call_id, state, duration=0)
+        return self._load(call_id)
+
+    def _talk_seconds(self, call: dict[str, Any]) -> int:
+        answered = call.get("answered_at")
+        return max(1, int((self.clock.now() - answered).total_seconds())) if answered else 0
+
+    def _event(self, call_id: str, state: str, **extra: Any) -> None:
+        with self.db.write() as session:
+            call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
+            call.sequence += 1
+            body = {"call_id": call_id, "state": state, "sequence": call.sequence, **extra}
+            url = call.status_url
+        self._post(url, body)
+
+    def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        raw = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, "POST", url, raw)}
+        status, answer = self.deliver("POST", url, raw, headers)
+        if status >= 400:
+            raise SimulatorError(f"the webhook {url} answered {status}: {answer[:200]!r}")
+        return json.loads(answer) if answer else {}
+
+    def _load(self, call_id: str, states: tuple[str, ...] | None = None) -> dict[str, Any]:
+        with self.db.read() as session:
+            call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one_or_none()
+            if call is None:
+                raise SimulatorError(f"no simulated call {call_id}")
+            if states is not None and call.state not in states:
+                raise SimulatorError(f"the call is {call.state}")
+            data = self._call_json(call)
+            data.update(
+                answer_url=call.answer_url,
+                status_url=call.status_url,
+                answered_at=call.answered_at,
+                script_dial_url=(call.script or {}).get("dial_url"),
+            )
+            return data
+
+    def _update(self, call_id: str, **values: Any) -> None:
+        with self.db.write() as session:
+            call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
+            for name, value in values.items():
+                setattr(call, name, value)

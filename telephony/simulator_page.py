@@ -1,0 +1,69 @@
+"""/simulator: the built-in phone. See the calls we place ring, answer them as a person
+or a voicemail, press keys, and read our texts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+
+from app import context
+from telephony.simulator_driver import Deliver, SimulatorDriver, SimulatorError
+
+simulator = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates")
+
+ACTIONS = ("answer", "machine", "press", "silent", "ring_out", "busy", "decline", "hang_up")
+
+
+def in_process_deliver(app: Flask) -> Deliver:
+    """Deliver a webhook to this very app through its full WSGI stack, without a socket."""
+    base = app.extensions["settings"].public_base_url
+
+    def deliver(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if not url.startswith(base):
+            raise SimulatorError(f"{url} is not one of this app's URLs")
+        response = app.test_client().open(url[len(base) :], method=method, data=body, headers=headers)
+        return response.status_code, response.get_data()
+
+    return deliver
+
+
+def driver(agents_available: bool = True) -> SimulatorDriver:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = context.settings()
+    return SimulatorDriver(
+        context.db(), settings.secret_key, in_process_deliver(app), app.extensions["clock"], agents_available
+    )
+
+
+@simulator.get("")
+def page() -> str:
+    return render_template("simulator.html")
+
+
+@simulator.get("/api/state")
+def state() -> Response:
+    phone = driver()
+    return jsonify({"calls": phone.calls(), "texts": phone.texts()})
+
+
+@simulator.post("/api/calls/<call_id>/<action>")
+def act(call_id: str, action: str) -> Response | tuple[Response, int]:
+    if action not in ACTIONS:
+        return jsonify({"type": "not_found", "message": f"no action {action}", "details": {}}), 404
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    phone = driver(agents_available=bool(body.get("agents_available", True)))
+    try:
+        if action == "answer":
+            result = phone.answer(call_id)
+        elif action == "machine":
+            result = phone.answer(call_id, machine=True)
+        elif action == "press":
+            result = phone.press(call_id, str(body.get("digits", ""))[:8])
+        elif action == "silent":
+            result = phone.stay_silent(call_id)
+        else:
+            result = getattr(phone, action)(call_id)
+    except SimulatorError as error:
+        return jsonify({"type": "simulator_conflict", "message": str(error), "details": {}}), 409
+    return jsonify({key: value for key, value in result.items() if key in ("call_id", "state", "script")})

@@ -1,0 +1,148 @@
+"""Provider webhooks: /webhooks/<provider>/voice/… — verify first, then parse, then act.
+
+Nothing is read before the signature is checked (403 otherwise), handlers answer fast
+and never call a provider inline (texts go to the outbox the worker sends), and every
+report is applied idempotently by app/dialer.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app import context
+from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice, record_call_event
+from app.models import Attempt
+from app.providers import Providers
+from ivr_flows.callback_script import CallContext
+from telephony.base import AnsweredBy, SignatureError, Telephony, WebhookRequest
+from telephony.script import VoiceScript
+
+log = logging.getLogger(__name__)
+
+webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+class WebhookRejected(Exception):
+    def __init__(self, status: int, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.type, self.message = status, type_, message
+
+
+@webhooks.errorhandler(WebhookRejected)
+def _rejected(error: WebhookRejected) -> Response:
+    response = jsonify({"type": error.type, "message": error.message, "details": {}})
+    response.status_code = error.status
+    return response
+
+
+def public_url() -> str:
+    """The URL the provider called, as it signed it: our public base URL, never the proxied one."""
+    query = request.query_string.decode("latin-1")
+    return context.settings().public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def verified(provider: str) -> tuple[Telephony, WebhookRequest]:
+    providers: Providers = current_app.extensions["providers"]
+    if provider not in providers:
+        raise WebhookRejected(404, "provider_not_configured", f"provider {provider!r} is not configured here")
+    adapter = providers.get(provider)
+    incoming = WebhookRequest(
+        method=request.method,
+        url=public_url(),
+        headers=dict(request.headers),
+        form=request.form.to_dict() if request.mimetype != "application/json" else {},
+        query=request.args.to_dict(),
+        body=request.get_data(cache=True),
+    )
+    try:
+        adapter.verify(incoming)
+    except SignatureError as error:
+        log.warning("rejected %s webhook %s: %s", provider, request.path, error)
+        raise WebhookRejected(403, "bad_signature", "the webhook signature is missing or wrong") from None
+    return adapter, incoming
+
+
+def _urls() -> WebhookUrls:
+    settings = context.settings()
+    return WebhookUrls(settings.public_base_url, settings.secret_key)
+
+
+def _attempt_id(token: str) -> int:
+    try:
+        return _urls().attempt_id(token)
+    except LookupError:
+        raise WebhookRejected(404, "attempt_not_found", "this webhook URL names no attempt") from None
+
+
+def _context_for(provider: str):  # type: ignore[no-untyped-def]
+    settings, urls = context.settings(), _urls()
+
+    def make(attempt: Attempt) -> CallContext:
+        return call_context(settings, urls, provider, attempt)
+
+    return make
+
+
+def _render(adapter: Telephony, script: VoiceScript) -> Response:
+    rendered = adapter.render(script)
+    return Response(rendered.body, content_type=rendered.content_type)
+
+
+def _malformed(error: ValueError) -> WebhookRejected:
+    return WebhookRejected(400, "malformed_webhook", str(error))
+
+
+@webhooks.route("/<provider>/voice/answer/<token>", methods=["GET", "POST"])
+def voice_answer(provider: str, token: str) -> Response:
+    adapter, incoming = verified(provider)
+    attempt_id = _attempt_id(token)
+    answered_by: AnsweredBy | None = None
+    with suppress(ValueError):  # Twilio's synchronous AMD puts AnsweredBy on the answer request itself
+        answered_by = adapter.parse_call_event(incoming).answered_by
+    with context.db().write() as session:
+        script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(provider))
+    return _render(adapter, script)
+
+
+@webhooks.post("/<provider>/voice/event/<token>")
+def voice_event(provider: str, token: str) -> Response:
+    adapter, incoming = verified(provider)
+    attempt_id = _attempt_id(token)
+    try:
+        event = adapter.parse_call_event(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    with context.db().write() as session:
+        record_call_event(session, attempt_id, event, context.now(), context.settings())
+    return Response(status=204)
+
+
+@webhooks.post("/<provider>/voice/menu/<token>/<int:step>")
+def voice_menu(provider: str, token: str, step: int) -> Response:
+    adapter, incoming = verified(provider)
+    attempt_id = _attempt_id(token)
+    try:
+        result = adapter.parse_gather(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    with context.db().write() as session:
+        script = menu_choice(
+            session, attempt_id, step, result, context.now(), context.settings(), _context_for(provider)
+        )
+    return _render(adapter, script)
+
+
+@webhooks.post("/<provider>/voice/dial/<token>")
+def voice_dial(provider: str, token: str) -> Response:
+    adapter, incoming = verified(provider)
+    attempt_id = _attempt_id(token)
+    try:
+        result = adapter.parse_dial_result(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    with context.db().write() as session:
+        script = dial_result(session, attempt_id, result, context.now(), _context_for(provider))
+    return _render(adapter, script)
