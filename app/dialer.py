@@ -219,6 +219,12 @@ class Dialer:
             except ProviderError as error:
                 errors.append(f"{provider}: {error.message}")
                 log.warning("dial via %s failed for %s: %s", provider, mask_phone(claim.phone), error.message)
+                if error.code == "timeout":
+                    # The request may have reached the provider and the phone may be ringing:
+                    # neither redial nor fail over. Its webhooks (which carry the attempt) or,
+                    # failing those, the lease reconciliation settle it.
+                    self._uncertain(claim, errors)
+                    return
                 if error.permanent:
                     self._dial_failed(claim, errors, permanent=True)
                     return
@@ -242,6 +248,11 @@ class Dialer:
             callback.dial_errors = 0
             if callback.state in ON_CALL_STATES:
                 callback.lease_until = now + CALL_WATCH
+
+    def _uncertain(self, claim: Claim, errors: list[str]) -> None:
+        with self.db.write() as session:
+            attempt = session.get_one(Attempt, claim.attempt_id, with_for_update=True)
+            attempt.error = "; ".join(errors) + " (the call may have been placed: waiting for the provider)"
 
     def _dial_failed(self, claim: Claim, errors: list[str], *, permanent: bool) -> None:
         now = self.clock.now()
@@ -283,20 +294,23 @@ class Dialer:
     def reconcile(self, limit: int = 50) -> int:
         """Callbacks whose lease ran out: ask the provider before any redial."""
         now = self.clock.now()
+        stale: list[tuple[int, int, str, str | None, str]] = []
         with self.db.write() as session:
-            stale = session.execute(
-                select(Callback.id, Attempt.id, Attempt.provider, Attempt.call_id, Attempt.call_state)
-                .join(Attempt, Attempt.callback_id == Callback.id)
+            ids = session.scalars(
+                select(Callback.id)
                 .where(Callback.state.in_(ON_CALL_STATES), Callback.lease_until < now)
-                .where(
-                    Attempt.number
-                    == select(func.max(Attempt.number)).where(Attempt.callback_id == Callback.id).scalar_subquery()
-                )
+                .order_by(Callback.lease_until)
                 .limit(limit)
-                .with_for_update(of=Callback, skip_locked=True)
+                .with_for_update(skip_locked=True)
             ).all()
-            for row in stale:  # take the case for a while so that other workers leave it alone
-                session.execute(update(Callback).where(Callback.id == row[0]).values(lease_until=now + self.lease))
+            for callback_id in ids:
+                attempt = session.scalars(
+                    select(Attempt).where(Attempt.callback_id == callback_id).order_by(Attempt.number.desc()).limit(1)
+                ).first()
+                # Take the case for a while so that other workers leave it alone.
+                session.execute(update(Callback).where(Callback.id == callback_id).values(lease_until=now + self.lease))
+                if attempt is not None:
+                    stale.append((callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.call_state))
         handled = 0
         for callback_id, attempt_id, provider, call_id, call_state in stale:
             handled += 1

@@ -173,7 +173,8 @@ def test_a_queue_refuses_countries_it_does_not_call(client: FlaskClient, make_qu
     assert (refused.status_code, refused.get_json()["type"]) == (422, "phone_country_not_allowed")
 
 
-def test_asap_keeps_the_callers_place(client: FlaskClient, demo_queue: str, clock: FixedClock) -> None:
+def test_asap_keeps_the_callers_place(client: FlaskClient, make_queue, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
+    make_queue(estimated_wait_seconds=300)
     response = book(client, 1)
     assert response.status_code == 201
     body = response.get_json()

@@ -36,6 +36,12 @@ def phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
     return SimulatorDriver(db, app.extensions["settings"].secret_key, deliver, clock)
 
 
+@pytest.fixture
+def demo_queue(make_queue) -> str:  # type: ignore[no-untyped-def]
+    """The demo queue with callers on hold: an ASAP callback keeps a 5-minute place in line."""
+    return str(make_queue(estimated_wait_seconds=300))
+
+
 def callback_row(db: Database, ref: str) -> Callback:
     with db.read() as session:
         return session.scalars(select(Callback).where(Callback.ref == ref)).one()
@@ -103,11 +109,18 @@ def test_a_replayed_webhook_changes_nothing(
 
 
 def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
-    client: FlaskClient, make_queue, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver  # type: ignore[no-untyped-def]
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
     # One-hour slots so that a 10-minute no-answer retry fits in the booked window.
-    hours = [{"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-             for d in ("monday", "tuesday", "wednesday", "thursday", "friday")]
+    hours = [
+        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+    ]
     make_queue(weekly_hours=hours, estimated_wait_seconds=0)
     ref = book(client, 1).get_json()["ref"]
     for attempt_number in (1, 2, 3):
@@ -220,10 +233,17 @@ def test_a_voicemail_hears_the_queue_message_and_is_retried_later(
 
 
 def test_no_free_agent_means_a_quick_retry(
-    client: FlaskClient, make_queue, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver  # type: ignore[no-untyped-def]
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
-    hours = [{"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-             for d in ("monday", "tuesday", "wednesday", "thursday", "friday")]
+    hours = [
+        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+    ]
     make_queue(weekly_hours=hours, estimated_wait_seconds=0)
     ref = book(client, 1).get_json()["ref"]
     dialer.dispatch()
