@@ -54,7 +54,6 @@ CtxFactory = Callable[[Attempt], callback_script.CallContext]
 DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)
 ON_CALL_STATES = (State.DIALING.value, State.CONNECTED.value)
 CALL_WATCH = timedelta(minutes=5)  # how long a placed call goes without news before we ask the provider
-NEVER_PLACED_GRACE = timedelta(minutes=2)  # no report this long after the lease: the provider never called
 MAX_BACKOFF = timedelta(minutes=10)
 STATE_RANK = {s: i for i, s in enumerate(["requested", "queued", "ringing", "answered"])}
 
@@ -294,7 +293,7 @@ class Dialer:
     def reconcile(self, limit: int = 50) -> int:
         """Callbacks whose lease ran out: ask the provider before any redial."""
         now = self.clock.now()
-        stale: list[tuple[int, int, str, str | None, str]] = []
+        stale: list[tuple[int, int, str, str | None, datetime, str]] = []
         with self.db.write() as session:
             ids = session.scalars(
                 select(Callback.id)
@@ -304,27 +303,37 @@ class Dialer:
                 .with_for_update(skip_locked=True)
             ).all()
             for callback_id in ids:
+                phone = session.get_one(Callback, callback_id).phone
                 attempt = session.scalars(
                     select(Attempt).where(Attempt.callback_id == callback_id).order_by(Attempt.number.desc()).limit(1)
                 ).first()
                 # Take the case for a while so that other workers leave it alone.
                 session.execute(update(Callback).where(Callback.id == callback_id).values(lease_until=now + self.lease))
                 if attempt is not None:
-                    stale.append((callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.call_state))
+                    stale.append(
+                        (callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.requested_at, phone)
+                    )
         handled = 0
-        for callback_id, attempt_id, provider, call_id, call_state in stale:
+        for callback_id, attempt_id, provider, call_id, requested_at, phone in stale:
             handled += 1
-            if call_id is None and call_state == "requested":
-                self._never_placed(callback_id, attempt_id, now)
-                continue
-            if call_id is None:
-                continue
             try:
-                event = self.providers.get(provider).fetch_call(call_id)
+                adapter = self.providers.get(provider)
+                if call_id is None:
+                    # The worker died before saving the call id: did the provider place it?
+                    event = adapter.find_call(phone, requested_at - timedelta(seconds=5))
+                    if event is None:
+                        self._never_placed(callback_id, attempt_id, now)
+                        continue
+                else:
+                    event = adapter.fetch_call(call_id)
             except (ProviderError, LookupError) as error:
-                log.warning("cannot reconcile call %s: %s", call_id, error)
+                log.warning("cannot reconcile attempt %s: %s", attempt_id, error)
                 continue
             with self.db.write() as session:
+                attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+                if attempt.call_id is None:
+                    attempt.call_id = event.call_id
+                    attempt.call_state = event.state.value
                 if event.state in TERMINAL_CALL_STATES:
                     record_call_event(session, attempt_id, event, self.clock.now(), self.settings, actor="reconcile")
                 else:
@@ -336,7 +345,7 @@ class Dialer:
     def _never_placed(self, callback_id: int, attempt_id: int, now: datetime) -> None:
         with self.db.write() as session:
             attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
-            if attempt.requested_at > now - self.lease - NEVER_PLACED_GRACE or attempt.call_id is not None:
+            if attempt.requested_at > now - 2 * self.lease or attempt.call_id is not None:
                 return  # the provider may still report: wait a little longer
             callback = session.get_one(Callback, callback_id, with_for_update=True)
             attempt.call_state = CallState.FAILED.value

@@ -12,7 +12,10 @@ from telephony.simulator import SimulatorTelephony
 class Providers:
     def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
         self.default = settings.telephony_provider
-        self._adapters: dict[str, Telephony] = {"simulator": SimulatorTelephony(db, settings.secret_key, clock=clock)}
+        simulator = SimulatorTelephony(
+            db, settings.secret_key, clock=clock, latency_seconds=settings.simulator_latency_ms / 1000
+        )
+        self._adapters: dict[str, Telephony] = {"simulator": simulator}
         if "twilio" in settings.configured_providers:
             from telephony.twilio_adapter import TwilioTelephony
 

@@ -25,6 +25,12 @@ from app.slot_sync import sync_slots
 
 log = logging.getLogger(__name__)
 
+_started_in_this_process = False
+
+
+class SchedulerAlreadyRunning(RuntimeError):
+    """A second scheduler in one process: a bug (say, a web process starting one), refused loudly."""
+
 
 class Worker:
     def __init__(self, db: Database, clock: Clock, settings: Settings, providers: Providers) -> None:
@@ -76,6 +82,12 @@ class Worker:
         ]
 
     def run(self, once: bool = False) -> None:
+        """Run the ticks. Any number of worker processes may share a database (leases keep
+        them from dialing one callback twice), but one process runs one scheduler."""
+        global _started_in_this_process
+        if _started_in_this_process:
+            raise SchedulerAlreadyRunning("a worker scheduler is already running in this process")
+        _started_in_this_process = not once
         if once:
             for tick, _ in self.ticks():
                 tick()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -74,10 +75,12 @@ def _json(request: WebhookRequest) -> dict[str, Any]:
 class SimulatorTelephony:
     name = "simulator"
 
-    def __init__(self, db: Database, secret: str, *, clock: Any = None) -> None:
+    def __init__(self, db: Database, secret: str, *, clock: Any = None, latency_seconds: float = 0.0) -> None:
         self.db = db
         self.secret = secret
         self.clock = clock
+        # A slow provider API, for tests and benchmarks: the call is placed, then the answer lags.
+        self.latency_seconds = latency_seconds
 
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
@@ -99,6 +102,8 @@ class SimulatorTelephony:
                     created_at=self._now(),
                 )
             )
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         return PlacedCall(self.name, call_id)
 
     def fetch_call(self, call_id: str) -> CallEvent:
@@ -106,21 +111,35 @@ class SimulatorTelephony:
             call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one_or_none()
             if call is None:
                 raise ProviderError(f"no simulated call {call_id}", permanent=True, code="not_found")
-            duration = None
-            if call.answered_at and call.ended_at:
-                duration = int((call.ended_at - call.answered_at).total_seconds())
-            return CallEvent(
-                provider=self.name,
-                call_id=call.call_id,
-                state=CallState(call.state),
-                answered_by=AnsweredBy(call.answered_by) if call.answered_by else None,
-                sequence=call.sequence,
-                duration_seconds=duration,
-                billable_seconds=duration,
-                answered_at=call.answered_at,
-                ended_at=call.ended_at,
-                dedupe_key=f"{call.call_id}:{call.state}:{call.sequence}",
-            )
+            return self._event(call)
+
+    def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
+        with self.db.read() as session:
+            call = session.scalars(
+                select(SimCall)
+                .where(SimCall.to == to, SimCall.created_at >= placed_after)
+                .order_by(SimCall.id.desc())
+                .limit(1)
+            ).first()
+            return self._event(call) if call is not None else None
+
+    def _event(self, call: SimCall) -> CallEvent:
+        duration = None
+        if call.answered_at and call.ended_at:
+            duration = int((call.ended_at - call.answered_at).total_seconds())
+        state = CallState.ANSWERED if call.state == "with_agent" else CallState(call.state)
+        return CallEvent(
+            provider=self.name,
+            call_id=call.call_id,
+            state=state,
+            answered_by=AnsweredBy(call.answered_by) if call.answered_by else None,
+            sequence=call.sequence,
+            duration_seconds=duration,
+            billable_seconds=duration,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            dedupe_key=f"{call.call_id}:{state.value}:{call.sequence}",
+        )
 
     def send_sms(self, to: str, from_: str, text: str, status_url: str | None = None) -> SentSms:
         message_id = "SIMSM" + uuid.uuid4().hex

@@ -179,26 +179,20 @@ class TwilioTelephony:
             fetched = self._client.calls(call_id).fetch()
         except Exception as exc:
             raise _provider_error(exc) from _cause(exc)
-        raw_status = str(fetched.status or "")
-        state = _CALL_STATES.get(raw_status)
-        if state is None:
-            raise ProviderError(f"Twilio reported an unknown call status {raw_status!r}", code="unexpected_response")
+        return _event_from_call(fetched, call_id)
+
+    def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
+        # The API filters by day only (and a queued call has no start time yet): list the
+        # number's recent calls and keep those created after the instant.
         try:
-            duration = _int_or_none(fetched.duration, "duration")
-        except ValueError as exc:
-            raise ProviderError(f"Twilio reported a malformed duration: {exc}", code="unexpected_response") from exc
-        return CallEvent(
-            provider=PROVIDER,
-            call_id=_sid(fetched.sid) if fetched.sid else call_id,
-            state=state,
-            answered_by=_answered_by(fetched.answered_by),
-            duration_seconds=duration,
-            # Twilio's duration is talk time (empty for unanswered calls): the billable part.
-            billable_seconds=duration,
-            started_at=_aware_utc(fetched.start_time),
-            ended_at=_aware_utc(fetched.end_time),
-            dedupe_key=f"{call_id}:fetched:{raw_status}",
-        )
+            recent = self._client.calls.list(to=to, limit=20)
+        except Exception as exc:
+            raise _provider_error(exc) from _cause(exc)
+        found = [c for c in recent if (_aware_utc(c.date_created) or placed_after) >= placed_after]
+        if not found:
+            return None
+        newest = max(found, key=lambda c: _aware_utc(c.date_created) or placed_after)
+        return _event_from_call(newest, _sid(newest.sid))
 
     def send_sms(self, to: str, from_: str, text: str, status_url: str | None = None) -> SentSms:
         options: dict[str, Any] = {"to": to, "from_": from_, "body": text}
@@ -342,6 +336,29 @@ if TYPE_CHECKING:
 
 
 # --- Errors -----------------------------------------------------------------------
+
+
+def _event_from_call(fetched: Any, call_id: str) -> CallEvent:
+    raw_status = str(fetched.status or "")
+    state = _CALL_STATES.get(raw_status)
+    if state is None:
+        raise ProviderError(f"Twilio reported an unknown call status {raw_status!r}", code="unexpected_response")
+    try:
+        duration = _int_or_none(fetched.duration, "duration")
+    except ValueError as exc:
+        raise ProviderError(f"Twilio reported a malformed duration: {exc}", code="unexpected_response") from exc
+    return CallEvent(
+        provider=PROVIDER,
+        call_id=_sid(fetched.sid) if fetched.sid else call_id,
+        state=state,
+        answered_by=_answered_by(fetched.answered_by),
+        duration_seconds=duration,
+        # Twilio's duration is talk time (empty for unanswered calls): the billable part.
+        billable_seconds=duration,
+        started_at=_aware_utc(fetched.start_time),
+        ended_at=_aware_utc(fetched.end_time),
+        dedupe_key=f"{call_id}:fetched:{raw_status}",
+    )
 
 
 def _provider_error(exc: Exception) -> ProviderError:

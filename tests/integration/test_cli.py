@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -99,3 +100,12 @@ def test_worker_once_extends_slot_rows_to_the_horizon(
     with db.read() as session:
         last = session.scalar(select(func.max(Slot.starts_at)))
     assert last is not None and last >= clock.now() + timedelta(days=14)
+
+
+def test_a_second_scheduler_in_one_process_fails_loudly(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "_started_in_this_process", True)
+    result = run(app, "worker")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, worker_module.SchedulerAlreadyRunning)

@@ -780,3 +780,25 @@ def test_a_transport_failure_keeps_its_cause_for_the_logs() -> None:
     with pytest.raises(ProviderError) as caught:
         twilio.send_sms(CUSTOMER, OUR_NUMBER, "Hi")
     assert caught.value.__cause__ is refused
+
+
+def test_find_call_returns_the_newest_call_to_the_number_after_the_instant() -> None:
+    older = call_payload("CA" + "1" * 32, date_created="Mon, 04 Jan 2027 09:00:00 +0000", status="completed")
+    newer = call_payload("CA" + "2" * 32, date_created="Mon, 04 Jan 2027 10:00:05 +0000", status="ringing")
+    page = {
+        "calls": [newer, older],
+        "end": 1,
+        "first_page_uri": "/x",
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": 20,
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": "/x",
+    }
+    twilio, http = adapter(json_response(200, page))
+    found = twilio.find_call(CUSTOMER, datetime(2027, 1, 4, 10, 0, tzinfo=UTC))
+    assert found is not None and found.call_id == "CA" + "2" * 32 and found.state is CallState.RINGING
+    assert http.only_request.method == "GET" and "To=" in http.only_request.url
+    twilio, _ = adapter(json_response(200, {**page, "calls": [older]}))
+    assert twilio.find_call(CUSTOMER, datetime(2027, 1, 4, 10, 0, tzinfo=UTC)) is None

@@ -1,0 +1,144 @@
+"""Real worker processes: one killed with SIGKILL mid-dial is reconciled without a
+second dial, and three workers sharing a database dial every due callback once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.clock import FixedClock
+from app.db import Database
+from app.models import Attempt, Callback, SimCall
+from app.settings import Settings
+from tests.integration.helpers import book
+
+ROOT = Path(__file__).resolve().parents[2]
+ALL_DAY = [
+    {"weekday": d, "opens": "00:00", "closes": "00:00", "slot_minutes": 60, "capacity": 500}
+    for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "SECRET_KEY": settings.secret_key,
+            "INSTANCE_PATH": str(tmp_path),
+            "TELEPHONY_PROVIDER": "simulator",
+            "DIAL_LEASE_SECONDS": "2",
+            "SIMULATOR_CPS": "500",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        log = open(tmp_path / f"worker{len(started)}.log", "wb")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "callbacks", "worker"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+    for log in logs:
+        log.close()
+
+
+@pytest.fixture
+def live_queue(make_queue, clock: FixedClock) -> str:  # type: ignore[no-untyped-def]
+    clock.set(datetime.now(UTC))  # the worker processes run on the real clock
+    return str(make_queue(weekly_hours=ALL_DAY, estimated_wait_seconds=0, max_concurrent_calls=500))
+
+
+def count(db: Database, statement) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return int(session.scalar(statement) or 0)
+
+
+def test_a_worker_killed_mid_dial_is_reconciled_and_never_dials_twice(
+    client: FlaskClient,
+    live_queue: str,
+    db: Database,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    ref = book(client, 1).get_json()["ref"]
+    doomed = start_worker(SIMULATOR_LATENCY_MS="5000")  # the call is placed, the API's answer lags
+    wait_until(lambda: count(db, select(func.count()).select_from(SimCall)) == 1, 30, "the call to be placed")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=10)
+    with db.read() as session:
+        callback = session.scalars(select(Callback).where(Callback.ref == ref)).one()
+        attempt = session.scalars(select(Attempt)).one()
+    assert callback.state == "dialing" and attempt.call_id is None  # died before saving the call id
+
+    start_worker()  # a survivor: reconciles once the lease (2 s) has run out
+    wait_until(
+        lambda: count(db, select(func.count()).select_from(Attempt).where(Attempt.call_id.is_not(None))) == 1,
+        30,
+        "the attempt to be reconciled with the provider's call",
+    )
+    time.sleep(3)  # several more ticks: still one call, still one attempt
+    assert count(db, select(func.count()).select_from(SimCall)) == 1
+    assert count(db, select(func.count()).select_from(Attempt)) == 1
+    with db.read() as session:
+        sim = session.scalars(select(SimCall)).one()
+        attempt = session.scalars(select(Attempt)).one()
+        state = session.scalars(select(Callback.state).where(Callback.ref == ref)).one()
+    assert attempt.call_id == sim.call_id and state == "dialing"
+
+
+@pytest.mark.postgres_only
+def test_three_workers_dial_every_due_callback_exactly_once(
+    client: FlaskClient,
+    live_queue: str,
+    db: Database,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    for n in range(90):
+        assert book(client, n).status_code == 201
+    workers = [start_worker() for _ in range(3)]
+    wait_until(lambda: count(db, select(func.count()).select_from(SimCall)) >= 90, 60, "90 calls")
+    time.sleep(2)
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.wait(timeout=20) == 0  # a clean stop on SIGTERM
+    with db.read() as session:
+        per_number = session.execute(select(SimCall.to, func.count()).group_by(SimCall.to)).all()
+        owners = session.scalars(select(func.count(func.distinct(Callback.lease_owner)))).one()
+    assert len(per_number) == 90 and {n for _, n in per_number} == {1}
+    assert count(db, select(func.count()).select_from(Attempt)) == 90
+    assert owners >= 2  # the work really was shared
