@@ -76,6 +76,7 @@ class Claim:
     phone: str
     providers: list[str]
     caller_id: str
+    agent_target: str | None  # agent-first: the number dialled first
 
 
 class WebhookUrls:
@@ -167,6 +168,7 @@ class Dialer:
                     provider=route[0],
                     call_state="requested",
                     requested_at=now,
+                    agent_first=queue.dial_mode == "agent_first",
                 )
                 session.add(attempt)
                 session.flush()
@@ -181,6 +183,7 @@ class Dialer:
             phone=callback.phone,
             providers=route,
             caller_id=queue.caller_id or self.settings.caller_id,
+            agent_target=(queue.agent_target or "sim:agent") if queue.dial_mode == "agent_first" else None,
         )
 
     # --- placing --------------------------------------------------------------------------
@@ -206,11 +209,11 @@ class Dialer:
         for provider in claim.providers:
             adapter = self.providers.get(provider)
             call = OutboundCall(
-                to=claim.phone,
+                to=claim.agent_target or claim.phone,
                 from_=claim.caller_id,
                 answer_url=self.urls.answer(provider, claim.attempt_id),
                 status_url=self.urls.event(provider, claim.attempt_id),
-                machine_detection=True,
+                machine_detection=claim.agent_target is None,  # agents are not answering machines
             )
             self.wait_for_turn(provider)
             try:
@@ -436,6 +439,8 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         answered_by=attempt.answered_by,
         menu_choice=attempt.menu_choice,
         agent_answered=attempt.agent_answered_at is not None,
+        agent_first=attempt.agent_first,
+        customer_leg_state=attempt.customer_leg_state,
     )
     outcome = classify(facts)
     attempt.outcome = outcome.value if outcome else attempt.menu_choice
@@ -581,6 +586,9 @@ def answer_script(
     callback = attempt.callback
     if callback.state not in ON_CALL_STATES or attempt.outcome is not None:
         return callback_script.goodbye(ctx)
+    if attempt.agent_first:
+        attempt.agent_answered_at = attempt.agent_answered_at or now
+        return callback_script.agent_intro(ctx, callback.phone)
     if answered_by is AnsweredBy.MACHINE:
         attempt.answered_by = AnsweredBy.MACHINE.value
         return callback_script.voicemail(ctx)
@@ -641,12 +649,20 @@ def _spoken_choice(speech: str | None) -> str:
 def dial_result(
     session: Session, attempt_id: int, result: DialResult, now: datetime, ctx_for: CtxFactory
 ) -> VoiceScript:
-    """How the bridge to the agent went: an agent took the call, or nobody did."""
+    """How the bridge went: customer-first, whether an agent took the call; agent-first,
+    whether the customer answered the agent's call to them."""
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
     ctx = ctx_for(attempt)
     talked = result.state is CallState.ANSWERED or (
         result.state is CallState.COMPLETED and (result.duration_seconds or 0) > 0
     )
+    if attempt.agent_first:
+        attempt.customer_leg_state = result.state.value
+        if talked:
+            attempt.menu_choice = CONNECT
+            if attempt.callback.state == State.DIALING.value:
+                apply_step(session, attempt.callback, "connect", now, "customer", reason="answered the agent's call")
+        return VoiceScript(()) if result.state is CallState.ANSWERED else callback_script.goodbye(ctx)
     if talked:
         attempt.agent_answered_at = attempt.agent_answered_at or now
         return VoiceScript(()) if result.state is CallState.ANSWERED else callback_script.goodbye(ctx)

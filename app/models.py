@@ -291,6 +291,8 @@ class Attempt(Base):
     call_state: Mapped[str] = mapped_column(String(16), default="requested")
     outcome: Mapped[str | None] = mapped_column(String(24))
     menu_choice: Mapped[str | None] = mapped_column(String(16))
+    agent_first: Mapped[bool] = mapped_column(Boolean, default=False)  # the call rang the agent first
+    customer_leg_state: Mapped[str | None] = mapped_column(String(16))  # agent-first: the customer's leg
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -301,7 +303,7 @@ class Attempt(Base):
     answered_by: Mapped[str | None] = mapped_column(String(16))
     recording_url: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
-    last_sequence: Mapped[int | None] = mapped_column(Integer)
+    last_sequence: Mapped[int | None] = mapped_column(BigInteger)  # Vonage: epoch milliseconds
 
     callback: Mapped[Callback] = relationship()
 

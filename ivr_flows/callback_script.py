@@ -19,6 +19,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "texted_link": "We have sent you a text with a link to choose another time. Goodbye.",
         "cancelled": "Your callback is cancelled. Thank you, goodbye.",
         "goodbye": "Goodbye.",
+        "agent_intro": "Callback for a customer who asked us to call them. Connecting now.",
     },
     "ru": {
         "greeting": "Здравствуйте, это {company}, мы перезваниваем вам, как вы просили.",
@@ -29,6 +30,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "texted_link": "Мы отправили вам СМС со ссылкой, чтобы выбрать другое время. До свидания.",
         "cancelled": "Обратный звонок отменён. Спасибо, до свидания.",
         "goodbye": "До свидания.",
+        "agent_intro": "Обратный звонок клиенту, который просил перезвонить. Соединяем.",
     },
     "fr": {
         "greeting": "Bonjour, ici {company}, nous vous rappelons comme vous l'avez demandé.",
@@ -40,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "texted_link": "Nous vous avons envoyé un SMS avec un lien pour choisir un autre moment. Au revoir.",
         "cancelled": "Votre rappel est annulé. Merci, au revoir.",
         "goodbye": "Au revoir.",
+        "agent_intro": "Rappel d'un client qui nous a demandé de le rappeler. Mise en relation.",
     },
 }
 
@@ -98,3 +101,11 @@ def voicemail(ctx: CallContext) -> VoiceScript:
 
 def goodbye(ctx: CallContext) -> VoiceScript:
     return script(_say(ctx, _t(ctx, "goodbye")), Hangup())
+
+
+def agent_intro(ctx: CallContext, customer: str) -> VoiceScript:
+    """Agent-first: the agent hears that this is a callback, then the customer is rung."""
+    return script(
+        _say(ctx, _t(ctx, "agent_intro")),
+        Connect(customer, caller_id=ctx.caller_id, timeout_seconds=30, status_url=ctx.dial_url),
+    )

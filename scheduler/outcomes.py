@@ -20,11 +20,15 @@ class CallFacts:
     answered_by: str | None  # human | machine | unknown
     menu_choice: str | None
     agent_answered: bool
+    agent_first: bool = False
+    customer_leg_state: str | None = None  # agent-first: how the customer's leg ended
 
 
 def classify(facts: CallFacts) -> Outcome | None:
     """The outcome of an ended attempt; None when the customer settled it in the call
     (cancelled or asked for another time), so no retry policy applies."""
+    if facts.agent_first:
+        return _classify_agent_first(facts)
     if facts.menu_choice in (CANCEL, RESCHEDULE):
         return None
     if facts.agent_answered:
@@ -45,3 +49,19 @@ def classify(facts: CallFacts) -> Outcome | None:
     if facts.menu_choice == SILENT:
         return Outcome.NO_ANSWER  # answered, but nobody responded to the menu
     return Outcome.CUSTOMER_HUNG_UP
+
+
+def _classify_agent_first(facts: CallFacts) -> Outcome:
+    """Agent-first: the call we placed rang an agent; the customer was the second leg."""
+    if not facts.answered:
+        return Outcome.AGENT_UNAVAILABLE  # no agent picked up: not the customer's doing
+    if facts.menu_choice == CONNECT:
+        return Outcome.CONNECTED  # the customer's leg was answered and bridged
+    leg = facts.customer_leg_state
+    if leg == "busy":
+        return Outcome.BUSY
+    if leg == "rejected":
+        return Outcome.REJECTED
+    if leg == "failed":
+        return Outcome.FAILED
+    return Outcome.NO_ANSWER

@@ -114,7 +114,11 @@ def voice_event(provider: str, token: str) -> Response:
     try:
         event = adapter.parse_call_event(incoming)
     except ValueError as error:
-        raise _malformed(error) from None
+        # Signed by the provider, but not a call-progress report we act on (Vonage also
+        # sends transfer, record and error events here). Acknowledge it, or the provider
+        # retries it for hours; log it so that nothing disappears unseen.
+        log.warning("%s event for attempt %s not acted on: %s", provider, attempt_id, error)
+        return Response(status=204)
     with context.db().write() as session:
         record_call_event(session, attempt_id, event, context.now(), context.settings())
     return Response(status=204)

@@ -80,6 +80,8 @@ def upgrade() -> None:
         sa.Column("call_state", sa.String(length=16), nullable=False),
         sa.Column("outcome", sa.String(length=24), nullable=True),
         sa.Column("menu_choice", sa.String(length=16), nullable=True),
+        sa.Column("agent_first", sa.Boolean(), nullable=False),
+        sa.Column("customer_leg_state", sa.String(length=16), nullable=True),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
@@ -90,7 +92,7 @@ def upgrade() -> None:
         sa.Column("answered_by", sa.String(length=16), nullable=True),
         sa.Column("recording_url", sa.String(length=500), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("last_sequence", sa.Integer(), nullable=True),
+        sa.Column("last_sequence", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["callback_id"], ["callback.id"], name=op.f("fk_attempt_callback_id_callback"), ondelete="CASCADE"
         ),

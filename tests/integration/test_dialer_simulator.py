@@ -273,3 +273,73 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(
         assert response.status_code == 403
         assert response.get_json()["type"] == "bad_signature"
     assert callback_row(db, ref).state == "dialing"
+
+
+def test_agent_first_rings_the_agent_then_the_customer(
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000")
+    ref = book(client, 1).get_json()["ref"]
+    dialer.dispatch()
+    (call,) = phone_sim.calls()
+    assert call["to"] == "+442079460000"  # the agent's line rings first
+    answered = phone_sim.answer(call["call_id"])  # the agent picks up; the customer is rung and answers
+    assert answered["state"] == "with_agent"
+    assert "Callback for a customer" in answered["script"]["actions"][0]["text"]
+    connect = answered["script"]["actions"][1]
+    assert (connect["type"], connect["target"]) == ("connect", phone(1))
+    assert callback_row(db, ref).state == "connected"
+    clock.advance(minutes=3)
+    phone_sim.hang_up(call["call_id"])
+    assert callback_row(db, ref).state == "completed"
+    assert attempts(db)[0].outcome == "connected"
+
+
+def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    hours = [
+        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+    ]
+    make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000", weekly_hours=hours)
+    ref = book(client, 1).get_json()["ref"]
+    dialer.dispatch()
+    (call,) = phone_sim.calls()
+    phone_sim.agents_available = False  # here: the second leg (the customer) is not answered
+    phone_sim.answer(call["call_id"])
+    row = callback_row(db, ref)
+    assert row.state == "retry_wait"
+    assert row.next_attempt_at == clock.now() + timedelta(minutes=10)  # the customer's no-answer rule
+    assert attempts(db)[0].outcome == "no_answer"
+
+
+def test_agent_first_when_no_agent_answers_retries_soon(
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    hours = [
+        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+    ]
+    make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000", weekly_hours=hours)
+    ref = book(client, 1).get_json()["ref"]
+    dialer.dispatch()
+    (call,) = phone_sim.calls()
+    phone_sim.ring_out(call["call_id"])
+    assert callback_row(db, ref).next_attempt_at == clock.now() + timedelta(minutes=2)
+    assert attempts(db)[0].outcome == "agent_unavailable"
