@@ -138,3 +138,35 @@ def test_no_retry_is_ever_outside_hours_or_beyond_the_budget(
             finals += 1
             break
     assert finals <= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    outcomes=st.lists(st.sampled_from(list(Outcome)), min_size=20, max_size=20),
+    start=st.datetimes(datetime(2027, 1, 1), datetime(2028, 12, 31)).map(lambda d: d.replace(tzinfo=UTC)),
+    zone=ZONES,
+)
+def test_every_callback_ends_in_exactly_one_terminal_state(outcomes: list[Outcome], start: datetime, zone: str) -> None:
+    """Drive the life cycle with the policy's decisions: it always ends, once, terminal."""
+    from scheduler.lifecycle import TERMINAL_STATES, State, next_state
+
+    state, now, attempts, terminal_entries = State.SCHEDULED, start, 0, 0
+    for outcome in outcomes:
+        if state in TERMINAL_STATES:
+            break
+        state = next_state(state, "start_dial") or state
+        attempts += 1
+        decision = decide(outcome, attempts, now, now + timedelta(minutes=15), POLICY, LONDON_9_TO_5, zone)
+        if isinstance(decision, Complete):
+            state = next_state(state, "connect") or state
+            state = next_state(state, "complete") or state
+        elif isinstance(decision, GiveUp):
+            state = next_state(state, "give_up") or state
+        else:  # Retry or Rebook: back in line
+            state = next_state(state, "retry") or state
+            assert may_dial(decision.at, LONDON_9_TO_5, zone, POLICY.quiet) if isinstance(decision, Retry) else True
+            now = decision.at if isinstance(decision, Retry) else decision.not_before
+        terminal_entries += state in TERMINAL_STATES
+    assert state in TERMINAL_STATES
+    assert terminal_entries == 1
+    assert attempts <= max(rule.max_attempts for rule in POLICY.rules.values())
