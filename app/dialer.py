@@ -284,6 +284,11 @@ class Dialer:
             )
             callback.next_attempt_at = now + dial_backoff(callback.dial_errors)
 
+    def seconds_until_next_due(self) -> float:
+        with self.db.read() as session:
+            due = session.scalar(select(func.min(Callback.next_attempt_at)).where(Callback.state.in_(DUE_STATES)))
+        return (due - self.clock.now()).total_seconds() if due is not None else float("inf")
+
     def dispatch(self, limit: int = 50) -> int:
         """Claim what is due and place the calls; returns how many were claimed."""
         claims = self.claim_due(limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -25,6 +26,8 @@ from app.slot_sync import sync_slots
 
 log = logging.getLogger(__name__)
 
+POLL_SECONDS = 0.05
+
 _started_in_this_process = False
 
 
@@ -39,11 +42,21 @@ class Worker:
         self.settings = settings
         self.providers = providers
         self.dialer = Dialer(db, providers, clock, settings)
+        self.dispatch_window = 1.0  # seconds each dispatch tick keeps watching for due work
 
     def dispatch(self) -> None:
-        """Dial what is due. Runs every second; within it, keeps claiming while work is due."""
-        while self.dialer.dispatch() > 0:
-            pass
+        """Dial what is due, on time. The tick runs every second and, within it, claims
+        whatever falls due, sleeping until the next due time but never longer than
+        POLL_SECONDS (a callback booked for "now" must not wait for the next tick)."""
+        until = time.monotonic() + self.dispatch_window
+        while True:
+            while self.dialer.dispatch() > 0:
+                pass
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            wait = self.dialer.seconds_until_next_due()
+            time.sleep(min(max(wait, 0.0), POLL_SECONDS, left))
 
     def reconcile(self) -> None:
         handled = self.dialer.reconcile()
@@ -89,6 +102,7 @@ class Worker:
             raise SchedulerAlreadyRunning("a worker scheduler is already running in this process")
         _started_in_this_process = not once
         if once:
+            self.dispatch_window = 0.0  # one pass, no waiting for what falls due later
             for tick, _ in self.ticks():
                 tick()
             return
