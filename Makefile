@@ -1,5 +1,6 @@
 # make run   - install, migrate the SQLite database, seed the demo queue, start web + worker
-# make test  - install dev tools, start a throwaway PostgreSQL, run lint + the suite on SQLite and PostgreSQL
+# make test  - install dev tools and Prism (npm), start a throwaway PostgreSQL, run lint + the suite on
+#              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ PORT ?= 5000
 WEB_WORKERS ?= 2
 PG_URL = $(shell scripts/pg-test-server.sh url)
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint unit bench clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,21 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks worker & \
 	wait
 
+# Prism (@stoplight/prism-cli, pinned in package-lock.json) serves the providers' OpenAPI
+# specs to tests/contract. Reinstalled when package.json or the lock is newer than it.
+PRISM := node_modules/.bin/prism
+
+$(PRISM): package.json $(wildcard package-lock.json)
+	@if [ -f package-lock.json ]; then \
+		SCARF_ANALYTICS=false npm ci --no-audit --no-fund; \
+	else \
+		SCARF_ANALYTICS=false npm install --no-audit --no-fund; \
+	fi
+	@test -x $@ || { echo "npm did not install $@" >&2; exit 1; }
+	@touch $@
+
+prism: $(PRISM)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,7 +63,7 @@ lint: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/unit -q
 
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev $(PRISM) lint
 	@url=$$(scripts/pg-test-server.sh start) || exit 1; \
 	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; exit $$rc
@@ -58,4 +74,4 @@ bench: $(VENV)/.installed-dev
 	scripts/pg-test-server.sh stop; exit $$rc
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules

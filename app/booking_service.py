@@ -21,7 +21,7 @@ from app.models import Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots
 from app.transitions import apply_step
-from scheduler.booking import asap_due_at, check_bookable
+from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
 from scheduler.lifecycle import LIVE_STATES, State, next_state
@@ -108,7 +108,7 @@ TAKE_SCHEDULED_SEAT = (
         _SLOT.c.booked < _SLOT.c.capacity - _SLOT.c.reserved,
     )
     .values(booked=_SLOT.c.booked + 1)
-    .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at)
+    .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at, _SLOT.c.booked, _SLOT.c.capacity)
 )
 INSERT_CALLBACK = insert(_CALLBACK).returning(_CALLBACK.c.id)
 INSERT_EVENT = insert(_EVENT)
@@ -119,6 +119,8 @@ class Seat:
     slot_id: int
     starts_at: datetime
     ends_at: datetime
+    seat_number: int = 1  # 1-based: the n-th seat taken in the slot
+    capacity: int = 1
 
 
 def _scheduled_seat(session: Session, queue: Queue, start: datetime, now: datetime) -> Seat:
@@ -126,7 +128,8 @@ def _scheduled_seat(session: Session, queue: Queue, start: datetime, now: dateti
     check_bookable(booking_policy(queue), start, now)
     taken = session.connection().execute(TAKE_SCHEDULED_SEAT, {"for_queue": queue.id, "start": start}).one_or_none()
     if taken is not None:
-        return Seat(*taken)
+        slot_id, starts_at, ends_at, booked, capacity = taken
+        return Seat(slot_id, starts_at, ends_at, seat_number=booked, capacity=capacity)
     exists = session.scalar(
         select(Slot.id).where(Slot.queue_id == queue.id, Slot.starts_at == start, Slot.active.is_(True))
     )
@@ -190,7 +193,7 @@ def book(session: Session, request: BookingRequest, now: datetime, actor: str) -
             if request.kind == "scheduled":
                 assert request.slot_start is not None
                 seat = _scheduled_seat(session, queue, request.slot_start, now)
-                due = seat.starts_at
+                due = spread_in_slot(seat.starts_at, seat.ends_at, seat.seat_number, seat.capacity)
             else:
                 if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
                     raise OutsideHours("we are closed now; please book a time for your callback", {})

@@ -16,6 +16,7 @@ from scheduler.booking import (
     check_bookable,
     reserved_seats,
     scheduled_seats_left,
+    spread_in_slot,
 )
 from scheduler.errors import TooFar, TooSoon, ValidationFailed
 
@@ -74,3 +75,14 @@ def test_availability_range_refuses_silly_day_counts(days: int) -> None:
 def test_an_asap_callback_is_due_when_the_caller_would_have_reached_an_agent() -> None:
     assert asap_due_at(NOW, 300) == NOW + timedelta(minutes=5)
     assert asap_due_at(NOW, -5) == NOW
+
+
+def test_bookings_of_a_slot_are_spread_across_it() -> None:
+    start, end = NOW, NOW + timedelta(minutes=15)
+    assert [spread_in_slot(start, end, n, 3) for n in (1, 2, 3)] == [
+        start,
+        start + timedelta(minutes=5),
+        start + timedelta(minutes=10),
+    ]
+    assert spread_in_slot(start, end, 1, 1) == start
+    assert spread_in_slot(start, end, 9, 3) == start + timedelta(minutes=10)  # never past the last share
