@@ -64,6 +64,7 @@ unit: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/unit -q
 
 test: $(VENV)/.installed-dev $(PRISM) lint
+	@scripts/ensure-chromium.sh
 	@url=$$(scripts/pg-test-server.sh start) || exit 1; \
 	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; exit $$rc

@@ -1,0 +1,62 @@
+"""Browser tests: real headless Chromium (Debian's /usr/bin/chromium) driven by
+Playwright against the app served on loopback by a real HTTP server in a thread."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path, sqlite_template) -> str:  # type: ignore[no-untyped-def]
+    """Browser tests run on SQLite only: what they test is the page, not the database."""
+    path = tmp_path / "callbacks.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    # Providers must call back (and signatures are computed) at the address really served.
+    settings = app.extensions["settings"]
+    app.extensions["settings"] = settings.with_overrides(public_base_url=base)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        context = browser.new_context(base_url=live_server)
+        yield context.new_page()
+        context.close()
+        browser.close()
