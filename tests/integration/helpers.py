@@ -25,3 +25,20 @@ def book(client: FlaskClient, n: int, slot_start: str | None = None, **extra: ob
         body["slot_start"] = slot_start
     body.update(extra)
     return client.post("/api/v1/callbacks", json=body)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+
+
+def weekday_hours(
+    slot_minutes: int = 60,
+    capacity: int = 2,
+    opens: str = "09:00",
+    closes: str = "17:00",
+    days: tuple[str, ...] = WEEKDAYS,
+) -> list[dict[str, object]]:
+    """A queue document's weekly_hours: the same interval on each of ``days``."""
+    return [
+        {"weekday": d, "opens": opens, "closes": closes, "slot_minutes": slot_minutes, "capacity": capacity}
+        for d in days
+    ]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.clock import FixedClock
 from app.db import Database
 from app.models import Callback, CallbackEvent, Slot
-from tests.integration.helpers import book, phone, slots
+from tests.integration.helpers import book, phone, slots, weekday_hours
 
 
 def seats(db: Database, start: str) -> tuple[int, int]:
@@ -204,10 +204,7 @@ def test_asap_uses_the_reserve_that_scheduled_bookings_cannot(
     make_queue,
     db: Database,  # type: ignore[no-untyped-def]
 ) -> None:
-    hours = [
-        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 15, "capacity": 4}
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-    ]
+    hours = weekday_hours(15, 4)
     make_queue(weekly_hours=hours, asap_reserve_percent=50, estimated_wait_seconds=3600)  # ASAP due 11:00
     eleven = "2027-01-04T11:00:00+00:00"
     assert next(s for s in slots(client) if s["start"] == eleven)["seats_left"] == 2

@@ -16,7 +16,7 @@ from app.db import Database
 from app.dialer import Dialer, send_pending_sms
 from app.models import Attempt, Callback, CallbackEvent, SimText, Slot, SmsMessage
 from telephony.simulator_driver import SimulatorDriver
-from tests.integration.helpers import book, phone
+from tests.integration.helpers import book, phone, weekday_hours
 
 
 @pytest.fixture
@@ -117,10 +117,7 @@ def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
     phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
     # One-hour slots so that a 10-minute no-answer retry fits in the booked window.
-    hours = [
-        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-    ]
+    hours = weekday_hours(60, 2)
     make_queue(weekly_hours=hours, estimated_wait_seconds=0)
     ref = book(client, 1).get_json()["ref"]
     for attempt_number in (1, 2, 3):
@@ -240,10 +237,7 @@ def test_no_free_agent_means_a_quick_retry(
     dialer: Dialer,
     phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
-    hours = [
-        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-    ]
+    hours = weekday_hours(60, 2)
     make_queue(weekly_hours=hours, estimated_wait_seconds=0)
     ref = book(client, 1).get_json()["ref"]
     dialer.dispatch()
@@ -308,10 +302,7 @@ def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
     dialer: Dialer,
     phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
-    hours = [
-        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-    ]
+    hours = weekday_hours(60, 2)
     make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000", weekly_hours=hours)
     ref = book(client, 1).get_json()["ref"]
     dialer.dispatch()
@@ -332,10 +323,7 @@ def test_agent_first_when_no_agent_answers_retries_soon(
     dialer: Dialer,
     phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
 ) -> None:
-    hours = [
-        {"weekday": d, "opens": "09:00", "closes": "17:00", "slot_minutes": 60, "capacity": 2}
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-    ]
+    hours = weekday_hours(60, 2)
     make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000", weekly_hours=hours)
     ref = book(client, 1).get_json()["ref"]
     dialer.dispatch()
