@@ -109,7 +109,11 @@ class QueueDoc(BaseModel):
     timezone: str
     language: Literal["en", "ru", "fr"] = "en"
     region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "GB"
-    agent_target: Annotated[str, StringConstraints(max_length=255)] | None = None
+    # Where agents answer: +E164 (or tel:+E164), sip:user@host, or queue:NAME (a Twilio queue).
+    agent_target: (
+        Annotated[str, StringConstraints(max_length=255, pattern=r"^(tel:)?\+[1-9]\d{6,14}$|^sip:\S+$|^queue:\S+$")]
+        | None
+    ) = None
     dial_mode: Literal["customer_first", "agent_first"] = "customer_first"
     offer_threshold_seconds: Annotated[int, Field(ge=0, le=86_400)] = 120
     estimated_wait_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300

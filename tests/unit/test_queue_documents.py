@@ -58,3 +58,16 @@ def test_closing_before_opening_is_refused() -> None:
     hours = [{"weekday": "monday", "opens": "17:00", "closes": "09:00", "slot_minutes": 15, "capacity": 1}]
     with pytest.raises(ValidationFailed):
         parse_queue_document(demo_document(weekly_hours=hours))
+
+
+@pytest.mark.parametrize(
+    "target", ["+442079460000", "tel:+442079460000", "sip:agents@pbx.example.com", "queue:support"]
+)
+def test_agent_targets_may_be_numbers_sip_or_provider_queues(target: str) -> None:
+    assert parse_queue_document(demo_document(agent_target=target)).agent_target == target
+
+
+@pytest.mark.parametrize("target", ["02079460000", "http://pbx", "sip:", "agents"])
+def test_other_agent_targets_are_refused(target: str) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(demo_document(agent_target=target))
