@@ -55,6 +55,7 @@ DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)
 ON_CALL_STATES = (State.DIALING.value, State.CONNECTED.value)
 CALL_WATCH = timedelta(minutes=5)  # how long a placed call goes without news before we ask the provider
 MAX_BACKOFF = timedelta(minutes=10)
+SMS_CLAIM_TIMEOUT = timedelta(minutes=5)
 STATE_RANK = {s: i for i, s in enumerate(["requested", "queued", "ringing", "answered"])}
 
 
@@ -676,7 +677,15 @@ def dial_result(
 
 def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings: Settings, limit: int = 50) -> int:
     """The text outbox: send what handlers decided to send (never inline in a webhook)."""
+    now = clock.now()
     with db.write() as session:
+        # A worker that died between claiming a text and recording the provider's answer
+        # may or may not have sent it: mark it failed (visible) rather than risk a double text.
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.status == "sending", SmsMessage.claimed_at < now - SMS_CLAIM_TIMEOUT)
+            .values(status="failed", error="the worker stopped while sending; not resent to avoid a duplicate")
+        )
         pending = session.scalars(
             select(SmsMessage)
             .where(SmsMessage.status == "pending")
@@ -686,6 +695,7 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
         ).all()
         for message in pending:
             message.status = "sending"
+            message.claimed_at = now
         claimed = [(m.id, m.to, m.body) for m in pending]
     for message_id, to, body in claimed:
         provider = providers.default

@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["callback_id"], ["callback.id"], name=op.f("fk_sms_message_callback_id_callback"), ondelete="SET NULL"

@@ -331,3 +331,26 @@ def test_agent_first_when_no_agent_answers_retries_soon(
     phone_sim.ring_out(call["call_id"])
     assert callback_row(db, ref).next_attempt_at == clock.now() + timedelta(minutes=2)
     assert attempts(db)[0].outcome == "agent_unavailable"
+
+
+def test_a_text_whose_sender_died_is_marked_failed_not_sent_twice(
+    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer
+) -> None:
+    with db.write() as session:
+        session.add(
+            SmsMessage(
+                kind="unreachable",
+                to=phone(1),
+                body="hi",
+                status="sending",
+                created_at=clock.now(),
+                claimed_at=clock.now(),
+            )
+        )
+    assert send_pending_sms(db, dialer.providers, clock, dialer.settings) == 0
+    clock.advance(minutes=6)
+    send_pending_sms(db, dialer.providers, clock, dialer.settings)
+    with db.read() as session:
+        message = session.scalars(select(SmsMessage)).one()
+        assert session.scalars(select(SimText)).all() == []
+    assert message.status == "failed" and "not resent" in (message.error or "")
