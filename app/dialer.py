@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.clock import Clock
 from app.db import Database
@@ -384,14 +386,17 @@ def _release_seat(session: Session, callback: Callback) -> None:
 
 
 def first_receipt(session: Session, provider: str, dedupe_key: str, now: datetime) -> bool:
-    """Record a report; False when it was seen before (a redelivery: do nothing)."""
-    try:
-        with session.begin_nested():
-            session.add(WebhookReceipt(provider=provider, dedupe_key=dedupe_key[:200], received_at=now))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record a report; False when it was seen before (a redelivery: do nothing).
+    One INSERT … ON CONFLICT DO NOTHING: no savepoint, no exception on the hot path."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.execute(
+        insert_into(WebhookReceipt)
+        .values(provider=provider, dedupe_key=dedupe_key[:200], received_at=now)
+        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        .returning(WebhookReceipt.id)
+    ).first()
+    return inserted is not None
 
 
 def record_call_event(
@@ -403,6 +408,14 @@ def record_call_event(
     if event.dedupe_key and not first_receipt(session, event.provider, event.dedupe_key, now):
         return
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+    if event.state in TERMINAL_CALL_STATES and attempt.outcome is None:
+        # Lock the callback and load what the decision needs (queue, slot) in one query.
+        session.scalars(
+            select(Callback)
+            .where(Callback.id == attempt.callback_id)
+            .options(joinedload(Callback.queue, innerjoin=True), joinedload(Callback.slot))
+            .with_for_update(of=Callback)
+        ).one()
     if attempt.call_id is None:
         attempt.call_id = event.call_id  # the worker died before saving it: reconciled here
     _merge_details(attempt, event, now)
@@ -438,7 +451,7 @@ def _merge_details(attempt: Attempt, event: CallEvent, now: datetime) -> None:
 
 
 def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: Settings, actor: str) -> None:
-    callback = session.get_one(Callback, attempt.callback_id, with_for_update=True)
+    callback = session.get_one(Callback, attempt.callback_id)  # locked by the caller
     facts = CallFacts(
         final_state=attempt.call_state,
         answered=attempt.answered_at is not None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -95,6 +96,9 @@ class Queue(Base):
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
     voicemail_text: Mapped[str | None] = mapped_column(String(500))
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A fresh random tag whenever weekly hours or date overrides change: keys the
+    # in-process calendar cache (random, so that no two databases ever share one).
+    calendar_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
     # Slots exist as rows up to and including this local date (see app/slot_sync.py).
     slots_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

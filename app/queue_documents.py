@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 from itertools import pairwise
 from typing import Annotated, Any, Literal
@@ -198,6 +199,7 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
     for name, value in settings.items():
         setattr(queue, name, value)
     queue.updated_at = now
+    queue.calendar_tag = uuid.uuid4().hex
     # Old rows go before new ones arrive: they share unique keys (weekday, opens).
     queue.weekly_hours.clear()
     queue.date_overrides.clear()

@@ -34,7 +34,24 @@ def get_queue(session: Session, key: str, *, for_update: bool = False) -> Queue:
     return queue
 
 
+_CALENDARS: dict[tuple[int, str], QueueCalendar] = {}
+_CALENDAR_CACHE_SIZE = 256
+
+
 def queue_calendar(queue: Queue) -> QueueCalendar:
+    """The queue's calendar, cached per process by (queue, calendar_tag): the hours
+    change rarely and every retry decision needs them. Anything that changes weekly
+    hours or overrides must give the queue a new ``calendar_tag``."""
+    key = (queue.id, queue.calendar_tag)
+    cached = _CALENDARS.get(key)
+    if cached is None:
+        if len(_CALENDARS) >= _CALENDAR_CACHE_SIZE:
+            _CALENDARS.clear()
+        cached = _CALENDARS[key] = _load_calendar(queue)
+    return cached
+
+
+def _load_calendar(queue: Queue) -> QueueCalendar:
     weekly: dict[int, list[Interval]] = defaultdict(list)
     for row in queue.weekly_hours:
         weekly[row.weekday].append(Interval(row.opens, row.closes, row.slot_minutes, row.capacity))

@@ -137,6 +137,7 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("queue", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("calendar_tag", sa.String(length=32), nullable=False, server_default="initial"))
         batch_op.add_column(sa.Column("caller_id", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("primary_provider", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("secondary_provider", sa.String(length=16), nullable=True))
@@ -152,6 +153,7 @@ def downgrade() -> None:
         batch_op.drop_column("secondary_provider")
         batch_op.drop_column("primary_provider")
         batch_op.drop_column("caller_id")
+        batch_op.drop_column("calendar_tag")
 
     with op.batch_alter_table("callback", schema=None) as batch_op:
         batch_op.drop_index(
