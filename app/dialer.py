@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +58,7 @@ ON_CALL_STATES = (State.DIALING.value, State.CONNECTED.value)
 CALL_WATCH = timedelta(minutes=5)  # how long a placed call goes without news before we ask the provider
 MAX_BACKOFF = timedelta(minutes=10)
 SMS_CLAIM_TIMEOUT = timedelta(minutes=5)
+PROVIDER_API_GRACE = timedelta(seconds=30)  # longer than any provider API call we make (10 s timeouts)
 STATE_RANK = {s: i for i, s in enumerate(["requested", "queued", "ringing", "answered"])}
 
 
@@ -191,24 +192,63 @@ class Dialer:
 
     # --- placing --------------------------------------------------------------------------
 
-    def wait_for_turn(self, provider: str) -> None:
-        """Pace calls to the provider's calls-per-second, across every worker (one DB row)."""
+    def reserve_turns(self, provider: str, count: int = 1) -> list[datetime]:
+        """Pace calls to the provider's calls-per-second across every worker: one shared
+        DB row holds the next free instant; a batch reserves its turns in one go."""
         cps = self.settings.calls_per_second.get(provider, 1.0)
+        turns: list[datetime] = []
         with self.db.write() as session:
             row = session.get(DialPacer, provider, with_for_update=True)
             now = self.clock.now()
-            slot, following = pace(row.next_at if row else None, now, cps)
+            following = row.next_at if row else None
+            for _ in range(count):
+                turn, following = pace(following, now, cps)
+                turns.append(turn)
+            assert following is not None
             if row is None:
                 session.add(DialPacer(provider=provider, next_at=following))
             else:
                 row.next_at = following
-        delay = (slot - self.clock.now()).total_seconds()
+        return turns
+
+    def wait_for_turn(self, provider: str) -> None:
+        self._sleep_until(self.reserve_turns(provider)[0])
+
+    def _sleep_until(self, turn: datetime) -> None:
+        delay = (turn - self.clock.now()).total_seconds()
         if delay > 0:
             time.sleep(delay)
 
-    def place(self, claim: Claim) -> None:
+    def _still_ours(self, claim: Claim) -> bool:
+        """Fencing: right before dialing, renew the lease if it is still ours. A worker that
+        fell behind (its lease ran out and another worker reconciled the callback) must
+        not dial; renewing also restarts the clock the reconciler measures from."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            renewed = session.execute(
+                update(Callback)
+                .where(
+                    Callback.id == claim.callback_id,
+                    Callback.lease_owner == self.worker_id,
+                    Callback.state == State.DIALING.value,
+                    Callback.lease_until > now,
+                )
+                .values(lease_until=now + self.lease)
+            )
+            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            session.execute(update(Attempt).where(Attempt.id == claim.attempt_id).values(requested_at=now))
+        return True
+
+    def place(self, claim: Claim, turn: datetime | None = None) -> None:
+        """Dial one claim: through its primary provider at ``turn`` (reserved by the
+        caller) or at a turn reserved now, failing over to the secondary."""
         errors: list[str] = []
         first = claim.providers[0]
+        self._sleep_until(turn or self.reserve_turns(first)[0])
+        if not self._still_ours(claim):
+            log.warning("claim on callback %s was taken over before dialing: not dialing", claim.callback_id)
+            return
         for provider in claim.providers:
             adapter = self.providers.get(provider)
             call = OutboundCall(
@@ -218,7 +258,8 @@ class Dialer:
                 status_url=self.urls.event(provider, claim.attempt_id),
                 machine_detection=claim.agent_target is None,  # agents are not answering machines
             )
-            self.wait_for_turn(provider)
+            if provider != first:
+                self.wait_for_turn(provider)
             try:
                 placed = adapter.place_call(call)
             except ProviderError as error:
@@ -241,18 +282,29 @@ class Dialer:
     def _placed(self, claim: Claim, provider: str, call_id: str, failover_from: str | None) -> None:
         now = self.clock.now()
         with self.db.write() as session:
-            attempt = session.get_one(Attempt, claim.attempt_id, with_for_update=True)
-            callback = session.get_one(Callback, claim.callback_id, with_for_update=True)
-            attempt.provider = provider
-            attempt.failover_from = failover_from
-            if attempt.call_id is None:  # a fast webhook may have filled it already
-                attempt.call_id = call_id
-            if attempt.call_state == "requested":
-                attempt.call_state = CallState.QUEUED.value
-            callback.attempts += 1
-            callback.dial_errors = 0
-            if callback.state in ON_CALL_STATES:
-                callback.lease_until = now + CALL_WATCH
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == claim.attempt_id)
+                .values(
+                    provider=provider,
+                    failover_from=failover_from,
+                    call_id=func.coalesce(Attempt.call_id, call_id),  # a fast webhook may have filled it
+                    call_state=case(
+                        (Attempt.call_state == "requested", CallState.QUEUED.value), else_=Attempt.call_state
+                    ),
+                )
+            )
+            session.execute(
+                update(Callback)
+                .where(Callback.id == claim.callback_id)
+                .values(
+                    attempts=Callback.attempts + 1,
+                    dial_errors=0,
+                    lease_until=case(
+                        (Callback.state.in_(ON_CALL_STATES), now + CALL_WATCH), else_=Callback.lease_until
+                    ),
+                )
+            )
 
     def _uncertain(self, claim: Claim, errors: list[str]) -> None:
         with self.db.write() as session:
@@ -295,8 +347,12 @@ class Dialer:
     def dispatch(self, limit: int = 50) -> int:
         """Claim what is due and place the calls; returns how many were claimed."""
         claims = self.claim_due(limit)
+        by_provider: dict[str, list[Claim]] = {}
         for claim in claims:
-            self.place(claim)
+            by_provider.setdefault(claim.providers[0], []).append(claim)
+        for provider, group in by_provider.items():
+            for claim, turn in zip(group, self.reserve_turns(provider, len(group)), strict=True):
+                self.place(claim, turn)
         return len(claims)
 
     # --- leases that ran out --------------------------------------------------------------
@@ -318,8 +374,12 @@ class Dialer:
                 attempt = session.scalars(
                     select(Attempt).where(Attempt.callback_id == callback_id).order_by(Attempt.number.desc()).limit(1)
                 ).first()
-                # Take the case for a while so that other workers leave it alone.
-                session.execute(update(Callback).where(Callback.id == callback_id).values(lease_until=now + self.lease))
+                # Take the case (and the lease) so that other workers, and a late owner, leave it alone.
+                session.execute(
+                    update(Callback)
+                    .where(Callback.id == callback_id)
+                    .values(lease_until=now + self.lease, lease_owner=self.worker_id)
+                )
                 if attempt is not None:
                     stale.append(
                         (callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.requested_at, phone)
@@ -356,7 +416,9 @@ class Dialer:
     def _never_placed(self, callback_id: int, attempt_id: int, now: datetime) -> None:
         with self.db.write() as session:
             attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
-            if attempt.requested_at > now - 2 * self.lease or attempt.call_id is not None:
+            # requested_at is when the owner last renewed its lease, right before it dialed:
+            # give the provider's API its full timeout beyond the lease before giving up on it.
+            if attempt.requested_at > now - self.lease - PROVIDER_API_GRACE or attempt.call_id is not None:
                 return  # the provider may still report: wait a little longer
             callback = session.get_one(Callback, callback_id, with_for_update=True)
             attempt.call_state = CallState.FAILED.value

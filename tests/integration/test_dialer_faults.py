@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.clock import FixedClock
 from app.db import Database
 from app.dialer import Dialer, dial_backoff, pace, record_call_event
-from app.models import Attempt, Callback, DialPacer
+from app.models import Attempt, Callback, DialPacer, SimCall
 from app.providers import Providers
 from app.settings import Settings
 from telephony.base import CallEvent, CallState, OutboundCall, PlacedCall, ProviderError
@@ -292,3 +292,18 @@ def test_a_timeout_is_never_redialled_blindly(
     clock.advance(minutes=4)
     dialer.reconcile()
     assert row(db, ref).state == "retry_wait"
+
+
+def test_a_worker_that_fell_behind_its_lease_does_not_dial(
+    client: FlaskClient, queue_now: str, app: Flask, db: Database, clock: FixedClock, providers: Providers
+) -> None:
+    settings = app.extensions["settings"]
+    slow, other = (Dialer(db, providers, clock, settings, worker_id=w) for w in ("slow", "other"))
+    ref = book(client, 1).get_json()["ref"]
+    (claim,) = slow.claim_due()
+    clock.advance(seconds=61)  # the slow worker stalls past its lease; another reconciles the callback
+    other.reconcile()
+    slow.place(claim)  # ...and then wakes up: fenced out, it must not dial
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(SimCall)) == 0
+        assert session.scalars(select(Callback.lease_owner).where(Callback.ref == ref)).one() == "other"
