@@ -201,6 +201,9 @@ class Callback(Base):
             postgresql_where=text(f"state IN ({_LIVE})"),
         ),
         Index("ix_callback_due", "state", "next_attempt_at"),
+        # Lookups by number (duplicate check at booking, inbound calls and texts). The partial
+        # unique index cannot serve them on SQLite, whose planner does not match a bound IN list.
+        Index("ix_callback_phone_queue", "phone", "queue_id"),
         # Never two calls at once to one number, whatever the queue.
         Index(
             "uq_callback_phone_on_call",

@@ -128,6 +128,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("callback", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dial_errors", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.create_index("ix_callback_phone_queue", ["phone", "queue_id"], unique=False)
         batch_op.create_index(
             "uq_callback_phone_on_call",
             ["phone"],
@@ -161,6 +162,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("state IN ('dialing', 'connected')"),
             postgresql_where=sa.text("state IN ('dialing', 'connected')"),
         )
+        batch_op.drop_index("ix_callback_phone_queue")
         batch_op.drop_column("dial_errors")
 
     with op.batch_alter_table("sms_message", schema=None) as batch_op:
