@@ -344,9 +344,20 @@ class Dialer:
             due = session.scalar(select(func.min(Callback.next_attempt_at)).where(Callback.state.in_(DUE_STATES)))
         return (due - self.clock.now()).total_seconds() if due is not None else float("inf")
 
+    def claim_budget(self, limit: int) -> int:
+        """How many callbacks to claim now: no more than can be dialled, at the provider's
+        pace and behind the turns other workers already hold, within half a lease (claims
+        beyond that would only run out before their turn and be fenced off)."""
+        provider = self.providers.default
+        cps = self.settings.calls_per_second.get(provider, 1.0)
+        with self.db.read() as session:
+            next_at = session.scalar(select(DialPacer.next_at).where(DialPacer.provider == provider))
+        backlog = max(0.0, (next_at - self.clock.now()).total_seconds()) if next_at else 0.0
+        return max(0, min(limit, int((self.lease.total_seconds() / 2 - backlog) * cps)))
+
     def dispatch(self, limit: int = 50) -> int:
         """Claim what is due and place the calls; returns how many were claimed."""
-        claims = self.claim_due(limit)
+        claims = self.claim_due(self.claim_budget(limit))
         by_provider: dict[str, list[Claim]] = {}
         for claim in claims:
             by_provider.setdefault(claim.providers[0], []).append(claim)

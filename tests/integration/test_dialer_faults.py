@@ -307,3 +307,16 @@ def test_a_worker_that_fell_behind_its_lease_does_not_dial(
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(SimCall)) == 0
         assert session.scalars(select(Callback.lease_owner).where(Callback.ref == ref)).one() == "other"
+
+
+def test_a_worker_claims_no_more_than_it_can_dial_within_half_a_lease(
+    app: Flask, db: Database, clock: FixedClock, providers: Providers
+) -> None:
+    slow = app.extensions["settings"].with_overrides(calls_per_second={"simulator": 2.0}, dial_lease_seconds=60)
+    dialer = Dialer(db, providers, clock, slow, worker_id="w1")
+    assert dialer.claim_budget(500) == 60  # 2 calls/s for 30 s
+    assert dialer.claim_budget(50) == 50
+    dialer.reserve_turns("simulator", 40)  # other workers hold 20 s of turns already
+    assert dialer.claim_budget(500) == 20
+    dialer.reserve_turns("simulator", 40)
+    assert dialer.claim_budget(500) == 0
