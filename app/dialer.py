@@ -10,30 +10,33 @@ leaves a row that is reconciled (never a lost or doubled dial).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BindParameter, Row, Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.clock import Clock
 from app.db import Database
 from app.links import booking_url
-from app.models import Attempt, Callback, DialPacer, Queue, Slot, SmsMessage, WebhookReceipt
+from app.models import Attempt, Callback, CallbackEvent, DialPacer, Queue, Slot, SmsMessage, WebhookReceipt
 from app.providers import Providers
 from app.queues import queue_calendar, retry_policy
 from app.settings import Settings
 from app.transitions import apply_step
 from ivr_flows import callback_script
 from scheduler.dial_window import customer_zone
-from scheduler.lifecycle import State
+from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
 from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
@@ -81,6 +84,85 @@ class Claim:
     providers: list[str]
     caller_id: str
     agent_target: str | None  # agent-first: the number dialled first
+    lease_until: datetime  # the lease this worker wrote when it claimed
+    turn: datetime  # when the primary provider's pacer lets this call go
+
+
+@dataclass(frozen=True)
+class Placed:
+    claim: Claim
+    provider: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class NotPlaced:
+    claim: Claim
+    errors: list[str]
+    kind: str  # "uncertain" (the call may have gone out), "permanent" or "failed"
+
+
+DialOutcome = Placed | NotPlaced
+
+ON_CALL_RETRY = timedelta(seconds=30)  # a number already on a call (another queue's callback)
+SAVE_WHILE_WAITING = 0.05  # seconds: a wait for a turn this long first hands finished dials to the saver
+MAX_PENDING_SAVES = 4  # batches of dials waiting to be saved before the claimer waits for the saver
+
+
+def _on_call_states() -> BindParameter[list[str]]:
+    """``state IN ('dialing', 'connected')`` rendered as literals in the partial index's
+    order: SQLite uses uq_callback_phone_on_call only when the query repeats its predicate."""
+    return bindparam("on_call", list(ON_CALL_STATES), expanding=True, literal_execute=True)
+
+
+# Built once: the claim runs several times a second in every worker. One statement finds
+# the due callbacks and all the claim needs about them: their queue's dialing settings,
+# how many calls the queue has going, whether the number is on a call, the last attempt.
+_LAST_ATTEMPT = select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.callback_id == Callback.id)
+_OTHER = aliased(Callback)
+_NUMBER_ON_CALL = select(_OTHER.id).where(_OTHER.phone == Callback.phone, _OTHER.state.in_(_on_call_states())).exists()
+_BUSY = (
+    select(Callback.queue_id.label("queue_id"), func.count().label("calls"))
+    .where(Callback.state.in_(_on_call_states()))
+    .group_by(Callback.queue_id)
+    .cte("busy")
+)
+DUE_FOR_CLAIM = (
+    select(
+        Callback.id,
+        Callback.queue_id,
+        Callback.phone,
+        Callback.state,
+        _LAST_ATTEMPT.scalar_subquery().label("last_number"),
+        _NUMBER_ON_CALL.label("number_on_call"),
+        func.coalesce(_BUSY.c.calls, 0).label("queue_calls"),
+        Queue.max_concurrent_calls,
+        Queue.primary_provider,
+        Queue.secondary_provider,
+        Queue.dial_mode,
+        Queue.caller_id,
+        Queue.agent_target,
+    )
+    .join(Queue, Queue.id == Callback.queue_id)
+    .outerjoin(_BUSY, _BUSY.c.queue_id == Callback.queue_id)
+    .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= bindparam("now"))
+    .order_by(Callback.next_attempt_at, Callback.id)
+    .limit(bindparam("limit"))
+    .with_for_update(of=Callback, skip_locked=True)
+)
+_CALLBACK_EVENT = cast(Table, CallbackEvent.__table__)
+PACER_NEXT_AT = select(DialPacer.next_at).where(DialPacer.provider == bindparam("provider"))
+_ATTEMPT = cast(Table, Attempt.__table__)
+SAVE_CALL_ID = (
+    update(_ATTEMPT)
+    .where(_ATTEMPT.c.id == bindparam("b_attempt"))
+    .values(
+        provider=bindparam("b_provider"),
+        failover_from=bindparam("b_failover_from"),
+        call_id=func.coalesce(_ATTEMPT.c.call_id, bindparam("b_call_id")),  # a fast webhook may have filled it
+        call_state=case((_ATTEMPT.c.call_state == "requested", CallState.QUEUED.value), else_=_ATTEMPT.c.call_state),
+    )
+)
 
 
 class WebhookUrls:
@@ -124,91 +206,137 @@ class Dialer:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.urls = WebhookUrls(settings.public_base_url, settings.secret_key)
         self.lease = timedelta(seconds=settings.dial_lease_seconds)
+        self.stopping = threading.Event()  # set by the worker on SIGTERM: claim nothing more
+        self._executor: ThreadPoolExecutor | None = None  # the dials in flight
+        self._saver: ThreadPoolExecutor | None = None  # one thread saving their results
+        self._saves: list[Future[None]] = []
 
     # --- claiming -------------------------------------------------------------------------
 
     def claim_due(self, limit: int = 50) -> list[Claim]:
+        """Claim up to ``limit`` due callbacks (fewer when the provider's pace could not
+        dial them within half a lease) in one transaction of a fixed number of statements,
+        whatever the batch: lock the due rows (SKIP LOCKED: workers share), keep each
+        queue's concurrent-call limit and one call per number, then move them to
+        ``dialing`` with a lease, write their history and attempt rows, and reserve their
+        turns at the providers' pace."""
         now = self.clock.now()
-        claims: list[Claim] = []
-        with self.db.write() as session:
-            ids = session.scalars(
-                select(Callback.id)
-                .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= now)
-                .order_by(Callback.next_attempt_at, Callback.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            busy_queues: dict[int, int] = {}
-            for callback_id in ids:
-                callback = session.get_one(Callback, callback_id)
-                queue = callback.queue
-                if queue.id not in busy_queues:
-                    busy_queues[queue.id] = (
-                        session.scalar(
-                            select(func.count())
-                            .select_from(Callback)
-                            .where(Callback.queue_id == queue.id, Callback.state.in_(ON_CALL_STATES))
-                        )
-                        or 0
-                    )
-                if busy_queues[queue.id] >= queue.max_concurrent_calls:
-                    continue  # the queue's agents are all on callbacks: wait for one to end
-                claim = self._claim(session, callback, queue, now)
-                if claim is not None:
-                    busy_queues[queue.id] += 1
-                    claims.append(claim)
-        return claims
-
-    def _claim(self, session: Session, callback: Callback, queue: Queue, now: datetime) -> Claim | None:
-        route = self.providers.route(queue.primary_provider, queue.secondary_provider)
         try:
-            with session.begin_nested():
-                apply_step(session, callback, "start_dial", now, self.worker_id, reason="due")
-                callback.lease_owner = self.worker_id
-                callback.lease_until = now + self.lease
-                attempt = Attempt(
-                    callback_id=callback.id,
-                    number=_next_attempt_number(session, callback.id),
-                    provider=route[0],
-                    call_state="requested",
-                    requested_at=now,
-                    agent_first=queue.dial_mode == "agent_first",
-                )
-                session.add(attempt)
-                session.flush()
+            with self.db.write() as session:
+                budget = self._budget(limit, session.scalar(PACER_NEXT_AT, {"provider": self.providers.default}), now)
+                if budget <= 0:
+                    return []
+                rows = session.execute(DUE_FOR_CLAIM, {"now": now, "limit": budget}).all()
+                chosen, postponed = [], []
+                calls: dict[int, int] = {}
+                numbers: set[str] = set()
+                for row in rows:
+                    going = calls.setdefault(row.queue_id, row.queue_calls)
+                    if going >= row.max_concurrent_calls:
+                        continue  # the queue's agents are all on callbacks: wait for one to end
+                    if row.number_on_call or row.phone in numbers:
+                        postponed.append(row.id)  # this number is on a call (another queue's): later
+                        continue
+                    next_state(row.state, "start_dial")  # the life cycle's rule (raises if broken)
+                    calls[row.queue_id] = going + 1
+                    numbers.add(row.phone)
+                    chosen.append(row)
+                if postponed:
+                    session.execute(
+                        update(Callback).where(Callback.id.in_(postponed)).values(next_attempt_at=now + ON_CALL_RETRY),
+                        execution_options={"synchronize_session": False},
+                    )
+                return self._write_claims(session, chosen, now) if chosen else []
         except IntegrityError:
-            # This number is already on a call (from another queue): try again shortly.
-            session.refresh(callback)
-            callback.next_attempt_at = now + timedelta(seconds=30)
-            return None
-        return Claim(
-            callback_id=callback.id,
-            attempt_id=attempt.id,
-            phone=callback.phone,
-            providers=route,
-            caller_id=queue.caller_id or self.settings.caller_id,
-            agent_target=(queue.agent_target or "sim:agent") if queue.dial_mode == "agent_first" else None,
+            # Another worker put one of these numbers on a call after we looked: nothing was
+            # written; the next pass sees it and postpones that callback.
+            log.info("a claim raced another worker for a number on a call: claiming again")
+            return []
+
+    def _write_claims(self, session: Session, rows: list[Row[Any]], now: datetime) -> list[Claim]:
+        lease_until = now + self.lease
+        connection = session.connection()
+        session.execute(
+            update(Callback)
+            .where(Callback.id.in_([row.id for row in rows]))
+            .values(state=State.DIALING.value, lease_owner=self.worker_id, lease_until=lease_until, updated_at=now),
+            execution_options={"synchronize_session": False},
         )
+        connection.execute(
+            insert(_CALLBACK_EVENT),
+            [
+                {
+                    "callback_id": row.id,
+                    "step": "start_dial",
+                    "from_state": row.state,
+                    "to_state": State.DIALING.value,
+                    "at": now,
+                    "actor": self.worker_id,
+                    "reason": "due",
+                    "payload": {},
+                }
+                for row in rows
+            ],
+        )
+        routes = {row.id: self.providers.route(row.primary_provider, row.secondary_provider) for row in rows}
+        inserted = connection.execute(
+            insert(_ATTEMPT).returning(_ATTEMPT.c.callback_id, _ATTEMPT.c.id),
+            [
+                {
+                    "callback_id": row.id,
+                    "number": row.last_number + 1,
+                    "provider": routes[row.id][0],
+                    "call_state": "requested",
+                    "requested_at": now,
+                    "agent_first": row.dial_mode == "agent_first",
+                }
+                for row in rows
+            ],
+        )
+        attempt_of = {callback_id: attempt_id for callback_id, attempt_id in inserted}  # one per callback
+        turns: dict[str, list[datetime]] = {}
+        for row in rows:
+            turns.setdefault(routes[row.id][0], []).append(now)
+        for provider, wanted in turns.items():
+            turns[provider] = self._reserve(session, provider, len(wanted), now)
+        claims = []
+        for row in rows:
+            agent_first = row.dial_mode == "agent_first"
+            claims.append(
+                Claim(
+                    callback_id=row.id,
+                    attempt_id=attempt_of[row.id],
+                    phone=row.phone,
+                    providers=routes[row.id],
+                    caller_id=row.caller_id or self.settings.caller_id,
+                    agent_target=(row.agent_target or "sim:agent") if agent_first else None,
+                    lease_until=lease_until,
+                    turn=turns[routes[row.id][0]].pop(0),
+                )
+            )
+        return claims
 
     # --- placing --------------------------------------------------------------------------
 
     def reserve_turns(self, provider: str, count: int = 1) -> list[datetime]:
         """Pace calls to the provider's calls-per-second across every worker: one shared
         DB row holds the next free instant; a batch reserves its turns in one go."""
-        cps = self.settings.calls_per_second.get(provider, 1.0)
-        turns: list[datetime] = []
         with self.db.write() as session:
-            row = session.get(DialPacer, provider, with_for_update=True)
-            now = self.clock.now()
-            following = row.next_at if row else None
-            for _ in range(count):
-                turn, following = pace(following, now, cps)
-                turns.append(turn)
-            assert following is not None
-            if row is None:
-                session.add(DialPacer(provider=provider, next_at=following))
-            else:
-                row.next_at = following
+            return self._reserve(session, provider, count, self.clock.now())
+
+    def _reserve(self, session: Session, provider: str, count: int, now: datetime) -> list[datetime]:
+        cps = self.settings.calls_per_second.get(provider, 1.0)
+        row = session.get(DialPacer, provider, with_for_update=True)
+        following = row.next_at if row else None
+        turns: list[datetime] = []
+        for _ in range(count):
+            turn, following = pace(following, now, cps)
+            turns.append(turn)
+        assert following is not None
+        if row is None:
+            session.add(DialPacer(provider=provider, next_at=following))
+        else:
+            row.next_at = following
         return turns
 
     def wait_for_turn(self, provider: str) -> None:
@@ -219,10 +347,19 @@ class Dialer:
         if delay > 0:
             time.sleep(delay)
 
+    def _may_dial(self, claim: Claim) -> bool:
+        """Fencing, right before dialing. A claim younger than half its lease is ours: no
+        other worker may take it before the lease runs out, so there is nothing to ask.
+        Beyond that (this worker stalled, or waited long for its turn) renew the lease in
+        the database if it is still ours."""
+        if self.clock.now() <= claim.lease_until - self.lease / 2:
+            return True
+        return self._still_ours(claim)
+
     def _still_ours(self, claim: Claim) -> bool:
-        """Fencing: right before dialing, renew the lease if it is still ours. A worker that
-        fell behind (its lease ran out and another worker reconciled the callback) must
-        not dial; renewing also restarts the clock the reconciler measures from."""
+        """Renew the lease if it is still ours. A worker that fell behind (its lease ran
+        out and another worker reconciled the callback) must not dial; renewing also
+        restarts the clock the reconciler measures from."""
         now = self.clock.now()
         with self.db.write() as session:
             renewed = session.execute(
@@ -240,15 +377,67 @@ class Dialer:
             session.execute(update(Attempt).where(Attempt.id == claim.attempt_id).values(requested_at=now))
         return True
 
-    def place(self, claim: Claim, turn: datetime | None = None) -> None:
-        """Dial one claim: through its primary provider at ``turn`` (reserved by the
-        caller) or at a turn reserved now, failing over to the secondary."""
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.settings.dial_concurrency, thread_name_prefix="dial")
+        return self._executor
+
+    def _save_later(self, dials: list[Future[DialOutcome]]) -> None:
+        """Hand a wave of dials to the saver thread, which records their results in one
+        transaction once they are back, while this thread goes on claiming."""
+        if self._saver is None:
+            self._saver = ThreadPoolExecutor(1, thread_name_prefix="dial-saver")
+        while len(self._saves) >= MAX_PENDING_SAVES:
+            self._saves.pop(0).result()  # the saver is behind: wait for it (and surface its errors)
+        self._saves.append(self._saver.submit(self._settle, dials))
+
+    def flush(self) -> None:
+        """Wait until every dial handed out so far is saved (re-raising a saver's error)."""
+        while self._saves:
+            self._saves.pop(0).result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            for executor in (self._executor, self._saver):
+                if executor is not None:
+                    executor.shutdown(wait=True)
+            self._executor = self._saver = None
+
+    def place(self, claim: Claim) -> None:
+        self.place_all([claim])
+        self.flush()
+
+    def place_all(self, claims: list[Claim]) -> None:
+        """Dial each claim at its turn, with up to ``dial_concurrency`` provider requests
+        in flight, and save what the providers answered in batches (one transaction for
+        all that went out meanwhile). When the worker is stopping, claims whose turn has
+        not come are handed back rather than waited for."""
+        wave: list[Future[DialOutcome]] = []
+        queue = sorted(claims, key=lambda c: c.turn)
+        while queue:
+            claim = queue[0]
+            wait = (claim.turn - self.clock.now()).total_seconds()
+            if wait > SAVE_WHILE_WAITING and wave:
+                self._save_later(wave)
+                wave = []
+            if wait > 0 and self.stopping.is_set():
+                self._hand_back(queue, "the worker stopped before this call's turn")
+                break
+            queue.pop(0)
+            self._sleep_until(claim.turn)
+            if not self._may_dial(claim):
+                log.warning("claim on callback %s was taken over before dialing: not dialing", claim.callback_id)
+                continue
+            wave.append(self._pool().submit(self._dial, claim))
+        if wave:
+            self._save_later(wave)
+
+    def _dial(self, claim: Claim) -> DialOutcome:
+        """One call through the claim's providers in order (runs in the dial pool)."""
         errors: list[str] = []
         first = claim.providers[0]
-        self._sleep_until(turn or self.reserve_turns(first)[0])
-        if not self._still_ours(claim):
-            log.warning("claim on callback %s was taken over before dialing: not dialing", claim.callback_id)
-            return
         for provider in claim.providers:
             adapter = self.providers.get(provider)
             call = OutboundCall(
@@ -258,9 +447,9 @@ class Dialer:
                 status_url=self.urls.event(provider, claim.attempt_id),
                 machine_detection=claim.agent_target is None,  # agents are not answering machines
             )
-            if provider != first:
-                self.wait_for_turn(provider)
             try:
+                if provider != first:
+                    self.wait_for_turn(provider)
                 placed = adapter.place_call(call)
             except ProviderError as error:
                 errors.append(f"{provider}: {error.message}")
@@ -269,42 +458,72 @@ class Dialer:
                     # The request may have reached the provider and the phone may be ringing:
                     # neither redial nor fail over. Its webhooks (which carry the attempt) or,
                     # failing those, the lease reconciliation settle it.
-                    self._uncertain(claim, errors)
-                    return
+                    return NotPlaced(claim, errors, "uncertain")
                 if error.permanent:
-                    self._dial_failed(claim, errors, permanent=True)
-                    return
+                    return NotPlaced(claim, errors, "permanent")
                 continue
-            self._placed(claim, provider, placed.call_id, failover_from=first if provider != first else None)
-            return
-        self._dial_failed(claim, errors, permanent=False)
+            except Exception as error:  # a bug or an unwrapped transport error: it may have gone out
+                log.exception("dial via %s for %s raised", provider, mask_phone(claim.phone))
+                errors.append(f"{provider}: unexpected {type(error).__name__}: {error}")
+                return NotPlaced(claim, errors, "uncertain")
+            return Placed(claim, provider, placed.call_id)
+        return NotPlaced(claim, errors, "failed")
 
-    def _placed(self, claim: Claim, provider: str, call_id: str, failover_from: str | None) -> None:
+    def _settle(self, futures: list[Future[DialOutcome]]) -> None:
+        outcomes = [future.result() for future in futures]
+        self._save_placed([o for o in outcomes if isinstance(o, Placed)])
+        for outcome in outcomes:
+            if isinstance(outcome, NotPlaced):
+                if outcome.kind == "uncertain":
+                    self._uncertain(outcome.claim, outcome.errors)
+                else:
+                    self._dial_failed(outcome.claim, outcome.errors, permanent=outcome.kind == "permanent")
+
+    def _save_placed(self, placed: list[Placed]) -> None:
+        """Save the call ids the providers gave, for a batch of dials, in one transaction."""
+        if not placed:
+            return
         now = self.clock.now()
         with self.db.write() as session:
-            session.execute(
-                update(Attempt)
-                .where(Attempt.id == claim.attempt_id)
-                .values(
-                    provider=provider,
-                    failover_from=failover_from,
-                    call_id=func.coalesce(Attempt.call_id, call_id),  # a fast webhook may have filled it
-                    call_state=case(
-                        (Attempt.call_state == "requested", CallState.QUEUED.value), else_=Attempt.call_state
-                    ),
-                )
+            session.connection().execute(
+                SAVE_CALL_ID,
+                [
+                    {
+                        "b_attempt": p.claim.attempt_id,
+                        "b_provider": p.provider,
+                        "b_failover_from": p.claim.providers[0] if p.provider != p.claim.providers[0] else None,
+                        "b_call_id": p.call_id,
+                    }
+                    for p in placed
+                ],
             )
             session.execute(
                 update(Callback)
-                .where(Callback.id == claim.callback_id)
+                .where(Callback.id.in_([p.claim.callback_id for p in placed]))
                 .values(
                     attempts=Callback.attempts + 1,
                     dial_errors=0,
                     lease_until=case(
                         (Callback.state.in_(ON_CALL_STATES), now + CALL_WATCH), else_=Callback.lease_until
                     ),
-                )
+                ),
+                execution_options={"synchronize_session": False},
             )
+
+    def _hand_back(self, claims: list[Claim], reason: str) -> None:
+        """Claims that were never dialed go back in line, due now, for any worker: their
+        attempt rows were only the intent to dial, and are removed."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            for claim in claims:
+                callback = session.get_one(Callback, claim.callback_id, with_for_update=True)
+                if callback.state != State.DIALING.value or callback.lease_owner != self.worker_id:
+                    continue
+                session.execute(delete(Attempt).where(Attempt.id == claim.attempt_id, Attempt.call_id.is_(None)))
+                _clear_lease(callback)
+                apply_step(session, callback, "release", now, self.worker_id, reason=reason)
+                callback.next_attempt_at = now
+        log.info("handed back %d claims not yet dialed", len(claims))
 
     def _uncertain(self, claim: Claim, errors: list[str]) -> None:
         with self.db.write() as session:
@@ -345,25 +564,27 @@ class Dialer:
         return (due - self.clock.now()).total_seconds() if due is not None else float("inf")
 
     def claim_budget(self, limit: int) -> int:
-        """How many callbacks to claim now: no more than can be dialled, at the provider's
-        pace and behind the turns other workers already hold, within half a lease (claims
-        beyond that would only run out before their turn and be fenced off)."""
-        provider = self.providers.default
-        cps = self.settings.calls_per_second.get(provider, 1.0)
+        """How many callbacks a claim would take now (see ``_budget``)."""
         with self.db.read() as session:
-            next_at = session.scalar(select(DialPacer.next_at).where(DialPacer.provider == provider))
-        backlog = max(0.0, (next_at - self.clock.now()).total_seconds()) if next_at else 0.0
+            next_at = session.scalar(PACER_NEXT_AT, {"provider": self.providers.default})
+        return self._budget(limit, next_at, self.clock.now())
+
+    def _budget(self, limit: int, next_at: datetime | None, now: datetime) -> int:
+        """No more than can be dialled, at the provider's pace and behind the turns other
+        workers already hold, within half a lease (claims beyond that would only run out
+        before their turn and be fenced off)."""
+        cps = self.settings.calls_per_second.get(self.providers.default, 1.0)
+        backlog = max(0.0, (next_at - now).total_seconds()) if next_at else 0.0
         return max(0, min(limit, int((self.lease.total_seconds() / 2 - backlog) * cps)))
 
-    def dispatch(self, limit: int = 50) -> int:
-        """Claim what is due and place the calls; returns how many were claimed."""
-        claims = self.claim_due(self.claim_budget(limit))
-        by_provider: dict[str, list[Claim]] = {}
-        for claim in claims:
-            by_provider.setdefault(claim.providers[0], []).append(claim)
-        for provider, group in by_provider.items():
-            for claim, turn in zip(group, self.reserve_turns(provider, len(group)), strict=True):
-                self.place(claim, turn)
+    def dispatch(self, limit: int = 50, *, wait: bool = True) -> int:
+        """Claim what is due and place the calls; returns how many were claimed. With
+        ``wait`` it returns once every result is saved; the worker's loop passes False and
+        claims the next batch while the saver records this one."""
+        claims = self.claim_due(limit)
+        self.place_all(claims)
+        if wait:
+            self.flush()
         return len(claims)
 
     # --- leases that ran out --------------------------------------------------------------
@@ -441,11 +662,6 @@ class Dialer:
 
 
 # --- webhooks -------------------------------------------------------------------------------
-
-
-def _next_attempt_number(session: Session, callback_id: int) -> int:
-    current = session.scalar(select(func.max(Attempt.number)).where(Attempt.callback_id == callback_id))
-    return (current or 0) + 1
 
 
 def _clear_lease(callback: Callback) -> None:

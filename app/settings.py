@@ -47,6 +47,7 @@ class Settings:
         default_factory=lambda: {"simulator": 20.0, "twilio": 1.0, "vonage": 3.0}
     )
     dial_lease_seconds: int = 60
+    dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
     simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
     booking_link_days: int = 7
 
@@ -197,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         vonage_signature_secret=_read(env, "VONAGE_SIGNATURE_SECRET"),
         calls_per_second=cps,
         dial_lease_seconds=_parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 2, 3600),
+        dial_concurrency=_parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
         simulator_latency_ms=_parse_int("SIMULATOR_LATENCY_MS", env.get("SIMULATOR_LATENCY_MS", "0"), 0, 60_000),
     )
     if settings.telephony_provider not in settings.configured_providers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -42,21 +43,40 @@ class Worker:
         self.settings = settings
         self.providers = providers
         self.dialer = Dialer(db, providers, clock, settings)
-        self.dispatch_window = 1.0  # seconds each dispatch tick keeps watching for due work
+        self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
+        self._dispatching = threading.Lock()
 
     def dispatch(self) -> None:
-        """Dial what is due, on time. The tick runs every second and, within it, claims
-        whatever falls due, sleeping until the next due time but never longer than
-        POLL_SECONDS (a callback booked for "now" must not wait for the next tick)."""
-        until = time.monotonic() + self.dispatch_window
-        while True:
-            while self.dialer.dispatch() > 0:
-                pass
-            left = until - time.monotonic()
-            if left <= 0:
-                return
-            wait = self.dialer.seconds_until_next_due()
-            time.sleep(min(max(wait, 0.0), POLL_SECONDS, left))
+        """The dispatch tick. APScheduler calls it every second; the first call runs the
+        dialing loop until the worker stops, and later calls return at once while it runs
+        (so that a loop that died on an error, say the database going away, is restarted
+        a second later). A loop, not a tick per second: a tick that ran into the next one
+        would be skipped by APScheduler, leaving up to a second in which nothing is dialed."""
+        if not self._dispatching.acquire(blocking=False):
+            return
+        try:
+            self.dispatch_loop()
+        finally:
+            self._dispatching.release()
+
+    def dispatch_loop(self) -> None:
+        """Dial what is due, on time: claim batch after batch while there is a backlog (a
+        saver thread records each batch's dials meanwhile), then sleep until the next due
+        time but never longer than POLL_SECONDS (a callback booked for "now" must not
+        wait). ``dispatch_window`` None: until the worker stops; 0: one pass."""
+        until = None if self.dispatch_window is None else time.monotonic() + self.dispatch_window
+        stopping = self.dialer.stopping
+        try:
+            while not stopping.is_set():
+                while self.dialer.dispatch(wait=False) > 0 and not stopping.is_set():
+                    pass
+                left = POLL_SECONDS if until is None else until - time.monotonic()
+                if left <= 0 or stopping.is_set():
+                    return
+                wait = self.dialer.seconds_until_next_due()
+                time.sleep(min(max(wait, 0.0), POLL_SECONDS, left))
+        finally:
+            self.dialer.flush()
 
     def reconcile(self) -> None:
         handled = self.dialer.reconcile()
@@ -103,22 +123,34 @@ class Worker:
         _started_in_this_process = not once
         if once:
             self.dispatch_window = 0.0  # one pass, no waiting for what falls due later
-            for tick, _ in self.ticks():
-                tick()
+            try:
+                for tick, _ in self.ticks():
+                    tick()
+            finally:
+                self.dialer.close()
             return
         scheduler = BlockingScheduler(
             # A tick that runs late still runs (once): the default grace time would skip it silently.
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         for tick, seconds in self.ticks():
-            scheduler.add_job(tick, "interval", seconds=seconds, next_run_time=self.clock.now())
+            # The dispatch loop holds its job for as long as it runs: a second instance may
+            # start (and returns at once) rather than be logged as skipped every second.
+            instances = 2 if tick == self.dispatch else 1
+            scheduler.add_job(
+                tick, "interval", seconds=seconds, next_run_time=self.clock.now(), max_instances=instances
+            )
 
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: finishing the current tick, then stopping", signum)
+            log.info("signal %d: claiming nothing more, finishing the current dials, then stopping", signum)
+            self.dialer.stopping.set()  # the dispatch loop and the placing of a batch check it
             scheduler.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("worker started: %s", ", ".join(t.__name__ for t, _ in self.ticks()))
-        scheduler.start()
+        try:
+            scheduler.start()
+        finally:
+            self.dialer.close()
         log.info("worker stopped")

@@ -67,8 +67,10 @@ TIMED_DIALER_METHODS = (
     "reserve_turns",  # the shared pacer row
     "wait_for_turn",  # the shared pacer row (older dialers: one turn per call), plus its sleep
     "_sleep_until",  # waiting for a reserved turn
-    "_still_ours",  # renewing the lease right before dialing
-    "_placed",  # saving the call id
+    "_may_dial",  # fencing before the dial (a young claim needs no query)
+    "_still_ours",  # renewing the lease right before dialing (older claims only)
+    "_placed",  # saving the call id (older dialers: one transaction per call)
+    "_save_placed",  # saving the call ids of a batch in one transaction
     "seconds_until_next_due",  # idle polling
 )
 
@@ -112,12 +114,12 @@ class BenchWorker(Worker):
         adapter = self.providers.get("simulator")
         adapter.place_call = timings.wrap("place_call (HTTP)", adapter.place_call)  # type: ignore[method-assign]
 
-    def dispatch(self) -> None:
+    def dispatch_loop(self) -> None:
         started = time.perf_counter()
         if self.profile is not None:
             self.profile.enable()  # ticks run in a thread pool, one dispatch at a time
         try:
-            super().dispatch()
+            super().dispatch_loop()
         finally:
             if self.profile is not None:
                 self.profile.disable()

@@ -222,13 +222,15 @@ def stop_postgres() -> None:
 
 
 STEPS = (
-    ("claim_due", "one claim transaction per batch"),
-    ("reserve_turns", "pacer row, per batch"),
+    ("claim_due", "one claim transaction per batch, turns included"),
+    ("reserve_turns", "pacer row, per batch (older dialers)"),
     ("wait_for_turn", "pacer row, per call"),
     ("_sleep_until", "waiting for the turn"),
+    ("_may_dial", "fencing before the dial"),
     ("_still_ours", "lease renewal before the dial"),
-    ("place_call (HTTP)", "to the sink"),
-    ("_placed", "saving the call id"),
+    ("place_call (HTTP)", "to the sink, in the dial pool"),
+    ("_placed", "saving the call id (older dialers)"),
+    ("_save_placed", "saving a batch of call ids"),
     ("seconds_until_next_due", "idle polling"),
 )
 

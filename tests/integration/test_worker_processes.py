@@ -153,3 +153,29 @@ def test_three_workers_dial_every_due_callback_exactly_once(
         )
         == 0
     )
+
+
+def test_sigterm_under_a_backlog_stops_the_worker_and_hands_back_what_it_did_not_dial(
+    client: FlaskClient,
+    live_queue: str,
+    db: Database,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    for n in range(40):
+        assert book(client, n).status_code == 201
+    # 2 calls a second: the worker claims all 40 at once, their turns spread over 20 s.
+    worker = start_worker(SIMULATOR_CPS="2", DIAL_LEASE_SECONDS="60")
+    wait_until(lambda: count(db, select(func.count()).select_from(SimCall)) >= 2, 30, "the first calls")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0  # it does not sit out the other 19 s of turns
+    calls = count(db, select(func.count()).select_from(SimCall))
+    assert 2 <= calls < 40
+    with db.read() as session:
+        callbacks = session.execute(select(Callback.state, Callback.lease_owner, Callback.attempts)).all()
+        attempts = session.execute(select(Attempt.call_id, Attempt.callback_id)).all()
+    dialed = [c for c in callbacks if c.state == "dialing"]
+    handed_back = [c for c in callbacks if c.state == "retry_wait"]
+    assert len(dialed) == calls and all(c.attempts == 1 for c in dialed)
+    assert len(handed_back) == 40 - calls and all(c.lease_owner is None for c in handed_back)
+    # Every attempt left is a call that went out; those never dialed left no attempt row.
+    assert len(attempts) == calls and all(call_id is not None for call_id, _ in attempts)
