@@ -484,6 +484,8 @@ def run_spread(
     2 s) comes with a reconcile tick every 2 s; ``cps`` is the simulator's calls per second."""
     lease = lease or (2 if kills else 60)
     name = f"spread-{workers}w" + (f"-kill{kills}" if kills else "")
+    if spread == 0:
+        name = f"burst-{workers}w"
     if cps != SIMULATOR_CPS:
         name = f"paced-{workers}w-cps{cps:g}-lease{lease}"
     run_dir = work / name
