@@ -13,18 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BindParameter, Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import Callback, CallbackEvent, Queue, Slot
+from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
-from app.slot_sync import ensure_slots
+from app.slot_sync import ensure_slots, slots_are_current
 from app.transitions import apply_step
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
-from scheduler.lifecycle import LIVE_STATES, State, next_state
+from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed from SMS
@@ -78,12 +79,16 @@ def _release_seat(session: Session, slot_id: int) -> None:
     )
 
 
+def _live_states() -> BindParameter[list[str]]:
+    """The live states as sorted literals: SQLite uses the partial unique index
+    uq_callback_live_phone only when a query repeats its predicate literally."""
+    return bindparam("live", LIVE_STATE_VALUES, expanding=True, literal_execute=True)
+
+
 def _find_live(session: Session, queue_id: int, phone: str) -> Callback | None:
     return session.scalars(
         select(Callback).where(
-            Callback.queue_id == queue_id,
-            Callback.phone == phone,
-            Callback.state.in_([s.value for s in LIVE_STATES]),
+            Callback.queue_id == queue_id, Callback.phone == phone, Callback.state.in_(_live_states())
         )
     ).one_or_none()
 
@@ -93,11 +98,10 @@ def _find_live(session: Session, queue_id: int, phone: str) -> Callback | None:
 _SLOT: Table = Slot.__table__  # type: ignore[assignment]
 _CALLBACK: Table = Callback.__table__  # type: ignore[assignment]
 _EVENT: Table = CallbackEvent.__table__  # type: ignore[assignment]
-_LIVE = [s.value for s in LIVE_STATES]
 FIND_LIVE_ID = select(_CALLBACK.c.id).where(
     _CALLBACK.c.queue_id == bindparam("queue_id"),
     _CALLBACK.c.phone == bindparam("phone"),
-    _CALLBACK.c.state.in_(_LIVE),
+    _CALLBACK.c.state.in_(_live_states()),
 )
 TAKE_SCHEDULED_SEAT = (
     update(_SLOT)
@@ -110,7 +114,14 @@ TAKE_SCHEDULED_SEAT = (
     .values(booked=_SLOT.c.booked + 1)
     .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at, _SLOT.c.booked, _SLOT.c.capacity)
 )
-INSERT_CALLBACK = insert(_CALLBACK).returning(_CALLBACK.c.id)
+# A second live callback for the phone in the queue inserts nothing (the partial unique
+# index is the arbiter): no savepoint, no exception on the duplicate path.
+INSERT_CALLBACK = {
+    dialect: dialect_insert(_CALLBACK)
+    .on_conflict_do_nothing(index_elements=["queue_id", "phone"], index_where=text(LIVE_PREDICATE))
+    .returning(_CALLBACK.c.id)
+    for dialect, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 INSERT_EVENT = insert(_EVENT)
 
 
@@ -157,20 +168,60 @@ def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
                 return Seat(slot_id, starts_at, ends_at)
 
 
-def book(session: Session, request: BookingRequest, now: datetime, actor: str) -> BookingResult:
-    """Book a callback, or return the live one this phone already has in the queue.
+@dataclass(frozen=True)
+class PreparedBooking:
+    """What a booking can learn before it takes the write lock (on SQLite, one writer at a
+    time): the queue, the number in E.164, whether it already has a live callback, and
+    for ASAP when it falls due. Everything here is checked again by the write itself."""
 
-    The hot path is four statements under the write lock (seat, callback, event and the
-    duplicate check), written with Core rather than the ORM's unit of work."""
+    queue: Queue
+    phone: str
+    has_live_callback: bool
+    asap_due: datetime | None
+
+
+def prepare_booking(session: Session, request: BookingRequest, now: datetime) -> PreparedBooking:
+    """The reads and checks of a booking; in any transaction, a read one will do."""
     queue = get_queue(session, request.queue)
     phone = parse_phone(request.phone, queue.region, queue.allowed_countries)
-    connection = session.connection()
-    if connection.execute(FIND_LIVE_ID, {"queue_id": queue.id, "phone": phone}).first() is not None:
+    live = session.connection().execute(FIND_LIVE_ID, {"queue_id": queue.id, "phone": phone}).first() is not None
+    due = None
+    if request.kind == "asap":
+        if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
+            raise OutsideHours("we are closed now; please book a time for your callback", {})
+        wait = request.estimated_wait_seconds
+        due = asap_due_at(now, queue.estimated_wait_seconds if wait is None else wait)
+    return PreparedBooking(queue, phone, live, due)
+
+
+def book(
+    session: Session, request: BookingRequest, now: datetime, actor: str, prepared: PreparedBooking | None = None
+) -> BookingResult:
+    """Book a callback, or return the live one this phone already has in the queue.
+
+    ``prepared`` comes from ``prepare_booking`` run before this write transaction (the API
+    does so, in a read transaction, to keep the write lock short); without it the
+    preparation runs here. The write is three statements: the seat (one conditional
+    UPDATE … RETURNING), the callback (INSERT … ON CONFLICT DO NOTHING on the live-phone
+    index, so that a duplicate that lost a race gives its seat back) and its event."""
+    prepared = prepared or prepare_booking(session, request, now)
+    queue, phone = prepared.queue, prepared.phone
+    if prepared.has_live_callback:
         existing = _find_live(session, queue.id, phone)
         if existing is not None:
             return BookingResult(existing, created=False)
-    ensure_slots(session, queue, now)
-
+    if not slots_are_current(queue, now):  # rare: once a day per queue when no worker made the rows yet
+        queue = get_queue(session, request.queue)
+        ensure_slots(session, queue, now)
+    connection = session.connection()
+    if request.kind == "scheduled":
+        assert request.slot_start is not None
+        seat = _scheduled_seat(session, queue, request.slot_start, now)
+        due = spread_in_slot(seat.starts_at, seat.ends_at, seat.seat_number, seat.capacity)
+    else:
+        assert prepared.asap_due is not None
+        seat = _asap_seat(session, queue, prepared.asap_due)
+        due = max(prepared.asap_due, seat.starts_at)
     values: dict[str, Any] = {
         "ref": new_ref(),
         "queue_id": queue.id,
@@ -187,40 +238,29 @@ def book(session: Session, request: BookingRequest, now: datetime, actor: str) -
         "sms_consent": request.sms_consent,
         "created_at": now,
         "updated_at": now,
+        "slot_id": seat.slot_id,
+        "next_attempt_at": due,
     }
-    try:
-        with session.begin_nested():  # a duplicate that lost the race gives its seat back
-            if request.kind == "scheduled":
-                assert request.slot_start is not None
-                seat = _scheduled_seat(session, queue, request.slot_start, now)
-                due = spread_in_slot(seat.starts_at, seat.ends_at, seat.seat_number, seat.capacity)
-            else:
-                if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
-                    raise OutsideHours("we are closed now; please book a time for your callback", {})
-                wait = request.estimated_wait_seconds
-                due = asap_due_at(now, queue.estimated_wait_seconds if wait is None else wait)
-                seat = _asap_seat(session, queue, due)
-                due = max(due, seat.starts_at)
-            values.update(slot_id=seat.slot_id, next_attempt_at=due)
-            callback_id = connection.execute(INSERT_CALLBACK, values).scalar_one()
-            connection.execute(
-                INSERT_EVENT,
-                {
-                    "callback_id": callback_id,
-                    "step": "book",
-                    "from_state": None,
-                    "to_state": State.SCHEDULED.value,
-                    "at": now,
-                    "actor": actor,
-                    "reason": f"{request.kind} callback requested via {request.source}",
-                    "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
-                },
-            )
-    except IntegrityError:
+    callback_id = connection.execute(INSERT_CALLBACK[connection.dialect.name], values).scalar_one_or_none()
+    if callback_id is None:  # a concurrent booking for this phone got in first: give the seat back
+        _release_seat(session, seat.slot_id)
         existing = _find_live(session, queue.id, phone)
         if existing is None:
-            raise
+            raise AssertionError("the live-phone index refused a callback but no live callback exists")
         return BookingResult(existing, created=False)
+    connection.execute(
+        INSERT_EVENT,
+        {
+            "callback_id": callback_id,
+            "step": "book",
+            "from_state": None,
+            "to_state": State.SCHEDULED.value,
+            "at": now,
+            "actor": actor,
+            "reason": f"{request.kind} callback requested via {request.source}",
+            "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+        },
+    )
     # The row just written, as an object for the caller (not attached to the session).
     callback = Callback(id=callback_id, **values)
     callback.queue = queue

@@ -183,7 +183,8 @@ class Slot(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-_LIVE = ", ".join(f"'{s.value}'" for s in sorted(LIVE_STATES))
+LIVE_STATE_VALUES = sorted(s.value for s in LIVE_STATES)  # one order everywhere: the index and the queries
+LIVE_PREDICATE = "state IN ({})".format(", ".join(f"'{v}'" for v in LIVE_STATE_VALUES))
 
 
 class Callback(Base):
@@ -197,12 +198,11 @@ class Callback(Base):
             "queue_id",
             "phone",
             unique=True,
-            sqlite_where=text(f"state IN ({_LIVE})"),
-            postgresql_where=text(f"state IN ({_LIVE})"),
+            sqlite_where=text(LIVE_PREDICATE),
+            postgresql_where=text(LIVE_PREDICATE),
         ),
         Index("ix_callback_due", "state", "next_attempt_at"),
-        # Lookups by number (duplicate check at booking, inbound calls and texts). The partial
-        # unique index cannot serve them on SQLite, whose planner does not match a bound IN list.
+        # Lookups by number alone (inbound calls and texts, any state).
         Index("ix_callback_phone_queue", "phone", "queue_id"),
         # Never two calls at once to one number, whatever the queue.
         Index(

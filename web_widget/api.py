@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import context
-from app.booking_service import BookingRequest, book, cancel, get_callback, reschedule
+from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
 from app.models import Callback, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
@@ -158,9 +158,11 @@ def create_callback() -> Response:
         sms_consent=body.sms_consent,
     )
     now = context.now()
+    with context.db().read() as session:  # the reads and checks, outside the write lock
+        prepared = prepare_booking(session, booking, now)
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
-        result = book(session, booking, now, actor="api")
+        result = book(session, booking, now, actor="api", prepared=prepared)
         return (201 if result.created else 200), callback_json(result.callback)
 
     status, answer = run_once(

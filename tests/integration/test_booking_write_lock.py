@@ -1,0 +1,89 @@
+"""A booking does its reads before the write transaction and writes three statements in
+it (on SQLite the write lock is held by one writer at a time, so this is its throughput),
+and a duplicate that lost a race gives its seat back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, event, func, select
+
+from app.booking_service import BookingRequest, book, prepare_booking
+from app.clock import FixedClock
+from app.db import Database
+from app.models import Callback, Slot
+from tests.integration.helpers import book as book_via_api
+from tests.integration.helpers import phone, slots
+
+
+@contextmanager
+def sent_on(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def verbs(statements: list[tuple[str, Any]]) -> list[str]:
+    return [" ".join(s.split()[:3]) for s, _ in statements]
+
+
+def test_the_write_transaction_of_a_booking_is_three_statements(
+    client: FlaskClient, demo_queue: str, db: Database
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("on PostgreSQL reads and writes share one engine; the write lock is SQLite's")
+    start = slots(client)[0]["start"]
+    book_via_api(client, 1, start)  # warm: slot rows exist
+    with sent_on(db.engine) as written:
+        assert book_via_api(client, 2, start).status_code == 201
+    assert verbs(written) == [
+        "BEGIN IMMEDIATE",
+        "UPDATE slot SET",
+        "INSERT INTO callback",
+        "INSERT INTO callback_event",
+    ]
+
+
+def test_the_duplicate_check_uses_the_live_phone_index_on_sqlite(
+    client: FlaskClient, demo_queue: str, db: Database
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite's planner matches partial indexes literally; PostgreSQL plans per value")
+    with sent_on(db.read_engine) as read:
+        assert book_via_api(client, 1, slots(client)[0]["start"]).status_code == 201
+    (sql, parameters), *_ = [(s, p) for s, p in read if s.startswith("SELECT callback.id")]
+    with db.read() as session:
+        rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+        plan = " ".join(str(r[-1]) for r in rows)
+    assert "uq_callback_live_phone" in plan, plan
+
+
+def test_a_duplicate_that_lost_the_race_gives_its_seat_back(
+    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    start = datetime.fromisoformat(slots(client)[0]["start"])
+    request = BookingRequest("support", phone(7), "scheduled", "api", slot_start=start)
+    with db.read() as session:
+        stale = prepare_booking(session, request, clock.now())  # no live callback yet...
+    assert not stale.has_live_callback
+    first = book_via_api(client, 7, start.isoformat())  # ...but one is booked meanwhile
+    assert first.status_code == 201
+    with db.write() as session:
+        result = book(session, request, clock.now(), "test", prepared=stale)
+    assert not result.created and result.callback.ref == first.get_json()["ref"]
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Callback)) == 1
+        booked = session.scalar(select(Slot.booked).where(Slot.starts_at == start))
+    assert booked == 1  # the loser's seat went back in the same transaction
