@@ -1,7 +1,8 @@
 # make run   - install, migrate the SQLite database, seed the demo queue, start web + worker
 # make test  - install dev tools and Prism (npm), start a throwaway PostgreSQL, run lint + the suite on
 #              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
-# make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed
+# make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
+#              (availability, booking, storm) then bench-dialer (dialer and webhooks)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PORT ?= 5000
 WEB_WORKERS ?= 2
 PG_URL = $(shell scripts/pg-test-server.sh url)
 
-.PHONY: run test lint unit bench clean prism
+.PHONY: run test lint unit bench bench-booking bench-dialer clean prism
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,10 +70,18 @@ test: $(VENV)/.installed-dev $(PRISM) lint
 	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; exit $$rc
 
-bench: $(VENV)/.installed-dev
+bench: bench-booking bench-dialer
+
+# Availability, booking under contention and the storm (SQLite and a durable PostgreSQL).
+bench-booking: $(VENV)/.installed-dev
 	@url=$$(PGTEST_DURABLE=1 scripts/pg-test-server.sh start) || exit 1; \
 	BENCH_POSTGRES_URL=$$url $(BIN)/python -m bench.run_all; rc=$$?; \
 	scripts/pg-test-server.sh stop; exit $$rc
+
+# The dialer (lag, claim capacity, SIGKILLed workers) and the status webhooks; it starts
+# its own durable PostgreSQL on port 54360.
+bench-dialer: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run_dialer
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules
