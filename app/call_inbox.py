@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -90,8 +90,14 @@ def apply_call_events(db: Database, clock: Clock, settings: Settings, limit: int
             return 0
         if not db.is_sqlite:
             _lock_attempts(session, rows)
-        for row in rows:
-            _apply_row(session, row, now, settings)
+        applied = [row.id for row in rows if _apply_row(session, row, now, settings)]
+        if applied:  # one statement for the batch rather than one per row
+            session.execute(
+                update(WebhookReceipt)
+                .where(WebhookReceipt.id.in_(applied))
+                .values(applied_at=now)
+                .execution_options(synchronize_session=False)
+            )
     return len(rows)
 
 
@@ -104,7 +110,8 @@ def _lock_attempts(session: Session, rows: Sequence[WebhookReceipt]) -> None:
         session.execute(select(Attempt.id).where(Attempt.id.in_(ids)).order_by(Attempt.id).with_for_update())
 
 
-def _apply_row(session: Session, row: WebhookReceipt, now: datetime, settings: Settings) -> None:
+def _apply_row(session: Session, row: WebhookReceipt, now: datetime, settings: Settings) -> bool:
+    """Apply one row in its own savepoint; False (and the row's error and tries updated) when it failed."""
     try:
         with session.begin_nested():
             if row.attempt_id is None:
@@ -128,5 +135,5 @@ def _apply_row(session: Session, row: WebhookReceipt, now: datetime, settings: S
             row.error,
             exc_info=given_up,
         )
-        return
-    row.applied_at = now
+        return False
+    return True

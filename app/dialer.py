@@ -515,9 +515,12 @@ def apply_call_event(
     the provider did not date itself; ``now`` dates the decisions."""
     heard_at = heard_at or now
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+    locked: Callback | None = None
     if event.state in TERMINAL_CALL_STATES and attempt.outcome is None:
-        # Lock the callback and load what the decision needs (queue, slot) in one query.
-        session.scalars(
+        # Lock the callback and load what the decision needs (queue, slot) in one query. Held
+        # in a variable: the session keeps unmodified objects only weakly, and a discarded
+        # result would be loaded again (without its queue and slot) by finish_attempt.
+        locked = session.scalars(
             select(Callback)
             .where(Callback.id == attempt.callback_id)
             .options(joinedload(Callback.queue, innerjoin=True), joinedload(Callback.slot))
@@ -531,6 +534,7 @@ def apply_call_event(
     if event.state in TERMINAL_CALL_STATES:
         attempt.call_state = event.state.value
         finish_attempt(session, attempt, now, settings, actor)
+        del locked
         return
     older = event.sequence is not None and attempt.last_sequence is not None and event.sequence < attempt.last_sequence
     if not older and STATE_RANK.get(event.state.value, 0) >= STATE_RANK.get(attempt.call_state, 0):
