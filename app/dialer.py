@@ -49,6 +49,7 @@ from telephony.base import (
     GatherResult,
     OutboundCall,
     ProviderError,
+    call_event_to_json,
 )
 from telephony.script import VoiceScript
 
@@ -674,32 +675,68 @@ def _release_seat(session: Session, callback: Callback) -> None:
         session.execute(update(Slot).where(Slot.id == callback.slot_id, Slot.booked > 0).values(booked=Slot.booked - 1))
 
 
-def first_receipt(session: Session, provider: str, dedupe_key: str, now: datetime) -> bool:
-    """Record a report; False when it was seen before (a redelivery: do nothing).
-    One INSERT … ON CONFLICT DO NOTHING: no savepoint, no exception on the hot path."""
+def take_receipt(session: Session, attempt_id: int, event: CallEvent, now: datetime) -> bool:
+    """Claim the right to apply a report we got outside the inbox (reconciliation asks the
+    provider); False when a report with its key was applied already (do nothing).
+
+    One INSERT … ON CONFLICT DO UPDATE … WHERE applied_at IS NULL: a new key is stored as
+    applied; a key waiting in the inbox (or given up there) is taken over and marked applied,
+    so the applier skips it; an applied key returns no row. On PostgreSQL the upsert waits
+    for an applier that holds the row and then sees it applied."""
     dialect = session.get_bind().dialect.name
     insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert_into(WebhookReceipt)
-        .values(provider=provider, dedupe_key=dedupe_key[:200], received_at=now)
-        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(WebhookReceipt.id)
+    statement = insert_into(WebhookReceipt).values(
+        provider=event.provider,
+        dedupe_key=event.dedupe_key[:200],
+        received_at=now,
+        attempt_id=attempt_id,
+        event=call_event_to_json(event),
+        applied_at=now,
+        tries=0,
+    )
+    taken = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["provider", "dedupe_key"],
+            set_={"applied_at": statement.excluded.applied_at},
+            where=WebhookReceipt.applied_at.is_(None),
+        ).returning(WebhookReceipt.id)
     ).first()
-    return inserted is not None
+    return taken is not None
 
 
 def record_call_event(
     session: Session, attempt_id: int, event: CallEvent, now: datetime, settings: Settings, actor: str = "provider"
 ) -> None:
-    """Apply one call-progress report. Late, doubled and out-of-order reports are safe:
-    duplicates are dropped by key, a finished attempt never changes outcome, and a
-    report older than one already seen only fills in missing details."""
-    if event.dedupe_key and not first_receipt(session, event.provider, event.dedupe_key, now):
+    """Apply a report fetched from the provider (reconciliation) at once, unless a report
+    with its key was applied before. Webhooks go through the inbox (app/call_inbox.py)."""
+    if event.dedupe_key and not take_receipt(session, attempt_id, event, now):
         return
+    apply_call_event(session, attempt_id, event, now, settings, actor)
+
+
+def apply_call_event(
+    session: Session,
+    attempt_id: int,
+    event: CallEvent,
+    now: datetime,
+    settings: Settings,
+    actor: str = "provider",
+    heard_at: datetime | None = None,
+) -> None:
+    """Apply one call-progress report: the one way a report is applied, whether it came
+    through the inbox (app/call_inbox.py) or from reconciliation. Late, doubled and
+    out-of-order reports are safe: a finished attempt never changes outcome, and a report
+    older than one already seen only fills in missing details. Deduplication is the
+    caller's (one receipt per key). ``heard_at``, when we received the report, dates what
+    the provider did not date itself; ``now`` dates the decisions."""
+    heard_at = heard_at or now
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+    locked: Callback | None = None
     if event.state in TERMINAL_CALL_STATES and attempt.outcome is None:
-        # Lock the callback and load what the decision needs (queue, slot) in one query.
-        session.scalars(
+        # Lock the callback and load what the decision needs (queue, slot) in one query. Held
+        # in a variable: the session keeps unmodified objects only weakly, and a discarded
+        # result would be loaded again (without its queue and slot) by finish_attempt.
+        locked = session.scalars(
             select(Callback)
             .where(Callback.id == attempt.callback_id)
             .options(joinedload(Callback.queue, innerjoin=True), joinedload(Callback.slot))
@@ -707,12 +744,13 @@ def record_call_event(
         ).one()
     if attempt.call_id is None:
         attempt.call_id = event.call_id  # the worker died before saving it: reconciled here
-    _merge_details(attempt, event, now)
+    _merge_details(attempt, event, heard_at)
     if attempt.outcome is not None:
         return
     if event.state in TERMINAL_CALL_STATES:
         attempt.call_state = event.state.value
         finish_attempt(session, attempt, now, settings, actor)
+        del locked
         return
     older = event.sequence is not None and attempt.last_sequence is not None and event.sequence < attempt.last_sequence
     if not older and STATE_RANK.get(event.state.value, 0) >= STATE_RANK.get(attempt.call_state, 0):

@@ -316,15 +316,36 @@ class Attempt(Base):
 
 
 class WebhookReceipt(Base):
-    """Every provider report we acted on, by its dedupe key: a redelivery finds its row and does nothing."""
+    """Every call-progress report, once per dedupe key: the inbox of the status webhook.
+
+    The webhook stores the parsed report here with one INSERT … ON CONFLICT DO NOTHING (a
+    redelivery finds its row and does nothing) and the worker applies it (app/call_inbox.py).
+    Reports fetched from the provider by reconciliation are stored already applied."""
 
     __tablename__ = "webhook_receipt"
-    __table_args__ = (UniqueConstraint("provider", "dedupe_key", name="uq_webhook_receipt_key"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key", name="uq_webhook_receipt_key"),
+        # What the applier reads: unapplied rows in arrival order. Partial, so it stays as
+        # small as the backlog whatever the table holds.
+        Index(
+            "ix_webhook_receipt_unapplied",
+            "id",
+            sqlite_where=text("applied_at IS NULL"),
+            postgresql_where=text("applied_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     provider: Mapped[str] = mapped_column(String(16))
     dedupe_key: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # No foreign key: the webhook's INSERT would take a share lock on the attempt row and so
+    # wait for an applier that holds it. The id comes from our own signed URL.
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # app.call_inbox.event_to_json
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts to apply it
+    error: Mapped[str | None] = mapped_column(Text)  # why the last try failed
 
 
 class DialPacer(Base):

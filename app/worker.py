@@ -16,6 +16,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
+from app import call_inbox
 from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
@@ -87,6 +88,11 @@ class Worker:
         while send_pending_sms(self.db, self.providers, self.clock, self.settings) > 0:
             pass
 
+    def apply_call_events(self) -> None:
+        """Apply the call-progress reports the status webhook stored (app/call_inbox.py)."""
+        while call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH:
+            pass
+
     def extend_slots(self) -> None:
         """Keep every queue's slot rows reaching its booking horizon."""
         with self.db.read() as session:
@@ -108,6 +114,7 @@ class Worker:
         """(tick, interval in seconds)."""
         return [
             (self.dispatch, 1),
+            (self.apply_call_events, 1),
             (self.send_texts, 2),
             (self.reconcile, 15),
             (self.extend_slots, 3600),

@@ -183,8 +183,17 @@ def webhook_rows(result: dict[str, Any]) -> list[Row]:
         ),
         Row(
             name,
+            "applying the inbox after the load (in-process)",
+            f"{result['applying']['rows']} reports in {result['applying']['seconds']} s"
+            f" = {result['applying']['events_per_second']:.0f}/s",
+            "",
+            "",
+        ),
+        Row(
+            name,
             "exactly one effect per event",
-            f"{checks['receipts']} receipts / {checks['distinct_events']} events, "
+            f"{checks['receipts']} receipts / {checks['distinct_events']} events"
+            f" ({checks['receipts_unapplied']} unapplied), "
             f"{checks['callbacks_with_not_one_event']} callbacks ≠ 1 event, "
             f"{checks['attempts_without_outcome']} without outcome",
             "exactly one",

@@ -17,10 +17,13 @@ The load generator (bench/webhook_load.py) is its own process with K keep-alive 
 
 Rounds alternate (bare, webhooks, webhooks, bare, ...), each webhook round with its own
 attempts and each bare round with as many requests; throughput is total requests over
-total seconds per side, latencies are pooled. Afterwards the database must show exactly
-one effect per event: one receipt per distinct event, every attempt with its terminal
-state and one outcome, one life-cycle event per callback, at most one text per callback,
-and seats that still add up.
+total seconds per side, latencies are pooled. The webhook only stores each report in the
+inbox (app/call_inbox.py); once the load is over, the bench runs the worker's applier
+in-process until the inbox is empty and times it (events applied per second, SQL
+statements per event). Then the database must show exactly one effect per event: one
+receipt per distinct event, none left unapplied, every attempt with its terminal state and
+one outcome, one life-cycle event per callback, at most one text per callback, and seats
+that still add up.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
+from app.call_inbox import apply_call_events
+from app.clock import SystemClock
 from app.db import Database
 from app.dialer import WebhookUrls
 from app.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
+from app.settings import Settings
 from bench.dialer_bench import PHONE_START, SECRET, fresh_database, percentile
 from bench.server import BIN, free_port
 from telephony.simulator import sign
@@ -219,6 +225,10 @@ def effects(database: Database, queue_id: int, distinct_events: int) -> dict[str
     """What the database shows after the run: exactly one effect per event, or not."""
     with database.read() as session:
         receipts = session.scalar(select(func.count()).select_from(WebhookReceipt)) or 0
+        unapplied = (
+            session.scalar(select(func.count()).select_from(WebhookReceipt).where(WebhookReceipt.applied_at.is_(None)))
+            or 0
+        )
         attempts = session.execute(select(Attempt.call_id, Attempt.call_state, Attempt.outcome)).all()
         per_callback = Counter(
             n
@@ -257,6 +267,7 @@ def effects(database: Database, queue_id: int, distinct_events: int) -> dict[str
     checks = {
         "receipts": receipts,
         "distinct_events": distinct_events,
+        "receipts_unapplied": unapplied,
         "attempts": len(attempts),
         "attempts_without_outcome": no_outcome,
         "attempts_not_in_their_terminal_state": wrong_state,
@@ -270,6 +281,7 @@ def effects(database: Database, queue_id: int, distinct_events: int) -> dict[str
     }
     checks["exactly_one_effect"] = (
         receipts == distinct_events
+        and unapplied == 0
         and no_outcome == 0
         and wrong_state == 0
         and checks["callbacks_with_not_one_event"] == 0
@@ -279,18 +291,19 @@ def effects(database: Database, queue_id: int, distinct_events: int) -> dict[str
     return checks
 
 
-def statements_per_delivery(url: str, run_dir: Path, base: str, plan: list[list[Any]]) -> dict[str, int]:
-    """SQL statements (savepoints included) one delivery costs, counted in-process with the
-    Flask test client on the same database: a first ringing, a first terminal, a duplicate."""
-    from sqlalchemy import event
-
-    from app import create_app
-    from app.settings import Settings
-
-    settings = Settings(
+def bench_settings(url: str, run_dir: Path, base: str) -> Settings:
+    return Settings(
         database_url=url, secret_key=SECRET, instance_path=run_dir, public_base_url=base, log_level="WARNING"
     )
-    app = create_app(settings)
+
+
+def statements_per_delivery(url: str, run_dir: Path, base: str, plan: list[list[Any]]) -> dict[str, int]:
+    """SQL statements (savepoints included) one delivery costs, counted in-process with the
+    Flask test client on the same database: a first ringing, a first terminal, a duplicate.
+    (The webhook stores the report; applying it is counted by apply_inbox.)"""
+    from app import create_app
+
+    app = create_app(bench_settings(url, run_dir, base))
     engine = app.extensions["db"].engine
     statements: list[str] = []
 
@@ -313,6 +326,35 @@ def statements_per_delivery(url: str, run_dir: Path, base: str, plan: list[list[
     event.remove(engine, "before_cursor_execute", count)
     app.extensions["db"].dispose()
     return counts
+
+
+def apply_inbox(database: Database, run_dir: Path, base: str) -> dict[str, Any]:
+    """What the worker's apply_call_events tick does, in-process, until the inbox is empty:
+    how long applying the stored reports takes, and the SQL statements it sends per report."""
+    settings = bench_settings(database.url, run_dir, base)
+    statements = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    rows = batches = 0
+    started = time.perf_counter()
+    try:
+        while taken := apply_call_events(database, SystemClock(), settings):
+            rows += taken
+            batches += 1
+    finally:
+        seconds = time.perf_counter() - started
+        event.remove(database.engine, "before_cursor_execute", count)
+    return {
+        "rows": rows,
+        "batches": batches,
+        "seconds": round(seconds, 2),
+        "events_per_second": round(rows / seconds, 1) if seconds else 0.0,
+        "statements_per_event": round(statements / rows, 1) if rows else 0.0,
+    }
 
 
 def run_webhooks(
@@ -374,6 +416,7 @@ def run_webhooks(
     finally:
         server.stop()
     load_avg.extend(round(x, 2) for x in os.getloadavg())
+    applying = apply_inbox(database, run_dir, base)
     checks = effects(database, queue_id, distinct)
     database.dispose()
 
@@ -404,6 +447,7 @@ def run_webhooks(
         "bare": side(bare),
         "checks": checks,
         "statements_per_delivery": statements,
+        "applying": applying,
         "server_errors": problems[:10],
         "load_average_before_after": load_avg,
     }
@@ -411,7 +455,8 @@ def run_webhooks(
     log(
         f"  webhooks {backend}: {result['hook']['rps']} req/s vs bare {result['bare']['rps']} req/s"
         f" ({result['ratio']:.0%}), p99 {result['hook']['p99_ms']} ms, one effect per event:"
-        f" {checks['exactly_one_effect']}"
+        f" {checks['exactly_one_effect']}; applier: {applying['rows']} reports in {applying['seconds']} s"
+        f" = {applying['events_per_second']} reports/s ({applying['statements_per_event']} statements each)"
     )
     return result
 

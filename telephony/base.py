@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from telephony.script import VoiceScript
 
@@ -89,6 +89,91 @@ class CallEvent:
     recording_url: str | None = None
     error_code: str | None = None
     dedupe_key: str = ""  # identifies this report: a redelivery has the same key
+
+
+_T = TypeVar("_T")
+
+CALL_EVENT_FORMAT = 1  # the version of call_event_to_json's document
+
+
+def call_event_to_json(event: CallEvent) -> dict[str, Any]:
+    """A JSON document of the report, to store it and apply it later (the webhook inbox).
+    Spelled out field by field (enums by value, instants in ISO 8601 with their offset) so
+    that what is stored does not change when the dataclass does without us noticing."""
+    return {
+        "v": CALL_EVENT_FORMAT,
+        "provider": event.provider,
+        "call_id": event.call_id,
+        "state": event.state.value,
+        "answered_by": event.answered_by.value if event.answered_by is not None else None,
+        "sequence": event.sequence,
+        "duration_seconds": event.duration_seconds,
+        "billable_seconds": event.billable_seconds,
+        "started_at": _instant_to_json(event.started_at),
+        "answered_at": _instant_to_json(event.answered_at),
+        "ended_at": _instant_to_json(event.ended_at),
+        "recording_url": event.recording_url,
+        "error_code": event.error_code,
+        "dedupe_key": event.dedupe_key,
+    }
+
+
+def call_event_from_json(document: object) -> CallEvent:
+    """The report call_event_to_json stored; ValueError when the document is not one."""
+    if not isinstance(document, dict):
+        raise ValueError("a stored call event must be a JSON object")
+    if document.get("v") != CALL_EVENT_FORMAT:
+        raise ValueError(f"unknown stored call event format {document.get('v')!r}")
+    answered_by = _optional(document, "answered_by", str)
+    return CallEvent(
+        provider=_required_str(document, "provider"),
+        call_id=_required_str(document, "call_id"),
+        state=CallState(_required_str(document, "state")),
+        answered_by=AnsweredBy(answered_by) if answered_by is not None else None,
+        sequence=_optional(document, "sequence", int),
+        duration_seconds=_optional(document, "duration_seconds", int),
+        billable_seconds=_optional(document, "billable_seconds", int),
+        started_at=_instant_from_json(document, "started_at"),
+        answered_at=_instant_from_json(document, "answered_at"),
+        ended_at=_instant_from_json(document, "ended_at"),
+        recording_url=_optional(document, "recording_url", str),
+        error_code=_optional(document, "error_code", str),
+        dedupe_key=_optional(document, "dedupe_key", str) or "",
+    )
+
+
+def _instant_to_json(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("a call event holds a naive datetime: adapters must give aware instants")
+    return value.isoformat()
+
+
+def _instant_from_json(document: dict[str, Any], key: str) -> datetime | None:
+    text = _optional(document, key, str)
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"stored call event {key} has no time zone")
+    return value
+
+
+def _required_str(document: dict[str, Any], key: str) -> str:
+    value = _optional(document, key, str)
+    if value is None:
+        raise ValueError(f"stored call event lacks {key}")
+    return value
+
+
+def _optional(document: dict[str, Any], key: str, kind: type[_T]) -> _T | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"stored call event {key} is not a {kind.__name__}: {value!r}")
+    return value
 
 
 @dataclass(frozen=True)

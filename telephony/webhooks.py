@@ -1,8 +1,10 @@
 """Provider webhooks: /webhooks/<provider>/voice/… — verify first, then parse, then act.
 
 Nothing is read before the signature is checked (403 otherwise), handlers answer fast
-and never call a provider inline (texts go to the outbox the worker sends), and every
-report is applied idempotently by app/dialer.py.
+and never call a provider inline (texts go to the outbox the worker sends). Call-progress
+reports are stored in an inbox with one statement and applied by the worker within about
+a second (app/call_inbox.py); the answer, menu and dial webhooks act at once, because the
+provider waits for the script they return.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from contextlib import suppress
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import context
-from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice, record_call_event
+from app.call_inbox import store_call_event
+from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
 from app.models import Attempt
 from app.providers import Providers
 from ivr_flows.callback_script import CallContext
@@ -119,8 +122,8 @@ def voice_event(provider: str, token: str) -> Response:
         # retries it for hours; log it so that nothing disappears unseen.
         log.warning("%s event for attempt %s not acted on: %s", provider, attempt_id, error)
         return Response(status=204)
-    with context.db().write() as session:
-        record_call_event(session, attempt_id, event, context.now(), context.settings())
+    # Into the inbox, nothing read: the worker applies it (a redelivery finds its key and does nothing).
+    store_call_event(context.db(), attempt_id, event, incoming.body, context.now())
     return Response(status=204)
 
 

@@ -1,5 +1,6 @@
 """The /simulator page in headless Chromium: request a callback, the phone rings,
-answer, press 1 and talk to an agent; and a call let ring out is retried."""
+answer, press 1 and talk to an agent; and a call let ring out is retried. The test plays
+the worker: it dials what is due and applies the stored call reports."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.dialer import Dialer
 from app.models import Callback
+from tests.integration.helpers import apply_call_events
 
 
 def dial_due(app: Flask) -> int:
@@ -40,6 +42,7 @@ def test_request_answer_and_reach_an_agent(app: Flask, demo_queue: str, db: Data
     assert states(db) == ["connected"]
     page.get_by_role("button", name="Hang up").click()
     page.wait_for_selector(".call.completed")
+    apply_call_events(app)  # the worker's tick: the hang-up's status report was stored, not applied
     assert states(db) == ["completed"]
     page.screenshot(path="/tmp/simulator.png")
 
@@ -53,4 +56,6 @@ def test_a_call_let_ring_out_is_retried(app: Flask, demo_queue: str, db: Databas
     page.wait_for_selector(".call.ringing")
     page.get_by_role("button", name="Let it ring out").click()
     page.wait_for_selector(".call.no_answer")
+    assert states(db) == ["dialing"]  # reported, stored, not yet applied
+    apply_call_events(app)
     assert states(db) == ["retry_wait"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+
+from app import call_inbox
 
 
 def phone(n: int) -> str:
@@ -42,3 +45,13 @@ def weekday_hours(
         {"weekday": d, "opens": opens, "closes": closes, "slot_minutes": slot_minutes, "capacity": capacity}
         for d in days
     ]
+
+
+def apply_call_events(app: Flask) -> int:
+    """What the worker's apply_call_events tick does, run to the end: apply the call-progress
+    reports the status webhook stored in the inbox. Returns how many rows it took."""
+    ext = app.extensions
+    taken = 0
+    while batch := call_inbox.apply_call_events(ext["db"], ext["clock"], ext["settings"]):
+        taken += batch
+    return taken

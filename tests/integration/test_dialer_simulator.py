@@ -16,7 +16,7 @@ from app.db import Database
 from app.dialer import Dialer, send_pending_sms
 from app.models import Attempt, Callback, CallbackEvent, SimText, Slot, SmsMessage
 from telephony.simulator_driver import SimulatorDriver
-from tests.integration.helpers import book, phone, weekday_hours
+from tests.integration.helpers import apply_call_events, book, phone, weekday_hours
 
 
 @pytest.fixture
@@ -59,7 +59,13 @@ def ringing(phone_sim: SimulatorDriver) -> str:
 
 
 def test_an_asap_callback_rings_when_due_and_a_human_reaches_an_agent(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     assert dialer.dispatch() == 0  # due in 5 minutes (the caller's place in the line)
@@ -77,6 +83,7 @@ def test_an_asap_callback_rings_when_due_and_a_human_reaches_an_agent(
     assert callback_row(db, ref).state == "connected"
     clock.advance(minutes=4)
     phone_sim.hang_up(call_id)
+    apply_call_events(app)
 
     row = callback_row(db, ref)
     assert (row.state, row.attempts, row.lease_owner) == ("completed", 1, None)
@@ -90,18 +97,26 @@ def test_an_asap_callback_rings_when_due_and_a_human_reaches_an_agent(
 
 
 def test_a_replayed_webhook_changes_nothing(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
     dialer.dispatch()
     call_id = ringing(phone_sim)
     phone_sim.ring_out(call_id)
+    apply_call_events(app)
     before = callback_row(db, ref)
     with db.read() as session:
         events_before = session.scalars(select(CallbackEvent.id)).all()
     # The provider delivers the final report again, and once more with a later sequence.
     phone_sim._event(call_id, "no_answer", duration=0)
+    apply_call_events(app)
     after = callback_row(db, ref)
     assert (after.state, after.next_attempt_at, after.attempts) == (before.state, before.next_attempt_at, 1)
     with db.read() as session:
@@ -109,6 +124,7 @@ def test_a_replayed_webhook_changes_nothing(
 
 
 def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
+    app: Flask,
     client: FlaskClient,
     make_queue,
     db: Database,
@@ -123,6 +139,7 @@ def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
     for attempt_number in (1, 2, 3):
         assert dialer.dispatch() == 1, attempt_number
         phone_sim.ring_out(ringing(phone_sim))
+        apply_call_events(app)
         row = callback_row(db, ref)
         if attempt_number < 3:
             assert row.state == "retry_wait"
@@ -141,17 +158,25 @@ def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
 
 
 def test_a_retry_that_misses_the_slot_is_rebooked_into_the_next_free_slot(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]  # ASAP: in the 10:00-10:15 slot, due 10:05
     clock.advance(minutes=5)
     dialer.dispatch()
     old_slot = callback_row(db, ref).slot_id
     phone_sim.busy(ringing(phone_sim))  # busy: retry in 5 minutes = 10:10, still inside 10:00-10:15
+    apply_call_events(app)
     assert callback_row(db, ref).state == "retry_wait"
     clock.advance(minutes=5)
     dialer.dispatch()
     phone_sim.ring_out(ringing(phone_sim))  # no answer: 10 minutes = 10:20, past the slot: rebook
+    apply_call_events(app)
     row = callback_row(db, ref)
     assert row.state == "retry_wait" and row.slot_id != old_slot
     with db.read() as session:
@@ -166,7 +191,13 @@ def test_a_retry_that_misses_the_slot_is_rebooked_into_the_next_free_slot(
 
 
 def test_pressing_3_cancels_and_frees_the_seat(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
@@ -175,6 +206,7 @@ def test_pressing_3_cancels_and_frees_the_seat(
     phone_sim.answer(call_id)
     result = phone_sim.press(call_id, "3")
     assert result["state"] == "completed"
+    apply_call_events(app)
     row = callback_row(db, ref)
     assert row.state == "cancelled"
     with db.read() as session:
@@ -183,7 +215,13 @@ def test_pressing_3_cancels_and_frees_the_seat(
 
 
 def test_pressing_2_texts_a_link_to_choose_another_time(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
@@ -191,6 +229,8 @@ def test_pressing_2_texts_a_link_to_choose_another_time(
     call_id = ringing(phone_sim)
     phone_sim.answer(call_id)
     phone_sim.press(call_id, "2")
+    assert callback_row(db, ref).state == "cancelled"  # at once: the menu webhook acts itself
+    apply_call_events(app)
     assert callback_row(db, ref).state == "cancelled"
     with db.read() as session:
         sms = session.scalars(select(SmsMessage)).one()
@@ -198,7 +238,13 @@ def test_pressing_2_texts_a_link_to_choose_another_time(
 
 
 def test_silence_repeats_the_menu_once_then_counts_as_no_answer(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
@@ -209,12 +255,19 @@ def test_silence_repeats_the_menu_once_then_counts_as_no_answer(
     assert again["state"] == "answered"  # the menu, once more
     final = phone_sim.stay_silent(call_id)
     assert final["state"] == "completed"
+    apply_call_events(app)
     assert attempts(db)[0].outcome == "no_answer"
     assert callback_row(db, ref).state in ("retry_wait", "unreachable")
 
 
 def test_a_voicemail_hears_the_queue_message_and_is_retried_later(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
@@ -224,12 +277,14 @@ def test_a_voicemail_hears_the_queue_message_and_is_retried_later(
     final = phone_sim.stay_silent(call_id)
     final = phone_sim.stay_silent(call_id)
     assert "Sorry we missed you" in final["script"]["actions"][0]["text"]
+    apply_call_events(app)
     (cdr,) = attempts(db)
     assert (cdr.outcome, cdr.answered_by) == ("machine", "machine")
     assert callback_row(db, ref).state == "retry_wait"
 
 
 def test_no_free_agent_means_a_quick_retry(
+    app: Flask,
     client: FlaskClient,
     make_queue,
     db: Database,
@@ -246,6 +301,7 @@ def test_no_free_agent_means_a_quick_retry(
     phone_sim.agents_available = False
     result = phone_sim.press(call_id, "1")
     assert "nobody is free" in result["script"]["actions"][0]["text"]
+    apply_call_events(app)
     row = callback_row(db, ref)
     assert row.state == "retry_wait"
     assert row.next_attempt_at == clock.now() + timedelta(minutes=2)
@@ -253,7 +309,13 @@ def test_no_free_agent_means_a_quick_retry(
 
 
 def test_a_forged_webhook_is_refused_and_changes_nothing(
-    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock, dialer: Dialer, phone_sim: SimulatorDriver
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
 ) -> None:
     ref = book(client, 1).get_json()["ref"]
     clock.advance(minutes=5)
@@ -266,10 +328,12 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(
         response = client.post(path, data=body, headers={"Content-Type": "application/json", **headers})
         assert response.status_code == 403
         assert response.get_json()["type"] == "bad_signature"
+    assert apply_call_events(app) == 0  # nothing stored
     assert callback_row(db, ref).state == "dialing"
 
 
 def test_agent_first_rings_the_agent_then_the_customer(
+    app: Flask,
     client: FlaskClient,
     make_queue,
     db: Database,
@@ -290,11 +354,13 @@ def test_agent_first_rings_the_agent_then_the_customer(
     assert callback_row(db, ref).state == "connected"
     clock.advance(minutes=3)
     phone_sim.hang_up(call["call_id"])
+    apply_call_events(app)
     assert callback_row(db, ref).state == "completed"
     assert attempts(db)[0].outcome == "connected"
 
 
 def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
+    app: Flask,
     client: FlaskClient,
     make_queue,
     db: Database,
@@ -309,6 +375,7 @@ def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
     (call,) = phone_sim.calls()
     phone_sim.agents_available = False  # here: the second leg (the customer) is not answered
     phone_sim.answer(call["call_id"])
+    apply_call_events(app)
     row = callback_row(db, ref)
     assert row.state == "retry_wait"
     assert row.next_attempt_at == clock.now() + timedelta(minutes=10)  # the customer's no-answer rule
@@ -316,6 +383,7 @@ def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
 
 
 def test_agent_first_when_no_agent_answers_retries_soon(
+    app: Flask,
     client: FlaskClient,
     make_queue,
     db: Database,
@@ -329,6 +397,7 @@ def test_agent_first_when_no_agent_answers_retries_soon(
     dialer.dispatch()
     (call,) = phone_sim.calls()
     phone_sim.ring_out(call["call_id"])
+    apply_call_events(app)
     assert callback_row(db, ref).next_attempt_at == clock.now() + timedelta(minutes=2)
     assert attempts(db)[0].outcome == "agent_unavailable"
 

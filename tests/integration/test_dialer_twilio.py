@@ -17,7 +17,7 @@ from app.db import Database
 from app.dialer import Dialer
 from app.models import Attempt, Callback
 from telephony.twilio_adapter import TwilioTelephony
-from tests.integration.helpers import book
+from tests.integration.helpers import apply_call_events, book
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, call_payload, json_response
 
 CALL_SID = "CA" + "a" * 32
@@ -85,6 +85,7 @@ def test_a_callback_through_twilio_from_dial_to_agent(
         client, app, status_url, {**base, "CallStatus": "completed", "SequenceNumber": "3", "CallDuration": "200"}
     )
     assert done.status_code == 204
+    apply_call_events(app)
     with db.read() as session:
         callback = session.scalars(select(Callback).where(Callback.ref == ref)).one()
         attempt = session.scalars(select(Attempt)).one()
@@ -113,5 +114,6 @@ def test_twilio_webhooks_with_a_bad_signature_are_refused(
         status_url.replace("127.0.0.1:5000", "10.0.0.5:8000"), form
     )
     assert client.post(path, data=form, headers={"X-Twilio-Signature": internal}).status_code == 403
+    assert apply_call_events(app) == 0  # nothing was stored
     with db.read() as session:
         assert session.scalars(select(Callback.state).where(Callback.ref == ref)).one() == "dialing"

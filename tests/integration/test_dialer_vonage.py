@@ -20,7 +20,7 @@ from app.db import Database
 from app.dialer import Dialer
 from app.models import Attempt, Callback
 from telephony.vonage_adapter import VonageTelephony
-from tests.integration.helpers import book
+from tests.integration.helpers import apply_call_events, book
 from tests.unit.test_vonage_adapter import SIGNATURE_SECRET, make_adapter
 from tests.unit.vonage_fakes import FakeTransport, Reply, json_body, mount
 
@@ -83,6 +83,7 @@ def test_a_callback_through_vonage_from_dial_to_agent(
     assert post_signed(client, app, connect["eventUrl"][0], {**leg, "status": "answered"}).status_code == 200
     done = {**base, "status": "completed", "duration": "190", "timestamp": "2027-01-04T10:03:30.000Z"}
     assert post_signed(client, app, event_url, done).status_code == 204
+    apply_call_events(app)
     with db.read() as session:
         callback = session.scalars(select(Callback).where(Callback.ref == ref)).one()
         attempt = session.scalars(select(Attempt)).one()
@@ -113,6 +114,7 @@ def test_vonage_webhooks_with_a_bad_jwt_or_a_tampered_body_are_refused(
         path, data=body, headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     )
     assert tampered.status_code == 403
+    assert apply_call_events(app) == 0  # nothing was stored
     with db.read() as session:
         assert session.scalars(select(Callback.state).where(Callback.ref == ref)).one() == "dialing"
 
@@ -137,3 +139,4 @@ def test_a_vonage_event_we_do_not_act_on_is_acknowledged(
         "timestamp": "2027-01-04T10:00:05.000Z",
     }
     assert post_signed(client, app, event_url, transfer).status_code == 204
+    assert apply_call_events(app) == 0  # acknowledged, logged, not stored
