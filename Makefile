@@ -3,6 +3,8 @@
 #              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
 #              (availability, booking, storm) then bench-dialer (dialer and webhooks)
+# make messages - after changing an IVR prompt: extract the English msgids and merge them into
+#              the ru/fr catalogs (docs/languages.md); nothing to compile, .po files are read at run time
 
 SHELL := /bin/bash
 PYTHON ?= python3
