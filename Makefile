@@ -3,6 +3,8 @@
 #              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
 #              (availability, booking, storm) then bench-dialer (dialer and webhooks)
+# make messages - after changing an IVR prompt: extract the English msgids and merge them into
+#              the ru/fr catalogs (docs/languages.md); nothing to compile, .po files are read at run time
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,7 +15,7 @@ PORT ?= 5000
 WEB_WORKERS ?= 2
 PG_URL = $(shell scripts/pg-test-server.sh url)
 
-.PHONY: run test lint unit bench bench-booking bench-dialer clean prism
+.PHONY: run test lint unit bench bench-booking bench-dialer clean prism messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +84,17 @@ bench-booking: $(VENV)/.installed-dev
 # its own durable PostgreSQL on port 54360.
 bench-dialer: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run_dialer
+
+# After changing a prompt: re-extract the English msgids and merge them into every
+# catalog, then translate what is new or fuzzy (docs/languages.md). The .po files are read
+# at run time (ivr_flows/i18n.py): there is nothing to compile.
+LOCALES := ivr_flows/locales
+
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -c TRANSLATORS: --strip-comment-tags --sort-by-file --add-location=file --no-wrap \
+		--project callback-scheduler --copyright-holder "callback-scheduler contributors" \
+		-o $(LOCALES)/messages.pot ivr_flows
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --previous --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules

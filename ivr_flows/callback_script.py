@@ -6,44 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr_flows.i18n import N_, language_code, translations
 from telephony.script import Connect, Gather, Hangup, Say, VoiceScript, script
 
 VOICES = {"en": "en-GB", "ru": "ru-RU", "fr": "fr-FR"}
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "greeting": "Hello, this is {company} returning your call, as you asked.",
-        "menu": "To be connected to an agent now, press 1. For another time, press 2. To cancel, press 3.",
-        "connecting": "Thank you. Connecting you now.",
-        "no_agent": "Sorry, nobody is free to take your call right now. We will call you back shortly. Goodbye.",
-        "texted_link": "We have sent you a text with a link to choose another time. Goodbye.",
-        "cancelled": "Your callback is cancelled. Thank you, goodbye.",
-        "goodbye": "Goodbye.",
-        "agent_intro": "Callback for a customer who asked us to call them. Connecting now.",
-    },
-    "ru": {
-        "greeting": "Здравствуйте, это {company}, мы перезваниваем вам, как вы просили.",
-        "menu": "Чтобы соединиться с оператором, нажмите 1. Чтобы выбрать другое время, нажмите 2. "
-        "Чтобы отменить звонок, нажмите 3.",
-        "connecting": "Спасибо. Соединяем.",
-        "no_agent": "К сожалению, сейчас все операторы заняты. Мы скоро перезвоним вам. До свидания.",
-        "texted_link": "Мы отправили вам СМС со ссылкой, чтобы выбрать другое время. До свидания.",
-        "cancelled": "Обратный звонок отменён. Спасибо, до свидания.",
-        "goodbye": "До свидания.",
-        "agent_intro": "Обратный звонок клиенту, который просил перезвонить. Соединяем.",
-    },
-    "fr": {
-        "greeting": "Bonjour, ici {company}, nous vous rappelons comme vous l'avez demandé.",
-        "menu": "Pour parler à un conseiller maintenant, tapez 1. Pour un autre moment, tapez 2. "
-        "Pour annuler, tapez 3.",
-        "connecting": "Merci. Nous vous mettons en relation.",
-        "no_agent": "Désolés, aucun conseiller n'est disponible pour le moment. "
-        "Nous vous rappelons bientôt. Au revoir.",
-        "texted_link": "Nous vous avons envoyé un SMS avec un lien pour choisir un autre moment. Au revoir.",
-        "cancelled": "Votre rappel est annulé. Merci, au revoir.",
-        "goodbye": "Au revoir.",
-        "agent_intro": "Rappel d'un client qui nous a demandé de le rappeler. Mise en relation.",
-    },
+# The English prompts are the msgids of the catalogs in ivr_flows/locales (see i18n.py).
+PROMPTS: dict[str, str] = {
+    # TRANSLATORS: the first thing the customer hears when they pick up our callback.
+    "greeting": N_("Hello, this is {company} returning your call, as you asked."),
+    "menu": N_("To be connected to an agent now, press 1. For another time, press 2. To cancel, press 3."),
+    "connecting": N_("Thank you. Connecting you now."),
+    "no_agent": N_("Sorry, nobody is free to take your call right now. We will call you back shortly. Goodbye."),
+    "texted_link": N_("We have sent you a text with a link to choose another time. Goodbye."),
+    "cancelled": N_("Your callback is cancelled. Thank you, goodbye."),
+    "goodbye": N_("Goodbye."),
+    # TRANSLATORS: heard by the agent (agent-first calls) before the customer is rung.
+    "agent_intro": N_("Callback for a customer who asked us to call them. Connecting now."),
 }
 
 
@@ -58,12 +37,22 @@ class CallContext:
     voicemail_text: str | None
 
 
+def text(key: str, language: str, **values: str) -> str:
+    """A prompt in ``language`` (English when it has no translation), placeholders filled."""
+    return translations(language).gettext(PROMPTS[key]).format(**values)
+
+
+def voice(language: str) -> str:
+    """The text-to-speech language for ``language``; English for a language we have no prompts in."""
+    return VOICES.get(language_code(language), VOICES["en"])
+
+
 def _t(ctx: CallContext, key: str) -> str:
-    return TEXTS.get(ctx.language, TEXTS["en"])[key].format(company=ctx.company)
+    return text(key, ctx.language, company=ctx.company)
 
 
-def _say(ctx: CallContext, text: str) -> Say:
-    return Say(text, VOICES.get(ctx.language, "en-GB"))
+def _say(ctx: CallContext, spoken: str) -> Say:
+    return Say(spoken, voice(ctx.language))
 
 
 def menu(ctx: CallContext, step: int) -> VoiceScript:
