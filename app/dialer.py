@@ -29,7 +29,17 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from app.clock import Clock
 from app.db import Database
 from app.links import booking_url
-from app.models import Attempt, Callback, CallbackEvent, DialPacer, Queue, Slot, SmsMessage, WebhookReceipt
+from app.models import (
+    Attempt,
+    Callback,
+    CallbackEvent,
+    DialPacer,
+    Queue,
+    Slot,
+    SmsMessage,
+    SmsOptOut,
+    WebhookReceipt,
+)
 from app.providers import Providers
 from app.queues import queue_calendar, retry_policy
 from app.settings import Settings
@@ -1015,8 +1025,13 @@ def dial_result(
     return callback_script.no_agent(ctx)
 
 
+# The one text a number that just opted out may still get: the confirmation carriers expect.
+OPT_OUT_EXEMPT_KINDS = frozenset({"opt_out_confirmation"})
+
+
 def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings: Settings, limit: int = 50) -> int:
-    """The text outbox: send what handlers decided to send (never inline in a webhook)."""
+    """The text outbox: send what handlers decided to send (never inline in a webhook).
+    A text to a number that opted out is marked ``skipped`` with the reason, not sent."""
     now = clock.now()
     with db.write() as session:
         # A worker that died between claiming a text and recording the provider's answer
@@ -1033,10 +1048,17 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        opted_out = set(session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({m.to for m in pending}))))
+        claimed = []
         for message in pending:
+            if message.to in opted_out and message.kind not in OPT_OUT_EXEMPT_KINDS:
+                # Never sent, never silently dropped: visible in the outbox with the reason.
+                message.status = "skipped"
+                message.error = "the number opted out of texts (STOP)"
+                continue
             message.status = "sending"
             message.claimed_at = now
-        claimed = [(m.id, m.to, m.body) for m in pending]
+            claimed.append((message.id, message.to, message.body))
     for message_id, to, body in claimed:
         provider = providers.default
         try:

@@ -410,3 +410,69 @@ class SimText(Base):
     from_: Mapped[str] = mapped_column("from", String(64))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmsOptOut(Base):
+    """A number that texted an opt-out keyword (STOP, СТОП, ARRET…): we send it nothing
+    until it texts START. The outbox checks this table before every send."""
+
+    __tablename__ = "sms_opt_out"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    keyword: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(16))  # the channel the keyword came in on
+
+
+class InboundText(Base):
+    """Every text a customer sent us, once per provider message id: a redelivered webhook
+    finds its row (INSERT … ON CONFLICT DO NOTHING) and does nothing twice."""
+
+    __tablename__ = "inbound_text"
+    __table_args__ = (
+        UniqueConstraint("provider", "message_id", name="uq_inbound_text_message"),
+        Index("ix_inbound_text_phone_replied", "from", "reply_kind", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(100))
+    from_: Mapped[str] = mapped_column("from", String(20))
+    to: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    command: Mapped[str | None] = mapped_column(String(16))  # what the parser made of it
+    reply_kind: Mapped[str | None] = mapped_column(String(32))  # the reply we queued, if any
+    callback_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class InboundTextPart(Base):
+    """One part of a concatenated inbound text (Vonage SMS API ``concat-*``), kept until
+    every part has arrived and the whole text is handled."""
+
+    __tablename__ = "inbound_text_part"
+    __table_args__ = (UniqueConstraint("provider", "from", "concat_ref", "part", name="uq_inbound_text_part"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    from_: Mapped[str] = mapped_column("from", String(20))
+    to: Mapped[str] = mapped_column(String(20))
+    concat_ref: Mapped[str] = mapped_column(String(64))
+    part: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmsOffer(Base):
+    """The times last offered by text to a number ("reply 1, 2 or 3"), so that a digit
+    reply books the one it names; it expires."""
+
+    __tablename__ = "sms_offer"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    starts: Mapped[list[str]] = mapped_column(JSON)  # ISO 8601 UTC instants, in the order offered
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
