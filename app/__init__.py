@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     from app.cli import callbacks_cli
     from app.providers import Providers
+    from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
     from web_widget.api import api
     from web_widget.errors import register_error_handlers
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
     app.register_blueprint(webhooks)
+    app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":
         from telephony.simulator_page import simulator
 

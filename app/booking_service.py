@@ -268,6 +268,29 @@ def book(
     return BookingResult(callback, created=True)
 
 
+def bookable_rows(
+    session: Session, queue: Queue, window: tuple[datetime, datetime] | None, limit: int | None = None
+) -> list[Any]:
+    """(starts_at, ends_at, seats_left) of the slots a customer may book in ``window``, in
+    time order: what the API lists and what a text offers."""
+    if window is None:
+        return []
+    return list(
+        session.execute(
+            select(Slot.starts_at, Slot.ends_at, Slot.capacity - Slot.reserved - Slot.booked)
+            .where(
+                Slot.queue_id == queue.id,
+                Slot.starts_at >= window[0],
+                Slot.starts_at < window[1],
+                Slot.active.is_(True),
+                Slot.booked < Slot.capacity - Slot.reserved,
+            )
+            .order_by(Slot.starts_at)
+            .limit(limit)
+        )
+    )
+
+
 def get_callback(session: Session, ref: str, *, for_update: bool = False) -> Callback:
     ref = ref.strip().upper()
     if len(ref) != REF_LENGTH or not set(ref) <= set(REF_ALPHABET):

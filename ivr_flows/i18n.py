@@ -52,8 +52,14 @@ def translations(language: str) -> gettext.NullTranslations:
     code = language_code(language)
     if code == SOURCE_LANGUAGE:
         return gettext.NullTranslations()
-    with catalog_path(code).open("rb") as po:
-        catalog = read_po(po, locale=code, domain=DOMAIN)
+    return load_po(catalog_path(code), code)
+
+
+def load_po(path: Path, code: str) -> gettext.GNUTranslations:
+    """A ``.po`` file compiled in memory (fuzzy entries left out): the one way catalogs are
+    read, by the IVR's prompts here and by the SMS texts (``sms/texts.py``)."""
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=code, domain=path.stem)
     compiled = BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)

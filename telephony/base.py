@@ -204,6 +204,11 @@ class InboundSms:
     from_: str
     to: str
     text: str
+    # One part of a concatenated text (Vonage SMS API): the sms module keeps the parts
+    # until all ``concat_total`` have come, then handles the whole text once.
+    concat_ref: str | None = None
+    concat_part: int | None = None
+    concat_total: int | None = None
 
 
 @dataclass(frozen=True)

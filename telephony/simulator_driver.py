@@ -192,3 +192,29 @@ class SimulatorDriver:
             call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
             for name, value in values.items():
                 setattr(call, name, value)
+
+    # --- texting us (appended by the SMS work) ------------------------------------------------
+
+    def send_text(self, url: str, from_: str, to: str, text: str) -> str:
+        """The person texts ``to`` from ``from_``: kept in the simulator's list of texts and
+        delivered to our inbound SMS webhook ``url``, signed as the simulator signs. Returns
+        the message id (deliver it again with ``redeliver_text`` to test deduplication)."""
+        import uuid  # here, so that this appended method touches none of the lines above it
+
+        message_id = "SIMMO" + uuid.uuid4().hex
+        with self.db.write() as session:
+            session.add(
+                SimText(
+                    message_id=message_id,
+                    direction="in",
+                    to=to,
+                    from_=from_,
+                    body=text,
+                    created_at=self.clock.now(),
+                )
+            )
+        self.redeliver_text(url, message_id, from_, to, text)
+        return message_id
+
+    def redeliver_text(self, url: str, message_id: str, from_: str, to: str, text: str) -> None:
+        self._post(url, {"message_id": message_id, "from": from_, "to": to, "text": text})

@@ -372,7 +372,17 @@ class VonageTelephony:
             text = params.get("text")
         if not isinstance(text, str):
             raise ValueError("inbound SMS has no text (binary messages are not supported)")
-        return InboundSms(self.name, message_id, _inbound_number(sender), _inbound_number(recipient), text)
+        concat = _concat(params)
+        return InboundSms(
+            self.name,
+            message_id,
+            _inbound_number(sender),
+            _inbound_number(recipient),
+            text,
+            concat_ref=concat[0] if concat else None,
+            concat_part=concat[1] if concat else None,
+            concat_total=concat[2] if concat else None,
+        )
 
     # --- signatures -------------------------------------------------------------------
 
@@ -646,6 +656,19 @@ def _sms_sender(sender: str) -> str:
     if _ALPHANUMERIC_SENDER.fullmatch(sender):
         return sender
     raise ProviderError(f"SMS sender {sender!r} is neither E.164 nor an alphanumeric sender id", code="bad_request")
+
+
+def _concat(params: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(reference, part, total) of one part of a concatenated SMS API text, else None."""
+    if str(params.get("concat", "")).lower() != "true":
+        return None
+    try:
+        ref, part, total = str(params["concat-ref"]), int(params["concat-part"]), int(params["concat-total"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("inbound SMS part without a valid concat-ref/concat-part/concat-total") from None
+    if not 1 <= part <= total <= 255:
+        raise ValueError(f"inbound SMS part {part} of {total} is out of range")
+    return ref, part, total
 
 
 def _inbound_number(number: str) -> str:

@@ -1,0 +1,322 @@
+"""Acting on an inbound text, inside the webhook's one write transaction.
+
+Received once: the text is stored with INSERT … ON CONFLICT DO NOTHING on (provider,
+message id), so a redelivered webhook inserts nothing and does nothing twice; the action
+and its reply are written in the same transaction, so a failure leaves no half of it.
+Replies go to the outbox (``SmsMessage``) and the worker sends them; the outbox skips
+numbers that opted out. Booking and cancelling go through ``app.booking_service``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.booking_service import BookingRequest, book, bookable_rows, cancel
+from app.links import booking_url
+from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
+from app.queues import booking_policy
+from app.settings import Settings
+from app.slot_sync import ensure_slots
+from scheduler.booking import bookable_window
+from scheduler.errors import DomainError
+from scheduler.lifecycle import LIVE_STATES, State
+from scheduler.phone import mask_phone, parse_phone
+from sms import texts
+from sms.commands import Command, ParsedText, parse, twilio_opted_out
+from telephony.base import InboundSms
+
+log = logging.getLogger(__name__)
+
+OFFERED_TIMES = 3
+OFFER_TTL = timedelta(minutes=30)  # a digit after this gets the help text, not a booking
+UNKNOWN_REPLY_EVERY = timedelta(hours=24)  # at most one "I did not understand" per number per day
+CANCELLABLE = (State.REQUESTED.value, State.SCHEDULED.value, State.RETRY_WAIT.value)
+ACTOR = "customer:sms"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # handled | duplicate | part_stored | no_queue
+    command: str | None = None
+    reply_kind: str | None = None
+
+
+def _insert(session: Session, table: Table) -> object:
+    dialect = session.connection().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings) -> Outcome:
+    """Store the text once, then act on it and queue the reply."""
+    if sms.concat_ref is not None:
+        whole = _assemble(session, sms, now)
+        if whole is None:
+            return Outcome("part_stored")
+        sms = whole
+    table: Table = InboundText.__table__  # type: ignore[assignment]
+    stmt = (
+        _insert(session, table)
+        .values(  # type: ignore[attr-defined]
+            provider=sms.provider,
+            message_id=sms.message_id,
+            **{"from": sms.from_[:20]},
+            to=sms.to[:20],
+            body=sms.text,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "message_id"])
+        .returning(table.c.id)
+    )
+    row_id = session.execute(stmt).scalar_one_or_none()
+    if row_id is None:
+        return Outcome("duplicate")
+    queue = _queue_for(session, sms.to)
+    parsed = parse(sms.text)
+    row = session.get_one(InboundText, row_id)
+    row.command = parsed.command.value
+    if queue is None:
+        log.warning("text to %s: no queue answers this number", sms.to)
+        return Outcome("no_queue", parsed.command.value)
+    phone = _e164(sms.from_, queue)
+    if sms.provider == "twilio" and twilio_opted_out(sms.text):
+        # Twilio has already blocked texts to this number (bare CANCEL included): say so here
+        # too, so that the outbox skips them visibly instead of failing with error 21610.
+        _opt_out(session, phone, sms.text.strip().casefold(), sms.provider, now)
+    reply = _act(session, parsed, phone, queue, sms.provider, now, settings)
+    if reply is not None:
+        kind, body, callback_id = reply
+        row.reply_kind, row.callback_id = kind, callback_id
+        session.add(
+            SmsMessage(callback_id=callback_id, kind=kind, to=phone, body=body, status="pending", created_at=now)
+        )
+    log.info("text from %s: %s -> %s", mask_phone(phone), parsed.command.value, reply[0] if reply else "no reply")
+    return Outcome("handled", parsed.command.value, reply[0] if reply else None)
+
+
+Reply = tuple[str, str, int | None]  # (kind, body, callback id)
+
+
+def _act(
+    session: Session, parsed: ParsedText, phone: str, queue: Queue, provider: str, now: datetime, settings: Settings
+) -> Reply | None:
+    language = queue.language
+    name = queue.name
+    if parsed.command is Command.OPT_OUT:
+        _opt_out(session, phone, parsed.keyword, provider, now)
+        if provider == "twilio":
+            return None  # Twilio confirms the opt-out itself; ours would be refused (21610)
+        return "opt_out_confirmation", texts.render(texts.OPTED_OUT, language, name=name), None
+    if parsed.command is Command.OPT_IN:
+        session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
+        return "opt_in_confirmation", texts.render(texts.OPTED_IN, language, name=name), None
+    if parsed.command is Command.HELP:
+        return "help", texts.render(texts.HELP, language, name=name), None
+    if parsed.command is Command.CANCEL:
+        return _cancel(session, phone, queue, now)
+    if parsed.command is Command.CHANGE:
+        live = _cancellable(session, phone)
+        if not live:
+            link = booking_url(settings.public_base_url, settings.secret_key, queue.key, phone)
+            return "booking_link", texts.render(texts.BOOKING_LINK, language, name=name, link=link), None
+        target = live[0]
+        link = booking_url(settings.public_base_url, settings.secret_key, target.queue.key, phone, ref=target.ref)
+        return "reschedule_link", texts.render(texts.RESCHEDULE_LINK, _language(target), link=link), target.id
+    if parsed.command is Command.CALL_ME:
+        return _call_me(session, phone, queue, now, settings)
+    if parsed.command is Command.PICK:
+        assert parsed.choice is not None
+        offer = session.get(SmsOffer, phone)
+        if offer is not None and offer.expires_at > now and parsed.choice <= len(offer.starts):
+            return _pick(session, offer, parsed.choice, phone, now, settings)
+    return _unknown(session, phone, queue, now)
+
+
+def _cancel(session: Session, phone: str, queue: Queue, now: datetime) -> Reply:
+    live = _cancellable(session, phone)
+    if not live:
+        return "nothing_booked", texts.render(texts.NOTHING_BOOKED, queue.language, name=queue.name), None
+    target = live[0]  # the nearest
+    when = _when(target)
+    cancel(session, target.ref, now, ACTOR, reason="cancelled by text")
+    body = texts.render(texts.CANCELLED, _language(target), when=when)
+    if len(live) > 1:
+        body += " " + texts.render(texts.ALSO_BOOKED, _language(target), when=_when(live[1]))
+    return "cancel_confirmation", body, target.id
+
+
+def _call_me(session: Session, phone: str, queue: Queue, now: datetime, settings: Settings) -> Reply:
+    existing = session.scalars(
+        select(Callback).where(
+            Callback.queue_id == queue.id,
+            Callback.phone == phone,
+            Callback.state.in_([s.value for s in LIVE_STATES]),
+        )
+    ).first()
+    if existing is not None:
+        return (
+            "already_booked",
+            texts.render(texts.ALREADY_BOOKED, _language(existing), when=_when(existing)),
+            existing.id,
+        )
+    return _offer(session, phone, queue, now, settings, texts.OFFER, exclude=())
+
+
+def _offer(
+    session: Session,
+    phone: str,
+    queue: Queue,
+    now: datetime,
+    settings: Settings,
+    message: str,
+    exclude: tuple[datetime, ...],
+) -> Reply:
+    """Offer the next bookable times and remember them for the digit reply."""
+    ensure_slots(session, queue, now)
+    rows = bookable_rows(session, queue, bookable_window(booking_policy(queue), now), OFFERED_TIMES + len(exclude))
+    starts = [start for start, _end, _left in rows if start not in exclude][:OFFERED_TIMES]
+    if not starts:
+        session.execute(delete(SmsOffer).where(SmsOffer.phone == phone))
+        link = booking_url(settings.public_base_url, settings.secret_key, queue.key, phone)
+        return "no_times", texts.render(texts.NO_TIMES, queue.language, name=queue.name, link=link), None
+    offer = session.get(SmsOffer, phone)
+    if offer is None:
+        offer = SmsOffer(phone=phone)
+        session.add(offer)
+    offer.queue_id = queue.id
+    offer.starts = [start.isoformat() for start in starts]
+    offer.offered_at, offer.expires_at = now, now + OFFER_TTL
+    options = texts.format_options(starts, queue.timezone, queue.language)
+    return "offer", texts.render(message, queue.language, name=queue.name, options=options), None
+
+
+def _pick(session: Session, offer: SmsOffer, choice: int, phone: str, now: datetime, settings: Settings) -> Reply:
+    queue = session.get_one(Queue, offer.queue_id)
+    start = datetime.fromisoformat(offer.starts[choice - 1])
+    request = BookingRequest(queue=queue.key, phone=phone, kind="scheduled", source="sms", slot_start=start)
+    try:
+        result = book(session, request, now, ACTOR)
+    except DomainError as error:  # the seat went meanwhile (or the time is now too soon): offer others
+        log.info("text pick of %s failed: %s", start.isoformat(), error.type)
+        return _offer(session, phone, queue, now, settings, texts.OFFER_AGAIN, exclude=(start,))
+    session.execute(delete(SmsOffer).where(SmsOffer.phone == phone))
+    callback = result.callback
+    if not result.created:
+        return (
+            "already_booked",
+            texts.render(texts.ALREADY_BOOKED, _language(callback), when=_when(callback)),
+            callback.id,
+        )
+    when = texts.format_when(start, queue.timezone, queue.language)
+    return "booking_confirmation", texts.render(texts.BOOKED, queue.language, name=queue.name, when=when), callback.id
+
+
+def _unknown(session: Session, phone: str, queue: Queue, now: datetime) -> Reply | None:
+    """One helpful reply per number per day at most: never a loop with another robot."""
+    recent = session.scalar(
+        select(func.count())
+        .select_from(InboundText)
+        .where(
+            InboundText.from_ == phone,
+            InboundText.reply_kind == "help_unknown",
+            InboundText.received_at > now - UNKNOWN_REPLY_EVERY,
+        )
+    )
+    if recent:
+        return None
+    return "help_unknown", texts.render(texts.HELP, queue.language, name=queue.name), None
+
+
+def _opt_out(session: Session, phone: str, keyword: str, provider: str, now: datetime) -> None:
+    table: Table = SmsOptOut.__table__  # type: ignore[assignment]
+    session.execute(
+        _insert(session, table)
+        .values(phone=phone, opted_out_at=now, keyword=keyword[:32], provider=provider)  # type: ignore[attr-defined]
+        .on_conflict_do_nothing(index_elements=["phone"])
+    )
+
+
+def _cancellable(session: Session, phone: str) -> list[Callback]:
+    """This number's callbacks that a text may cancel, nearest first (any queue)."""
+    return list(
+        session.scalars(
+            select(Callback)
+            .where(Callback.phone == phone, Callback.state.in_(CANCELLABLE))
+            .order_by(Callback.next_attempt_at.is_(None), Callback.next_attempt_at, Callback.id)
+        )
+    )
+
+
+def _when(callback: Callback) -> str:
+    instant = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else callback.next_attempt_at
+    if instant is None:
+        return "-"
+    return texts.format_when(instant, callback.queue.timezone, _language(callback))
+
+
+def _language(callback: Callback) -> str:
+    return callback.locale or callback.queue.language
+
+
+def _queue_for(session: Session, number: str) -> Queue | None:
+    """The queue a text to ``number`` is for: the queue whose caller id it is (the number
+    its callbacks and texts come from, so the one customers reply to); else the only
+    queue, else the demo queue "support"."""
+    by_number = session.scalars(select(Queue).where(Queue.caller_id == number).order_by(Queue.id)).first()
+    if by_number is not None:
+        return by_number
+    queues = session.scalars(select(Queue).order_by(Queue.id).limit(2)).all()
+    if len(queues) == 1:
+        return queues[0]
+    return session.scalars(select(Queue).where(Queue.key == "support")).one_or_none()
+
+
+def _e164(number: str, queue: Queue) -> str:
+    try:
+        return parse_phone(number, queue.region)
+    except DomainError:
+        return number
+
+
+def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms | None:
+    """Keep a part of a concatenated text; the whole text once every part has come."""
+    assert part.concat_ref is not None and part.concat_part is not None and part.concat_total is not None
+    table: Table = InboundTextPart.__table__  # type: ignore[assignment]
+    session.execute(
+        _insert(session, table)
+        .values(  # type: ignore[attr-defined]
+            provider=part.provider,
+            **{"from": part.from_[:20]},
+            to=part.to[:20],
+            concat_ref=part.concat_ref,
+            part=part.concat_part,
+            total=part.concat_total,
+            message_id=part.message_id,
+            body=part.text,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "from", "concat_ref", "part"])
+    )
+    same = (
+        InboundTextPart.provider == part.provider,
+        InboundTextPart.from_ == part.from_[:20],
+        InboundTextPart.concat_ref == part.concat_ref,
+    )
+    parts = session.scalars(select(InboundTextPart).where(*same).order_by(InboundTextPart.part)).all()
+    if len(parts) < part.concat_total:
+        return None
+    session.execute(delete(InboundTextPart).where(*same))
+    return InboundSms(
+        provider=part.provider,
+        # The whole text's id: the same whichever part completed it, so it is handled once.
+        message_id=f"concat:{part.from_}:{part.concat_ref}",
+        from_=part.from_,
+        to=part.to,
+        text="".join(p.body for p in parts),
+    )

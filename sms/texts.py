@@ -1,0 +1,86 @@
+"""The texts we send, in the queue's language: gettext catalogs in
+``sms/locales/<lang>/LC_MESSAGES/sms.po``, read at run time like the IVR's (``ivr_flows/i18n.py``).
+
+English is the msgid. Placeholders: ``{name}`` the queue's name, ``{when}`` a time as
+``format_when`` writes it, ``{link}`` a booking link, ``{options}`` the numbered times.
+Keywords a customer should reply are in capitals; English texts say CANCEL CALL, never a
+bare CANCEL, because Twilio's default opt-out handling takes a bare CANCEL as STOP
+(docs/sms.md). Every text stays within two segments (``sms/encoding.py``, tested).
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from ivr_flows.i18n import N_, SOURCE_LANGUAGE, load_po
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "sms"
+
+CANCELLED = N_("Your callback on {when} is cancelled.")
+ALSO_BOOKED = N_("You also have a callback on {when}. Reply CANCEL CALL to cancel it too.")
+NOTHING_BOOKED = N_("You have no callback booked with {name}. Reply CALL ME to book one.")
+RESCHEDULE_LINK = N_("Pick another time for your callback: {link}")
+BOOKING_LINK = N_("Book a callback with {name} here: {link}")
+ALREADY_BOOKED = N_(
+    "You already have a callback on {when}. Reply CANCEL CALL to cancel it or CHANGE to pick another time."
+)
+OFFER = N_("Reply 1, 2 or 3 to book a callback from {name}: {options}")
+OFFER_AGAIN = N_("Sorry, that time has just been taken. Reply 1, 2 or 3 to book another: {options}")
+NO_TIMES = N_("Sorry, {name} has no free time for a callback soon. Book here: {link}")
+BOOKED = N_("Booked: {name} will call you on {when}. Reply CANCEL CALL to cancel or CHANGE for another time.")
+HELP = N_("{name}: reply CALL ME to book a callback, CANCEL CALL to cancel it, CHANGE to move it, STOP to opt out.")
+OPTED_OUT = N_("You will get no more texts from {name}. Reply START to get them again.")
+OPTED_IN = N_("You will get texts from {name} again. Reply STOP to stop them.")
+
+ALL_TEXTS = (
+    CANCELLED,
+    ALSO_BOOKED,
+    NOTHING_BOOKED,
+    RESCHEDULE_LINK,
+    BOOKING_LINK,
+    ALREADY_BOOKED,
+    OFFER,
+    OFFER_AGAIN,
+    NO_TIMES,
+    BOOKED,
+    HELP,
+    OPTED_OUT,
+    OPTED_IN,
+)
+
+
+def catalog_path(language: str) -> Path:
+    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def language_code(language: str | None) -> str:
+    code = (language or "").replace("-", "_").split("_")[0].lower()
+    return code if catalog_path(code).exists() else SOURCE_LANGUAGE
+
+
+@functools.cache
+def translations(language: str) -> gettext.NullTranslations:
+    code = language_code(language)
+    if code == SOURCE_LANGUAGE:
+        return gettext.NullTranslations()
+    return load_po(catalog_path(code), code)
+
+
+def render(message: str, language: str | None, **values: str) -> str:
+    return translations(language_code(language)).gettext(message).format(**values)
+
+
+def format_when(instant: datetime, zone: str, language: str | None) -> str:
+    """A time in the queue's zone, short: "Mon 4 Jan 10:30", "пн 4 янв. 10:30"."""
+    return format_datetime(instant.astimezone(ZoneInfo(zone)), "EEE d MMM HH:mm", locale=language_code(language))
+
+
+def format_options(starts: list[datetime], zone: str, language: str | None) -> str:
+    return " ".join(f"{n}) {format_when(start, zone, language)}" for n, start in enumerate(starts, 1))

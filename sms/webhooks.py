@@ -1,0 +1,41 @@
+"""Inbound texts: /webhooks/<provider>/sms/inbound (GET or POST, as the provider sends).
+
+Verified first with the voice webhooks' own ``verified()`` (403 and nothing changes on a
+bad or missing signature), then parsed by the provider's adapter, then stored and acted on
+in one write transaction (``sms.service.receive``). Replies go to the outbox; nothing
+calls a provider from here.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from app import context
+from sms.service import receive
+from telephony.webhooks import WebhookRejected, verified
+
+sms_webhooks = Blueprint("sms_webhooks", __name__, url_prefix="/webhooks")
+
+# Twilio runs the TwiML a messaging webhook answers: an empty <Response/> sends nothing.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@sms_webhooks.errorhandler(WebhookRejected)
+def _rejected(error: WebhookRejected) -> Response:
+    response = jsonify({"type": error.type, "message": error.message, "details": {}})
+    response.status_code = error.status
+    return response
+
+
+@sms_webhooks.route("/<provider>/sms/inbound", methods=["GET", "POST"])
+def sms_inbound(provider: str) -> Response:
+    adapter, incoming = verified(provider)
+    try:
+        sms = adapter.parse_inbound_sms(incoming)
+    except ValueError as error:
+        raise WebhookRejected(400, "malformed_webhook", str(error)) from None
+    with context.db().write() as session:
+        receive(session, sms, context.now(), context.settings())
+    if provider == "twilio":
+        return Response(EMPTY_TWIML, content_type="application/xml")
+    return Response(status=204)

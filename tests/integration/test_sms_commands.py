@@ -1,0 +1,235 @@
+"""Text commands end to end on the built-in simulator: a signed inbound webhook, the
+command acted on through the booking service, the reply in the outbox, sent by the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.clock import FixedClock
+from app.db import Database
+from app.dialer import send_pending_sms
+from app.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
+from telephony.simulator_driver import SimulatorDriver
+from tests.integration.helpers import book, phone, slots
+from tests.integration.test_dialer_simulator import phone_sim
+
+__all__ = ["phone_sim"]  # fixture
+
+QUEUE_NUMBER = "+441632960000"  # Settings.caller_id: what the demo queue's texts come from
+
+
+def inbound_url(app: Flask, provider: str = "simulator") -> str:
+    return f"{app.extensions['settings'].public_base_url}/webhooks/{provider}/sms/inbound"
+
+
+@pytest.fixture
+def text(app: Flask, phone_sim: SimulatorDriver, demo_queue: str):  # type: ignore[no-untyped-def]
+    def send(n: int, body: str) -> str:
+        return phone_sim.send_text(inbound_url(app), phone(n), QUEUE_NUMBER, body)
+
+    return send
+
+
+def replies(db: Database, n: int | None = None) -> list[SmsMessage]:
+    with db.read() as session:
+        stmt = select(SmsMessage).order_by(SmsMessage.id)
+        if n is not None:
+            stmt = stmt.where(SmsMessage.to == phone(n))
+        return list(session.scalars(stmt))
+
+
+def callbacks(db: Database, n: int) -> list[Callback]:
+    with db.read() as session:
+        return list(session.scalars(select(Callback).where(Callback.phone == phone(n)).order_by(Callback.id)))
+
+
+def seats(db: Database) -> int:
+    with db.read() as session:
+        return sum(session.scalars(select(Slot.booked)))
+
+
+def test_cancel_cancels_the_callback_frees_the_seat_and_confirms(
+    app: Flask, client: FlaskClient, db: Database, text: Any
+) -> None:
+    start = slots(client)[0]["start"]
+    ref = book(client, 1, start).get_json()["ref"]
+    assert seats(db) == 1
+    text(1, "Cancel please.")
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["state"] == "cancelled"
+    assert seats(db) == 0
+    [reply] = replies(db, 1)
+    assert reply.kind == "cancel_confirmation"
+    assert reply.body == "Your callback on Mon 4 Jan 10:30 is cancelled."
+
+
+def test_several_callbacks_cancel_the_nearest_and_say_which_remains(
+    app: Flask, client: FlaskClient, db: Database, make_queue: Any, text: Any
+) -> None:
+    make_queue(key="sales", name="Sales")
+    book(client, 1, slots(client)[3]["start"])
+    client.post(
+        "/api/v1/callbacks",
+        json={
+            "queue": "sales",
+            "phone": phone(1),
+            "kind": "scheduled",
+            "slot_start": slots(client, "sales")[1]["start"],
+        },
+    )
+    text(1, "CANCEL")
+    states = {c.queue_id: c.state for c in callbacks(db, 1)}
+    assert sorted(states.values()) == ["cancelled", "scheduled"]
+    [reply] = replies(db, 1)
+    assert reply.body == (
+        "Your callback on Mon 4 Jan 10:45 is cancelled. "
+        "You also have a callback on Mon 4 Jan 11:15. Reply CANCEL CALL to cancel it too."
+    )
+
+
+def test_change_replies_with_a_reschedule_link_for_the_callback(
+    app: Flask, client: FlaskClient, db: Database, text: Any
+) -> None:
+    book(client, 1, slots(client)[0]["start"])
+    text(1, "reschedule")
+    [reply] = replies(db, 1)
+    assert reply.kind == "reschedule_link"
+    assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/book/support?t=")
+
+
+def test_call_me_offers_three_times_and_2_books_the_second(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, text: Any
+) -> None:
+    starts = [s["start"] for s in slots(client)[:3]]
+    text(5, "call me")
+    [offer] = replies(db, 5)
+    assert offer.body == (
+        "Reply 1, 2 or 3 to book a callback from Support: 1) Mon 4 Jan 10:30 2) Mon 4 Jan 10:45 3) Mon 4 Jan 11:00"
+    )
+    text(5, "2")
+    [_, confirmation] = replies(db, 5)
+    assert confirmation.body == (
+        "Booked: Support will call you on Mon 4 Jan 10:45. Reply CANCEL CALL to cancel or CHANGE for another time."
+    )
+    [callback] = callbacks(db, 5)
+    shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()
+    assert (shown["source"], shown["slot_start"], shown["state"]) == ("sms", starts[1], "scheduled")
+    # The worker sends both replies; the simulator's inbox shows them.
+    assert send_pending_sms(db, app.extensions["providers"], clock, app.extensions["settings"]) == 2
+    inbox = [t["body"] for t in phone_sim.texts() if t["direction"] == "out"]
+    assert len(inbox) == 2 and inbox[0].startswith("Booked:")
+
+
+def test_a_seat_taken_meanwhile_is_said_and_the_next_times_offered(
+    app: Flask, client: FlaskClient, db: Database, text: Any
+) -> None:
+    text(5, "CALLBACK")
+    second = slots(client)[1]["start"]
+    assert book(client, 1, second).status_code == 201
+    assert book(client, 2, second).status_code == 201  # the demo queue has 2 seats a slot
+    text(5, "2")
+    assert callbacks(db, 5) == []
+    assert replies(db, 5)[-1].body == (
+        "Sorry, that time has just been taken. Reply 1, 2 or 3 to book another: "
+        "1) Mon 4 Jan 10:30 2) Mon 4 Jan 11:00 3) Mon 4 Jan 11:15"
+    )
+    text(5, "2")
+    [callback] = callbacks(db, 5)
+    assert callback.source == "sms"
+
+
+def test_call_me_with_a_live_callback_says_when_it_is(app: Flask, client: FlaskClient, db: Database, text: Any) -> None:
+    book(client, 1, slots(client)[0]["start"])
+    text(1, "call me")
+    assert replies(db, 1)[-1].kind == "already_booked"
+
+
+def test_a_digit_with_no_offer_is_not_a_booking(app: Flask, db: Database, text: Any) -> None:
+    text(1, "2")
+    assert callbacks(db, 1) == []
+    assert replies(db, 1)[-1].kind == "help_unknown"
+
+
+def test_an_offer_expires(app: Flask, db: Database, clock: FixedClock, text: Any) -> None:
+    text(1, "call me")
+    clock.advance(minutes=31)
+    text(1, "1")
+    assert callbacks(db, 1) == []
+
+
+def test_unknown_texts_get_one_helpful_reply_a_day(app: Flask, db: Database, clock: FixedClock, text: Any) -> None:
+    for body in ("hello?", "Auto-reply: I am out of office", "Auto-reply: I am out of office"):
+        text(1, body)
+    assert [r.kind for r in replies(db, 1)] == ["help_unknown"]
+    clock.advance(hours=25)
+    text(1, "hello?")
+    assert [r.kind for r in replies(db, 1)] == ["help_unknown", "help_unknown"]
+
+
+def test_stop_opts_out_and_start_opts_back_in(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, text: Any
+) -> None:
+    text(1, "STOP")
+    with db.read() as session:
+        row = session.get_one(SmsOptOut, phone(1))
+    assert (row.keyword, row.provider, row.opted_out_at) == ("stop", "simulator", clock.now())
+    text(1, "help")
+    send_pending_sms(db, app.extensions["providers"], clock, app.extensions["settings"])
+    assert [(r.kind, r.status) for r in replies(db, 1)] == [("opt_out_confirmation", "sent"), ("help", "skipped")]
+    text(1, "Start")
+    with db.read() as session:
+        assert session.get(SmsOptOut, phone(1)) is None
+    assert replies(db, 1)[-1].kind == "opt_in_confirmation"
+
+
+def test_a_redelivered_text_does_nothing_twice(
+    app: Flask, client: FlaskClient, db: Database, phone_sim: SimulatorDriver, text: Any
+) -> None:
+    book(client, 1, slots(client)[0]["start"])
+    message_id = text(1, "call me")
+    phone_sim.redeliver_text(inbound_url(app), message_id, phone(1), QUEUE_NUMBER, "call me")
+    assert len(replies(db, 1)) == 1
+    with db.read() as session:
+        assert len(session.scalars(select(InboundText)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "expected"),
+    [
+        ("ru", "Отмена", "Ваш звонок на пн 4 янв. 10:30 отменён."),
+        ("fr", "Annuler.", "Votre rappel du lun. 4 janv. 10:30 est annulé."),
+    ],
+)
+def test_commands_and_replies_in_the_queue_language(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue: Any,
+    phone_sim: SimulatorDriver,
+    language: str,
+    body: str,
+    expected: str,
+) -> None:
+    make_queue(language=language)
+    book(client, 1, slots(client)[0]["start"])
+    phone_sim.send_text(inbound_url(app), phone(1), QUEUE_NUMBER, body)
+    assert replies(db, 1)[-1].body == expected
+
+
+def test_a_bad_or_missing_signature_is_refused_and_changes_nothing(
+    app: Flask, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    book(client, 1, slots(client)[0]["start"])
+    body = b'{"message_id": "x", "from": "+447400000001", "to": "+441632960000", "text": "cancel"}'
+    headers = {"Content-Type": "application/json"}
+    assert client.post("/webhooks/simulator/sms/inbound", data=body, headers=headers).status_code == 403
+    headers["X-Simulator-Signature"] = "nope"
+    assert client.post("/webhooks/simulator/sms/inbound", data=body, headers=headers).status_code == 403
+    assert [c.state for c in callbacks(db, 1)] == ["scheduled"]
+    with db.read() as session:
+        assert session.scalars(select(InboundText)).all() == []
+        assert session.scalars(select(SimText)).all() == []
