@@ -67,3 +67,20 @@ def act(call_id: str, action: str) -> Response | tuple[Response, int]:
     except SimulatorError as error:
         return jsonify({"type": "simulator_conflict", "message": str(error), "details": {}}), 409
     return jsonify({key: value for key, value in result.items() if key in ("call_id", "state", "script")})
+
+
+@simulator.post("/api/texts")
+def send_text() -> Response | tuple[Response, int]:
+    """The person texts us: delivered, signed, to our inbound SMS webhook like a provider would."""
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    settings = context.settings()
+    sender, text = str(body.get("from", "")).strip()[:20], str(body.get("text", ""))[:1600]
+    to = str(body.get("to") or "").strip()[:20] or settings.caller_id
+    if not sender or not text.strip():
+        return jsonify({"type": "validation_error", "message": "a number and a text are needed", "details": {}}), 400
+    url = f"{settings.public_base_url}/webhooks/simulator/sms/inbound"
+    try:
+        message_id = driver().send_text(url, sender, to, text)
+    except SimulatorError as error:
+        return jsonify({"type": "simulator_conflict", "message": str(error), "details": {}}), 409
+    return jsonify({"message_id": message_id})

@@ -1,0 +1,48 @@
+"""The simulator's texts in headless Chromium: text "call me" from a new number, read the
+three times offered, reply "2" and the second is booked; reply "cancel call" and it is
+cancelled. The test plays the worker: it sends what the outbox holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.db import Database
+from app.dialer import send_pending_sms
+from app.models import Callback
+
+
+def send_outbox(app: Flask) -> int:
+    ext = app.extensions
+    return send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"])
+
+
+def callbacks(db: Database) -> list[tuple[str, str]]:
+    with db.read() as session:
+        return [(c.state, c.source) for c in session.scalars(select(Callback))]
+
+
+def text_us(page: Any, body: str) -> None:
+    page.fill("#sms-text", body)
+    page.click("#sms button[type=submit]")
+    page.wait_for_selector(f".text:has-text('{body}')")
+
+
+def test_call_me_then_2_books_the_second_time_and_cancel_call_cancels(
+    app: Flask, demo_queue: str, db: Database, page: Any
+) -> None:
+    page.goto("/simulator")
+    page.fill("#sms-from", "+447400765432")
+    text_us(page, "call me")
+    assert send_outbox(app) == 1
+    page.wait_for_selector(".text:has-text('Reply 1, 2 or 3')")
+    text_us(page, "2")
+    assert send_outbox(app) == 1
+    page.wait_for_selector(".text:has-text('Booked: Support will call you on Mon 4 Jan 10:45')")
+    assert callbacks(db) == [("scheduled", "sms")]
+    text_us(page, "cancel call")
+    assert send_outbox(app) == 1
+    page.wait_for_selector(".text:has-text('is cancelled')")
+    assert callbacks(db) == [("cancelled", "sms")]
