@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 OFFERED_TIMES = 3
 OFFER_TTL = timedelta(minutes=30)  # a digit after this gets the help text, not a booking
 UNKNOWN_REPLY_EVERY = timedelta(hours=24)  # at most one "I did not understand" per number per day
+PART_TTL = timedelta(hours=1)  # parts of a concatenated text arrive within seconds
 CANCELLABLE = (State.REQUESTED.value, State.SCHEDULED.value, State.RETRY_WAIT.value)
 ACTOR = "customer:sms"
 
@@ -288,6 +289,14 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
     """Keep a part of a concatenated text; the whole text once every part has come."""
     assert part.concat_ref is not None and part.concat_part is not None and part.concat_total is not None
     table: Table = InboundTextPart.__table__  # type: ignore[assignment]
+    same = (
+        InboundTextPart.provider == part.provider,
+        InboundTextPart.from_ == part.from_[:20],
+        InboundTextPart.concat_ref == part.concat_ref,
+    )
+    # The sender's phone reuses a reference (one byte on most phones) after a while: parts
+    # of an older text under this reference that never completed are dropped, not mixed in.
+    session.execute(delete(InboundTextPart).where(*same, InboundTextPart.received_at < now - PART_TTL))
     session.execute(
         _insert(session, table)
         .values(  # type: ignore[attr-defined]
@@ -303,11 +312,11 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
         )
         .on_conflict_do_nothing(index_elements=["provider", "from", "concat_ref", "part"])
     )
-    same = (
-        InboundTextPart.provider == part.provider,
-        InboundTextPart.from_ == part.from_[:20],
-        InboundTextPart.concat_ref == part.concat_ref,
-    )
+    if session.connection().dialect.name == "postgresql":
+        # Two last parts delivered at once must not each see the other missing: one waits
+        # for the other's commit, then counts again and finds the text complete.
+        lock_key = f"sms-parts:{part.provider}:{part.from_}:{part.concat_ref}"
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": lock_key})
     parts = session.scalars(select(InboundTextPart).where(*same).order_by(InboundTextPart.part)).all()
     if len(parts) < part.concat_total:
         return None

@@ -224,3 +224,40 @@ def test_signatures_bad_or_missing_are_refused_in_each_format(
     assert [c.state for c in callbacks(db, 1)] == ["scheduled"]
     with db.read() as session:
         assert session.scalars(select(InboundText)).all() == []
+
+
+def test_stale_parts_under_a_reused_reference_are_not_mixed_into_a_new_text(
+    app: Flask, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    clock = app.extensions["clock"]
+    concat = {"concat": "true", "concat-ref": "9", "concat-total": "2"}
+    vonage_get(client, app, 1, "hello ", "Q1", **concat, **{"concat-part": "1"})  # its part 2 never comes
+    clock.advance(hours=2)
+    vonage_get(client, app, 1, "me", "Q4", **concat, **{"concat-part": "2"})
+    assert replies(db, 1) == []  # the old part 1 is dropped, not read as "hello me"
+    vonage_get(client, app, 1, "call ", "Q3", **concat, **{"concat-part": "1"})
+    assert [r.kind for r in replies(db, 1)] == ["offer"]
+
+
+@pytest.mark.postgres_only
+def test_last_parts_delivered_at_once_complete_the_text_exactly_once(
+    app: Flask, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    import threading
+
+    refs = [str(r) for r in range(12)]
+    barrier = threading.Barrier(2)
+
+    def deliver(ref: str, part: str, body: str) -> None:
+        barrier.wait()
+        concat = {"concat": "true", "concat-ref": ref, "concat-total": "2", "concat-part": part}
+        assert vonage_post(app.test_client(), app, 1, body, f"R{ref}-{part}", **concat).status_code == 204
+
+    for ref in refs:
+        threads = [threading.Thread(target=deliver, args=(ref, p, b)) for p, b in (("1", "HE"), ("2", "LP"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with db.read() as session:
+        assert session.scalars(select(InboundText.body)).all() == ["HELP"] * len(refs)
