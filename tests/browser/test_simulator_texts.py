@@ -26,8 +26,10 @@ def callbacks(db: Database) -> list[tuple[str, str]]:
 
 def text_us(page: Any, body: str) -> None:
     page.fill("#sms-text", body)
-    page.click("#sms button[type=submit]")
-    page.wait_for_selector(f".text:has-text('{body}')")
+    # Wait for the page's own request to be answered (our replies may contain the same words).
+    with page.expect_response(lambda response: response.url.endswith("/simulator/api/texts")) as answer:
+        page.click("#sms button[type=submit]")
+    assert answer.value.status == 200
 
 
 def test_call_me_then_2_books_the_second_time_and_cancel_call_cancels(
