@@ -1058,9 +1058,10 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
                 continue
             message.status = "sending"
             message.claimed_at = now
-            claimed.append((message.id, message.to, message.body))
-    for message_id, to, body in claimed:
-        provider = providers.default
+            claimed.append((message.id, message.to, message.body, message.provider))
+    for message_id, to, body, chosen in claimed:
+        # A reply to a customer's text goes back on the channel it came in on.
+        provider = chosen if chosen is not None and chosen in providers else providers.default
         try:
             sent = providers.get(provider).send_sms(to, settings.caller_id, body)
             values = {"status": "sent", "provider": provider, "message_id": sent.message_id, "sent_at": clock.now()}

@@ -95,7 +95,15 @@ def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings
         kind, body, callback_id = reply
         row.reply_kind, row.callback_id = kind, callback_id
         session.add(
-            SmsMessage(callback_id=callback_id, kind=kind, to=phone, body=body, status="pending", created_at=now)
+            SmsMessage(
+                callback_id=callback_id,
+                kind=kind,
+                to=phone,
+                body=body,
+                status="pending",
+                provider=sms.provider,  # answered on the channel the text came in on
+                created_at=now,
+            )
         )
     log.info("text from %s: %s -> %s", mask_phone(phone), parsed.command.value, reply[0] if reply else "no reply")
     return Outcome("handled", parsed.command.value, reply[0] if reply else None)

@@ -261,3 +261,21 @@ def test_last_parts_delivered_at_once_complete_the_text_exactly_once(
             thread.join()
     with db.read() as session:
         assert session.scalars(select(InboundText.body)).all() == ["HELP"] * len(refs)
+
+
+def test_a_reply_goes_back_through_the_provider_the_text_came_in_on(
+    app: Flask, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    from app.dialer import send_pending_sms
+    from tests.unit.test_vonage_adapter import SMS_OK
+    from tests.unit.vonage_fakes import FakeTransport, mount
+
+    adapter = make_adapter()
+    sms_http = mount(adapter.sms_client, FakeTransport(SMS_OK))
+    app.extensions["providers"].register(adapter)
+    assert vonage_get(client, app, 1, "HELP").status_code == 204
+    ext = app.extensions
+    assert send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"]) == 1
+    [reply] = replies(db, 1)
+    assert (reply.status, reply.provider, reply.message_id) == ("sent", "vonage", "0A0000000123ABCD1")
+    assert len(sms_http.sent) == 1  # not the default provider (the simulator)
