@@ -274,16 +274,22 @@ def _language(callback: Callback) -> str:
 
 
 def _queue_for(session: Session, number: str) -> Queue | None:
-    """The queue a text to ``number`` is for: the queue whose caller id it is (the number
-    its callbacks and texts come from, so the one customers reply to); else the only
-    queue, else the demo queue "support"."""
-    by_number = session.scalars(select(Queue).where(Queue.caller_id == number).order_by(Queue.id)).first()
-    if by_number is not None:
-        return by_number
-    queues = session.scalars(select(Queue).order_by(Queue.id).limit(2)).all()
+    """The queue a text to ``number`` is for: the queue that answers calls to it (its
+    ``inbound_numbers``, which the inbound IVR branch adds to queues: read here only when
+    the column exists, so this works before and after that merge), else the queue whose
+    caller id it is (the number its callbacks and texts come from, so the one customers
+    reply to), else the only queue, else the demo queue "support". Queues are few: they are
+    matched in Python rather than with a JSON query that differs per database."""
+    queues = session.scalars(select(Queue).order_by(Queue.id)).all()
+    for queue in queues:
+        if number in (getattr(queue, "inbound_numbers", None) or ()):
+            return queue
+    for queue in queues:
+        if queue.caller_id == number:
+            return queue
     if len(queues) == 1:
         return queues[0]
-    return session.scalars(select(Queue).where(Queue.key == "support")).one_or_none()
+    return next((queue for queue in queues if queue.key == "support"), None)
 
 
 def _e164(number: str, queue: Queue) -> str:

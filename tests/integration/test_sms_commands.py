@@ -233,3 +233,14 @@ def test_a_bad_or_missing_signature_is_refused_and_changes_nothing(
     with db.read() as session:
         assert session.scalars(select(InboundText)).all() == []
         assert session.scalars(select(SimText)).all() == []
+
+
+def test_a_text_is_for_the_queue_whose_number_was_texted(
+    app: Flask, client: FlaskClient, db: Database, make_queue: Any, phone_sim: SimulatorDriver
+) -> None:
+    make_queue()
+    make_queue(key="ventes", name="Ventes", language="fr", caller_id="+441632960111")
+    phone_sim.send_text(inbound_url(app), phone(1), "+441632960111", "aide")
+    phone_sim.send_text(inbound_url(app), phone(2), "+441632960999", "help")  # no queue's number: the demo queue
+    assert replies(db, 1)[-1].body.startswith("Ventes : répondez RAPPELEZ-MOI")
+    assert replies(db, 2)[-1].body.startswith("Support: reply CALL ME")
