@@ -4,6 +4,7 @@ X-Twilio-Signature over the public URL, TwiML answers parsed as XML."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,9 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from app.clock import FixedClock
 from app.db import Database
-from app.models import Callback
+from app.models import Callback, SmsMessage
 from telephony.twilio_adapter import TwilioTelephony
+from tests.integration.helpers import book, slots
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, json_response
 
 CALL_SID = "CA" + "b" * 32
@@ -270,3 +273,149 @@ def test_a_count_of_callbacks_is_one_after_retries(
         call.press("1", action=ask)
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Callback)) == 1
+
+
+def test_a_seat_taken_meanwhile_is_said_and_the_next_times_are_read(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    call = TwilioCall(app, client)
+    call.dial()
+    call.press("2")
+    assert "Press 1 for today at half past ten." in said(call.press("1"))
+    for n in (1, 2):  # both seats of 10:30 go to web bookings while the caller listens
+        assert book(client, n, "2027-01-04T10:30:00+00:00").status_code == 201
+    taken = call.press("1")
+    assert "Sorry, that time has just been taken by another caller." in said(taken)
+    assert "Press 1 for today at quarter to eleven." in said(taken)
+    done = call.press("1")
+    assert "today at quarter to eleven" in said(done)
+    mine = [c for c in callbacks(db) if c.phone == CALLER]
+    assert len(mine) == 1 and mine[0].source == "ivr"
+
+
+def test_a_caller_with_a_callback_keeps_it(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    assert book(client, 0, "2027-01-04T14:15:00+00:00", phone=CALLER).status_code == 201
+    call = TwilioCall(app, client)
+    greeting = call.dial()
+    assert (
+        "You have a callback booked for today at quarter past two. Press 1 to keep it, 2 to change it,"
+        " 3 to cancel it and hold now." in said(greeting)
+    )
+    kept = call.press("1")
+    assert "Your callback stays booked." in said(kept) and kept.find("Hangup") is not None
+    (callback,) = callbacks(db)
+    assert callback.state == "scheduled"
+
+
+def test_a_caller_with_a_callback_changes_its_time(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    ref = book(client, 0, "2027-01-04T14:15:00+00:00", phone=CALLER).get_json()["ref"]
+    call = TwilioCall(app, client)
+    call.dial()
+    times = call.press("2")
+    assert "Press 3 for today at eleven o'clock." in said(times)
+    done = call.press("3")
+    assert "We will call you back today at eleven o'clock" in said(done)
+    shown = client.get(f"/api/v1/callbacks/{ref}").get_json()
+    assert (shown["state"], shown["slot_start"]) == ("scheduled", "2027-01-04T11:00:00+00:00")
+    assert len(callbacks(db)) == 1
+
+
+def test_a_caller_with_a_callback_cancels_it_and_holds(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    ref = book(client, 0, "2027-01-04T14:15:00+00:00", phone=CALLER).get_json()["ref"]
+    call = TwilioCall(app, client)
+    call.dial()
+    held = call.press("3")
+    assert "Your callback is cancelled." in said(held) and held.find("Dial") is not None
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["state"] == "cancelled"
+    seats = {s["start"]: s["seats_left"] for s in slots(client)}
+    assert seats["2027-01-04T14:15:00+00:00"] == 2  # the seat is given back
+
+
+def test_text_me_a_link_queues_one_text(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    call = TwilioCall(app, client)
+    call.dial()
+    call.press("3")
+    ask = call.action()
+    for _ in range(2):  # and a retry of the same request
+        done = call.press("1", action=ask)
+        assert "We have sent you a text with a link to choose a time." in said(done)
+    with db.read() as session:
+        texts = session.scalars(select(SmsMessage)).all()
+    assert len(texts) == 1 and texts[0].to == CALLER and "/book/support?t=" in texts[0].body
+    assert callbacks(db) == []
+
+
+def test_when_closed_only_times_and_a_link_are_offered(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", callers_waiting=0)
+    clock.set(datetime(2027, 1, 4, 19, 0, tzinfo=UTC))  # Monday evening, closed
+    call = TwilioCall(app, client)
+    greeting = call.dial()
+    assert "We are closed now." in said(greeting) and "press 1" not in said(greeting).lower()
+    assert "Sorry, I did not get that." in said(call.press("1"))  # no ASAP while closed
+    call.press("2")
+    times = said(call.press("1"))
+    assert "Press 1 for tomorrow at nine o'clock." in times
+
+
+def test_times_on_the_day_the_clocks_go_forward_are_read_in_local_time(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    hours = [{"weekday": "sunday", "opens": "00:00", "closes": "04:00", "slot_minutes": 60, "capacity": 1}]
+    make_queue(agent_target="+442079460000", weekly_hours=hours)
+    clock.set(datetime(2027, 3, 28, 0, 10, tzinfo=UTC))  # Sunday 28 March 2027, 00:10 GMT; at 01:00 it is 02:00 BST
+    call = TwilioCall(app, client)
+    call.dial()
+    call.press("2")
+    times = said(call.press("1"))
+    # 01:00 does not exist that night: the first times are 02:00 and 03:00 BST (01:00 and 02:00 UTC).
+    assert "Press 1 for today at two o'clock" in times and "Press 2 for today at three o'clock" in times
+    assert "Press 3 for Saturday at midnight." in times  # next Sunday 00:00: the midnight that ends Saturday
+    call.press("1")
+    (callback,) = callbacks(db)
+    shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()
+    assert shown["slot_start"] == "2027-03-28T02:00:00+01:00"
