@@ -127,7 +127,7 @@ def gather(
 
     queue = get_queue(session, state.queue)
     facts = load_facts(session, queue, state.caller, now, provider)
-    reply = inbound.advance(state, result.digits, facts, now, url_for)
+    reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         return reply.script
     after = reply.state or state

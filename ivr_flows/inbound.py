@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from ivr_flows.callback_script import voice
 from ivr_flows.i18n import N_, translations
+from ivr_flows.speech import spoken_key
 from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
@@ -265,7 +266,13 @@ class _Flow:
 
     def gather(self, state: IvrState, lead: tuple[Say, ...], *prompt: str, digits: int = 1) -> Reply:
         action = Gather(
-            prompt=lead + self.say(state, *prompt), action_url=self.url_for(state), num_digits=digits, timeout_seconds=6
+            prompt=lead + self.say(state, *prompt),
+            action_url=self.url_for(state),
+            num_digits=digits,
+            timeout_seconds=6,
+            # A menu may be answered aloud ("two"); a phone number is keyed in.
+            speech=digits == 1,
+            speech_language=voice(state.language),
         )
         return Reply(script(action), state)
 
@@ -466,11 +473,15 @@ def unknown_number(language: str = "en") -> VoiceScript:
     return script(Say(text("unknown_number", language), voice(language)), Hangup())
 
 
-def advance(state: IvrState, digits: str | None, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
-    """The caller's answer to the state's gather: a key (or keys, for a number), or
-    nothing (``None`` or empty: the gather timed out)."""
+def advance(
+    state: IvrState, digits: str | None, facts: Facts, now: datetime, url_for: UrlFor, speech: str | None = None
+) -> Reply:
+    """The caller's answer to the state's gather: a key (or keys, for a number), a
+    spoken answer naming a key, or nothing (the gather timed out)."""
     flow = _Flow(facts, now, url_for)
     pressed = (digits or "").strip()
+    if not pressed and state.step != "key_entry":
+        pressed = spoken_key(speech, state.language)
     if not pressed:
         return flow.again(state)
     if state.step != "key_entry":

@@ -419,3 +419,22 @@ def test_times_on_the_day_the_clocks_go_forward_are_read_in_local_time(
     (callback,) = callbacks(db)
     shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()
     assert shown["slot_start"] == "2027-03-28T02:00:00+01:00"
+
+
+def test_menus_can_be_answered_aloud(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    call = TwilioCall(app, client)
+    gather = call.dial().find("Gather")
+    assert gather is not None and gather.get("input") == "dtmf speech" and gather.get("language") == "en-GB"
+    spoken = {**call.fields(), "SpeechResult": "Two, please.", "Confidence": "0.91"}
+    answer = call._twiml(call.post(call.action(), spoken))
+    assert "the number you are calling from, press 1" in said(answer)
+    entry = call.press("2")
+    entry_gather = entry.find("Gather")
+    assert entry_gather is not None and entry_gather.get("input") == "dtmf"  # a number is keyed in

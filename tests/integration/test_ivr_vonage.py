@@ -99,8 +99,9 @@ def test_offered_a_callback_the_caller_chooses_a_time_by_keypad(
     assert "Thank you for calling Support." in talk(greeting) and "press star" in talk(greeting)
     assert all(a["language"] == "en-GB" for a in greeting if a["action"] == "talk")
     collect = greeting[-1]
-    assert collect["action"] == "input" and collect["type"] == ["dtmf"] and collect["dtmf"]["maxDigits"] == 1
+    assert collect["action"] == "input" and collect["type"] == ["dtmf", "speech"] and collect["dtmf"]["maxDigits"] == 1
     assert collect["eventMethod"] == "POST" and greeting[-2].get("bargeIn") is True
+    assert collect["speech"]["language"] == "en-GB"
 
     call.press("2")
     times = talk(call.press("1"))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ivr_flows import inbound
+from ivr_flows.speech import spoken_key
 from scheduler.errors import PhoneInvalid, SlotFull
 from telephony.script import Connect, Gather, Hangup, Say
 
@@ -155,3 +156,18 @@ def test_closed_queue_speaks_russian_and_french() -> None:
 
 def test_unknown_number() -> None:
     assert "not in service" in " ".join(a.text for a in inbound.unknown_number().actions if isinstance(a, Say))
+
+
+@pytest.mark.parametrize(
+    ("speech", "language", "key"),
+    [("Two, please.", "en", "2"), ("deux", "fr", "2"), ("Звёздочка", "ru", "*"), ("3", "en", "3"), ("hmm", "en", "")],
+)
+def test_spoken_answers_name_keys(speech: str, language: str, key: str) -> None:
+    assert spoken_key(speech, language) == key
+
+
+def test_a_spoken_answer_moves_the_flow_like_a_key() -> None:
+    reply = start()
+    assert reply.state is not None
+    spoken = inbound.advance(reply.state, None, facts(), NOW, url_for, speech="star")
+    assert isinstance(spoken.script.actions[-1], Connect)
