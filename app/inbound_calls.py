@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 SLOTS_LOADED = 30  # ten pages of three: "4 for later times" rarely goes further
 LINK_TEXT_KIND = "ivr_booking_link"
-LINK_TEXT_DEDUPE = timedelta(minutes=10)  # a provider's retry of the same keypress sends no second text
+CONFIRMATION_TEXT_KIND = "ivr_confirmation"
+TEXT_DEDUPE = timedelta(minutes=10)  # a provider's retry of the same keypress sends no second text
 ACTOR = "ivr"
 
 
@@ -142,7 +143,7 @@ def _carry_out(
     """Each effect is idempotent, so a provider retrying the same webhook changes nothing
     the second time: booking returns the live callback the number already has,
     rescheduling to the slot it holds and cancelling a cancelled callback do nothing, and
-    the link text is sent once per number in LINK_TEXT_DEDUPE."""
+    each text is sent once per number in TEXT_DEDUPE."""
     try:
         if isinstance(effect, inbound.Book):
             request = BookingRequest(
@@ -162,6 +163,9 @@ def _carry_out(
         if isinstance(effect, inbound.Cancel):
             cancel(session, effect.ref, now, ACTOR, reason="cancelled by the caller on an inbound call")
             return None
+        if isinstance(effect, inbound.TextConfirmation):
+            _text_confirmation(session, queue, effect, now)
+            return None
         _text_link(session, queue, effect, now, settings)
         return None
     except DomainError as error:
@@ -169,15 +173,33 @@ def _carry_out(
         return inbound.Failed(error)
 
 
-def _text_link(session: Session, queue: Queue, effect: inbound.TextLink, now: datetime, settings: Settings) -> None:
+def _sent_lately(session: Session, kind: str, to: str, now: datetime) -> bool:
     recent = session.scalar(
         select(SmsMessage.id).where(
-            SmsMessage.kind == LINK_TEXT_KIND,
-            SmsMessage.to == effect.phone,
-            SmsMessage.created_at >= now - LINK_TEXT_DEDUPE,
+            SmsMessage.kind == kind, SmsMessage.to == to, SmsMessage.created_at >= now - TEXT_DEDUPE
         )
     )
-    if recent is not None:
+    return recent is not None
+
+
+def _text_confirmation(session: Session, queue: Queue, effect: inbound.TextConfirmation, now: datetime) -> None:
+    """The caller consented by pressing 1: note it on their callback, and text them once."""
+    callback = find_live_callback(session, queue.id, effect.phone)
+    if callback is not None:
+        callback.sms_consent = True
+    if not _sent_lately(session, CONFIRMATION_TEXT_KIND, effect.phone, now):
+        queue_text(
+            session,
+            effect.phone,
+            CONFIRMATION_TEXT_KIND,
+            now,
+            effect.body,
+            callback_id=callback.id if callback else None,
+        )
+
+
+def _text_link(session: Session, queue: Queue, effect: inbound.TextLink, now: datetime, settings: Settings) -> None:
+    if _sent_lately(session, LINK_TEXT_KIND, effect.phone, now):
         return
     link = booking_url(settings.public_base_url, settings.secret_key, queue.key, effect.phone)
     queue_text(session, effect.phone, LINK_TEXT_KIND, now, effect.body_template.replace("{link}", link))

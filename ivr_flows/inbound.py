@@ -22,13 +22,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_time
 
 from ivr_flows.callback_script import voice
-from ivr_flows.i18n import N_, translations
+from ivr_flows.i18n import N_, language_code, translations
 from ivr_flows.speech import spoken_key
 from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
 from scheduler.errors import DomainError
-from scheduler.phone import parse_phone
+from scheduler.phone import is_mobile, parse_phone
 from scheduler.wait import should_offer
 from telephony.script import Action, Connect, Gather, Hangup, Say, VoiceScript, script
 
@@ -76,9 +79,16 @@ PROMPTS: dict[str, str] = {
     "no_slots": N_("Sorry, there are no free times for a callback in the coming days."),
     "slot_taken": N_("Sorry, that time has just been taken by another caller."),
     # TRANSLATORS: {time} is a spoken slot time; {number} the number read digit by digit.
-    "booked": N_("Thank you. We will call you back {time}, on {number}. Goodbye."),
+    "booked": N_("Thank you. We will call you back {time}, on {number}."),
     # TRANSLATORS: {wait} completes the sentence, e.g. "in about 5 minutes".
-    "booked_asap": N_("Thank you. You keep your place: we will call you back {wait}, on {number}. Goodbye."),
+    "booked_asap": N_("Thank you. You keep your place: we will call you back {wait}, on {number}."),
+    "text_offer": N_("To get a text confirming this, press 1."),
+    "texted_confirmation": N_("We have sent you a text. Goodbye."),
+    # TRANSLATORS: a text message; {time} is written like "Monday 4 January 10:30".
+    "confirmation_sms": N_("Your callback from {queue} is booked for {time}."),
+    # TRANSLATORS: a text message; {time} is a clock time like "10:38".
+    "confirmation_sms_asap": N_("{queue} will call you back at about {time}."),
+    "bye": N_("Goodbye."),
     "texted_link": N_("We have sent you a text with a link to choose a time. Goodbye."),
     "link_sms": N_("Choose a time for your callback from {queue}: {link}"),
     "connecting": N_("Please hold, we are putting you through."),
@@ -114,6 +124,7 @@ class IvrState:
     page: int = 0
     tries: int = 0
     existing_ref: str | None = None  # changing this callback's time instead of booking one
+    booked: int | None = None  # once booked: its slot start (or ASAP due), epoch seconds, for the text
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
@@ -132,6 +143,8 @@ class IvrState:
             document["p"] = self.page
         if self.tries:
             document["t"] = self.tries
+        if self.booked is not None:
+            document["b"] = self.booked
         return document
 
     @classmethod
@@ -154,6 +167,7 @@ class IvrState:
             page=int(document.get("p", 0)),
             tries=int(document.get("t", 0)),
             existing_ref=_opt(document.get("r")),
+            booked=int(document["b"]) if "b" in document else None,
         )
 
 
@@ -218,7 +232,16 @@ class TextLink:
     body_template: str  # the SMS text with {link} still to fill
 
 
-Effect = Book | Reschedule | Cancel | TextLink
+@dataclass(frozen=True)
+class TextConfirmation:
+    """The caller pressed 1 for a text confirming their callback: send it, and note
+    their consent to texts on the callback."""
+
+    phone: str
+    body: str
+
+
+Effect = Book | Reschedule | Cancel | TextLink | TextConfirmation
 
 
 @dataclass(frozen=True)
@@ -297,6 +320,38 @@ class _Flow:
     def spoken_wait(self, state: IvrState, seconds: int) -> str:
         return spoken_minutes(math.ceil(max(seconds, 0) / 60), state.language)
 
+    def confirmation_text(self, state: IvrState) -> str:
+        assert state.booked is not None
+        local = datetime.fromtimestamp(state.booked, UTC).astimezone(ZoneInfo(self.queue.timezone))
+        code = language_code(state.language)
+        if state.choice == "asap":
+            return self.t(
+                state, "confirmation_sms_asap", queue=self.queue.name, time=format_time(local, "HH:mm", locale=code)
+            )
+        written = format_datetime(local, "EEEE d MMMM HH:mm", locale=code)
+        return self.t(state, "confirmation_sms", queue=self.queue.name, time=written)
+
+    def booked(self, state: IvrState, outcome: Booked) -> Reply:
+        """Say what is booked; offer a text confirming it when the number takes texts."""
+        number = self.spoken_number(state, outcome.phone)
+        if outcome.kind == "asap":
+            wait = self.spoken_wait(state, int((outcome.at - self.now).total_seconds()))
+            said = self.t(state, "booked_asap", wait=wait, number=number)
+        else:
+            said = self.t(state, "booked", time=self.spoken_time(state, outcome.at), number=number)
+        if not is_mobile(outcome.phone):
+            return self.end(state, said, self.t(state, "bye"))
+        state = replace(
+            state,
+            step="text_offer",
+            chosen=outcome.phone,
+            choice="asap" if outcome.kind == "asap" else "time",
+            booked=int(outcome.at.timestamp()),
+            offered=(),
+            tries=0,
+        )
+        return self.prompt(state, self.say(state, said))
+
     def spoken_number(self, state: IvrState, phone: str) -> str:
         return spoken_digits(phone, state.language, home_region=self.queue.region)
 
@@ -327,6 +382,8 @@ class _Flow:
             return self.gather(state, lead, self.t(state, "confirm_number", number=number))
         if step == "slots":
             return self.slots(state, lead)
+        if step == "text_offer":
+            return self.gather(state, lead, self.t(state, "text_offer"))
         raise ValueError(f"unknown IVR step {step!r}")
 
     def offer(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
@@ -356,6 +413,8 @@ class _Flow:
 
     def again(self, state: IvrState) -> Reply:
         """No or a wrong key: say it once more, then the fallback."""
+        if state.step == "text_offer":  # booked already: no text is a fine answer
+            return self.end(state, self.t(state, "bye"))
         if state.tries + 1 >= MAX_SILENT_TRIES:
             return self.fallback(state, self.say(state, self.t(state, "not_understood")))
         return self.prompt(replace(state, tries=state.tries + 1), self.say(state, self.t(state, "not_understood")))
@@ -420,6 +479,10 @@ class _Flow:
             if pressed == "2":
                 return self.prompt(replace(state, step="key_entry", entered=None))
             return self.again(state)
+        if step == "text_offer":
+            if pressed == "1" and state.chosen is not None and state.booked is not None:
+                return Reply(VoiceScript(()), state, TextConfirmation(state.chosen, self.confirmation_text(state)))
+            return self.end(state, self.t(state, "bye"))
         if step == "slots":
             if pressed in ("1", "2", "3") and int(pressed) <= len(state.offered):
                 start = datetime.fromtimestamp(state.offered[int(pressed) - 1], UTC)
@@ -496,12 +559,10 @@ def resolve(state: IvrState, effect: Effect, outcome: Outcome, facts: Facts, now
         return flow.hold(state, flow.say(state, flow.t(state, "cancelled_hold")))
     if isinstance(effect, TextLink):
         return flow.end(state, flow.t(state, "texted_link"))
+    if isinstance(effect, TextConfirmation):
+        return flow.end(state, flow.t(state, "texted_confirmation"))
     if isinstance(outcome, Booked):
-        number = flow.spoken_number(state, outcome.phone)
-        if outcome.kind == "asap":
-            wait = flow.spoken_wait(state, int((outcome.at - now).total_seconds()))
-            return flow.end(state, flow.t(state, "booked_asap", wait=wait, number=number))
-        return flow.end(state, flow.t(state, "booked", time=flow.spoken_time(state, outcome.at), number=number))
+        return flow.booked(state, outcome)
     if isinstance(outcome, Failed):
         kind = outcome.error.type
         if kind in ("slot_full", "slot_not_found", "outside_hours", "too_soon", "too_far"):
@@ -527,6 +588,7 @@ __all__ = [
     "QueueFacts",
     "Reply",
     "Reschedule",
+    "TextConfirmation",
     "TextLink",
     "advance",
     "answer",

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
-from app.dialer import Dialer
+from app.dialer import Dialer, send_pending_sms
 from app.models import Callback
 from tests.integration.helpers import apply_call_events
 
@@ -76,7 +76,13 @@ def test_call_the_queue_choose_a_time_by_keypad_and_see_the_booking(
     page.wait_for_selector(".say:has-text('Press 1 for today at half past ten.')")
     page.wait_for_selector(".say:has-text('Press 3 for today at eleven o')")
     page.locator(".call.inbound .keypad button", has_text="2").click()
-    page.wait_for_selector(".call.inbound.completed .say:has-text('We will call you back today at quarter to eleven')")
+    page.wait_for_selector(".say:has-text('We will call you back today at quarter to eleven')")
+    page.wait_for_selector(".say:has-text('To get a text confirming this, press 1.')")
+    page.locator(".call.inbound .keypad button", has_text="1").click()
+    page.wait_for_selector(".call.inbound.completed .say:has-text('We have sent you a text.')")
+    ext = app.extensions
+    assert send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"]) == 1  # the worker's tick
+    page.wait_for_selector(".text:has-text('Your callback from Support is booked for Monday 4 January 10:45.')")
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
     assert (callback.source, callback.phone) == ("ivr", "+447400123458")
@@ -100,7 +106,9 @@ def test_call_the_queue_and_type_another_number(app: Flask, demo_queue: str, db:
     page.locator(".call.inbound .keypad button", has_text="#").click()
     page.wait_for_selector(".say:has-text('You entered 0 7 4 0 0, 9 0 0 1 2 3.')")
     page.locator(".call.inbound .keypad button", has_text="1").click()
-    page.wait_for_selector(".call.inbound.completed .say:has-text('we will call you back in about 8 minutes')")
+    page.wait_for_selector(".say:has-text('we will call you back in about 8 minutes')")
+    page.locator(".call.inbound .keypad button", has_text="9").click()  # no text, thanks
+    page.wait_for_selector(".call.inbound.completed .say:has-text('Goodbye.')")
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
     assert (callback.phone, callback.kind, callback.source) == ("+447400900123", "asap", "ivr")

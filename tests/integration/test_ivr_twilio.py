@@ -102,8 +102,10 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
 
     pick = call.action()
     done = call.press("1")
-    assert said(done) == "Thank you. We will call you back today at half past ten, on 0 7 4 0 0, 1 2 3 4 5 6. Goodbye."
-    assert done.find("Hangup") is not None and done.find("Gather") is None
+    assert said(done) == (
+        "Thank you. We will call you back today at half past ten, on 0 7 4 0 0, 1 2 3 4 5 6."
+        " To get a text confirming this, press 1."
+    )
 
     (callback,) = callbacks(db)
     shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()
@@ -114,6 +116,13 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
     again = call.press("1", action=pick)
     assert said(again) == said(done)
     assert len(callbacks(db)) == 1
+
+    texted = call.press("1")
+    assert said(texted) == "We have sent you a text. Goodbye." and texted.find("Hangup") is not None
+    with db.read() as session:
+        (text,) = session.scalars(select(SmsMessage)).all()
+    assert (text.to, text.body) == (CALLER, "Your callback from Support is booked for Monday 4 January 10:30.")
+    assert callbacks(db)[0].sms_consent is True
 
 
 def test_asap_keeps_the_callers_place(

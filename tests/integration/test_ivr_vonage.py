@@ -108,13 +108,15 @@ def test_offered_a_callback_the_caller_chooses_a_time_by_keypad(
     assert "Press 1 for today at half past ten. Press 2 for today at quarter to eleven." in times
     pick = call.input_url()
     done = call.press("2")
-    assert (
-        talk(done) == "Thank you. We will call you back today at quarter to eleven, on 0 7 4 0 0, 1 2 3 4 5 6. Goodbye."
+    assert talk(done) == (
+        "Thank you. We will call you back today at quarter to eleven, on 0 7 4 0 0, 1 2 3 4 5 6."
+        " To get a text confirming this, press 1."
     )
-    assert not any(a["action"] == "input" for a in done)  # the NCCO ends: Vonage hangs up
 
     again = call.press("2", url=pick)  # Vonage retried the event
     assert talk(again) == talk(done)
+    bye = call.press("")  # no text, thanks
+    assert talk(bye) == "Goodbye." and not any(a["action"] == "input" for a in bye)  # the NCCO ends: Vonage hangs up
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
     shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()

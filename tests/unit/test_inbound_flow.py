@@ -110,7 +110,21 @@ def test_picking_a_time_asks_for_the_booking_and_resolve_confirms_it() -> None:
     assert picked.state is not None
     booked = inbound.Booked("scheduled", SLOTS[1], "+447400123456")
     done = inbound.resolve(picked.state, picked.effect, booked, facts(), NOW, url_for)
-    assert isinstance(done.script.actions[-1], Hangup) and "quarter to eleven" in heard(done)
+    assert "We will call you back today at quarter to eleven" in heard(done)
+    assert "To get a text confirming this, press 1." in heard(done)  # a mobile number
+    texted = press(done, "1")
+    assert texted.effect == inbound.TextConfirmation(
+        "+447400123456", "Your callback from Support is booked for Monday 4 January 10:45."
+    )
+    assert isinstance(press(done, "2").script.actions[-1], Hangup)
+    assert isinstance(press(done, None).script.actions[-1], Hangup)  # silence: booked, so just goodbye
+
+
+def test_a_landline_hears_the_confirmation_and_goodbye() -> None:
+    state = inbound.IvrState(queue="support", call_id="C", step="slots", chosen="+442079460123", offered=(1,))
+    booked = inbound.Booked("scheduled", SLOTS[0], "+442079460123")
+    done = inbound.resolve(state, inbound.Book("+442079460123", "scheduled"), booked, facts(), NOW, url_for)
+    assert heard(done).endswith("on 0 2 0, 7 9 4 6, 0 1 2 3. Goodbye.") and isinstance(done.script.actions[-1], Hangup)
 
 
 def test_a_full_seat_reads_the_next_times() -> None:
