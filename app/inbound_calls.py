@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
@@ -28,8 +29,9 @@ from scheduler.calendar import is_open
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
-from telephony.base import GatherResult, InboundCall
+from telephony.base import CallState, DialResult, GatherResult, InboundCall
 from telephony.script import VoiceScript
+from telephony.vonage_adapter import DIAL_CALL_ID_PARAM
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,12 @@ class IvrUrls:
         return f"{self.base}/webhooks/{provider}/voice/inbound"
 
     def gather(self, provider: str, state: inbound.IvrState) -> str:
-        return f"{self.base}/webhooks/{provider}/voice/ivr/{self.serializer.dumps(state.to_json())}"
+        url = f"{self.base}/webhooks/{provider}/voice/ivr/{self.serializer.dumps(state.to_json())}"
+        if state.step == "holding":
+            # The hold's status URL: Vonage's connect events name the agent's leg only,
+            # so the caller's call id rides along (the adapter reads it from here).
+            url += f"?{urlencode({DIAL_CALL_ID_PARAM: state.call_id})}"
+        return url
 
     def state(self, token: str) -> inbound.IvrState:
         try:
@@ -86,6 +93,7 @@ def load_facts(session: Session, queue: Queue, phone: str | None, now: datetime,
         ),
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
+        offer_repeat_seconds=queue.offer_repeat_seconds,
     )
     existing = None
     if phone is not None:
@@ -137,6 +145,36 @@ def gather(
     return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
 
 
+def dialled(
+    session: Session, provider: str, state: inbound.IvrState, result: DialResult, now: datetime, settings: Settings
+) -> VoiceScript:
+    """How ringing the agents for a holding caller went."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+
+    def url_for(next_state: inbound.IvrState) -> str:
+        return urls.gather(provider, next_state)
+
+    talked = result.state is CallState.COMPLETED and (result.duration_seconds or 0) > 0
+    if result.state is CallState.ANSWERED:
+        agent = "answered"
+    elif talked:
+        agent = "talked"
+    elif result.state in (CallState.QUEUED, CallState.RINGING):
+        agent = "ringing"
+    else:
+        agent = "missed"
+    queue = get_queue(session, state.queue)
+    reply = inbound.dialled(state, agent, load_facts(session, queue, state.caller, now, provider), now, url_for)
+    if isinstance(reply.effect, inbound.Resolve):
+        try:
+            cancel(
+                session, reply.effect.ref, now, ACTOR, reason="resolved: the customer reached an agent by calling in"
+            )
+        except DomainError as error:  # being dialled right now, say: leave it to the dialer
+            log.info("inbound call %s: callback %s not closed: %s", state.call_id, reply.effect.ref, error.type)
+    return reply.script
+
+
 def _carry_out(
     session: Session, queue: Queue, state: inbound.IvrState, effect: inbound.Effect, now: datetime, settings: Settings
 ) -> inbound.Outcome:
@@ -166,6 +204,8 @@ def _carry_out(
         if isinstance(effect, inbound.TextConfirmation):
             _text_confirmation(session, queue, effect, now)
             return None
+        if isinstance(effect, inbound.Resolve):
+            return None  # only ``dialled`` asks for it
         _text_link(session, queue, effect, now, settings)
         return None
     except DomainError as error:

@@ -39,6 +39,9 @@ SLOTS_PER_PAGE = 3
 MAX_NUMBER_TRIES = 3
 MAX_SILENT_TRIES = 2  # the first prompt and one repeat
 PHONE_DIGITS = 15  # E.164's longest; the caller ends with #
+# How long one hold rings the agents: Twilio's <Dial timeout> takes 5-600 s.
+MIN_RING_SECONDS = 5
+MAX_RING_SECONDS = 600
 
 PROMPTS: dict[str, str] = {
     # TRANSLATORS: the first thing a caller to a queue's number hears.
@@ -92,6 +95,7 @@ PROMPTS: dict[str, str] = {
     "texted_link": N_("We have sent you a text with a link to choose a time. Goodbye."),
     "link_sms": N_("Choose a time for your callback from {queue}: {link}"),
     "connecting": N_("Please hold, we are putting you through."),
+    "still_busy": N_("Sorry to keep you waiting: all our agents are still busy."),
     "no_agents": N_("Sorry, nobody can take your call right now. Please call again later. Goodbye."),
     "not_understood": N_("Sorry, I did not get that."),
     "cannot_book": N_("Sorry, we could not book that callback."),
@@ -124,6 +128,7 @@ class IvrState:
     page: int = 0
     tries: int = 0
     existing_ref: str | None = None  # changing this callback's time instead of booking one
+    held: int = 0  # seconds spent ringing the agents so far
     booked: int | None = None  # once booked: its slot start (or ASAP due), epoch seconds, for the text
 
     def to_json(self) -> dict[str, object]:
@@ -145,6 +150,8 @@ class IvrState:
             document["t"] = self.tries
         if self.booked is not None:
             document["b"] = self.booked
+        if self.held:
+            document["h"] = self.held
         return document
 
     @classmethod
@@ -168,6 +175,7 @@ class IvrState:
             tries=int(document.get("t", 0)),
             existing_ref=_opt(document.get("r")),
             booked=int(document["b"]) if "b" in document else None,
+            held=int(document.get("h", 0)),
         )
 
 
@@ -188,6 +196,7 @@ class QueueFacts:
     estimated_wait_seconds: int
     offer_threshold_seconds: int
     offer_at_entry: bool
+    offer_repeat_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,14 @@ class TextLink:
 
 
 @dataclass(frozen=True)
+class Resolve:
+    """The caller reached an agent while their callback was still waiting: close it, so
+    that nobody dials them for what is already done."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
 class TextConfirmation:
     """The caller pressed 1 for a text confirming their callback: send it, and note
     their consent to texts on the callback."""
@@ -241,7 +258,7 @@ class TextConfirmation:
     body: str
 
 
-Effect = Book | Reschedule | Cancel | TextLink | TextConfirmation
+Effect = Book | Reschedule | Cancel | TextLink | TextConfirmation | Resolve
 
 
 @dataclass(frozen=True)
@@ -302,17 +319,20 @@ class _Flow:
     def end(self, state: IvrState, *texts: str, lead: tuple[Say, ...] = ()) -> Reply:
         return Reply(script(*lead, *self.say(state, *texts), Hangup()))
 
-    def hold(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
-        """Put the caller through to the queue's agents: from here the provider (or the
-        agents' ACD behind the target) holds them; the flow is done."""
+    def hold(self, state: IvrState, lead: tuple[Say, ...] = (), seconds: int | None = None) -> Reply:
+        """Hold: ring the queue's agents for ``seconds`` (the offer interval unless said).
+        An agent who answers takes the call; when none does, the provider reports it to
+        the Connect's status URL and the caller is offered a callback again (``dialled``)."""
         if self.queue.agent_target is None:
             return self.end(state, self.t(state, "no_agents"), lead=lead)
+        ring = min(max(seconds or self.queue.offer_repeat_seconds, MIN_RING_SECONDS), MAX_RING_SECONDS)
+        holding = replace(state, step="holding", tries=0, held=state.held + ring)
         actions: tuple[Action, ...] = (
             *lead,
             *self.say(state, self.t(state, "connecting")),
-            Connect(self.queue.agent_target, timeout_seconds=60),
+            Connect(self.queue.agent_target, timeout_seconds=ring, status_url=self.url_for(holding)),
         )
-        return Reply(VoiceScript(actions))
+        return Reply(VoiceScript(actions), holding)
 
     def spoken_time(self, state: IvrState, at: datetime) -> str:
         return spoken_slot(at, self.now, self.queue.timezone, state.language)
@@ -529,7 +549,27 @@ def answer(call_id: str, caller: str | None, facts: Facts, now: datetime, url_fo
     )
     if offered:
         return flow.prompt(state, welcome)
-    return flow.hold(state, welcome)
+    # A short wait: ring the agents until it would no longer be short, then offer.
+    return flow.hold(state, welcome, seconds=queue.offer_threshold_seconds)
+
+
+def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
+    """How ringing the agents went (the hold's status URL). ``agent``: "answered" (the
+    bridge is up), "talked" (it ended after a conversation), "ringing" (news, no end
+    yet) or "missed" (busy, no answer, failed). A caller who talked to an agent while
+    their callback waits gets it closed; one nobody answered is offered a callback again."""
+    flow = _Flow(facts, now, url_for)
+    resolve_existing = Resolve(facts.existing.ref) if facts.existing is not None else None
+    if agent == "answered":
+        return Reply(VoiceScript(()), None, resolve_existing)
+    if agent == "talked":
+        return Reply(script(Hangup()), None, resolve_existing)
+    if agent == "ringing":
+        return Reply(VoiceScript(()))
+    sorry = flow.say(state, flow.t(state, "still_busy"))
+    if not facts.queue.open_now:
+        return flow.end(state, flow.t(state, "goodbye"), lead=sorry)
+    return flow.offer(replace(state, existing_ref=None, choice=None), sorry)
 
 
 def unknown_number(language: str = "en") -> VoiceScript:
@@ -561,6 +601,8 @@ def resolve(state: IvrState, effect: Effect, outcome: Outcome, facts: Facts, now
         return flow.end(state, flow.t(state, "texted_link"))
     if isinstance(effect, TextConfirmation):
         return flow.end(state, flow.t(state, "texted_confirmation"))
+    if isinstance(effect, Resolve):
+        return Reply(VoiceScript(()))
     if isinstance(outcome, Booked):
         return flow.booked(state, outcome)
     if isinstance(outcome, Failed):
@@ -588,10 +630,12 @@ __all__ = [
     "QueueFacts",
     "Reply",
     "Reschedule",
+    "Resolve",
     "TextConfirmation",
     "TextLink",
     "advance",
     "answer",
+    "dialled",
     "resolve",
     "unknown_number",
 ]

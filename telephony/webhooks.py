@@ -186,6 +186,8 @@ def voice_ivr(provider: str, token: str) -> Response:
     """The action of an inbound call's gather: the signed state of the call in the URL."""
     adapter, incoming = verified(provider)
     state = _ivr_state(token)
+    if state.step == "holding":
+        return _ivr_dialled(provider, adapter, incoming, state)
     try:
         result = adapter.parse_gather(incoming)
     except ValueError as error:
@@ -194,4 +196,17 @@ def voice_ivr(provider: str, token: str) -> Response:
         raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
     with context.db().write() as session:
         script = inbound_calls.gather(session, provider, state, result, context.now(), context.settings())
+    return _render(adapter, script)
+
+
+def _ivr_dialled(provider: str, adapter: Telephony, incoming: WebhookRequest, state: IvrState) -> Response:
+    """A holding caller's ring to the agents ended (or made progress): the Connect's status URL."""
+    try:
+        result = adapter.parse_dial_result(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    if result.call_id != state.call_id:
+        raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
+    with context.db().write() as session:
+        script = inbound_calls.dialled(session, provider, state, result, context.now(), context.settings())
     return _render(adapter, script)

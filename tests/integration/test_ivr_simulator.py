@@ -128,3 +128,19 @@ def test_the_page_dials_in_through_its_api(
     assert client.post("/simulator/api/calls", json={"from": CALLER}).status_code == 400
     listed = client.get("/simulator/api/state").get_json()["calls"]
     assert listed[0]["direction"] == "in"
+
+
+def test_when_no_agent_is_free_the_hold_comes_back_to_the_offer(
+    app: Flask,
+    db: Database,
+    clock: FixedClock,
+    make_queue,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue()
+    phone_sim.agents_available = False
+    call_id = phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app))["call_id"]
+    again = phone_sim.press(call_id, "*")
+    assert again["state"] == "answered" and "Sorry to keep you waiting" in heard(again)
+    phone_sim.agents_available = True
+    assert phone_sim.press(call_id, "*")["state"] == "with_agent"

@@ -447,3 +447,63 @@ def test_menus_can_be_answered_aloud(
     entry = call.press("2")
     entry_gather = entry.find("Gather")
     assert entry_gather is not None and entry_gather.get("input") == "dtmf"  # a number is keyed in
+
+
+def test_a_hold_nobody_answers_is_offered_the_callback_again(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", offer_repeat_seconds=45)
+    call = TwilioCall(app, client)
+    call.dial()
+    held = call.press("*")
+    dial = held.find("Dial")
+    assert dial is not None and dial.get("timeout") == "45" and dial.get("method") == "POST"
+    missed = call._twiml(call.post(dial.get("action", ""), {**call.fields(), "DialCallStatus": "no-answer"}))
+    assert "Sorry to keep you waiting: all our agents are still busy." in said(missed)
+    assert "To keep holding, press star." in said(missed)
+    call.press("1")
+    assert "we will call you back in about 8 minutes" in said(call.press("1"))
+
+
+def test_a_short_wait_that_grows_past_the_threshold_is_offered_a_callback(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", callers_waiting=0, offer_threshold_seconds=90)
+    call = TwilioCall(app, client)
+    dial = call.dial().find("Dial")
+    assert dial is not None and dial.get("timeout") == "90"  # ring the agents for as long as the threshold
+    busy = call._twiml(call.post(dial.get("action", ""), {**call.fields(), "DialCallStatus": "busy"}))
+    assert "To choose a time for a callback, press 2." in said(busy)
+
+
+def test_a_caller_who_reaches_an_agent_has_their_waiting_callback_closed(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000")
+    ref = book(client, 0, "2027-01-04T14:15:00+00:00", phone=CALLER).get_json()["ref"]
+    call = TwilioCall(app, client)
+    call.dial()
+    call.press("")
+    held = call.press("")  # silence twice at "you have a callback": put through
+    dial = held.find("Dial")
+    assert dial is not None
+    ended = call.post(
+        dial.get("action", ""), {**call.fields(), "DialCallStatus": "completed", "DialCallDuration": "95"}
+    )
+    assert ended.status_code == 200
+    shown = client.get(f"/api/v1/callbacks/{ref}").get_json()
+    assert shown["state"] == "cancelled"
+    with db.read() as session:
+        (callback,) = session.scalars(select(Callback)).all()
+        assert "reached an agent by calling in" in (callback.events[-1].reason or "")

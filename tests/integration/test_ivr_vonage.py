@@ -139,6 +139,16 @@ def test_keep_holding_connects_to_the_agents_number(
     ncco = call.press("*")
     connect = ncco[-1]
     assert connect["action"] == "connect" and connect["endpoint"] == [{"type": "phone", "number": "442079460000"}]
+    assert connect["eventType"] == "synchronous" and connect["eventUrl"][0].endswith(f"?call_id={CALL_UUID}")
+    # Nobody answered: Vonage posts the agent leg's event; the caller is offered a callback again.
+    body = json.dumps({"uuid": "leg-2", "status": "timeout", "conversation_uuid": "CON-9"}).encode()
+    missed = client.post(
+        connect["eventUrl"][0][len(call.base) :],
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token(body)}"},
+    )
+    assert missed.status_code == 200
+    assert "Sorry to keep you waiting" in talk(missed.get_json()) and missed.get_json()[-1]["action"] == "input"
 
 
 def test_a_withheld_caller_types_a_number_in(

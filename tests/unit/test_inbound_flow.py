@@ -87,7 +87,9 @@ def test_a_long_wait_is_announced_and_the_offer_made() -> None:
 
 def test_a_short_wait_is_put_through_unless_the_queue_offers_at_entry() -> None:
     through = start(estimated_wait_seconds=30)
-    assert isinstance(through.script.actions[-1], Connect) and through.state is None
+    ring = through.script.actions[-1]
+    assert isinstance(ring, Connect) and through.state is not None and through.state.step == "holding"
+    assert ring.timeout_seconds == 60 and ring.status_url == "https://example.test/ivr/holding"  # the threshold
     assert start(estimated_wait_seconds=30, offer_at_entry=True).state is not None
 
 
@@ -185,3 +187,31 @@ def test_a_spoken_answer_moves_the_flow_like_a_key() -> None:
     assert reply.state is not None
     spoken = inbound.advance(reply.state, None, facts(), NOW, url_for, speech="star")
     assert isinstance(spoken.script.actions[-1], Connect)
+
+
+def holding() -> inbound.IvrState:
+    reply = press(start(), "*")
+    assert reply.state is not None and reply.state.step == "holding"
+    return reply.state
+
+
+def test_a_hold_nobody_answers_offers_the_callback_again() -> None:
+    state = holding()
+    again = inbound.dialled(state, "missed", facts(), NOW, url_for)
+    assert "Sorry to keep you waiting" in heard(again) and "To keep holding, press star." in heard(again)
+    assert again.state is not None and again.state.step == "offer" and again.state.held == 60
+    held_twice = press(again, "*")
+    assert held_twice.state is not None and held_twice.state.held == 120
+
+
+def test_a_hold_missed_after_closing_time_ends_politely() -> None:
+    ended = inbound.dialled(holding(), "missed", facts(open_now=False), NOW, url_for)
+    assert isinstance(ended.script.actions[-1], Hangup)
+
+
+def test_reaching_an_agent_closes_a_waiting_callback() -> None:
+    existing = inbound.ExistingCallback("ABCDEFGHJK", "scheduled", NOW + timedelta(hours=2))
+    answered = inbound.dialled(holding(), "answered", facts(existing=existing), NOW, url_for)
+    assert answered.effect == inbound.Resolve("ABCDEFGHJK") and answered.script.actions == ()
+    assert inbound.dialled(holding(), "answered", facts(), NOW, url_for).effect is None
+    assert inbound.dialled(holding(), "ringing", facts(existing=existing), NOW, url_for).effect is None
