@@ -93,6 +93,11 @@ def _find_live(session: Session, queue_id: int, phone: str) -> Callback | None:
     ).one_or_none()
 
 
+def find_live_callback(session: Session, queue_id: int, phone: str) -> Callback | None:
+    """The live callback of ``phone`` in the queue, if it has one (there is at most one)."""
+    return _find_live(session, queue_id, phone)
+
+
 # The hot path's statements, built once: constructing SQLAlchemy statements per request
 # costs more than running them.
 _SLOT: Table = Slot.__table__  # type: ignore[assignment]

@@ -909,9 +909,14 @@ def _give_up(
 
 
 def _queue_sms(session: Session, callback: Callback, kind: str, now: datetime, body: str) -> None:
-    session.add(
-        SmsMessage(callback_id=callback.id, kind=kind, to=callback.phone, body=body, status="pending", created_at=now)
-    )
+    queue_text(session, callback.phone, kind, now, body, callback_id=callback.id)
+
+
+def queue_text(
+    session: Session, to: str, kind: str, now: datetime, body: str, *, callback_id: int | None = None
+) -> None:
+    """Put a text in the outbox, in the caller's transaction: the worker sends it."""
+    session.add(SmsMessage(callback_id=callback_id, kind=kind, to=to, body=body, status="pending", created_at=now))
 
 
 def call_context(settings: Settings, urls: WebhookUrls, provider: str, attempt: Attempt) -> callback_script.CallContext:

@@ -9,13 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import context
+from app.availability import bookable_rows
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
-from app.models import Callback, Queue, Slot
+from app.models import Callback
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
@@ -89,24 +89,6 @@ def show_queue(key: str) -> Response:
         )
 
 
-def _bookable_rows(session: Session, queue: Queue, window: tuple[datetime, datetime] | None) -> list[Any]:
-    if window is None:
-        return []
-    return list(
-        session.execute(
-            select(Slot.starts_at, Slot.ends_at, Slot.capacity - Slot.reserved - Slot.booked)
-            .where(
-                Slot.queue_id == queue.id,
-                Slot.starts_at >= window[0],
-                Slot.starts_at < window[1],
-                Slot.active.is_(True),
-                Slot.booked < Slot.capacity - Slot.reserved,
-            )
-            .order_by(Slot.starts_at)
-        )
-    )
-
-
 @api.get("/queues/<key>/slots")
 def list_slots(key: str) -> Response:
     """Bookable slots with seats left. Two queries whatever the range: the queue, its slots."""
@@ -118,12 +100,12 @@ def list_slots(key: str) -> Response:
         queue = get_queue(session, key)
         window = availability_range(booking_policy(queue), now, first_day, days)
         if slots_are_current(queue, now):
-            rows = _bookable_rows(session, queue, window)
+            rows = bookable_rows(session, queue, window)
     if rows is None:  # rare: once a day per queue when no worker has made the rows yet
         with context.db().write() as session:
             queue = get_queue(session, key)
             ensure_slots(session, queue, now)
-            rows = _bookable_rows(session, queue, window)
+            rows = bookable_rows(session, queue, window)
     zone = ZoneInfo(queue.timezone)
     slots = [
         {"start": s.astimezone(zone).isoformat(), "end": e.astimezone(zone).isoformat(), "seats_left": n}
