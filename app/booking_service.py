@@ -93,6 +93,11 @@ def _find_live(session: Session, queue_id: int, phone: str) -> Callback | None:
     ).one_or_none()
 
 
+def find_live_callback(session: Session, queue_id: int, phone: str) -> Callback | None:
+    """The live callback of ``phone`` in the queue, if it has one (there is at most one)."""
+    return _find_live(session, queue_id, phone)
+
+
 # The hot path's statements, built once: constructing SQLAlchemy statements per request
 # costs more than running them.
 _SLOT: Table = Slot.__table__  # type: ignore[assignment]
@@ -266,29 +271,6 @@ def book(
     callback.queue = queue
     callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
     return BookingResult(callback, created=True)
-
-
-def bookable_rows(
-    session: Session, queue: Queue, window: tuple[datetime, datetime] | None, limit: int | None = None
-) -> list[Any]:
-    """(starts_at, ends_at, seats_left) of the slots a customer may book in ``window``, in
-    time order: what the API lists and what a text offers."""
-    if window is None:
-        return []
-    return list(
-        session.execute(
-            select(Slot.starts_at, Slot.ends_at, Slot.capacity - Slot.reserved - Slot.booked)
-            .where(
-                Slot.queue_id == queue.id,
-                Slot.starts_at >= window[0],
-                Slot.starts_at < window[1],
-                Slot.active.is_(True),
-                Slot.booked < Slot.capacity - Slot.reserved,
-            )
-            .order_by(Slot.starts_at)
-            .limit(limit)
-        )
-    )
 
 
 def get_callback(session: Session, ref: str, *, for_update: bool = False) -> Callback:

@@ -128,16 +128,10 @@ def _on_call_states() -> BindParameter[list[str]]:
 
 # Built once: the claim runs several times a second in every worker. One statement finds
 # the due callbacks and all the claim needs about them: their queue's dialing settings,
-# how many calls the queue has going, whether the number is on a call, the last attempt.
+# whether the number is on a call, the last attempt.
 _LAST_ATTEMPT = select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.callback_id == Callback.id)
 _OTHER = aliased(Callback)
 _NUMBER_ON_CALL = select(_OTHER.id).where(_OTHER.phone == Callback.phone, _OTHER.state.in_(_on_call_states())).exists()
-_BUSY = (
-    select(Callback.queue_id.label("queue_id"), func.count().label("calls"))
-    .where(Callback.state.in_(_on_call_states()))
-    .group_by(Callback.queue_id)
-    .cte("busy")
-)
 DUE_FOR_CLAIM = (
     select(
         Callback.id,
@@ -146,7 +140,6 @@ DUE_FOR_CLAIM = (
         Callback.state,
         _LAST_ATTEMPT.scalar_subquery().label("last_number"),
         _NUMBER_ON_CALL.label("number_on_call"),
-        func.coalesce(_BUSY.c.calls, 0).label("queue_calls"),
         Queue.max_concurrent_calls,
         Queue.primary_provider,
         Queue.secondary_provider,
@@ -155,11 +148,20 @@ DUE_FOR_CLAIM = (
         Queue.agent_target,
     )
     .join(Queue, Queue.id == Callback.queue_id)
-    .outerjoin(_BUSY, _BUSY.c.queue_id == Callback.queue_id)
     .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= bindparam("now"))
     .order_by(Callback.next_attempt_at, Callback.id)
     .limit(bindparam("limit"))
     .with_for_update(of=Callback, skip_locked=True)
+)
+# The queues of a batch, locked in id order: claimers of one queue take turns, so that its
+# concurrent-call limit holds across workers (no-op on SQLite, whose writers take turns).
+LOCK_QUEUES = (
+    select(Queue.id).where(Queue.id.in_(bindparam("queue_ids", expanding=True))).order_by(Queue.id).with_for_update()
+)
+CALLS_BY_QUEUE = (
+    select(Callback.queue_id, func.count())
+    .where(Callback.queue_id.in_(bindparam("queue_ids", expanding=True)), Callback.state.in_(_on_call_states()))
+    .group_by(Callback.queue_id)
 )
 _CALLBACK_EVENT = cast(Table, CallbackEvent.__table__)
 PACER_NEXT_AT = select(DialPacer.next_at).where(DialPacer.provider == bindparam("provider"))
@@ -238,11 +240,17 @@ class Dialer:
                 if budget <= 0:
                     return []
                 rows = session.execute(DUE_FOR_CLAIM, {"now": now, "limit": budget}).all()
+                if not rows:
+                    return []
+                queue_ids = sorted({row.queue_id for row in rows})
+                session.execute(LOCK_QUEUES, {"queue_ids": queue_ids})
+                # Counted after the lock: it sees the calls every earlier claimer committed.
+                calls: dict[int, int] = {qid: 0 for qid in queue_ids}
+                calls.update({qid: n for qid, n in session.execute(CALLS_BY_QUEUE, {"queue_ids": queue_ids})})
                 chosen, postponed = [], []
-                calls: dict[int, int] = {}
                 numbers: set[str] = set()
                 for row in rows:
-                    going = calls.setdefault(row.queue_id, row.queue_calls)
+                    going = calls[row.queue_id]
                     if going >= row.max_concurrent_calls:
                         continue  # the queue's agents are all on callbacks: wait for one to end
                     if row.number_on_call or row.phone in numbers:
@@ -911,9 +919,14 @@ def _give_up(
 
 
 def _queue_sms(session: Session, callback: Callback, kind: str, now: datetime, body: str) -> None:
-    session.add(
-        SmsMessage(callback_id=callback.id, kind=kind, to=callback.phone, body=body, status="pending", created_at=now)
-    )
+    queue_text(session, callback.phone, kind, now, body, callback_id=callback.id)
+
+
+def queue_text(
+    session: Session, to: str, kind: str, now: datetime, body: str, *, callback_id: int | None = None
+) -> None:
+    """Put a text in the outbox, in the caller's transaction: the worker sends it."""
+    session.add(SmsMessage(callback_id=callback_id, kind=kind, to=to, body=body, status="pending", created_at=now))
 
 
 def call_context(settings: Settings, urls: WebhookUrls, provider: str, attempt: Attempt) -> callback_script.CallContext:

@@ -83,7 +83,14 @@ class Queue(Base):
     region: Mapped[str] = mapped_column(String(2), default="GB")
     agent_target: Mapped[str | None] = mapped_column(String(255))
     dial_mode: Mapped[str] = mapped_column(String(16), default="customer_first")
-    offer_threshold_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    inbound_numbers: Mapped[list[str]] = mapped_column(JSON, default=list)  # E.164 numbers callers dial
+    offer_threshold_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    offer_at_entry: Mapped[bool] = mapped_column(Boolean, default=False)
+    offer_repeat_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # Our own wait estimate: callers_waiting x average_handle_seconds / agents (EWT).
+    callers_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    agents: Mapped[int] = mapped_column(Integer, default=1)
+    average_handle_seconds: Mapped[int] = mapped_column(Integer, default=300)
     estimated_wait_seconds: Mapped[int] = mapped_column(Integer, default=300)
     lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
     horizon_days: Mapped[int] = mapped_column(Integer, default=14)
@@ -385,6 +392,7 @@ class SimCall(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(8), default="out")  # "out": we call; "in": they dial a queue
     to: Mapped[str] = mapped_column(String(64))
     from_: Mapped[str] = mapped_column("from", String(64))
     answer_url: Mapped[str] = mapped_column(String(500))

@@ -116,7 +116,15 @@ class QueueDoc(BaseModel):
         | None
     ) = None
     dial_mode: Literal["customer_first", "agent_first"] = "customer_first"
-    offer_threshold_seconds: Annotated[int, Field(ge=0, le=86_400)] = 120
+    # Inbound calls (ivr_flows/inbound.py): the numbers this queue answers, and when it
+    # offers a callback instead of holding (docs/queues.md, "Inbound calls").
+    inbound_numbers: list[Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]] = []
+    offer_threshold_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    offer_at_entry: bool = False
+    offer_repeat_seconds: Annotated[int, Field(ge=10, le=3_600)] = 60
+    callers_waiting: Annotated[int, Field(ge=0, le=100_000)] = 0
+    agents: Annotated[int, Field(ge=1, le=100_000)] = 1
+    average_handle_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     estimated_wait_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
     lead_minutes: Annotated[int, Field(ge=0, le=10_080)] = 30
     horizon_days: Annotated[int, Field(ge=0, le=366)] = 14
@@ -156,6 +164,8 @@ class QueueDoc(BaseModel):
             _no_overlap([w.interval() for w in self.weekly_hours if w.weekday == name], name)
         if self.secondary_provider and self.secondary_provider == self.primary_provider:
             raise ValueError("the secondary provider must differ from the primary")
+        if len(self.inbound_numbers) != len(set(self.inbound_numbers)):
+            raise ValueError("an inbound number is listed twice")
         dates = [o.date for o in self.date_overrides]
         if len(dates) != len(set(dates)):
             raise ValueError("each date may have one override (list several hours inside it)")
@@ -191,6 +201,7 @@ def parse_queue_document(document: Any) -> QueueDoc:
 def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue, bool]:
     """Create the queue, or replace its settings, template and overrides; then re-plan its slots."""
     queue = session.scalars(select(Queue).where(Queue.key == doc.key).with_for_update()).one_or_none()
+    _numbers_are_free(session, doc)
     created = queue is None
     if queue is None:
         queue = Queue(key=doc.key, created_at=now)
@@ -235,6 +246,20 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
     session.flush()
     sync_slots(session, queue, now)
     return queue, created
+
+
+def _numbers_are_free(session: Session, doc: QueueDoc) -> None:
+    """An inbound number routes to one queue: refuse a number another queue answers."""
+    wanted = set(doc.inbound_numbers)
+    if not wanted:
+        return
+    for key, numbers in session.execute(select(Queue.key, Queue.inbound_numbers).where(Queue.key != doc.key)):
+        taken = wanted & set(numbers or [])
+        if taken:
+            raise ValidationFailed(
+                "an inbound number belongs to another queue",
+                {"inbound_numbers": f"{', '.join(sorted(taken))} is answered by queue {key!r}"},
+            )
 
 
 def export_queue(queue: Queue) -> dict[str, Any]:

@@ -34,6 +34,19 @@ def get_queue(session: Session, key: str, *, for_update: bool = False) -> Queue:
     return queue
 
 
+QUEUE_NUMBERS = select(Queue.key, Queue.inbound_numbers)
+
+
+def queue_key_for_number(session: Session, number: str) -> str | None:
+    """The queue answering calls to ``number`` (E.164), if any. Queues are few and each
+    lists its numbers, so they are read and matched here rather than by a dialect's JSON
+    operators; import_queue keeps a number on one queue only."""
+    for key, numbers in session.execute(QUEUE_NUMBERS):
+        if number in (numbers or []):
+            return str(key)
+    return None
+
+
 _CALENDARS: dict[tuple[int, str], QueueCalendar] = {}
 _CALENDAR_CACHE_SIZE = 256
 

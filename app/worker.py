@@ -136,6 +136,9 @@ class Worker:
             finally:
                 self.dialer.close()
             return
+        # APScheduler logs every run of every tick at INFO (several lines a second); keep
+        # its warnings and errors (a tick that raised), not the heartbeat.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         scheduler = BlockingScheduler(
             # A tick that runs late still runs (once): the default grace time would skip it silently.
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},

@@ -53,6 +53,7 @@ def queue_document(key: str, capacity: int) -> dict[str, Any]:
     document.update(
         key=key,
         name=f"Bench {key}",
+        inbound_numbers=[],  # a number answers one queue only; the benches place no inbound calls
         weekly_hours=[
             {"weekday": day, "opens": "00:00", "closes": "00:00", "slot_minutes": 15, "capacity": capacity}
             for day in WEEKDAYS

@@ -22,6 +22,7 @@ from telephony.base import (
     CallState,
     DialResult,
     GatherResult,
+    InboundCall,
     InboundSms,
     OutboundCall,
     PlacedCall,
@@ -129,3 +130,6 @@ class HttpSinkTelephony:
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         return self.fallback.parse_inbound_sms(request)
+
+    def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
+        return self.fallback.parse_inbound_call(request)

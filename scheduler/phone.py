@@ -39,3 +39,14 @@ def mask_phone(e164: str) -> str:
     if len(e164) <= 6:
         return "*" * len(e164)
     return e164[:3] + "*" * (len(e164) - 5) + e164[-2:]
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether a text to this number can reach a phone: mobiles, and the numbers a
+    numbering plan does not tell apart from mobiles (the US, Canada)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)

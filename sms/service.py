@@ -18,13 +18,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.booking_service import BookingRequest, book, bookable_rows, cancel
+from app.availability import next_bookable_starts
+from app.booking_service import BookingRequest, book, cancel
 from app.links import booking_url
 from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
-from app.queues import booking_policy
 from app.settings import Settings
-from app.slot_sync import ensure_slots
-from scheduler.booking import bookable_window
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
 from scheduler.phone import mask_phone, parse_phone
@@ -187,9 +185,8 @@ def _offer(
     exclude: tuple[datetime, ...],
 ) -> Reply:
     """Offer the next bookable times and remember them for the digit reply."""
-    ensure_slots(session, queue, now)
-    rows = bookable_rows(session, queue, bookable_window(booking_policy(queue), now), OFFERED_TIMES + len(exclude))
-    starts = [start for start, _end, _left in rows if start not in exclude][:OFFERED_TIMES]
+    found = next_bookable_starts(session, queue, now, OFFERED_TIMES + len(exclude))
+    starts = [start for start in found if start not in exclude][:OFFERED_TIMES]
     if not starts:
         session.execute(delete(SmsOffer).where(SmsOffer.phone == phone))
         link = booking_url(settings.public_base_url, settings.secret_key, queue.key, phone)
@@ -275,14 +272,13 @@ def _language(callback: Callback) -> str:
 
 def _queue_for(session: Session, number: str) -> Queue | None:
     """The queue a text to ``number`` is for: the queue that answers calls to it (its
-    ``inbound_numbers``, which the inbound IVR branch adds to queues: read here only when
-    the column exists, so this works before and after that merge), else the queue whose
-    caller id it is (the number its callbacks and texts come from, so the one customers
-    reply to), else the only queue, else the demo queue "support". Queues are few: they are
-    matched in Python rather than with a JSON query that differs per database."""
+    ``inbound_numbers``), else the queue whose caller id it is (the number its callbacks
+    and texts come from, so the one customers reply to), else the only queue, else the demo
+    queue "support". Queues are few: they are matched in Python rather than with a JSON
+    query that differs per database."""
     queues = session.scalars(select(Queue).order_by(Queue.id)).all()
     for queue in queues:
-        if number in (getattr(queue, "inbound_numbers", None) or ()):
+        if number in (queue.inbound_numbers or ()):
             return queue
     for queue in queues:
         if queue.caller_id == number:

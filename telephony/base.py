@@ -198,6 +198,19 @@ class DialResult:
 
 
 @dataclass(frozen=True)
+class InboundCall:
+    """A caller dialled one of our numbers: the provider asks what to play (the answer URL
+    set on the number). ``from_`` is the caller id as the provider gave it, normalised to
+    ``+digits`` where it is digits; it may be empty, ``anonymous`` or a client name when
+    withheld, so it is parsed (and may be refused) by whoever uses it."""
+
+    provider: str
+    call_id: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
 class InboundSms:
     provider: str
     message_id: str
@@ -266,3 +279,5 @@ class Telephony(Protocol):
     def parse_dial_result(self, request: WebhookRequest) -> DialResult: ...
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms: ...
+
+    def parse_inbound_call(self, request: WebhookRequest) -> InboundCall: ...

@@ -28,6 +28,7 @@ from telephony.base import (
     CallState,
     DialResult,
     GatherResult,
+    InboundCall,
     InboundSms,
     OutboundCall,
     PlacedCall,
@@ -200,6 +201,15 @@ class SimulatorTelephony:
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"simulator dial result is malformed: {exc}") from None
+
+    def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
+        document = _json(request)
+        try:
+            return InboundCall(
+                self.name, str(document["call_id"]), str(document.get("from") or ""), str(document["to"])
+            )
+        except KeyError as exc:
+            raise ValueError(f"simulator inbound call is missing {exc}") from None
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         document = _json(request)

@@ -10,6 +10,7 @@ web worker), tests may use the Flask test client.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,7 @@ class SimulatorDriver:
     def _call_json(call: SimCall) -> dict[str, Any]:
         return {
             "call_id": call.call_id,
+            "direction": call.direction,
             "to": call.to,
             "from": call.from_,
             "state": call.state,
@@ -76,6 +78,30 @@ class SimulatorDriver:
         }
 
     # --- actions ---------------------------------------------------------------------------
+
+    def dial_in(self, from_: str, to: str, answer_url: str) -> dict[str, Any]:
+        """The person calls one of our numbers: the network answers at once and asks our
+        inbound webhook (``answer_url``) what to play, as Twilio and Vonage do."""
+        call_id = "SIMIN" + uuid.uuid4().hex
+        now = self.clock.now()
+        with self.db.write() as session:
+            session.add(
+                SimCall(
+                    call_id=call_id,
+                    direction="in",
+                    to=to,
+                    from_=from_,
+                    answer_url=answer_url,
+                    status_url="",  # we ask for no progress reports on inbound calls
+                    state="answered",
+                    answered_by="human",
+                    sequence=0,
+                    created_at=now,
+                    answered_at=now,
+                )
+            )
+        script = self._post(answer_url, {"call_id": call_id, "from": from_, "to": to})
+        return self._follow(call_id, script)
 
     def answer(self, call_id: str, *, machine: bool = False) -> dict[str, Any]:
         call = self._load(call_id, states=(RINGING,))
@@ -104,7 +130,7 @@ class SimulatorDriver:
         call = self._load(call_id, states=LIVE)
         if call["state"] == RINGING:
             return self._end_unanswered(call_id, CallState.CANCELED.value)
-        if call["state"] == "with_agent":
+        if call["state"] == "with_agent" and call["script_dial_url"]:
             self._post(
                 call["script_dial_url"],
                 {"call_id": call_id, "state": "completed", "duration": self._talk_seconds(call)},
@@ -126,6 +152,11 @@ class SimulatorDriver:
         actions = script.get("actions", [])
         self._update(call_id, script=script)
         connect = next((a for a in actions if a["type"] == "connect"), None)
+        if connect is not None and not connect.get("status_url"):
+            # A caller put through to the agents (inbound "keep holding"): nobody asked to
+            # hear how the bridge goes; the simulated agent simply takes the call.
+            self._update(call_id, state="with_agent")
+            return self._load(call_id, states=LIVE)
         if connect is not None:
             if not self.agents_available:
                 follow = self._post(connect["status_url"], {"call_id": call_id, "state": "no_answer"})
@@ -161,7 +192,8 @@ class SimulatorDriver:
             call.sequence += 1
             body = {"call_id": call_id, "state": state, "sequence": call.sequence, **extra}
             url = call.status_url
-        self._post(url, body)
+        if url:  # inbound calls have no status URL
+            self._post(url, body)
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         raw = json.dumps(body).encode()
@@ -199,8 +231,6 @@ class SimulatorDriver:
         """The person texts ``to`` from ``from_``: kept in the simulator's list of texts and
         delivered to our inbound SMS webhook ``url``, signed as the simulator signs. Returns
         the message id (deliver it again with ``redeliver_text`` to test deduplication)."""
-        import uuid  # here, so that this appended method touches none of the lines above it
-
         message_id = "SIMMO" + uuid.uuid4().hex
         with self.db.write() as session:
             session.add(

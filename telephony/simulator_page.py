@@ -47,6 +47,21 @@ def state() -> Response:
     return jsonify({"calls": phone.calls(), "texts": phone.texts()})
 
 
+@simulator.post("/api/calls")
+def call_in() -> Response | tuple[Response, int]:
+    """ "Call the queue": the person dials one of our numbers from the number they typed."""
+    body: dict[str, Any] = request.get_json(silent=True) or {}
+    from_, to = str(body.get("from", "")).strip()[:32], str(body.get("to", "")).strip()[:32]
+    if not to:
+        return jsonify({"type": "validation_error", "message": "which number are you calling?", "details": {}}), 400
+    answer_url = f"{context.settings().public_base_url}/webhooks/simulator/voice/inbound"
+    try:
+        result = driver().dial_in(from_, to, answer_url)
+    except SimulatorError as error:
+        return jsonify({"type": "simulator_conflict", "message": str(error), "details": {}}), 409
+    return jsonify({key: value for key, value in result.items() if key in ("call_id", "state", "script")})
+
+
 @simulator.post("/api/calls/<call_id>/<action>")
 def act(call_id: str, action: str) -> Response | tuple[Response, int]:
     if action not in ACTIONS:
@@ -59,7 +74,7 @@ def act(call_id: str, action: str) -> Response | tuple[Response, int]:
         elif action == "machine":
             result = phone.answer(call_id, machine=True)
         elif action == "press":
-            result = phone.press(call_id, str(body.get("digits", ""))[:8])
+            result = phone.press(call_id, str(body.get("digits", ""))[:20])
         elif action == "silent":
             result = phone.stay_silent(call_id)
         else:

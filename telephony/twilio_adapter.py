@@ -28,6 +28,7 @@ from telephony.base import (
     CallState,
     DialResult,
     GatherResult,
+    InboundCall,
     InboundSms,
     OutboundCall,
     PlacedCall,
@@ -312,6 +313,17 @@ class TwilioTelephony:
             call_id=sid,
             state=state,
             duration_seconds=_int_or_none(_field(form, "DialCallDuration"), "DialCallDuration"),
+        )
+
+    def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
+        """The voice URL of our number: form fields on POST (the default), query on GET.
+        A withheld caller id comes as ``anonymous``, ``Anonymous`` or ``+266696687``."""
+        fields = request.form or request.query
+        return InboundCall(
+            provider=PROVIDER,
+            call_id=_required(fields, "CallSid"),
+            from_=_field(fields, "From") or "",
+            to=_required(fields, "To"),
         )
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:

@@ -52,6 +52,7 @@ from telephony.base import (
     CallState,
     DialResult,
     GatherResult,
+    InboundCall,
     InboundSms,
     OutboundCall,
     PlacedCall,
@@ -352,6 +353,18 @@ class VonageTelephony:
             raise ValueError("connect event names no call")
         state, _ = _CALL_STATES[status]
         return DialResult(call_id=call_id, state=state, duration_seconds=_seconds(document.get("duration"), "duration"))
+
+    def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
+        """The answer URL of our number: GET with the query (the default) or POST JSON:
+        ``uuid``, ``from`` and ``to`` in international form without the +. A withheld
+        caller id has no ``from`` (or an ``Unknown`` one)."""
+        document = _document(request, "answer request")
+        call_id = _required(document, ("uuid",), "answer request")
+        recipient = _required(document, ("to",), "answer request")
+        sender = document.get("from")
+        return InboundCall(
+            self.name, call_id, _inbound_number(sender) if isinstance(sender, str) else "", _inbound_number(recipient)
+        )
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         """An inbound text: SMS API (GET query, POST form or JSON) or Messages API JSON.

@@ -14,12 +14,13 @@ from contextlib import suppress
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import context
+from app import context, inbound_calls
 from app.call_inbox import store_call_event
 from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
 from app.models import Attempt
 from app.providers import Providers
 from ivr_flows.callback_script import CallContext
+from ivr_flows.inbound import IvrState
 from telephony.base import AnsweredBy, SignatureError, Telephony, WebhookRequest
 from telephony.script import VoiceScript
 
@@ -152,4 +153,60 @@ def voice_dial(provider: str, token: str) -> Response:
         raise _malformed(error) from None
     with context.db().write() as session:
         script = dial_result(session, attempt_id, result, context.now(), _context_for(provider))
+    return _render(adapter, script)
+
+
+# --- inbound calls: a caller dials a queue's number (app/inbound_calls.py) ---------------
+
+
+@webhooks.route("/<provider>/voice/inbound", methods=["GET", "POST"])
+def voice_inbound(provider: str) -> Response:
+    """The answer URL set on the provider's number (Twilio's voice URL, Vonage's answer URL)."""
+    adapter, incoming = verified(provider)
+    try:
+        call = adapter.parse_inbound_call(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    with context.db().write() as session:
+        script = inbound_calls.answer_call(session, provider, call, context.now(), context.settings())
+    return _render(adapter, script)
+
+
+def _ivr_state(token: str) -> IvrState:
+    settings = context.settings()
+    try:
+        state: IvrState = inbound_calls.IvrUrls(settings.public_base_url, settings.secret_key).state(token)
+    except LookupError:
+        raise WebhookRejected(404, "state_not_found", "this webhook URL carries no state we signed") from None
+    return state
+
+
+@webhooks.post("/<provider>/voice/ivr/<token>")
+def voice_ivr(provider: str, token: str) -> Response:
+    """The action of an inbound call's gather: the signed state of the call in the URL."""
+    adapter, incoming = verified(provider)
+    state = _ivr_state(token)
+    if state.step == "holding":
+        return _ivr_dialled(provider, adapter, incoming, state)
+    try:
+        result = adapter.parse_gather(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    if result.call_id != state.call_id:  # a state is good for the call it was made for only
+        raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
+    with context.db().write() as session:
+        script = inbound_calls.gather(session, provider, state, result, context.now(), context.settings())
+    return _render(adapter, script)
+
+
+def _ivr_dialled(provider: str, adapter: Telephony, incoming: WebhookRequest, state: IvrState) -> Response:
+    """A holding caller's ring to the agents ended (or made progress): the Connect's status URL."""
+    try:
+        result = adapter.parse_dial_result(incoming)
+    except ValueError as error:
+        raise _malformed(error) from None
+    if result.call_id != state.call_id:
+        raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
+    with context.db().write() as session:
+        script = inbound_calls.dialled(session, provider, state, result, context.now(), context.settings())
     return _render(adapter, script)

@@ -12,15 +12,8 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from app import context
-from app.booking_service import (
-    BookingRequest,
-    book,
-    bookable_rows,
-    cancel,
-    get_callback,
-    prepare_booking,
-    reschedule,
-)
+from app.availability import bookable_rows
+from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
 from app.models import Callback
 from app.queues import booking_policy, get_queue, queue_calendar

@@ -1,7 +1,7 @@
 """sms: opt-outs, inbound texts (deduplicated), concatenated parts, offered times
 
 Revision ID: 0005_sms
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23 12:30:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_sms"
-down_revision: str | None = "0003"  # re-pointed to 0004 when the IVR branch is merged
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.db import Database
-from app.dialer import Dialer
+from app.dialer import Dialer, send_pending_sms
 from app.models import Callback
 from tests.integration.helpers import apply_call_events
 
@@ -59,3 +59,56 @@ def test_a_call_let_ring_out_is_retried(app: Flask, demo_queue: str, db: Databas
     assert states(db) == ["dialing"]  # reported, stored, not yet applied
     apply_call_events(app)
     assert states(db) == ["retry_wait"]
+
+
+def test_call_the_queue_choose_a_time_by_keypad_and_see_the_booking(
+    app: Flask, demo_queue: str, db: Database, page: Any
+) -> None:
+    page.goto("/simulator")
+    page.fill("#caller", "+447400123458")
+    page.fill("#queue-number", "+441632960001")
+    page.get_by_role("button", name="Call the queue").click()
+    page.wait_for_selector(".call.inbound .say:has-text('Thank you for calling Support.')")
+    page.wait_for_selector(".say:has-text('To choose a time for a callback, press 2.')")
+    page.locator(".call.inbound .keypad button", has_text="2").click()
+    page.wait_for_selector(".say:has-text('the number you are calling from, press 1')")
+    page.locator(".call.inbound .keypad button", has_text="1").click()
+    page.wait_for_selector(".say:has-text('Press 1 for today at half past ten.')")
+    page.wait_for_selector(".say:has-text('Press 3 for today at eleven o')")
+    page.locator(".call.inbound .keypad button", has_text="2").click()
+    page.wait_for_selector(".say:has-text('We will call you back today at quarter to eleven')")
+    page.wait_for_selector(".say:has-text('To get a text confirming this, press 1.')")
+    page.locator(".call.inbound .keypad button", has_text="1").click()
+    page.wait_for_selector(".call.inbound.completed .say:has-text('We have sent you a text.')")
+    ext = app.extensions
+    assert send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"]) == 1  # the worker's tick
+    page.wait_for_selector(".text:has-text('Your callback from Support is booked for Monday 4 January 10:45.')")
+    with db.read() as session:
+        (callback,) = session.scalars(select(Callback)).all()
+    assert (callback.source, callback.phone) == ("ivr", "+447400123458")
+    # The booking is in the API, as any other.
+    shown = page.evaluate(f"fetch('/api/v1/callbacks/{callback.ref}').then((r) => r.json())")
+    assert (shown["source"], shown["slot_start"]) == ("ivr", "2027-01-04T10:45:00+00:00")
+    page.screenshot(path="/tmp/simulator-inbound.png")
+
+
+def test_call_the_queue_and_type_another_number(app: Flask, demo_queue: str, db: Database, page: Any) -> None:
+    page.goto("/simulator")
+    page.get_by_role("button", name="Call the queue").click()
+    page.wait_for_selector(".call.inbound .say:has-text('press star')")
+    page.locator(".call.inbound .keypad button", has_text="1").click()
+    page.wait_for_selector(".say:has-text('To enter another number, press 2.')")
+    page.locator(".call.inbound .keypad button", has_text="2").click()
+    page.wait_for_selector(".say:has-text('enter your phone number')")
+    for key in "07400900123":
+        page.locator(".call.inbound .keypad button", has_text=key).first.click()
+    page.wait_for_selector(".typed:has-text('07400900123')")
+    page.locator(".call.inbound .keypad button", has_text="#").click()
+    page.wait_for_selector(".say:has-text('You entered 0 7 4 0 0, 9 0 0 1 2 3.')")
+    page.locator(".call.inbound .keypad button", has_text="1").click()
+    page.wait_for_selector(".say:has-text('we will call you back in about 8 minutes')")
+    page.locator(".call.inbound .keypad button", has_text="9").click()  # no text, thanks
+    page.wait_for_selector(".call.inbound.completed .say:has-text('Goodbye.')")
+    with db.read() as session:
+        (callback,) = session.scalars(select(Callback)).all()
+    assert (callback.phone, callback.kind, callback.source) == ("+447400900123", "asap", "ivr")

@@ -45,6 +45,7 @@ def test_export_then_import_round_trips(app: Flask, demo_queue: str, tmp_path: P
     document = json.loads(exported.output)
     assert document == demo_document()
     document.update(key="sales", name="Sales", timezone="Europe/Paris", language="fr", region="FR")
+    document["inbound_numbers"] = ["+33140000002"]  # a number answers one queue only
     document["date_overrides"] = [{"date": "2027-01-05", "closed": True, "hours": [], "note": "inventaire"}]
     path = tmp_path / "sales.json"
     path.write_text(json.dumps(document))

@@ -197,3 +197,33 @@ def test_a_stopping_worker_hands_back_the_claims_whose_turn_has_not_come(
     with db.read() as session:
         numbers = session.execute(text("SELECT number FROM attempt ORDER BY id")).scalars().all()
     assert numbers == [1, 1, 1]
+
+
+@pytest.mark.postgres_only
+def test_workers_claiming_at_once_keep_the_queues_concurrent_call_limit(
+    client: FlaskClient, make_queue, app: Flask, db: Database, clock: FixedClock, providers: Providers
+) -> None:  # type: ignore[no-untyped-def]
+    make_queue(estimated_wait_seconds=0, max_concurrent_calls=3, weekly_hours=weekday_hours(capacity=100))
+    for n in range(12):
+        assert book(client, n).status_code == 201
+    settings = app.extensions["settings"]
+    dialers = [Dialer(db, providers, clock, settings, worker_id=f"w{n}") for n in range(4)]
+    start = threading.Barrier(len(dialers))
+    claimed: list[int] = []
+
+    def claim(dialer: Dialer) -> None:
+        start.wait(timeout=10)
+        found = dialer.claim_due(3)
+        with lock:
+            claimed.extend(c.callback_id for c in found)
+
+    lock = threading.Lock()
+    threads = [threading.Thread(target=claim, args=(d,)) for d in dialers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(claimed) == len(set(claimed)) == 3  # four workers at once, three calls allowed
+    with db.read() as session:
+        dialing = session.scalar(select(func.count()).select_from(Callback).where(Callback.state == "dialing"))
+    assert dialing == 3

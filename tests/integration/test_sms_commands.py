@@ -244,3 +244,12 @@ def test_a_text_is_for_the_queue_whose_number_was_texted(
     phone_sim.send_text(inbound_url(app), phone(2), "+441632960999", "help")  # no queue's number: the demo queue
     assert replies(db, 1)[-1].body.startswith("Ventes : répondez RAPPELEZ-MOI")
     assert replies(db, 2)[-1].body.startswith("Support: reply CALL ME")
+
+
+def test_a_text_to_the_number_a_queue_answers_calls_on_is_for_that_queue(
+    app: Flask, client: FlaskClient, db: Database, make_queue: Any, phone_sim: SimulatorDriver
+) -> None:
+    make_queue()
+    make_queue(key="ventes", name="Ventes", language="fr", inbound_numbers=["+441632960222"])
+    phone_sim.send_text(inbound_url(app), phone(1), "+441632960222", "help")
+    assert replies(db, 1)[-1].body.startswith("Ventes : répondez RAPPELEZ-MOI")

@@ -71,3 +71,32 @@ def test_agent_targets_may_be_numbers_sip_or_provider_queues(target: str) -> Non
 def test_other_agent_targets_are_refused(target: str) -> None:
     with pytest.raises(ValidationFailed):
         parse_queue_document(demo_document(agent_target=target))
+
+
+def test_inbound_settings_have_their_defaults() -> None:
+    document = demo_document()
+    for name in (
+        "inbound_numbers",
+        "offer_threshold_seconds",
+        "offer_at_entry",
+        "offer_repeat_seconds",
+        "callers_waiting",
+        "agents",
+        "average_handle_seconds",
+    ):
+        del document[name]
+    doc = parse_queue_document(document)
+    assert doc.inbound_numbers == [] and doc.offer_threshold_seconds == 60 and doc.offer_at_entry is False
+    assert (doc.offer_repeat_seconds, doc.callers_waiting, doc.agents, doc.average_handle_seconds) == (60, 0, 1, 300)
+
+
+@pytest.mark.parametrize("numbers", [["07400123456"], ["+441632960001", "+441632960001"], ["+0123"], "+441632960001"])
+def test_inbound_numbers_are_a_list_of_distinct_e164_numbers(numbers: object) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(demo_document(inbound_numbers=numbers))
+
+
+def test_a_queue_needs_at_least_one_agent_for_its_estimate() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_queue_document(demo_document(agents=0))
+    assert "agents" in caught.value.details

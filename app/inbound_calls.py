@@ -1,0 +1,245 @@
+"""The shell around ivr_flows/inbound.py: load what the flow needs, sign its state into
+the gather URLs, and carry out what it asks (book, reschedule, cancel, text a link)
+through the one way each is done (app/booking_service.py, the SMS outbox).
+
+Everything runs in the webhook's write transaction: a caller who hangs up mid-flow
+leaves nothing half-done, because each webhook either completes its one effect or
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.availability import next_bookable_starts
+from app.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
+from app.dialer import queue_text
+from app.links import booking_url
+from app.models import Callback, Queue, SmsMessage
+from app.queues import get_queue, queue_calendar, queue_key_for_number
+from app.settings import Settings
+from ivr_flows import inbound
+from scheduler.calendar import is_open
+from scheduler.errors import DomainError
+from scheduler.phone import mask_phone, parse_phone
+from scheduler.wait import estimated_wait_seconds
+from telephony.base import CallState, DialResult, GatherResult, InboundCall
+from telephony.script import VoiceScript
+from telephony.vonage_adapter import DIAL_CALL_ID_PARAM
+
+log = logging.getLogger(__name__)
+
+SLOTS_LOADED = 30  # ten pages of three: "4 for later times" rarely goes further
+LINK_TEXT_KIND = "ivr_booking_link"
+CONFIRMATION_TEXT_KIND = "ivr_confirmation"
+TEXT_DEDUPE = timedelta(minutes=10)  # a provider's retry of the same keypress sends no second text
+ACTOR = "ivr"
+
+
+class IvrUrls:
+    """The inbound webhook URLs; a gather's carries the call's state, signed (never
+    trusted unsigned: Vonage's signature does not cover the URL)."""
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        self.base = base_url
+        self.serializer = URLSafeSerializer(secret, salt="ivr-state")
+
+    def answer_url(self, provider: str) -> str:
+        return f"{self.base}/webhooks/{provider}/voice/inbound"
+
+    def gather(self, provider: str, state: inbound.IvrState) -> str:
+        url = f"{self.base}/webhooks/{provider}/voice/ivr/{self.serializer.dumps(state.to_json())}"
+        if state.step == "holding":
+            # The hold's status URL: Vonage's connect events name the agent's leg only,
+            # so the caller's call id rides along (the adapter reads it from here).
+            url += f"?{urlencode({DIAL_CALL_ID_PARAM: state.call_id})}"
+        return url
+
+    def state(self, token: str) -> inbound.IvrState:
+        try:
+            return inbound.IvrState.from_json(self.serializer.loads(token))
+        except (BadSignature, KeyError, TypeError, ValueError):
+            raise LookupError("not a state we signed") from None
+
+
+def caller_number(raw: str, queue: Queue) -> str | None:
+    """The caller id as a number we may call back, or None (withheld, a client name, a
+    number of a country the queue does not call)."""
+    try:
+        return parse_phone(raw, queue.region, queue.allowed_countries)
+    except DomainError:
+        return None
+
+
+def load_facts(session: Session, queue: Queue, phone: str | None, now: datetime, provider: str) -> inbound.Facts:
+    queue_facts = inbound.QueueFacts(
+        key=queue.key,
+        name=queue.name,
+        timezone=queue.timezone,
+        language=queue.language,
+        region=queue.region,
+        allowed_countries=tuple(queue.allowed_countries or ()),
+        # The simulator stands in an agent when the queue names none (as for callbacks).
+        agent_target=queue.agent_target or ("sim:agent" if provider == "simulator" else None),
+        open_now=is_open(queue_calendar(queue), now),
+        estimated_wait_seconds=estimated_wait_seconds(
+            queue.callers_waiting, queue.average_handle_seconds, queue.agents
+        ),
+        offer_threshold_seconds=queue.offer_threshold_seconds,
+        offer_at_entry=queue.offer_at_entry,
+        offer_repeat_seconds=queue.offer_repeat_seconds,
+    )
+    existing = None
+    if phone is not None:
+        callback = find_live_callback(session, queue.id, phone)
+        if callback is not None:
+            existing = inbound.ExistingCallback(callback.ref, callback.kind, _when(callback, now))
+    slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
+    return inbound.Facts(queue_facts, existing, slots)
+
+
+def _when(callback: Callback, now: datetime) -> datetime:
+    if callback.kind == "scheduled" and callback.slot is not None:
+        return callback.slot.starts_at
+    return callback.next_attempt_at or now
+
+
+def answer_call(session: Session, provider: str, call: InboundCall, now: datetime, settings: Settings) -> VoiceScript:
+    """The first webhook of an inbound call: find the queue by the number dialled."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    key = queue_key_for_number(session, call.to)
+    if key is None:
+        log.warning("inbound %s call %s to %s: no queue answers this number", provider, call.call_id, call.to)
+        return inbound.unknown_number()
+    queue = get_queue(session, key)
+    caller = caller_number(call.from_, queue)
+    facts = load_facts(session, queue, caller, now, provider)
+    log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
+    reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
+    return reply.script
+
+
+def gather(
+    session: Session, provider: str, state: inbound.IvrState, result: GatherResult, now: datetime, settings: Settings
+) -> VoiceScript:
+    """The caller's answer to a gather: the next prompt, or an effect and what follows it."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+
+    def url_for(next_state: inbound.IvrState) -> str:
+        return urls.gather(provider, next_state)
+
+    queue = get_queue(session, state.queue)
+    facts = load_facts(session, queue, state.caller, now, provider)
+    reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
+    if reply.effect is None:
+        return reply.script
+    after = reply.state or state
+    outcome = _carry_out(session, queue, after, reply.effect, now, settings)
+    facts = load_facts(session, queue, after.caller, now, provider)  # seats and callbacks as they are now
+    return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
+
+
+def dialled(
+    session: Session, provider: str, state: inbound.IvrState, result: DialResult, now: datetime, settings: Settings
+) -> VoiceScript:
+    """How ringing the agents for a holding caller went."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+
+    def url_for(next_state: inbound.IvrState) -> str:
+        return urls.gather(provider, next_state)
+
+    talked = result.state is CallState.COMPLETED and (result.duration_seconds or 0) > 0
+    if result.state is CallState.ANSWERED:
+        agent = "answered"
+    elif talked:
+        agent = "talked"
+    elif result.state in (CallState.QUEUED, CallState.RINGING):
+        agent = "ringing"
+    else:
+        agent = "missed"
+    queue = get_queue(session, state.queue)
+    reply = inbound.dialled(state, agent, load_facts(session, queue, state.caller, now, provider), now, url_for)
+    if isinstance(reply.effect, inbound.Resolve):
+        try:
+            cancel(
+                session, reply.effect.ref, now, ACTOR, reason="resolved: the customer reached an agent by calling in"
+            )
+        except DomainError as error:  # being dialled right now, say: leave it to the dialer
+            log.info("inbound call %s: callback %s not closed: %s", state.call_id, reply.effect.ref, error.type)
+    return reply.script
+
+
+def _carry_out(
+    session: Session, queue: Queue, state: inbound.IvrState, effect: inbound.Effect, now: datetime, settings: Settings
+) -> inbound.Outcome:
+    """Each effect is idempotent, so a provider retrying the same webhook changes nothing
+    the second time: booking returns the live callback the number already has,
+    rescheduling to the slot it holds and cancelling a cancelled callback do nothing, and
+    each text is sent once per number in TEXT_DEDUPE."""
+    try:
+        if isinstance(effect, inbound.Book):
+            request = BookingRequest(
+                queue=queue.key,
+                phone=effect.phone,
+                kind=effect.kind,
+                source="ivr",
+                slot_start=effect.slot_start,
+                locale=state.language,
+                estimated_wait_seconds=effect.estimated_wait_seconds,
+            )
+            result = book(session, request, now, ACTOR, prepare_booking(session, request, now))
+            return inbound.Booked(result.callback.kind, _when(result.callback, now), result.callback.phone)
+        if isinstance(effect, inbound.Reschedule):
+            callback = reschedule(session, effect.ref, effect.slot_start, now, ACTOR)
+            return inbound.Booked(callback.kind, _when(callback, now), callback.phone)
+        if isinstance(effect, inbound.Cancel):
+            cancel(session, effect.ref, now, ACTOR, reason="cancelled by the caller on an inbound call")
+            return None
+        if isinstance(effect, inbound.TextConfirmation):
+            _text_confirmation(session, queue, effect, now)
+            return None
+        if isinstance(effect, inbound.Resolve):
+            return None  # only ``dialled`` asks for it
+        _text_link(session, queue, effect, now, settings)
+        return None
+    except DomainError as error:
+        log.info("inbound call %s: %s (%s)", state.call_id, error.type, error)
+        return inbound.Failed(error)
+
+
+def _sent_lately(session: Session, kind: str, to: str, now: datetime) -> bool:
+    recent = session.scalar(
+        select(SmsMessage.id).where(
+            SmsMessage.kind == kind, SmsMessage.to == to, SmsMessage.created_at >= now - TEXT_DEDUPE
+        )
+    )
+    return recent is not None
+
+
+def _text_confirmation(session: Session, queue: Queue, effect: inbound.TextConfirmation, now: datetime) -> None:
+    """The caller consented by pressing 1: note it on their callback, and text them once."""
+    callback = find_live_callback(session, queue.id, effect.phone)
+    if callback is not None:
+        callback.sms_consent = True
+    if not _sent_lately(session, CONFIRMATION_TEXT_KIND, effect.phone, now):
+        queue_text(
+            session,
+            effect.phone,
+            CONFIRMATION_TEXT_KIND,
+            now,
+            effect.body,
+            callback_id=callback.id if callback else None,
+        )
+
+
+def _text_link(session: Session, queue: Queue, effect: inbound.TextLink, now: datetime, settings: Settings) -> None:
+    if _sent_lately(session, LINK_TEXT_KIND, effect.phone, now):
+        return
+    link = booking_url(settings.public_base_url, settings.secret_key, queue.key, effect.phone)
+    queue_text(session, effect.phone, LINK_TEXT_KIND, now, effect.body_template.replace("{link}", link))
