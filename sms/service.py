@@ -339,3 +339,19 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
         to=part.to,
         text="".join(p.body for p in parts),
     )
+
+
+def queue_booking_confirmation(session: Session, callback: Callback, now: datetime) -> None:
+    """The text confirming a new booking whose customer agreed to texts (``sms_consent``):
+    when, and how to cancel or move it by text. Sent by the worker like every text."""
+    body = texts.render(texts.BOOKED, _language(callback), name=callback.queue.name, when=_when(callback))
+    session.add(
+        SmsMessage(
+            callback_id=callback.id,
+            kind="booking_confirmation",
+            to=callback.phone,
+            body=body,
+            status="pending",
+            created_at=now,
+        )
+    )

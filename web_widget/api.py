@@ -20,6 +20,7 @@ from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open, weekly_schedule
+from sms.service import queue_booking_confirmation
 from web_widget.schemas import (
     CreateCallback,
     Reschedule,
@@ -145,6 +146,8 @@ def create_callback() -> Response:
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
         result = book(session, booking, now, actor="api", prepared=prepared)
+        if result.created and result.callback.sms_consent:
+            queue_booking_confirmation(session, result.callback, now)
         return (201 if result.created else 200), callback_json(result.callback)
 
     status, answer = run_once(

@@ -253,3 +253,20 @@ def test_a_text_to_the_number_a_queue_answers_calls_on_is_for_that_queue(
     make_queue(key="ventes", name="Ventes", language="fr", inbound_numbers=["+441632960222"])
     phone_sim.send_text(inbound_url(app), phone(1), "+441632960222", "help")
     assert replies(db, 1)[-1].body.startswith("Ventes : répondez RAPPELEZ-MOI")
+
+
+def test_a_booking_with_consent_to_texts_is_confirmed_by_text_and_cancel_call_cancels_it(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, text: Any
+) -> None:
+    start = slots(client)[0]["start"]
+    ref = book(client, 1, start, sms_consent=True).get_json()["ref"]
+    book(client, 2, start)  # no consent: no text
+    assert send_pending_sms(db, app.extensions["providers"], clock, app.extensions["settings"]) == 1
+    [confirmation] = [t for t in phone_sim.texts() if t["direction"] == "out"]
+    assert confirmation["to"] == phone(1)
+    assert confirmation["body"] == (
+        "Booked: Support will call you on Mon 4 Jan 10:30. Reply CANCEL CALL to cancel or CHANGE for another time."
+    )
+    text(1, confirmation["body"].split("Reply ")[1].split(" to cancel")[0])  # what it says to reply: CANCEL CALL
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["state"] == "cancelled"
+    assert seats(db) == 1
