@@ -8,11 +8,15 @@ calls a provider from here.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify
 
 from app import context
 from sms.service import receive
 from telephony.webhooks import WebhookRejected, verified
+
+log = logging.getLogger(__name__)
 
 sms_webhooks = Blueprint("sms_webhooks", __name__, url_prefix="/webhooks")
 
@@ -33,6 +37,9 @@ def sms_inbound(provider: str) -> Response:
     try:
         sms = adapter.parse_inbound_sms(incoming)
     except ValueError as error:
+        # Signed by the provider but not a text we can read: refused visibly (the provider
+        # shows the failed delivery) and logged, never dropped unseen.
+        log.warning("%s inbound text not understood: %s", provider, error)
         raise WebhookRejected(400, "malformed_webhook", str(error)) from None
     with context.db().write() as session:
         receive(session, sms, context.now(), context.settings())
