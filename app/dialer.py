@@ -1042,6 +1042,11 @@ def dial_result(
 OPT_OUT_EXEMPT_KINDS = frozenset({"opt_out_confirmation"})
 
 
+def sms_status_url(public_base_url: str, provider: str) -> str:
+    """Where the provider reports the delivery of a text we send (sms.webhooks.sms_status)."""
+    return f"{public_base_url.rstrip('/')}/webhooks/{provider}/sms/status"
+
+
 def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings: Settings, limit: int = 50) -> int:
     """The text outbox: send what handlers decided to send (never inline in a webhook).
     A text to a number that opted out is marked ``skipped`` with the reason, not sent."""
@@ -1076,7 +1081,8 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
         # A reply to a customer's text goes back on the channel it came in on.
         provider = chosen if chosen is not None and chosen in providers else providers.default
         try:
-            sent = providers.get(provider).send_sms(to, settings.caller_id, body)
+            status_url = sms_status_url(settings.public_base_url, provider)
+            sent = providers.get(provider).send_sms(to, settings.caller_id, body, status_url)
             values = {"status": "sent", "provider": provider, "message_id": sent.message_id, "sent_at": clock.now()}
         except ProviderError as error:
             values = {"status": "failed", "provider": provider, "error": error.message}

@@ -369,20 +369,28 @@ class SmsMessage(Base):
     """An outgoing text: written in the transaction that decides to send it, sent by the worker."""
 
     __tablename__ = "sms_message"
-    __table_args__ = (Index("ix_sms_message_pending", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_sms_message_pending", "status", "created_at"),
+        Index("ix_sms_message_provider_message_id", "provider", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     to: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
+    # pending, sending, skipped, then as the provider reports: queued, sent, delivered,
+    # undelivered, failed (sms.webhooks.sms_status moves it forward only)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str | None] = mapped_column(String(16))
     message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(32))  # the provider's, from its delivery report
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the last report moved it
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SimCall(Base):

@@ -29,6 +29,7 @@ from telephony.base import (
     ProviderError,
     RenderedScript,
     SentSms,
+    SmsStatus,
     Telephony,
     WebhookRequest,
 )
@@ -130,6 +131,9 @@ class HttpSinkTelephony:
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         return self.fallback.parse_inbound_sms(request)
+
+    def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
+        return self.fallback.parse_sms_status(request)
 
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
         return self.fallback.parse_inbound_call(request)

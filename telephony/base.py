@@ -224,6 +224,26 @@ class InboundSms:
     concat_total: int | None = None
 
 
+SMS_STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
+TERMINAL_SMS_STATUSES = frozenset({"delivered", "undelivered", "failed"})
+
+
+@dataclass(frozen=True)
+class SmsStatus:
+    """A delivery report for one outgoing text. ``status`` is one of SMS_STATUSES;
+    ``raw_status`` is the provider's own word for it."""
+
+    provider: str
+    message_id: str
+    status: str
+    error_code: str | None = None
+    raw_status: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in SMS_STATUSES:
+            raise ValueError(f"unknown SMS status {self.status!r}")
+
+
 @dataclass(frozen=True)
 class SentSms:
     provider: str
@@ -279,5 +299,9 @@ class Telephony(Protocol):
     def parse_dial_result(self, request: WebhookRequest) -> DialResult: ...
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms: ...
+
+    def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
+        """A delivery report for a text we sent; ValueError when it is not one."""
+        ...
 
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall: ...

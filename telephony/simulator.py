@@ -36,6 +36,7 @@ from telephony.base import (
     RenderedScript,
     SentSms,
     SignatureError,
+    SmsStatus,
     WebhookRequest,
 )
 from telephony.script import Gather, VoiceScript
@@ -210,6 +211,18 @@ class SimulatorTelephony:
             )
         except KeyError as exc:
             raise ValueError(f"simulator inbound call is missing {exc}") from None
+
+    def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
+        """The simulator's delivery report: {"message_id", "status", "error_code"?} with
+        status already one of ours (queued, sent, delivered, undelivered, failed)."""
+        document = _json(request)
+        try:
+            message_id = str(document["message_id"])
+            status = str(document["status"])
+        except KeyError as exc:
+            raise ValueError(f"simulator SMS status is missing {exc}") from None
+        code = document.get("error_code")
+        return SmsStatus(self.name, message_id, status, str(code) if code is not None else None, status)
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         document = _json(request)

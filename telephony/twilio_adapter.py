@@ -36,6 +36,7 @@ from telephony.base import (
     RenderedScript,
     SentSms,
     SignatureError,
+    SmsStatus,
     WebhookRequest,
 )
 from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, VoiceScript
@@ -338,6 +339,36 @@ class TwilioTelephony:
             to=_required(form, "To"),
             text=form.get("Body", ""),
         )
+
+    def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
+        """A status callback for a text we sent: MessageSid, MessageStatus, ErrorCode."""
+        form = request.form
+        message_id = _field(form, "MessageSid") or _field(form, "SmsSid")
+        if message_id is None:
+            raise ValueError("Twilio SMS status without MessageSid")
+        raw = _field(form, "MessageStatus") or _field(form, "SmsStatus")
+        if raw is None:
+            raise ValueError("Twilio SMS status without MessageStatus")
+        status = _SMS_STATUSES.get(raw.lower())
+        if status is None:
+            raise ValueError(f"unknown Twilio MessageStatus {raw!r}")
+        return SmsStatus(PROVIDER, message_id, status, _field(form, "ErrorCode"), raw)
+
+
+# Twilio MessageStatus -> our status. "receiving"/"received"/"read" never come for a
+# text we send, except "read" (WhatsApp/RCS): it was delivered.
+_SMS_STATUSES: Final[dict[str, str]] = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "queued",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
 
 
 if TYPE_CHECKING:

@@ -60,6 +60,7 @@ from telephony.base import (
     RenderedScript,
     SentSms,
     SignatureError,
+    SmsStatus,
     WebhookRequest,
 )
 from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, VoiceScript
@@ -397,6 +398,27 @@ class VonageTelephony:
             concat_total=concat[2] if concat else None,
         )
 
+    def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
+        """A delivery report for a text we sent: an SMS API delivery receipt (GET query or
+        POST form/JSON: messageId, status, err-code) or a Messages API status (JSON:
+        message_uuid, status, error.code)."""
+        params = _sms_params(request)
+        if "message_uuid" in params:
+            message_id = _required(params, ("message_uuid",), "message status")
+            raw = _required(params, ("status",), "message status")
+            status = _MESSAGES_STATUSES.get(raw.lower())
+            error = params.get("error")
+            code = error.get("code", error.get("title")) if isinstance(error, dict) else None
+        else:
+            message_id = _required(params, ("messageId",), "delivery receipt")
+            raw = _required(params, ("status",), "delivery receipt")
+            status = _DLR_STATUSES.get(raw.lower())
+            code = params.get("err-code")
+        if status is None:
+            raise ValueError(f"unknown Vonage SMS status {raw!r}")
+        error_code = str(code).strip() if code is not None and str(code).strip() not in ("", "0") else None
+        return SmsStatus(self.name, message_id, status, error_code, raw)
+
     # --- signatures -------------------------------------------------------------------
 
     def _verify_jwt(self, request: WebhookRequest, authorization: str) -> None:
@@ -713,6 +735,28 @@ def _document(request: WebhookRequest, what: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValueError(f"Vonage {what} body is not a JSON object")
     return document
+
+
+# SMS API delivery receipt status -> our status. "accepted", "buffered" and "unknown":
+# the carrier has it but has not (or will not) say it was delivered.
+_DLR_STATUSES: Final[dict[str, str]] = {
+    "accepted": "sent",
+    "buffered": "sent",
+    "unknown": "sent",
+    "delivered": "delivered",
+    "expired": "undelivered",
+    "failed": "failed",
+    "rejected": "failed",
+}
+
+# Messages API status webhook -> our status.
+_MESSAGES_STATUSES: Final[dict[str, str]] = {
+    "submitted": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undeliverable": "undelivered",
+    "rejected": "failed",
+}
 
 
 def _sms_params(request: WebhookRequest) -> dict[str, Any]:
