@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from sqlalchemy import select
 
 from app import context
 from app.models import SmsMessage
 from sms.service import receive
 from telephony.base import SmsStatus
-from telephony.webhooks import WebhookRejected, verified
+from telephony.webhooks import WebhookRejected, rejected, verified
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,7 @@ sms_webhooks = Blueprint("sms_webhooks", __name__, url_prefix="/webhooks")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-@sms_webhooks.errorhandler(WebhookRejected)
-def _rejected(error: WebhookRejected) -> Response:
-    response = jsonify({"type": error.type, "message": error.message, "details": {}})
-    response.status_code = error.status
-    return response
+sms_webhooks.register_error_handler(WebhookRejected, rejected)
 
 
 @sms_webhooks.route("/<provider>/sms/inbound", methods=["GET", "POST"])

@@ -36,7 +36,8 @@ class WebhookRejected(Exception):
 
 
 @webhooks.errorhandler(WebhookRejected)
-def _rejected(error: WebhookRejected) -> Response:
+def rejected(error: WebhookRejected) -> Response:
+    """A refused webhook as the API's error shape; every webhook blueprint registers it."""
     response = jsonify({"type": error.type, "message": error.message, "details": {}})
     response.status_code = error.status
     return response
