@@ -27,6 +27,7 @@ from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
+from sms.reminders import sync_reminders
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed from SMS
 REF_LENGTH = 10  # 32**10 = 2**50 references
@@ -270,6 +271,8 @@ def book(
     callback = Callback(id=callback_id, **values)
     callback.queue = queue
     callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
+    if request.sms_consent:
+        sync_reminders(session, callback, now)
     return BookingResult(callback, created=True)
 
 
@@ -294,6 +297,7 @@ def cancel(session: Session, ref: str, now: datetime, actor: str, reason: str | 
     if callback.slot_id is not None:
         _release_seat(session, callback.slot_id)
     callback.next_attempt_at = None
+    sync_reminders(session, callback, now)  # its planned reminders stop now
     return callback
 
 
@@ -326,4 +330,5 @@ def reschedule(session: Session, ref: str, slot_start: datetime, now: datetime, 
     callback.slot = new_slot
     callback.kind = "scheduled"
     callback.next_attempt_at = new_slot.starts_at
+    sync_reminders(session, callback, now)  # its reminders move with it
     return callback

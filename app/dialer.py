@@ -50,6 +50,7 @@ from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
 from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
+from sms.reminders import release_due
 from telephony.base import (
     TERMINAL_CALL_STATES,
     AnsweredBy,
@@ -1059,6 +1060,7 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
             .where(SmsMessage.status == "sending", SmsMessage.claimed_at < now - SMS_CLAIM_TIMEOUT)
             .values(status="failed", error="the worker stopped while sending; not resent to avoid a duplicate")
         )
+        release_due(session, now)  # reminders whose time has come, if they still hold
         pending = session.scalars(
             select(SmsMessage)
             .where(SmsMessage.status == "pending")

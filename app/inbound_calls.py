@@ -29,6 +29,7 @@ from scheduler.calendar import is_open
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
+from sms.reminders import sync_reminders
 from telephony.base import CallState, DialResult, GatherResult, InboundCall
 from telephony.script import VoiceScript
 from telephony.vonage_adapter import DIAL_CALL_ID_PARAM
@@ -227,6 +228,7 @@ def _text_confirmation(session: Session, queue: Queue, effect: inbound.TextConfi
     callback = find_live_callback(session, queue.id, effect.phone)
     if callback is not None:
         callback.sms_consent = True
+        sync_reminders(session, callback, now)  # consent given: its reminders are planned now
     if not _sent_lately(session, CONFIRMATION_TEXT_KIND, effect.phone, now):
         queue_text(
             session,

@@ -103,6 +103,8 @@ class Queue(Base):
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
     voicemail_text: Mapped[str | None] = mapped_column(String(500))
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Texts before a scheduled callback (sms/reminders.py; docs/sms.md "Reminders").
+    reminders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A fresh random tag whenever weekly hours or date overrides change: keys the
     # in-process calendar cache (random, so that no two databases ever share one).
     calendar_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
@@ -372,6 +374,9 @@ class SmsMessage(Base):
     __table_args__ = (
         Index("ix_sms_message_pending", "status", "created_at"),
         Index("ix_sms_message_provider_message_id", "provider", "message_id"),
+        Index("ix_sms_message_scheduled", "status", "send_at"),
+        # A reminder is planned once per callback, kind and time it reminds of.
+        Index("uq_sms_message_reminder", "callback_id", "kind", "about_at", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -379,8 +384,9 @@ class SmsMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     to: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
-    # pending, sending, skipped, then as the provider reports: queued, sent, delivered,
-    # undelivered, failed (sms.webhooks.sms_status moves it forward only)
+    # scheduled (a reminder waiting for send_at), cancelled (a reminder that no longer
+    # holds), pending, sending, skipped, then as the provider reports: queued, sent,
+    # delivered, undelivered, failed (sms.webhooks.sms_status moves it forward only)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str | None] = mapped_column(String(16))
     message_id: Mapped[str | None] = mapped_column(String(64))
@@ -391,6 +397,8 @@ class SmsMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the last report moved it
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a reminder: not before this
+    about_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a reminder: the callback time it is about
 
 
 class SimCall(Base):

@@ -102,6 +102,28 @@ class RetryPolicyDoc(BaseModel):
     quiet_hours: QuietHoursDoc = QuietHoursDoc()
 
 
+class RemindersDoc(BaseModel):
+    """Texts to a customer who agreed to them (sms/reminders.py): a confirmation when the
+    callback is booked, and reminders this many minutes before a scheduled callback. One
+    that would fall in the customer's quiet hours (``retry_policy.quiet_hours``, their own
+    zone) is sent just before those hours begin ("earlier") or not at all ("skip")."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    confirmation: bool = True
+    before_minutes: list[Annotated[int, Field(ge=5, le=10_080)]] = [1440, 15]
+    in_quiet_hours: Literal["earlier", "skip"] = "earlier"
+
+    @field_validator("before_minutes")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(value) != len(set(value)):
+            raise ValueError("a reminder time is listed twice")
+        if len(value) > 5:
+            raise ValueError("at most 5 reminders")
+        return value
+
+
 class QueueDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -137,6 +159,7 @@ class QueueDoc(BaseModel):
     secondary_provider: Provider | None = None
     voicemail_text: Annotated[str, StringConstraints(max_length=500)] | None = None
     retry_policy: RetryPolicyDoc = RetryPolicyDoc()
+    reminders: RemindersDoc = RemindersDoc()
     weekly_hours: list[WeeklyDoc] = []
     date_overrides: list[OverrideDoc] = []
 

@@ -14,6 +14,7 @@ from scheduler.booking import BookingPolicy
 from scheduler.calendar import Interval, QueueCalendar
 from scheduler.dial_window import QuietHours
 from scheduler.errors import QueueNotFound
+from scheduler.reminders import ReminderPolicy, leads_from_minutes
 from scheduler.retry import DEFAULT_RULES, Outcome, OutcomeRule, RetryPolicy
 
 QUEUE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -91,6 +92,18 @@ def retry_policy(queue: Queue) -> RetryPolicy:
             ends=time.fromisoformat(quiet.get("ends", "08:00")),
             enabled=quiet.get("enabled", True),
         ),
+    )
+
+
+def reminder_policy(queue: Queue) -> ReminderPolicy:
+    """The queue's reminder settings (defaults for what its document leaves out), with the
+    customer's quiet hours of its retry policy: one definition of when not to disturb."""
+    document = queue.reminders or {}
+    return ReminderPolicy(
+        confirmation=document.get("confirmation", True),
+        leads=leads_from_minutes(document.get("before_minutes", [1440, 15])),
+        in_quiet_hours=document.get("in_quiet_hours", "earlier"),
+        quiet=retry_policy(queue).quiet,
     )
 
 

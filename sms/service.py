@@ -10,6 +10,7 @@ numbers that opted out. Booking and cancelling go through ``app.booking_service`
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from app.availability import next_bookable_starts
 from app.booking_service import BookingRequest, book, cancel
 from app.links import booking_url
 from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
+from app.queues import reminder_policy
 from app.settings import Settings
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
@@ -205,7 +207,10 @@ def _offer(
 def _pick(session: Session, offer: SmsOffer, choice: int, phone: str, now: datetime, settings: Settings) -> Reply:
     queue = session.get_one(Queue, offer.queue_id)
     start = datetime.fromisoformat(offer.starts[choice - 1])
-    request = BookingRequest(queue=queue.key, phone=phone, kind="scheduled", source="sms", slot_start=start)
+    # Booked by text: the customer texts with us, so reminders follow by text (sms_consent).
+    request = BookingRequest(
+        queue=queue.key, phone=phone, kind="scheduled", source="sms", slot_start=start, sms_consent=True
+    )
     try:
         result = book(session, request, now, ACTOR)
     except DomainError as error:  # the seat went meanwhile (or the time is now too soon): offer others
@@ -341,10 +346,21 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
     )
 
 
-def queue_booking_confirmation(session: Session, callback: Callback, now: datetime) -> None:
+def queue_booking_confirmation(session: Session, callback: Callback, now: datetime, from_number: str | None) -> None:
     """The text confirming a new booking whose customer agreed to texts (``sms_consent``):
-    when, and how to cancel or move it by text. Sent by the worker like every text."""
-    body = texts.render(texts.BOOKED, _language(callback), name=callback.queue.name, when=_when(callback))
+    when (for an ASAP callback: in about how many minutes, and from which number, so that
+    they pick up), and how to cancel or move it by text. Sent by the worker like every
+    text; not at all when the queue's ``reminders.confirmation`` is off."""
+    if not reminder_policy(callback.queue).confirmation:
+        return
+    language = _language(callback)
+    name = callback.queue.name
+    if callback.kind == "asap" and callback.next_attempt_at is not None:
+        minutes = max(1, math.ceil((callback.next_attempt_at - now).total_seconds() / 60))
+        number = from_number or "-"
+        body = texts.render(texts.ASAP_BOOKED, language, name=name, minutes=str(minutes), number=number)
+    else:
+        body = texts.render(texts.BOOKED, language, name=name, when=_when(callback))
     session.add(
         SmsMessage(
             callback_id=callback.id,

@@ -35,6 +35,11 @@ OFFER = N_("Reply 1, 2 or 3 to book a callback from {name}: {options}")
 OFFER_AGAIN = N_("Sorry, that time has just been taken. Reply 1, 2 or 3 to book another: {options}")
 NO_TIMES = N_("Sorry, {name} has no free time for a callback soon. Book here: {link}")
 BOOKED = N_("Booked: {name} will call you on {when}. Reply CANCEL CALL to cancel or CHANGE for another time.")
+REMINDER = N_("Reminder: {name} will call you on {when}. Reply CANCEL CALL to cancel or CHANGE for another time.")
+# TRANSLATORS: a reminder shortly before the callback; {time} is the time of day, "14:45".
+REMINDER_SOON = N_("{name} will call you soon, at {time}. Reply CANCEL CALL to cancel or CHANGE for another time.")
+# TRANSLATORS: the confirmation of an "as soon as possible" callback; {number} is the number we call from.
+ASAP_BOOKED = N_("{name} will call you in about {minutes} minutes from {number}. Reply CANCEL CALL to cancel.")
 HELP = N_("{name}: reply CALL ME to book a callback, CANCEL CALL to cancel it, CHANGE to move it, STOP to opt out.")
 OPTED_OUT = N_("You will get no more texts from {name}. Reply START to get them again.")
 OPTED_IN = N_("You will get texts from {name} again. Reply STOP to stop them.")
@@ -50,6 +55,9 @@ ALL_TEXTS = (
     OFFER_AGAIN,
     NO_TIMES,
     BOOKED,
+    REMINDER,
+    REMINDER_SOON,
+    ASAP_BOOKED,
     HELP,
     OPTED_OUT,
     OPTED_IN,
@@ -80,6 +88,11 @@ def render(message: str, language: str | None, **values: str) -> str:
 def format_when(instant: datetime, zone: str, language: str | None) -> str:
     """A time in the queue's zone, short: "Mon 4 Jan 10:30", "пн 4 янв. 10:30"."""
     return format_datetime(instant.astimezone(ZoneInfo(zone)), "EEE d MMM HH:mm", locale=language_code(language))
+
+
+def format_time_of_day(instant: datetime, zone: str) -> str:
+    """The time alone, 24-hour, in the queue's zone: "14:45"."""
+    return instant.astimezone(ZoneInfo(zone)).strftime("%H:%M")
 
 
 def format_options(starts: list[datetime], zone: str, language: str | None) -> str:

@@ -9,13 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import context
 from app.availability import bookable_rows
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
-from app.models import Callback
+from app.models import Callback, SmsMessage
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
@@ -147,7 +148,8 @@ def create_callback() -> Response:
     def action(session: Session) -> tuple[int, dict[str, Any]]:
         result = book(session, booking, now, actor="api", prepared=prepared)
         if result.created and result.callback.sms_consent:
-            queue_booking_confirmation(session, result.callback, now)
+            from_number = result.callback.queue.caller_id or context.settings().caller_id
+            queue_booking_confirmation(session, result.callback, now, from_number)
         return (201 if result.created else 200), callback_json(result.callback)
 
     status, answer = run_once(
@@ -160,6 +162,37 @@ def create_callback() -> Response:
 def show_callback(ref: str) -> Response:
     with context.db().read() as session:
         return jsonify(callback_json(get_callback(session, ref)))
+
+
+@api.get("/callbacks/<ref>/texts")
+def list_callback_texts(ref: str) -> Response:
+    """Its texts in the order they go out (a reminder at its ``send_at``): sent, planned,
+    refused or failed, each with what became of it."""
+    with context.db().read() as session:
+        callback = get_callback(session, ref)
+        zone = ZoneInfo(callback.queue.timezone)
+        rows = session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.callback_id == callback.id)
+            .order_by(func.coalesce(SmsMessage.send_at, SmsMessage.created_at), SmsMessage.id)
+        )
+        return jsonify({"texts": [text_json(m, zone) for m in rows]})
+
+
+def text_json(message: SmsMessage, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "kind": message.kind,
+        "status": message.status,
+        "to": message.to,
+        "body": message.body,
+        "send_at": _iso(message.send_at, zone),
+        "sent_at": _iso(message.sent_at, zone),
+        "status_at": _iso(message.status_at, zone),
+        "delivered_at": _iso(message.delivered_at, zone),
+        "error": message.error,
+        "error_code": message.error_code,
+        "created_at": _iso(message.created_at, zone),
+    }
 
 
 @api.delete("/callbacks/<ref>")

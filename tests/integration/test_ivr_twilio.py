@@ -120,9 +120,11 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
     texted = call.press("1")
     assert said(texted) == "We have sent you a text. Goodbye." and texted.find("Hangup") is not None
     with db.read() as session:
-        (text,) = session.scalars(select(SmsMessage)).all()
+        (text,) = session.scalars(select(SmsMessage).where(SmsMessage.status == "pending")).all()
+        planned = session.scalars(select(SmsMessage.kind).where(SmsMessage.status == "scheduled")).all()
     assert (text.to, text.body) == (CALLER, "Your callback from Support is booked for Monday 4 January 10:30.")
     assert callbacks(db)[0].sms_consent is True
+    assert planned == ["reminder_15m"]  # consent given: its reminder is planned (24 h before is past)
 
 
 def test_asap_keeps_the_callers_place(

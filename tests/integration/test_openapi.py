@@ -583,6 +583,28 @@ def test_get_callback_answers_match_the_document(contract: Contract, demo_queue:
     contract.assert_exercised("/api/v1/callbacks/{ref}", "get")
 
 
+def test_callback_texts_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    start = slot_starts(contract, **{"from": "2027-01-06"})[0]  # days ahead: a confirmation and two reminders
+    _, callback = contract.call(
+        "post",
+        "/api/v1/callbacks",
+        json={"queue": "support", "phone": PHONES[0], "kind": "scheduled", "slot_start": start, "sms_consent": True},
+    )
+    _, answer = contract.call("get", f"/api/v1/callbacks/{callback['ref']}/texts")
+    assert [(t["kind"], t["status"]) for t in answer["texts"]] == [
+        ("booking_confirmation", "pending"),
+        ("reminder_1440m", "scheduled"),
+        ("reminder_15m", "scheduled"),
+    ]
+    contract.call("delete", f"/api/v1/callbacks/{callback['ref']}")
+    _, answer = contract.call("get", f"/api/v1/callbacks/{callback['ref']}/texts")
+    assert [t["status"] for t in answer["texts"]] == ["pending", "cancelled", "cancelled"]
+
+    response, body = contract.call("get", "/api/v1/callbacks/ZZZZZZZZZZ/texts")
+    assert_error(response, body, 404, "callback_not_found")
+    contract.assert_exercised("/api/v1/callbacks/{ref}/texts", "get")
+
+
 def test_cancel_answers_match_the_document(contract: Contract, demo_queue: str, db: Database) -> None:
     first = slot_starts(contract)[0]
     _, callback = book(contract, PHONES[0], first)

@@ -111,10 +111,13 @@ def test_call_me_offers_three_times_and_2_books_the_second(
         "Reply 1, 2 or 3 to book a callback from Support: 1) Mon 4 Jan 10:30 2) Mon 4 Jan 10:45 3) Mon 4 Jan 11:00"
     )
     text(5, "2")
-    [_, confirmation] = replies(db, 5)
+    [_, confirmation] = [r for r in replies(db, 5) if r.status == "pending"]
+    [reminder] = [r for r in replies(db, 5) if r.status == "scheduled"]
     assert confirmation.body == (
         "Booked: Support will call you on Mon 4 Jan 10:45. Reply CANCEL CALL to cancel or CHANGE for another time."
     )
+    # Booked by text: its reminder (15 minutes before; the 24-hour one would be in the past) is planned.
+    assert (reminder.kind, reminder.status) == ("reminder_15m", "scheduled")
     [callback] = callbacks(db, 5)
     shown = client.get(f"/api/v1/callbacks/{callback.ref}").get_json()
     assert (shown["source"], shown["slot_start"], shown["state"]) == ("sms", starts[1], "scheduled")

@@ -100,3 +100,25 @@ def test_a_queue_needs_at_least_one_agent_for_its_estimate() -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_queue_document(demo_document(agents=0))
     assert "agents" in caught.value.details
+
+
+def test_reminders_have_their_defaults() -> None:
+    reminders = parse_queue_document(demo_document()).reminders
+    assert (reminders.confirmation, reminders.before_minutes, reminders.in_quiet_hours) == (True, [1440, 15], "earlier")
+
+
+@pytest.mark.parametrize(
+    "reminders",
+    [
+        {"before_minutes": [15, 15]},
+        {"before_minutes": [2]},  # under 5 minutes
+        {"before_minutes": [20_000]},  # over a week
+        {"before_minutes": [5, 10, 15, 20, 25, 30]},
+        {"in_quiet_hours": "later"},
+        {"sms": True},
+    ],
+)
+def test_bad_reminder_settings_are_refused(reminders: dict[str, object]) -> None:
+    with pytest.raises(ValidationFailed) as failed:
+        parse_queue_document(demo_document(reminders=reminders))
+    assert any(field.startswith("reminders") for field in failed.value.details)

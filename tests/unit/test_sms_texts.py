@@ -48,6 +48,14 @@ def test_every_reply_fits_in_two_segments(language: str, message: str) -> None:
     link = booking_url("https://callbacks.example.com", "k" * 32, "support", "+447400000001", ref="ABCDEFGHJK")
     when = texts.format_when(WHEN, "Europe/London", language)
     options = texts.format_options([WHEN, WHEN, WHEN], "Europe/London", language)
-    values = {"name": "Support", "when": when, "link": link, "options": options}
+    values = {
+        "name": "Support",
+        "when": when,
+        "link": link,
+        "options": options,
+        "time": texts.format_time_of_day(WHEN, "Europe/London"),
+        "minutes": "25",
+        "number": "+441632960000",
+    }
     body = texts.render(message, language, **{k: v for k, v in values.items() if k in _fields(message)})
     assert encode_info(body).segments <= MAX_REPLY_SEGMENTS, (body, encode_info(body))
