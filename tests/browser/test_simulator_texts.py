@@ -48,3 +48,21 @@ def test_call_me_then_2_books_the_second_time_and_cancel_call_cancels(
     assert send_outbox(app) == 1
     page.wait_for_selector(".text:has-text('is cancelled')")
     assert callbacks(db) == [("cancelled", "sms")]
+
+
+def test_the_reminder_of_a_callback_booked_by_text_reaches_the_inbox(
+    app: Flask, demo_queue: str, db: Database, page: Any
+) -> None:
+    page.goto("/simulator")
+    page.fill("#sms-from", "+447400765433")
+    text_us(page, "call me")
+    text_us(page, "3")  # Mon 4 Jan 11:00; it is 10:00
+    assert send_outbox(app) == 2  # the offer, the confirmation
+    page.wait_for_selector(".text:has-text('Booked: Support will call you on Mon 4 Jan 11:00')")
+    app.extensions["clock"].advance(minutes=45)  # 10:45: the 15-minute reminder is due
+    assert send_outbox(app) == 1
+    page.wait_for_selector(".text:has-text('Support will call you soon, at 11:00')")
+    text_us(page, "cancel call")
+    assert send_outbox(app) == 1
+    page.wait_for_selector(".text:has-text('is cancelled')")
+    assert callbacks(db) == [("cancelled", "sms")]
