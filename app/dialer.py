@@ -50,6 +50,7 @@ from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
 from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
+from sms.delivery import record_sent
 from sms.reminders import release_due
 from telephony.base import (
     TERMINAL_CALL_STATES,
@@ -1085,9 +1086,15 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
         try:
             status_url = sms_status_url(settings.public_base_url, provider)
             sent = providers.get(provider).send_sms(to, settings.caller_id, body, status_url)
-            values = {"status": "sent", "provider": provider, "message_id": sent.message_id, "sent_at": clock.now()}
         except ProviderError as error:
-            values = {"status": "failed", "provider": provider, "error": error.message}
+            with db.write() as session:
+                session.execute(
+                    update(SmsMessage)
+                    .where(SmsMessage.id == message_id)
+                    .values(status="failed", provider=provider, error=error.message)
+                )
+            continue
         with db.write() as session:
-            session.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(**values))
+            # Saves the id and applies a delivery report that came before it.
+            record_sent(session, session.get_one(SmsMessage, message_id), provider, sent.message_id, clock.now())
     return len(claimed)

@@ -401,6 +401,23 @@ class SmsMessage(Base):
     about_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a reminder: the callback time it is about
 
 
+class EarlySmsStatus(Base):
+    """A delivery report that came before we saved the message id it is about: the provider
+    can report on a text before our outbox has recorded the provider's answer (its id).
+    Kept here and applied when the outbox records that id (sms/delivery.py)."""
+
+    __tablename__ = "early_sms_status"
+    __table_args__ = (Index("ix_early_sms_status_message", "provider", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    raw_status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class SimCall(Base):
     """A call placed through the built-in phone simulator, shown on /simulator."""
 

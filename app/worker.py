@@ -20,11 +20,12 @@ from app import call_inbox
 from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
-from app.idempotency import forget_expired
+from app.idempotency import forget_expired as forget_expired_keys
 from app.models import Queue
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
+from sms.delivery import forget_early_reports
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,11 @@ class Worker:
             if changed:
                 log.info("queue %s: %d slot rows made or changed", key, changed)
 
-    def forget_idempotency_keys(self) -> None:
+    def forget_expired(self) -> None:
+        """Idempotency keys past their time, delivery reports no text of ours ever claimed."""
         with self.db.write() as session:
-            removed = forget_expired(session, self.clock.now())
+            removed = forget_expired_keys(session, self.clock.now())
+            forget_early_reports(session, self.clock.now())
         if removed:
             log.info("forgot %d expired idempotency keys", removed)
 
@@ -118,7 +121,7 @@ class Worker:
             (self.send_texts, 2),
             (self.reconcile, 15),
             (self.extend_slots, 3600),
-            (self.forget_idempotency_keys, 3600),
+            (self.forget_expired, 3600),
         ]
 
     def run(self, once: bool = False) -> None:

@@ -11,15 +11,12 @@ calls a provider from here.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from flask import Blueprint, Response
-from sqlalchemy import select
 
 from app import context
-from app.models import SmsMessage
+from sms.delivery import receive_status
 from sms.service import receive
-from telephony.base import SmsStatus
 from telephony.webhooks import WebhookRejected, rejected, verified
 
 log = logging.getLogger(__name__)
@@ -50,16 +47,11 @@ def sms_inbound(provider: str) -> Response:
     return Response(status=204)
 
 
-# How far along a text is: a report only ever moves a message forward. delivered,
-# undelivered and failed are final (a late "sent" after "delivered" changes nothing).
-_PROGRESS = {"pending": 0, "sending": 1, "queued": 2, "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4}
-_FINAL = frozenset({"delivered", "undelivered", "failed", "skipped"})
-
-
 @sms_webhooks.route("/<provider>/sms/status", methods=["GET", "POST"])
 def sms_status(provider: str) -> Response:
-    """A delivery report for a text we sent: updates its SmsMessage, forward only.
-    Always 204 once signed, so the provider does not retry what we cannot use."""
+    """A delivery report for a text we sent: updates its SmsMessage, forward only (or is
+    kept until the outbox saves that message id, sms/delivery.py). Always 204 once
+    signed, so the provider does not retry what we cannot use."""
     adapter, incoming = verified(provider)
     try:
         report = adapter.parse_sms_status(incoming)
@@ -67,31 +59,7 @@ def sms_status(provider: str) -> Response:
         log.warning("%s SMS status not understood: %s", provider, error)
         return Response(status=204)
     with context.db().write() as session:
-        message = session.scalars(
-            select(SmsMessage)
-            .where(SmsMessage.provider == report.provider, SmsMessage.message_id == report.message_id)
-            .with_for_update()
-        ).first()
-        if message is None:
-            log.warning("%s SMS status %s for unknown message %s", provider, report.raw_status, report.message_id)
-            return Response(status=204)
-        apply_sms_status(message, report, context.now())
+        outcome = receive_status(session, report, context.now())
+    if outcome == "early":
+        log.info("%s SMS status %s for message %s, not saved yet: kept", provider, report.raw_status, report.message_id)
     return Response(status=204)
-
-
-def apply_sms_status(message: SmsMessage, report: SmsStatus, now: datetime) -> bool:
-    """Move ``message`` to the reported status if that is forward; True when it changed.
-    A redelivered or late report changes nothing."""
-    if message.status in _FINAL or _PROGRESS[report.status] <= _PROGRESS.get(message.status, 0):
-        return False
-    message.status = report.status
-    message.status_at = now
-    if report.error_code is not None:
-        message.error_code = report.error_code
-    if report.status in ("undelivered", "failed"):
-        message.error = f"{report.provider} reported {report.raw_status}" + (
-            f" (error {report.error_code})" if report.error_code else ""
-        )
-    if report.status == "delivered":
-        message.delivered_at = now
-    return True

@@ -109,7 +109,9 @@ OK = {"twilio": 200, "vonage-sms-get": 204, "vonage-sms-post": 204, "vonage-mess
 
 def replies(db: Database, n: int) -> list[SmsMessage]:
     with db.read() as session:
-        return list(session.scalars(select(SmsMessage).where(SmsMessage.to == phone(n)).order_by(SmsMessage.id)))
+        # Replies only: a callback booked by text also has its reminders planned ("scheduled").
+        stmt = select(SmsMessage).where(SmsMessage.to == phone(n), SmsMessage.status != "scheduled")
+        return list(session.scalars(stmt.order_by(SmsMessage.id)))
 
 
 def callbacks(db: Database, n: int) -> list[Callback]:

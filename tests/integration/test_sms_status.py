@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from vonage import Auth
 
 from app.clock import FixedClock
 from app.db import Database
 from app.dialer import send_pending_sms
-from app.models import SmsMessage
+from app.models import EarlySmsStatus, SmsMessage
+from sms.delivery import forget_early_reports
 from telephony.base import SentSms
 from telephony.simulator import SIGNATURE_HEADER, sign
 from telephony.twilio_adapter import TwilioTelephony
@@ -202,9 +206,12 @@ def test_a_bad_or_missing_signature_is_refused_and_changes_nothing(
 def test_unknown_message_and_unknown_status_answer_204_and_log(
     app: Flask, client: FlaskClient, db: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     message = outgoing(db, clock, "twilio", "SMknown")
     assert twilio(client, app, "SMnobody", "delivered").status_code == 204
-    assert "unknown message SMnobody" in caplog.text
+    assert "message SMnobody, not saved yet: kept" in caplog.text
+    with db.read() as session:
+        assert session.scalars(select(EarlySmsStatus.message_id)).all() == ["SMnobody"]
     assert twilio(client, app, "SMknown", "teleported").status_code == 204
     assert "not understood" in caplog.text
     assert load(db, message).status == "sent"
@@ -231,3 +238,37 @@ def test_the_outbox_gives_each_provider_its_status_url(
     assert send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"]) == 1
     assert urls == [_url(app, "simulator")]
     assert load(db, message).message_id == "SIMSMtest"
+
+
+def test_a_report_that_comes_before_the_outbox_saved_the_id_is_applied_when_it_does(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twilio reports "failed" while our outbox is still waiting for its answer to the send."""
+    ext = app.extensions
+    adapter = ext["providers"].get("twilio")
+
+    def send_sms(to: str, from_: str, text: str, status_url: str | None = None) -> SentSms:
+        # The provider's report arrives (signed, as Twilio sends it) before send_sms returns.
+        assert twilio(client, app, "SMfast", "failed", "30003").status_code == 204
+        return SentSms("twilio", "SMfast")
+
+    monkeypatch.setattr(adapter, "send_sms", send_sms)
+    message = outgoing(db, clock, "twilio", "", status="pending")
+    with db.write() as session:
+        session.get_one(SmsMessage, message).message_id = None
+        session.get_one(SmsMessage, message).provider = "twilio"
+    assert send_pending_sms(ext["db"], ext["providers"], ext["clock"], ext["settings"]) == 1
+    sent = load(db, message)
+    assert (sent.message_id, sent.status, sent.error_code) == ("SMfast", "failed", "30003")
+    assert sent.error == "twilio reported failed (error 30003)"
+    with db.read() as session:
+        assert session.scalars(select(EarlySmsStatus)).all() == []
+
+
+def test_early_reports_no_text_claims_are_forgotten_after_a_day(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock
+) -> None:
+    assert twilio(client, app, "SMstranger", "delivered").status_code == 204
+    with db.write() as session:
+        assert forget_early_reports(session, clock.now() + timedelta(hours=23)) == 0
+        assert forget_early_reports(session, clock.now() + timedelta(hours=25)) == 1
