@@ -1062,16 +1062,18 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
             .values(status="failed", error="the worker stopped while sending; not resent to avoid a duplicate")
         )
         release_due(session, now)  # reminders whose time has come, if they still hold
-        pending = session.scalars(
-            select(SmsMessage)
+        rows = session.execute(
+            select(SmsMessage, Queue.caller_id, Queue.primary_provider)
+            .outerjoin(Callback, Callback.id == SmsMessage.callback_id)
+            .outerjoin(Queue, Queue.id == Callback.queue_id)
             .where(SmsMessage.status == "pending")
             .order_by(SmsMessage.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=SmsMessage)
         ).all()
-        opted_out = set(session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({m.to for m in pending}))))
+        opted_out = set(session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r[0].to for r in rows}))))
         claimed = []
-        for message in pending:
+        for message, queue_number, queue_provider in rows:
             if message.to in opted_out and message.kind not in OPT_OUT_EXEMPT_KINDS:
                 # Never sent, never silently dropped: visible in the outbox with the reason.
                 message.status = "skipped"
@@ -1079,13 +1081,16 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
                 continue
             message.status = "sending"
             message.claimed_at = now
-            claimed.append((message.id, message.to, message.body, message.provider))
-    for message_id, to, body, chosen in claimed:
-        # A reply to a customer's text goes back on the channel it came in on.
+            # A reply goes back on the channel and from the number the customer texted; a
+            # callback's text from its queue's number and provider; else the defaults.
+            sender = message.from_number or queue_number or settings.caller_id
+            chosen = message.provider or queue_provider
+            claimed.append((message.id, message.to, sender, message.body, chosen))
+    for message_id, to, sender, body, chosen in claimed:
         provider = chosen if chosen is not None and chosen in providers else providers.default
         try:
             status_url = sms_status_url(settings.public_base_url, provider)
-            sent = providers.get(provider).send_sms(to, settings.caller_id, body, status_url)
+            sent = providers.get(provider).send_sms(to, sender, body, status_url)
         except ProviderError as error:
             with db.write() as session:
                 session.execute(

@@ -389,6 +389,9 @@ class SmsMessage(Base):
     # delivered, undelivered, failed (sms.webhooks.sms_status moves it forward only)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str | None] = mapped_column(String(16))
+    # The number it is sent from: a reply, the number the customer texted; None: the
+    # callback's queue's caller_id, else CALLER_ID (app.dialer.send_pending_sms).
+    from_number: Mapped[str | None] = mapped_column(String(20))
     message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(32))  # the provider's, from its delivery report

@@ -101,7 +101,8 @@ def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings
                 to=phone,
                 body=body,
                 status="pending",
-                provider=sms.provider,  # answered on the channel the text came in on
+                provider=sms.provider,  # answered on the channel the text came in on,
+                from_number=sms.to,  # from the number they texted
                 created_at=now,
             )
         )

@@ -258,6 +258,17 @@ def test_a_text_to_the_number_a_queue_answers_calls_on_is_for_that_queue(
     assert replies(db, 1)[-1].body.startswith("Ventes : répondez RAPPELEZ-MOI")
 
 
+def test_replies_come_from_the_number_texted_and_callback_texts_from_the_queues_number(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, make_queue: Any, phone_sim: SimulatorDriver
+) -> None:
+    make_queue(caller_id="+441632960555", inbound_numbers=["+441632960222"])
+    phone_sim.send_text(inbound_url(app), phone(1), "+441632960222", "help")
+    book(client, 2, slots(client)[0]["start"], sms_consent=True)
+    assert send_pending_sms(db, app.extensions["providers"], clock, app.extensions["settings"]) == 2
+    sent = {t["to"]: t["from"] for t in phone_sim.texts() if t["direction"] == "out"}
+    assert sent == {phone(1): "+441632960222", phone(2): "+441632960555"}
+
+
 def test_a_booking_with_consent_to_texts_is_confirmed_by_text_and_cancel_call_cancels_it(
     app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, text: Any
 ) -> None:

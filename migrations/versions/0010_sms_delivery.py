@@ -1,6 +1,7 @@
-"""early sms status: delivery reports that come before the outbox saved the message id
+"""sms delivery: delivery reports that come before the outbox saved the message id; the
+number a text is sent from (a reply: the number the customer texted)
 
-Revision ID: 0010_early_sms_status
+Revision ID: 0010_sms_delivery
 Revises: 0009_reminders
 Create Date: 2026-11-23 16:30:00.000000
 """
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_early_sms_status"
+revision: str = "0010_sms_delivery"
 down_revision: str | None = "0009_reminders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,8 +32,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_early_sms_status")),
     )
     op.create_index("ix_early_sms_status_message", "early_sms_status", ["provider", "message_id"])
+    with op.batch_alter_table("sms_message") as batch:
+        batch.add_column(sa.Column("from_number", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sms_message") as batch:
+        batch.drop_column("from_number")
     op.drop_index("ix_early_sms_status_message", table_name="early_sms_status")
     op.drop_table("early_sms_status")
