@@ -105,6 +105,8 @@ class Queue(Base):
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Texts before a scheduled callback (sms/reminders.py; docs/sms.md "Reminders").
     reminders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The web widget and hosted booking page: origins, extra fields, units, blocked numbers.
+    widget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A fresh random tag whenever weekly hours or date overrides change: keys the
     # in-process calendar cache (random, so that no two databases ever share one).
     calendar_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)

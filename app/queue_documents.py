@@ -124,6 +124,54 @@ class RemindersDoc(BaseModel):
         return value
 
 
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Origin = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9.-]+(:\d{1,5})?$")]
+
+
+class WidgetFieldDoc(BaseModel):
+    """An extra field the web widget and booking page ask for (kept in the callback's ``fields``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Slug
+    label: Label
+    required: bool = False
+
+
+class WidgetUnitDoc(BaseModel):
+    """A unit (department) a visitor may choose; its ``id`` is stored as the callback's ``unit``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Slug
+    name: Label
+
+
+class WidgetDoc(BaseModel):
+    """The web widget and the hosted booking page (web_widget/, docs/widget.md)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # Sites that may embed the widget (CORS): scheme, host and port exactly, e.g.
+    # "https://www.example.com". Empty: no other site (the hosted page still works).
+    allowed_origins: list[Origin] = []
+    fields: Annotated[list[WidgetFieldDoc], Field(max_length=5)] = []
+    tags: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=10)] = []
+    units: Annotated[list[WidgetUnitDoc], Field(max_length=50)] = []
+    # Numbers or prefixes (E.164, "+" and digits) never accepted from the web.
+    blocked_numbers: list[Annotated[str, StringConstraints(pattern=r"^\+[0-9]{1,15}$")]] = []
+    requests_per_phone_per_hour: Annotated[int, Field(ge=1, le=1000)] = 3
+
+    @model_validator(mode="after")
+    def _distinct(self) -> WidgetDoc:
+        if len({f.name for f in self.fields}) != len(self.fields):
+            raise ValueError("a field name is listed twice")
+        if len({u.id for u in self.units}) != len(self.units):
+            raise ValueError("a unit id is listed twice")
+        return self
+
+
 class QueueDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -160,6 +208,7 @@ class QueueDoc(BaseModel):
     voicemail_text: Annotated[str, StringConstraints(max_length=500)] | None = None
     retry_policy: RetryPolicyDoc = RetryPolicyDoc()
     reminders: RemindersDoc = RemindersDoc()
+    widget: WidgetDoc = WidgetDoc()
     weekly_hours: list[WeeklyDoc] = []
     date_overrides: list[OverrideDoc] = []
 

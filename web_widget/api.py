@@ -16,7 +16,7 @@ from app import context
 from app.availability import bookable_rows
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
-from app.models import Callback, SmsMessage
+from app.models import Callback, Queue, SmsMessage
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
@@ -82,13 +82,24 @@ def show_queue(key: str) -> Response:
                 "name": queue.name,
                 "timezone": queue.timezone,
                 "language": queue.language,
+                "region": queue.region,
                 "open_now": is_open(calendar, context.now()),
                 "collect_off_hours": queue.collect_off_hours,
                 "lead_minutes": queue.lead_minutes,
                 "horizon_days": queue.horizon_days,
                 "schedule": weekly_schedule(calendar),
+                "widget": public_widget_settings(queue),
             }
         )
+
+
+def public_widget_settings(queue: Queue) -> dict[str, Any]:
+    """What a visitor's form needs (never the allowed origins or blocked numbers)."""
+    widget = queue.widget or {}
+    return {
+        "fields": [{"required": False, **f} for f in widget.get("fields", [])],
+        "units": list(widget.get("units", [])),
+    }
 
 
 @api.get("/queues/<key>/slots")

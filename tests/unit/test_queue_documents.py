@@ -122,3 +122,22 @@ def test_bad_reminder_settings_are_refused(reminders: dict[str, object]) -> None
     with pytest.raises(ValidationFailed) as failed:
         parse_queue_document(demo_document(reminders=reminders))
     assert any(field.startswith("reminders") for field in failed.value.details)
+
+
+@pytest.mark.parametrize(
+    "widget",
+    [
+        {"allowed_origins": ["https://example.com/path"]},  # an origin has no path
+        {"allowed_origins": ["*"]},
+        {"fields": [{"name": "a", "label": "A"}] * 2},
+        {"fields": [{"name": f"f{n}", "label": "F"} for n in range(6)]},
+        {"tags": [f"t{n}" for n in range(11)]},
+        {"units": [{"id": "Sales Team", "name": "Sales"}]},
+        {"blocked_numbers": ["0044"]},
+        {"requests_per_phone_per_hour": 0},
+    ],
+)
+def test_bad_widget_settings_are_refused(widget: dict[str, object]) -> None:
+    with pytest.raises(ValidationFailed) as failed:
+        parse_queue_document(demo_document(widget=widget))
+    assert any(field.startswith("widget") for field in failed.value.details)
