@@ -106,6 +106,15 @@ class CreateCallback(BaseModel):
     unit: Unit | None = None
     locale: Literal["en", "ru", "fr"] | None = None
     sms_consent: bool = False
+    # A honeypot: forms carry it hidden from people; a bot that fills every input fills it.
+    website: str = ""
+
+    @field_validator("website")
+    @classmethod
+    def _honeypot(cls, value: str) -> str:
+        if value:
+            raise ValueError("must be left empty")
+        return value
 
     @field_validator("slot_start")
     @classmethod

@@ -147,3 +147,11 @@ def test_dates_out_of_range_or_in_other_iso_forms_are_422(client: FlaskClient, d
 def test_slot_start_must_be_rfc3339(client: FlaskClient, demo_queue: str, start: str) -> None:
     body = {"queue": "support", "phone": phone(1), "kind": "scheduled", "slot_start": start}
     assert error_of(client.post("/api/v1/callbacks", json=body)) == (422, "validation_error")
+
+
+def test_the_honeypot_field_refuses_a_bot_that_filled_it(client: FlaskClient, demo_queue: str) -> None:
+    body = {"queue": "support", "phone": "+447400123456", "kind": "asap"}
+    refused = client.post("/api/v1/callbacks", json={**body, "website": "http://spam.example"})
+    assert refused.status_code == 422
+    assert refused.get_json()["type"] == "validation_error" and "website" in refused.get_json()["details"]
+    assert client.post("/api/v1/callbacks", json={**body, "website": ""}).status_code == 201
