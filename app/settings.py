@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 PROVIDERS = ("simulator", "twilio", "vonage")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,12 @@ class Settings:
     dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
     simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
     booking_link_days: int = 7
+    # The public API's limit per client IP (Flask-Limiter notation), and where the counts
+    # live: memory:// counts per web process; a shared store (redis://…) counts across them.
+    api_rate_limit: str = "5/second"
+    rate_limit_storage_uri: str = "memory://"
+    # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
+    trusted_proxies: int = 0
 
     @property
     def configured_providers(self) -> tuple[str, ...]:
@@ -174,6 +182,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "twilio": _parse_float("TWILIO_CPS", env.get("TWILIO_CPS", "1"), 0.1, 1000),
         "vonage": _parse_float("VONAGE_CPS", env.get("VONAGE_CPS", "3"), 0.1, 1000),
     }
+    api_rate_limit = env.get("API_RATE_LIMIT", "5/second").strip()
+    try:
+        parse_many(api_rate_limit)
+    except ValueError:
+        raise SettingsError(
+            f"API_RATE_LIMIT={api_rate_limit!r} must be a limit such as 5/second or 100/minute"
+        ) from None
     settings = Settings(
         database_url=_normalise_database_url(database_url.strip()),
         secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
@@ -200,6 +215,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dial_lease_seconds=_parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 2, 3600),
         dial_concurrency=_parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
         simulator_latency_ms=_parse_int("SIMULATOR_LATENCY_MS", env.get("SIMULATOR_LATENCY_MS", "0"), 0, 60_000),
+        api_rate_limit=api_rate_limit,
+        rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", "memory://").strip(),
+        trusted_proxies=_parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

@@ -271,6 +271,7 @@ def worker_env(
         "DIAL_LEASE_SECONDS": str(lease_seconds),
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         "LOG_LEVEL": "WARNING",
+        "API_RATE_LIMIT": "1000000/second",  # the load comes from one address
         "BENCH_SINK_PORT": str(sink_port),
     }
     if reconcile_seconds is not None:

@@ -173,6 +173,7 @@ class Backend:
             "SECRET_KEY": "bench-secret",
             "INSTANCE_PATH": str(self.instance),
             "LOG_LEVEL": "WARNING",
+            "API_RATE_LIMIT": "1000000/second",  # the load comes from one address
         }
         self.server = Gunicorn(self.env, WORKERS, self.work / f"gunicorn-{self.name}.log", GUNICORN_ARGS)
         say(f"  gunicorn: {WORKERS} workers on 127.0.0.1:{self.server.port} {' '.join(GUNICORN_ARGS)}".rstrip())

@@ -118,3 +118,17 @@ class IllegalTransition(DomainError):
 
     type = "illegal_transition"
     http_status = 409
+
+
+class PhoneBlocked(DomainError):
+    """The number (or its prefix) is on the queue's list of numbers not accepted from the web."""
+
+    type = "request_phone_blacklisted"
+    http_status = 403
+
+
+class TooManyForPhone(DomainError):
+    """This number made the queue's hourly allowance of booking requests."""
+
+    type = "request_throttle_count"
+    http_status = 429

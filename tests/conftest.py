@@ -41,7 +41,9 @@ def demo_document(**changes: object) -> dict[str, object]:
 
 
 def _settings(url: str, instance: Path) -> Settings:
-    return Settings(database_url=url, secret_key="test-secret", instance_path=instance)
+    # No per-IP limit by default (tests make many requests a second from one address);
+    # tests/integration/test_api_protection.py sets one.
+    return Settings(database_url=url, secret_key="test-secret", instance_path=instance, api_rate_limit="100000/second")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open, weekly_schedule
 from sms.service import queue_booking_confirmation
+from web_widget.protection import check_phone
 from web_widget.schemas import (
     CreateCallback,
     Reschedule,
@@ -155,6 +156,8 @@ def create_callback() -> Response:
     now = context.now()
     with context.db().read() as session:  # the reads and checks, outside the write lock
         prepared = prepare_booking(session, booking, now)
+        if not prepared.has_live_callback:  # a duplicate just gets its callback back
+            check_phone(session, prepared.queue, prepared.phone, now)
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
         result = book(session, booking, now, actor="api", prepared=prepared)

@@ -17,7 +17,7 @@ HTTP_TYPES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    429: "throttled",
+    429: "request_throttle_timeout",
 }
 
 

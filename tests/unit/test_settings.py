@@ -47,6 +47,8 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
         ("MAX_BODY_BYTES", "10"),
         ("WIDGET_ALLOWED_ORIGINS", "example.com"),
         ("LOG_LEVEL", "LOUD"),
+        ("API_RATE_LIMIT", "lots"),
+        ("TRUSTED_PROXIES", "-1"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, name: str, value: str) -> None:

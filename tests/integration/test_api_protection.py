@@ -1,0 +1,97 @@
+"""The public API's protections: a limit per client IP, a limit per phone number, the
+queue's blocked numbers (the honeypot is in test_api_input_errors.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.clock import FixedClock
+from app.settings import Settings
+from tests.integration.helpers import book, phone, slots
+
+
+@pytest.fixture
+def limited(settings: Settings, clock: FixedClock, demo_queue: str) -> Iterator[FlaskClient]:
+    app = create_app(settings.with_overrides(api_rate_limit="5/second"), clock)
+    yield app.test_client()
+    app.extensions["db"].dispose()
+
+
+def test_over_five_requests_a_second_from_one_address_are_refused(limited: FlaskClient) -> None:
+    # One allowance for the whole API, whichever routes the requests go to.
+    urls = ["/api/v1/queues/support", "/api/v1/queues/support/slots"] * 4
+    answers = [limited.get(url) for url in urls[:7]]
+    assert [a.status_code for a in answers] == [200] * 5 + [429, 429]
+    refused = answers[-1]
+    assert refused.get_json()["type"] == "request_throttle_timeout"
+    assert int(refused.headers["Retry-After"]) >= 0
+    # Another address has its own allowance.
+    other = limited.get("/api/v1/queues/support", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200
+
+
+def test_webhooks_and_pages_are_not_limited(limited: FlaskClient) -> None:
+    assert all(limited.get("/healthz").status_code == 200 for _ in range(10))
+
+
+def test_a_phone_gets_its_hourly_allowance_of_bookings_then_429(
+    client: FlaskClient, clock: FixedClock, demo_queue: str
+) -> None:
+    starts = [s["start"] for s in slots(client)[:5]]
+    for start in starts[:3]:  # book, cancel, book again: each request counts
+        ref = book(client, 1, start).get_json()["ref"]
+        assert client.delete(f"/api/v1/callbacks/{ref}").status_code == 200
+    refused = book(client, 1, starts[3])
+    assert refused.status_code == 429
+    assert refused.get_json()["type"] == "request_throttle_count"
+    assert "phone" in refused.get_json()["details"]
+    assert book(client, 2, starts[3]).status_code == 201  # another number is not affected
+    clock.advance(hours=1, seconds=1)
+    assert book(client, 1, slots(client)[0]["start"]).status_code == 201
+
+
+def test_a_duplicate_request_gets_its_callback_back_not_a_throttle(client: FlaskClient, demo_queue: str) -> None:
+    start = slots(client)[0]["start"]
+    first = book(client, 1, start).get_json()
+    answers = [book(client, 1, start) for _ in range(5)]
+    assert {(a.status_code, a.get_json()["ref"]) for a in answers} == {(200, first["ref"])}
+
+
+@pytest.mark.parametrize(("number", "blocked"), [(phone(1), True), ("+447400999999", True), ("+447400123456", False)])
+def test_blocked_numbers_and_prefixes_are_refused(
+    client: FlaskClient, make_queue: Any, number: str, blocked: bool
+) -> None:
+    make_queue(widget={"blocked_numbers": [phone(1), "+4474009"]})
+    answer = client.post("/api/v1/callbacks", json={"queue": "support", "phone": number, "kind": "asap"})
+    if blocked:
+        assert (answer.status_code, answer.get_json()["type"]) == (403, "request_phone_blacklisted")
+    else:
+        assert answer.status_code == 201
+
+
+def test_the_allowance_is_a_queue_setting(client: FlaskClient, make_queue: Any) -> None:
+    make_queue(widget={"requests_per_phone_per_hour": 1})
+    starts = [s["start"] for s in slots(client)[:2]]
+    ref = book(client, 1, starts[0]).get_json()["ref"]
+    client.delete(f"/api/v1/callbacks/{ref}")
+    assert book(client, 1, starts[1]).get_json()["type"] == "request_throttle_count"
+
+
+def test_the_client_address_comes_from_the_proxy_only_when_trusted(
+    settings: Settings, clock: FixedClock, demo_queue: str
+) -> None:
+    for proxies, expected in ((0, [200, 429]), (1, [200, 200])):
+        app: Flask = create_app(settings.with_overrides(api_rate_limit="1/second", trusted_proxies=proxies), clock)
+        client = app.test_client()
+        codes = [
+            client.get("/api/v1/queues/support", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+            for n in (1, 2)
+        ]
+        assert codes == expected
+        app.extensions["db"].dispose()

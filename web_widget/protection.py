@@ -1,0 +1,79 @@
+"""What keeps the public booking API from abuse: a request limit per client IP
+(Flask-Limiter), a limit per phone number, the queue's blocked numbers, and the honeypot
+field (``web_widget.schemas.CreateCallback.website``).
+
+- Per IP: ``API_RATE_LIMIT`` (default 5/second) over every ``/api/v1`` route; over it,
+  429 ``request_throttle_timeout`` with ``Retry-After``. Counts live in
+  ``RATE_LIMIT_STORAGE_URI`` (memory:// by default: per web process).
+- Per phone: ``widget.requests_per_phone_per_hour`` callbacks created for one number in
+  one queue in the last hour (default 3); over it, 429 ``request_throttle_count``. Counted
+  in the database (the callbacks themselves), so it holds across processes and restarts.
+- Blocked: a number starting with one of ``widget.blocked_numbers`` gets 403
+  ``request_phone_blacklisted``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, Flask, Response
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.models import Callback, Queue
+from app.settings import Settings
+from scheduler.errors import PhoneBlocked, TooManyForPhone
+from web_widget.errors import error_response
+
+PHONE_WINDOW = timedelta(hours=1)
+DEFAULT_PER_PHONE = 3
+
+
+def init_protection(app: Flask, settings: Settings, api: Blueprint) -> Limiter:
+    """One limiter per app (its own counts), limiting every route of the ``api`` blueprint."""
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, as set by that many proxies in front.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.rate_limit_storage_uri,
+        strategy="moving-window",
+        headers_enabled=True,
+    )
+    # One allowance per address for the whole API (not one per route).
+    limiter.shared_limit(settings.api_rate_limit, scope="api")(api)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _throttled(error: RateLimitExceeded) -> Response:
+        # Flask-Limiter adds Retry-After and X-RateLimit-* to this answer after the handler.
+        return error_response(
+            429,
+            "request_throttle_timeout",
+            "too many requests from this address; wait a moment and try again",
+            {"limit": str(error.limit.limit)},
+        )
+
+    return limiter
+
+
+def check_phone(session: Session, queue: Queue, phone: str, now: datetime) -> None:
+    """Refuse a blocked number, or one that made its hourly allowance of bookings here."""
+    widget = queue.widget or {}
+    for prefix in widget.get("blocked_numbers", ()):
+        if phone.startswith(prefix):
+            raise PhoneBlocked("this number cannot book a callback here", {"phone": "this number is not accepted"})
+    allowance = widget.get("requests_per_phone_per_hour", DEFAULT_PER_PHONE)
+    made = session.scalar(
+        select(func.count())
+        .select_from(Callback)
+        .where(Callback.phone == phone, Callback.queue_id == queue.id, Callback.created_at > now - PHONE_WINDOW)
+    )
+    if made is not None and made >= allowance:
+        raise TooManyForPhone(
+            f"this number has asked for {made} callbacks in the last hour; please try again later",
+            {"phone": f"at most {allowance} requests an hour"},
+        )
