@@ -32,12 +32,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
     from web_widget.api import api
+    from web_widget.booking_page import booking_page
     from web_widget.errors import register_error_handlers
     from web_widget.protection import init_protection
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
-    init_protection(app, settings, api)
+    app.register_blueprint(booking_page)
+    init_protection(app, settings, api, booking_page)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":

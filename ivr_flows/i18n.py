@@ -64,3 +64,38 @@ def load_po(path: Path, code: str) -> gettext.GNUTranslations:
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+class Catalogs:
+    """One set of gettext catalogs (``<locales_dir>/<lang>/LC_MESSAGES/<domain>.po``), read
+    at run time with ``load_po``: the IVR's prompts above, the SMS texts and the booking
+    pages each have one."""
+
+    def __init__(self, locales_dir: Path, domain: str) -> None:
+        self.locales_dir = locales_dir
+        self.domain = domain
+        self._translations: dict[str, gettext.NullTranslations] = {}
+
+    def path(self, language: str) -> Path:
+        return self.locales_dir / language / "LC_MESSAGES" / f"{self.domain}.po"
+
+    def language_code(self, language: str | None) -> str:
+        """``fr-FR``, ``fr_FR`` and ``FR`` are French; a language without a catalog is English."""
+        code = (language or "").replace("-", "_").split("_")[0].lower()
+        return code if code == SOURCE_LANGUAGE or self.path(code).exists() else SOURCE_LANGUAGE
+
+    def translations(self, language: str | None) -> gettext.NullTranslations:
+        """Cached per process: a catalog is read once."""
+        code = self.language_code(language)
+        if code not in self._translations:
+            self._translations[code] = (
+                gettext.NullTranslations() if code == SOURCE_LANGUAGE else load_po(self.path(code), code)
+            )
+        return self._translations[code]
+
+    def gettext(self, message: str, language: str | None) -> str:
+        return self.translations(language).gettext(message)
+
+    def clear(self) -> None:
+        """Forget what was read (tests that edit a catalog)."""
+        self._translations.clear()

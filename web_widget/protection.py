@@ -32,8 +32,9 @@ PHONE_WINDOW = timedelta(hours=1)
 DEFAULT_PER_PHONE = 3
 
 
-def init_protection(app: Flask, settings: Settings, api: Blueprint) -> Limiter:
-    """One limiter per app (its own counts), limiting every route of the ``api`` blueprint."""
+def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> Limiter:
+    """One limiter per app (its own counts), limiting every route of these blueprints (the
+    API, the booking page) together: one allowance per address."""
     if settings.trusted_proxies:
         # The client's address from X-Forwarded-For, as set by that many proxies in front.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
@@ -44,8 +45,8 @@ def init_protection(app: Flask, settings: Settings, api: Blueprint) -> Limiter:
         strategy="moving-window",
         headers_enabled=True,
     )
-    # One allowance per address for the whole API (not one per route).
-    limiter.shared_limit(settings.api_rate_limit, scope="api")(api)
+    for blueprint in blueprints:  # one allowance per address for them all (not one per route)
+        limiter.shared_limit(settings.api_rate_limit, scope="public")(blueprint)
 
     @app.errorhandler(RateLimitExceeded)
     def _throttled(error: RateLimitExceeded) -> Response:

@@ -1,0 +1,63 @@
+"""The hosted booking page in headless Chromium with JavaScript switched off: a visitor
+books a time, sees the reference, and cancels; an error is shown next to its field."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Callback
+from tests.browser.conftest import CHROMIUM, FLAGS
+
+
+@pytest.fixture
+def no_js_page(live_server: str) -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        context = browser.new_context(base_url=live_server, java_script_enabled=False)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def callbacks(db: Database) -> list[tuple[str, str, str]]:
+    with db.read() as session:
+        return [(c.state, c.source, c.phone) for c in session.scalars(select(Callback))]
+
+
+def test_booking_and_cancelling_without_javascript(no_js_page: Any, demo_queue: str, db: Database) -> None:
+    page = no_js_page
+    page.goto("/book/support")
+    page.fill("#phone", "07400 123456")
+    page.get_by_label("09:15").first.check()  # Monday 4 January is today; 09:15 tomorrow is the first 09:15
+    page.get_by_role("button", name="Book the callback").click()
+    page.wait_for_selector("h1:has-text('Your callback is booked')")
+    assert "Tuesday 5 January, 09:15" in page.inner_text("main")
+    assert callbacks(db) == [("scheduled", "web", "+447400123456")]
+    page.get_by_role("button", name="Cancel this callback").click()
+    page.wait_for_selector("h1:has-text('Your callback is cancelled')")
+    assert callbacks(db)[0][0] == "cancelled"
+
+
+def test_an_invalid_number_is_shown_next_to_the_phone_field(no_js_page: Any, demo_queue: str, db: Database) -> None:
+    page = no_js_page
+    page.goto("/book/support")
+    page.fill("#phone", "12345")
+    page.get_by_label("As soon as possible").check()
+    page.get_by_role("button", name="Book the callback").click()
+    error = page.locator("#phone-error")
+    assert error.inner_text() == "This is not a phone number we can call. Please check it."
+    assert page.get_attribute("#phone", "aria-describedby") == "phone-error"
+    assert page.input_value("#phone") == "12345"
+    assert callbacks(db) == []

@@ -1,0 +1,196 @@
+"""The hosted booking page (/book/<queue>) through the Flask test client: forms as a
+browser without JavaScript sends them, the HTML answers parsed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.clock import FixedClock
+from app.db import Database
+from app.models import Callback, SmsMessage
+from tests.integration.helpers import book, phone
+
+PAGE = "/book/support"
+
+
+class Page(HTMLParser):
+    """What a test needs of a page: its radio values, inputs, errors and text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.radios: list[str] = []
+        self.inputs: dict[str, dict[str, str | None]] = {}
+        self.errors: dict[str, str] = {}
+        self.text: list[str] = []
+        self._error_id: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "radio":
+            self.radios.append(a.get("value") or "")
+        elif tag in ("input", "select") and a.get("name"):
+            self.inputs[a["name"] or ""] = a
+        if tag == "p" and "error" in (a.get("class") or ""):
+            self._error_id = a.get("id")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._error_id = None
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.text.append(data.strip())
+        if self._error_id and data.strip():
+            self.errors[self._error_id.removesuffix("-error")] = data.strip()
+
+    @property
+    def all_text(self) -> str:
+        return " ".join(self.text)
+
+
+def page(response: Any) -> Page:
+    return Page(response.get_data(as_text=True))
+
+
+def callbacks(db: Database) -> list[Callback]:
+    with db.read() as session:
+        return list(session.scalars(select(Callback).order_by(Callback.id)))
+
+
+def test_the_form_offers_asap_and_only_times_with_seats(client: FlaskClient, demo_queue: str) -> None:
+    first = page(client.get(PAGE))
+    assert first.radios[0] == "asap"
+    assert first.radios[1] == "2027-01-04T10:30:00+00:00"  # now + 30 minutes' lead
+    assert "Monday 4 January" in first.all_text and "Europe/London" in first.all_text
+    for n in (1, 2):  # fill 10:30's two seats
+        assert book(client, n, "2027-01-04T10:30:00+00:00").status_code == 201
+    assert "2027-01-04T10:30:00+00:00" not in page(client.get(PAGE)).radios
+    assert "website" in first.inputs and first.inputs["website"].get("tabindex") == "-1"
+
+
+def test_booking_a_time_shows_the_reference_and_cancel_frees_the_seat(
+    client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    form = {"phone": "07400 123456", "when": "2027-01-05T09:00:00+00:00", "name": "Ann"}
+    answer = client.post(PAGE, data=form)
+    assert answer.status_code == 303
+    [callback] = callbacks(db)
+    assert (callback.phone, callback.source, callback.name, callback.kind) == (
+        "+447400123456",
+        "web",
+        "Ann",
+        "scheduled",
+    )
+    assert answer.headers["Location"].startswith(f"/book/support/callbacks/{callback.ref}")
+    done = page(client.get(answer.headers["Location"]))
+    assert callback.ref in done.all_text and "Tuesday 5 January, 09:00" in done.all_text
+    cancelled = client.post(f"/book/support/callbacks/{callback.ref}/cancel")
+    assert cancelled.status_code == 200 and "Your callback is cancelled" in page(cancelled).all_text
+    assert callbacks(db)[0].state == "cancelled"
+    assert "2027-01-05T09:00:00+00:00" in page(client.get(f"{PAGE}?from=2027-01-05")).radios
+
+
+def test_errors_are_shown_next_to_their_field_and_the_form_is_kept(
+    client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    answer = client.post(PAGE, data={"phone": "12", "when": "asap", "name": "Bob"})
+    assert answer.status_code == 422
+    shown = page(answer)
+    assert shown.errors == {"phone": "This is not a phone number we can call. Please check it."}
+    assert shown.inputs["phone"]["value"] == "12" and shown.inputs["name"]["value"] == "Bob"
+    assert shown.inputs["phone"].get("aria-invalid") == "true"
+    missing = page(client.post(PAGE, data={"phone": ""}))
+    assert set(missing.errors) == {"phone", "when"}
+    assert callbacks(db) == []
+
+
+def test_a_time_taken_meanwhile_is_said_next_to_the_times(client: FlaskClient, db: Database, demo_queue: str) -> None:
+    start = "2027-01-04T10:30:00+00:00"
+    for n in (1, 2):
+        book(client, n, start)
+    answer = client.post(PAGE, data={"phone": phone(3), "when": start})
+    assert answer.status_code == 409
+    assert page(answer).errors == {"when": "That time has just been taken. Please choose another."}
+
+
+def test_visitor_input_is_never_put_in_the_page_unescaped(client: FlaskClient, demo_queue: str) -> None:
+    evil = '"><img src=x onerror=alert(1)>'
+    html = client.post(PAGE, data={"phone": "1", "name": evil, "when": "asap"}).get_data(as_text=True)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_honeypot_refuses_a_bot(client: FlaskClient, db: Database, demo_queue: str) -> None:
+    answer = client.post(PAGE, data={"phone": phone(1), "when": "asap", "website": "http://spam.example"})
+    assert answer.status_code == 422 and callbacks(db) == []
+
+
+def test_extra_fields_units_and_tags_from_the_queue(client: FlaskClient, db: Database, make_queue: Any) -> None:
+    make_queue(
+        widget={
+            "fields": [{"name": "order", "label": "Order number", "required": True}],
+            "units": [{"id": "sales", "name": "Sales"}, {"id": "billing", "name": "Billing"}],
+            "tags": ["web"],
+        }
+    )
+    shown = page(client.get(PAGE))
+    assert "Order number" in shown.all_text and "field_order" in shown.inputs and "unit" in shown.inputs
+    refused = client.post(PAGE, data={"phone": phone(1), "when": "asap"})
+    assert refused.status_code == 422 and set(page(refused).errors) == {"field_order", "unit"}
+    assert (
+        client.post(PAGE, data={"phone": phone(1), "when": "asap", "field_order": "A-17", "unit": "sales"}).status_code
+        == 303
+    )
+    [callback] = callbacks(db)
+    assert (callback.fields, callback.unit, callback.tags) == ([{"name": "order", "value": "A-17"}], "sales", ["web"])
+
+
+def test_off_hours_without_collecting_offers_times_only(
+    client: FlaskClient, clock: FixedClock, demo_queue: str
+) -> None:
+    clock.set(datetime(2027, 1, 9, 12, 0, tzinfo=UTC))  # Saturday
+    shown = page(client.get(PAGE))
+    assert "asap" not in shown.radios and shown.radios[0] == "2027-01-11T09:00:00+00:00"
+    assert client.post(PAGE, data={"phone": phone(1), "when": "asap"}).status_code == 409
+
+
+def test_off_hours_with_collecting_offers_as_soon_as_we_open(
+    client: FlaskClient, clock: FixedClock, make_queue: Any
+) -> None:
+    make_queue(collect_off_hours=True)
+    clock.set(datetime(2027, 1, 9, 12, 0, tzinfo=UTC))
+    shown = page(client.get(PAGE))
+    assert shown.radios[0] == "asap" and "As soon as we open" in shown.all_text
+
+
+def test_consent_to_texts_sends_the_confirmation(client: FlaskClient, db: Database, demo_queue: str) -> None:
+    client.post(PAGE, data={"phone": phone(1), "when": "2027-01-06T14:30:00+00:00", "sms_consent": "yes"})
+    with db.read() as session:
+        kinds = session.scalars(select(SmsMessage.kind).order_by(SmsMessage.id)).all()
+    assert sorted(kinds) == ["booking_confirmation", "reminder_1440m", "reminder_15m"]
+
+
+def test_the_page_speaks_the_queues_language_or_the_asked_one(client: FlaskClient, make_queue: Any) -> None:
+    make_queue(language="fr")
+    assert "Réserver un rappel" in page(client.get(PAGE)).all_text
+    assert "Заказать обратный звонок" in page(client.get(f"{PAGE}?lang=ru")).all_text
+    assert "Book a callback" in page(client.get(f"{PAGE}?lang=en")).all_text
+    assert "lundi 4 janvier" in page(client.get(PAGE)).all_text
+
+
+def test_an_unknown_queue_or_callback_is_a_404_page(client: FlaskClient, demo_queue: str) -> None:
+    missing = client.get("/book/nope")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert client.get("/book/support/callbacks/ZZZZZZZZZZ").status_code == 404
+
+
+def test_a_double_submit_books_once(client: FlaskClient, db: Database, demo_queue: str) -> None:
+    form = {"phone": phone(1), "when": "2027-01-05T09:00:00+00:00"}
+    first, second = client.post(PAGE, data=form), client.post(PAGE, data=form)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(callbacks(db)) == 1

@@ -1,0 +1,316 @@
+"""The hosted booking page: ``/book/<queue>``, server-rendered, working without JavaScript.
+
+The same booking as the widget and the API (``app.booking_service``), with the same
+guards (``web_widget.protection``: per-address limit, per-number allowance, blocked
+numbers, the honeypot). Errors are shown next to the field they are about, with a 4xx
+status; nothing a visitor sends is put in the page unescaped (Jinja autoescaping).
+A booking link from a text (``?t=``, ``app.links``) fills in the phone number.
+
+Routes:
+- ``GET /book/<queue>``: the form (``?from=YYYY-MM-DD`` for later days, ``?lang=`` en/ru/fr).
+- ``POST /book/<queue>``: book; 303 to the confirmation, or the form again with the errors.
+- ``GET /book/<queue>/callbacks/<ref>``: the confirmation, with a cancel button.
+- ``POST /book/<queue>/callbacks/<ref>/cancel``: cancel it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app import context
+from app.availability import bookable_rows
+from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
+from app.links import LinkInvalid, read_booking_token
+from app.models import Callback, Queue
+from app.queues import booking_policy, get_queue, queue_calendar
+from app.slot_sync import ensure_slots, slots_are_current
+from ivr_flows.i18n import Catalogs
+from scheduler.booking import availability_range
+from scheduler.calendar import is_open
+from scheduler.errors import DomainError, QueueNotFound
+from sms.service import queue_booking_confirmation
+from web_widget.protection import check_phone
+from web_widget.schemas import parse_instant
+
+booking_page = Blueprint("booking_page", __name__, template_folder="templates")
+
+CATALOGS = Catalogs(Path(__file__).parent / "locales", "web")
+DAYS_SHOWN = 7
+ACTOR = "customer:web"
+
+# Which field a booking error is shown next to.
+FIELD_OF = {
+    "phone_invalid": "phone",
+    "phone_country_not_allowed": "phone",
+    "request_phone_blacklisted": "phone",
+    "request_throttle_count": "phone",
+    "slot_full": "when",
+    "slot_not_found": "when",
+    "too_soon": "when",
+    "too_far": "when",
+    "outside_hours": "when",
+}
+
+
+def N_(message: str) -> str:
+    return message
+
+
+# Messages shown next to a field, by error type (the API's own messages are English).
+ERROR_TEXT = {
+    "phone_invalid": N_("This is not a phone number we can call. Please check it."),
+    "phone_country_not_allowed": N_("We cannot call numbers in this country."),
+    "request_phone_blacklisted": N_("This number cannot book a callback here."),
+    "request_throttle_count": N_("This number has asked for several callbacks already. Please try again later."),
+    "request_throttle_timeout": N_("Too many requests. Please wait a moment and try again."),
+    "slot_full": N_("That time has just been taken. Please choose another."),
+    "slot_not_found": N_("That time is not available. Please choose another."),
+    "too_soon": N_("That time is too soon now. Please choose a later one."),
+    "too_far": N_("That time is too far ahead. Please choose an earlier one."),
+    "outside_hours": N_("We are closed now. Please choose a time."),
+    "required": N_("Please fill this in."),
+    "choose_time": N_("Please choose when we should call."),
+    "link_invalid": N_("This link is not valid. You can book a callback below."),
+    "link_expired": N_("This link has expired. You can book a callback below."),
+}
+
+
+@dataclass
+class Form:
+    phone: str = ""
+    name: str = ""
+    when: str = ""
+    unit: str = ""
+    sms_consent: bool = False
+    fields: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _language(queue: Queue) -> str:
+    return CATALOGS.language_code(request.args.get("lang") or queue.language)
+
+
+def _translator(language: str) -> Callable[[str], str]:
+    return lambda message: CATALOGS.gettext(message, language)
+
+
+def _error_texts(language: str) -> Callable[[str], str]:
+    def error_text(key: str) -> str:
+        return CATALOGS.gettext(ERROR_TEXT.get(key, key), language)
+
+    return error_text
+
+
+def _days(queue: Queue, first_day: date | None, language: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Bookable slots of ``DAYS_SHOWN`` local days: [(day heading, [(value, "14:30")])]."""
+    now = context.now()
+    window = availability_range(booking_policy(queue), now, first_day, DAYS_SHOWN)
+    with context.db().read() as session:
+        fresh = get_queue(session, queue.key)
+        rows = bookable_rows(session, fresh, window) if slots_are_current(fresh, now) else None
+    if rows is None:
+        with context.db().write() as session:
+            fresh = get_queue(session, queue.key)
+            ensure_slots(session, fresh, now)
+            rows = bookable_rows(session, fresh, window)
+    zone = ZoneInfo(queue.timezone)
+    days: dict[date, list[tuple[str, str]]] = {}
+    for start, _end, _seats in rows:
+        local = start.astimezone(zone)
+        days.setdefault(local.date(), []).append((local.isoformat(), local.strftime("%H:%M")))
+    return [(format_date(day, "EEEE d MMMM", locale=language), times) for day, times in days.items()]
+
+
+def _page(queue: Queue, form: Form, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
+    language = _language(queue)
+    first_day = _first_day()
+    now = context.now()
+    open_now = is_open(queue_calendar(queue), now)
+    days = _days(queue, first_day, language)
+    shown_from = first_day or now.astimezone(ZoneInfo(queue.timezone)).date()
+    widget = queue.widget or {}
+    html = render_template(
+        "book.html",
+        _=_translator(language),
+        lang=language,
+        queue=queue,
+        form=form,
+        notice=notice,
+        asap=open_now or queue.collect_off_hours,
+        open_now=open_now,
+        days=days,
+        later=(shown_from + timedelta(days=DAYS_SHOWN)).isoformat(),
+        earlier=(shown_from - timedelta(days=DAYS_SHOWN)).isoformat() if first_day else None,
+        extra_fields=[{"required": False, **f} for f in widget.get("fields", [])],
+        units=widget.get("units", []),
+        error_text=_error_texts(language),
+    )
+    return html, status
+
+
+def _first_day() -> date | None:
+    raw = request.args.get("from")
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _queue(key: str) -> Queue:
+    """The queue with its hours loaded, for use after its read transaction."""
+    with context.db().read() as session:
+        queue = get_queue(session, key)
+        queue_calendar(queue)  # loads (and caches) its weekly hours and date overrides
+        session.expunge(queue)
+        return queue
+
+
+@booking_page.get("/book/<key>")
+def show_form(key: str) -> ResponseReturnValue:
+    queue = _queue(key)
+    form, notice, status = Form(), None, 200
+    token = request.args.get("t")
+    if token:
+        try:
+            payload = read_booking_token(
+                context.settings().secret_key,
+                token,
+                context.now(),
+                timedelta(days=context.settings().booking_link_days),
+            )
+            if payload.get("q") == queue.key:
+                form.phone = payload["p"]
+        except LinkInvalid as error:
+            expired = "expired" in str(error)
+            notice, status = ("link_expired", 410) if expired else ("link_invalid", 400)
+    return _page(queue, form, status, notice)
+
+
+@booking_page.post("/book/<key>")
+def submit(key: str) -> ResponseReturnValue:
+    queue = _queue(key)
+    values = request.form
+    widget = queue.widget or {}
+    form = Form(
+        phone=values.get("phone", "").strip()[:32],
+        name=values.get("name", "").strip()[:200],
+        when=values.get("when", ""),
+        unit=values.get("unit", ""),
+        sms_consent=values.get("sms_consent") == "yes",
+        fields={f["name"]: values.get(f"field_{f['name']}", "").strip()[:255] for f in widget.get("fields", [])},
+    )
+    if values.get("website"):  # the honeypot: a person never sees it
+        form.errors["form"] = "required"
+        return _page(queue, form, 422)
+    if not form.phone:
+        form.errors["phone"] = "required"
+    if not form.when:
+        form.errors["when"] = "choose_time"
+    for spec in widget.get("fields", []):
+        if spec.get("required") and not form.fields.get(spec["name"]):
+            form.errors[f"field_{spec['name']}"] = "required"
+    units = {u["id"] for u in widget.get("units", [])}
+    if units and form.unit not in units:
+        form.errors["unit"] = "required"
+    if form.errors:
+        return _page(queue, form, 422)
+    try:
+        slot_start = None if form.when == "asap" else parse_instant(form.when)
+    except ValueError:
+        form.errors["when"] = "choose_time"
+        return _page(queue, form, 422)
+    booking = BookingRequest(
+        queue=queue.key,
+        phone=form.phone,
+        kind="asap" if slot_start is None else "scheduled",
+        source="web",
+        slot_start=slot_start,
+        name=form.name or None,
+        fields=[{"name": n, "value": v} for n, v in form.fields.items() if v],
+        tags=list(widget.get("tags", [])),
+        unit=form.unit or None,
+        locale=_language(queue),
+        sms_consent=form.sms_consent,
+    )
+    now = context.now()
+    try:
+        with context.db().read() as session:
+            prepared = prepare_booking(session, booking, now)
+            if not prepared.has_live_callback:
+                check_phone(session, prepared.queue, prepared.phone, now)
+        with context.db().write() as session:
+            result = book(session, booking, now, ACTOR, prepared=prepared)
+            if result.created and result.callback.sms_consent:
+                from_number = result.callback.queue.caller_id or context.settings().caller_id
+                queue_booking_confirmation(session, result.callback, now, from_number)
+            ref = result.callback.ref
+    except QueueNotFound:
+        raise
+    except DomainError as error:  # shown next to its field, the form kept
+        form.errors[FIELD_OF.get(error.type, "form")] = error.type
+        if error.type in ("slot_full", "too_soon", "slot_not_found"):
+            form.when = ""
+        return _page(queue, form, error.http_status)
+    return redirect(url_for("booking_page.confirmation", key=queue.key, ref=ref, lang=_language(queue)), 303)
+
+
+def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> ResponseReturnValue:
+    language = _language(queue)
+    zone = ZoneInfo(queue.timezone)
+    instant: datetime | None = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else None
+    when = format_datetime(instant.astimezone(zone), "EEEE d MMMM, HH:mm", locale=language) if instant else None
+    html = render_template(
+        "book_done.html",
+        _=_translator(language),
+        lang=language,
+        queue=queue,
+        callback=callback,
+        when=when,
+        cancellable=callback.state in ("requested", "scheduled", "retry_wait"),
+    )
+    return html, status
+
+
+@booking_page.get("/book/<key>/callbacks/<ref>")
+def confirmation(key: str, ref: str) -> ResponseReturnValue:
+    queue = _queue(key)
+    with context.db().read() as session:
+        callback = get_callback(session, ref)
+        if callback.queue_id != queue.id:
+            return _not_found(queue)
+        return _callback_page(queue, callback)
+
+
+@booking_page.post("/book/<key>/callbacks/<ref>/cancel")
+def cancel_booking(key: str, ref: str) -> ResponseReturnValue:
+    queue = _queue(key)
+    with context.db().write() as session:
+        callback = get_callback(session, ref, for_update=True)
+        if callback.queue_id != queue.id:
+            return _not_found(queue)
+        try:
+            callback = cancel(session, ref, context.now(), ACTOR, reason="cancelled on the booking page")
+        except DomainError as error:  # being dialled or done: say so on its page
+            return _callback_page(queue, callback, error.http_status)
+        return _callback_page(queue, callback)
+
+
+def _not_found(queue: Queue) -> Response:
+    return Response(f"No such callback for {queue.name}", status=404, mimetype="text/plain")
+
+
+@booking_page.errorhandler(DomainError)
+def _page_error(error: DomainError) -> ResponseReturnValue:
+    """A missing queue or callback on a page is a page with the status, not the API's JSON."""
+    html = render_template("book_error.html", _=_translator("en"), lang="en", message=error.message)
+    return html, error.http_status
