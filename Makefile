@@ -33,6 +33,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo
 	@echo ""
+	@$(BIN)/flask --app wsgi callbacks demo-admin
 	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
 	@echo "  Slots:      http://$(HOST):$(PORT)/api/v1/queues/support/slots"
 	@echo "  OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"

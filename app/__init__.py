@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
 
@@ -17,6 +18,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # The console's session cookie: not readable by scripts, not sent on cross-site
+        # requests, only over HTTPS when the service is served over HTTPS.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # CSRF tokens are checked by the console on its own POSTs (console/views.py), not
+        # app-wide: the JSON API and the providers' webhooks carry none.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in the documented order
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -29,6 +40,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     from app.cli import callbacks_cli
     from app.providers import Providers
+    from console.views import console, csrf, login_submit
     from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
     from web_widget.api import api
@@ -39,7 +51,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
     app.register_blueprint(booking_page)
-    init_protection(app, settings, api, booking_page)
+    app.register_blueprint(console)
+    csrf.init_app(app)
+    limiter = init_protection(app, settings, api, booking_page)
+    # Password guessing, per address (the account lockout is console/accounts.py's).
+    app.view_functions["console.login_submit"] = limiter.limit("10/minute")(login_submit)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":

@@ -1,22 +1,28 @@
-"""``flask --app wsgi callbacks …``: init-db, seed-demo, queue import/export, worker."""
+"""``flask --app wsgi callbacks …``: init-db, seed-demo, create-admin, demo-admin, queue
+import/export, worker."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from app import context
 from app.migrate import upgrade
+from app.models import ConsoleUser
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
+from console.accounts import audit, create_user, set_password
 from scheduler.errors import DomainError
 
 DEMO_QUEUE = Path(__file__).with_name("demo_queue.json")
+DEMO_ADMIN = "admin@example.com"
 
 callbacks_cli = AppGroup("callbacks", help="Callback scheduler administration.")
 queue_cli = AppGroup("queue", help="Queues as code: import and export JSON documents.")
@@ -51,6 +57,35 @@ def _import(document: object) -> None:
 def seed_demo() -> None:
     """Create (or reset the settings of) the demo queue 'support'."""
     _import(json.loads(DEMO_QUEUE.read_text(encoding="utf-8")))
+
+
+@callbacks_cli.command("create-admin")
+@click.option("--email", required=True, help="The admin's email (their sign-in name).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters.")
+def create_admin(email: str, password: str) -> None:
+    """Create the first admin of the supervisor console (/console)."""
+    try:
+        with context.db().write() as session:
+            user = create_user(session, email, password, "admin", context.now())
+            audit(session, "cli", "user.create", user.email, context.now(), after={"role": "admin"})
+        click.echo(f"admin {user.email} created: sign in at {context.settings().public_base_url}/console/")
+    except DomainError as error:
+        _fail(error)
+
+
+@callbacks_cli.command("demo-admin")
+def demo_admin() -> None:
+    """Create the demo admin (admin@example.com) with a new random password, or give the
+    existing one a new password, and print it. For `make run` only: not for production."""
+    password = secrets.token_urlsafe(12)
+    with context.db().write() as session:
+        user = session.scalars(select(ConsoleUser).where(ConsoleUser.email == DEMO_ADMIN)).first()
+        if user is None:
+            create_user(session, DEMO_ADMIN, password, "admin", context.now())
+        else:
+            set_password(user, password)
+            user.role, user.active = "admin", True
+    click.echo(f"  Console:    {context.settings().public_base_url}/console/  {DEMO_ADMIN} / {password}")
 
 
 @queue_cli.command("import")

@@ -22,7 +22,7 @@ from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open, weekly_schedule
 from sms.service import queue_booking_confirmation
-from web_widget.protection import check_phone
+from web_widget.protection import check_phone, request_actor, request_api_key
 from web_widget.schemas import (
     CreateCallback,
     Reschedule,
@@ -34,6 +34,12 @@ from web_widget.schemas import (
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api.before_request
+def _identify() -> None:
+    request_api_key()  # a wrong key is refused before anything else (401)
+
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 DEFAULT_DAYS = 7
@@ -157,10 +163,10 @@ def create_callback() -> Response:
     with context.db().read() as session:  # the reads and checks, outside the write lock
         prepared = prepare_booking(session, booking, now)
         if not prepared.has_live_callback:  # a duplicate just gets its callback back
-            check_phone(session, prepared.queue, prepared.phone, now)
+            check_phone(session, prepared.queue, prepared.phone, now, per_phone=request_api_key() is None)
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
-        result = book(session, booking, now, actor="api", prepared=prepared)
+        result = book(session, booking, now, actor=request_actor("api"), prepared=prepared)
         if result.created and result.callback.sms_consent:
             from_number = result.callback.queue.caller_id or context.settings().caller_id
             queue_booking_confirmation(session, result.callback, now, from_number)
@@ -212,7 +218,7 @@ def text_json(message: SmsMessage, zone: ZoneInfo) -> dict[str, Any]:
 @api.delete("/callbacks/<ref>")
 def cancel_callback(ref: str) -> Response:
     with context.db().write() as session:
-        callback = cancel(session, ref, context.now(), actor="api", reason="cancelled through the API")
+        callback = cancel(session, ref, context.now(), actor=request_actor("api"), reason="cancelled through the API")
         return jsonify(callback_json(callback))
 
 
@@ -223,7 +229,7 @@ def reschedule_callback(ref: str) -> Response:
     now = context.now()
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
-        callback = reschedule(session, ref, parse_instant(body.slot_start), now, actor="api")
+        callback = reschedule(session, ref, parse_instant(body.slot_start), now, actor=request_actor("api"))
         return 200, callback_json(callback)
 
     status, answer = run_once(

@@ -10,26 +10,70 @@ field (``web_widget.schemas.CreateCallback.website``).
   in the database (the callbacks themselves), so it holds across processes and restarts.
 - Blocked: a number starting with one of ``widget.blocked_numbers`` gets 403
   ``request_phone_blacklisted``.
+- API keys (made in the console, ``console/accounts.py``): a request with
+  ``Authorization: Bearer <key>`` comes from a server we know (a CRM); it is not held to
+  the per-address limit nor the per-number allowance (blocked numbers still apply). A
+  wrong or revoked key gets 401 ``api_key_invalid``, never the anonymous treatment.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.models import Callback, Queue
+from app import context
+from app.models import ApiKey, Callback, Queue
 from app.settings import Settings
-from scheduler.errors import PhoneBlocked, TooManyForPhone
+from console.accounts import find_api_key
+from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
 from web_widget.errors import error_response
 
 PHONE_WINDOW = timedelta(hours=1)
 DEFAULT_PER_PHONE = 3
+KEY_USE_RECORDED_EVERY = timedelta(minutes=5)  # last_used_at: not a write per request
+
+
+class ApiKeyInvalid(DomainError):
+    """An Authorization header with a key we do not know, or one that was revoked."""
+
+    type = "api_key_invalid"
+    http_status = 401
+
+
+def request_api_key() -> ApiKey | None:
+    """The API key this request presents (checked once per request), None without one."""
+    if "api_key" in g:
+        return g.api_key  # type: ignore[no-any-return]
+    g.api_key = None
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise ApiKeyInvalid("send an API key as Authorization: Bearer <key>", {"Authorization": "not a bearer key"})
+    with context.db().read() as session:
+        key = find_api_key(session, presented.strip())
+        if key is not None:
+            session.expunge(key)
+    if key is None:
+        raise ApiKeyInvalid("this API key is not valid (or was revoked)", {})
+    now = context.now()
+    if key.last_used_at is None or now - key.last_used_at > KEY_USE_RECORDED_EVERY:
+        with context.db().write() as session:
+            session.get_one(ApiKey, key.id).last_used_at = now
+    g.api_key = key
+    return key
+
+
+def request_actor(default: str) -> str:
+    key = request_api_key()
+    return f"api-key:{key.name}" if key is not None else default
 
 
 def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> Limiter:
@@ -45,6 +89,11 @@ def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> L
         strategy="moving-window",
         headers_enabled=True,
     )
+
+    @limiter.request_filter
+    def _known_server() -> bool:  # a request with a valid API key is not limited per address
+        return request.blueprint == "api" and request_api_key() is not None
+
     for blueprint in blueprints:  # one allowance per address for them all (not one per route)
         limiter.shared_limit(settings.api_rate_limit, scope="public")(blueprint)
 
@@ -61,12 +110,15 @@ def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> L
     return limiter
 
 
-def check_phone(session: Session, queue: Queue, phone: str, now: datetime) -> None:
-    """Refuse a blocked number, or one that made its hourly allowance of bookings here."""
+def check_phone(session: Session, queue: Queue, phone: str, now: datetime, *, per_phone: bool = True) -> None:
+    """Refuse a blocked number, or (``per_phone``) one that made its hourly allowance of
+    bookings here."""
     widget = queue.widget or {}
     for prefix in widget.get("blocked_numbers", ()):
         if phone.startswith(prefix):
             raise PhoneBlocked("this number cannot book a callback here", {"phone": "this number is not accepted"})
+    if not per_phone:
+        return
     allowance = widget.get("requests_per_phone_per_hour", DEFAULT_PER_PHONE)
     made = session.scalar(
         select(func.count())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from app import create_app
 from app.clock import FixedClock
@@ -95,3 +96,52 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(
         ]
         assert codes == expected
         app.extensions["db"].dispose()
+
+
+def _key(db: Any, clock: FixedClock) -> str:
+    from console.accounts import new_api_key
+
+    with db.write() as session:
+        key, _ = new_api_key(session, "CRM", "admin@example.com", clock.now())
+    return key
+
+
+def test_a_request_with_an_api_key_is_not_limited_per_address_or_per_number(
+    settings: Settings, clock: FixedClock, demo_queue: str
+) -> None:
+    app = create_app(settings.with_overrides(api_rate_limit="2/second"), clock)
+    client = app.test_client()
+    key = _key(app.extensions["db"], clock)
+    auth = {"Authorization": f"Bearer {key}"}
+    starts = [s["start"] for s in slots(client)[:6]]
+    for start in starts[:5]:  # five bookings for one number in a second: a CRM may
+        answer = client.post(
+            "/api/v1/callbacks",
+            json={"queue": "support", "phone": phone(1), "kind": "scheduled", "slot_start": start},
+            headers=auth,
+        )
+        assert answer.status_code == 201, answer.get_json()
+        client.delete(f"/api/v1/callbacks/{answer.get_json()['ref']}", headers=auth)
+    # Without the key: limited (the slot list above was the first request of this second).
+    assert [client.get("/api/v1/queues/support").status_code for _ in range(2)] == [200, 429]
+    with app.extensions["db"].read() as session:
+        from app.models import ApiKey, CallbackEvent
+
+        actors = set(session.scalars(select(CallbackEvent.actor)))
+        assert actors == {"api-key:CRM"}
+        assert session.scalars(select(ApiKey.last_used_at)).one() == clock.now()
+    app.extensions["db"].dispose()
+
+
+def test_a_wrong_or_revoked_key_is_refused_not_treated_as_anonymous(
+    client: FlaskClient, db: Any, clock: FixedClock, demo_queue: str
+) -> None:
+    key = _key(db, clock)
+    assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}x"}).status_code == 401
+    from app.models import ApiKey
+
+    with db.write() as session:
+        session.scalars(select(ApiKey)).one().revoked_at = clock.now()
+    revoked = client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}"})
+    assert (revoked.status_code, revoked.get_json()["type"]) == (401, "api_key_invalid")

@@ -110,3 +110,33 @@ def test_a_second_scheduler_in_one_process_fails_loudly(app: Flask, monkeypatch:
     result = run(app, "worker")
     assert result.exit_code != 0
     assert isinstance(result.exception, worker_module.SchedulerAlreadyRunning)
+
+
+def test_create_admin_makes_an_admin_who_can_sign_in(app: Flask) -> None:
+    from tests.integration.test_console_access import sign_in
+
+    result = app.test_cli_runner().invoke(
+        args=["callbacks", "create-admin", "--email", "Boss@Example.com"], input="a long enough secret\n" * 2
+    )
+    assert result.exit_code == 0, result.output
+    assert "admin boss@example.com created" in result.output
+    assert sign_in(app.test_client(), "boss@example.com", "a long enough secret").status_code == 303
+    again = app.test_cli_runner().invoke(
+        args=["callbacks", "create-admin", "--email", "boss@example.com"], input="a long enough secret\n" * 2
+    )
+    assert again.exit_code == 2 and "already has an account" in again.output
+    short = app.test_cli_runner().invoke(
+        args=["callbacks", "create-admin", "--email", "b@example.com"], input="short\n" * 2
+    )
+    assert short.exit_code == 2 and "at least 12 characters" in short.output
+
+
+def test_demo_admin_prints_working_credentials_each_time(app: Flask) -> None:
+    from tests.integration.test_console_access import sign_in
+
+    for _ in range(2):  # a second `make run` gives a new password that works
+        result = run(app, "demo-admin")
+        assert result.exit_code == 0, result.output
+        email, password = result.output.split()[-3], result.output.split()[-1]
+        assert email == "admin@example.com"
+        assert sign_in(app.test_client(), email, password).status_code == 303

@@ -191,7 +191,8 @@ class Contract:
             documented |= {(path, method, int(status), t) for t in types}
         # The per-address limit answers every operation alike: exercised for all of them
         # at once by test_throttled_answers_match_the_document.
-        documented = {d for d in documented if d[3] != "request_throttle_timeout"}
+        # So does a wrong API key: test_unauthorized_answers_match_the_document.
+        documented = {d for d in documented if d[3] not in ("request_throttle_timeout", "api_key_invalid")}
         seen = {s for s in self.seen if s[:2] == (path, method)}
         assert seen == documented, f"not exercised: {documented - seen}; not documented: {seen - documented}"
 
@@ -585,11 +586,17 @@ def test_create_callback_answers_match_the_document(
     contract.assert_exercised("/api/v1/callbacks", "post")
 
 
-def test_throttled_answers_match_the_document(settings: Settings, clock: FixedClock, demo_queue: str) -> None:
-    """Every operation answers the per-address limit with the documented 429."""
-    app = create_app(settings.with_overrides(api_rate_limit="1/minute"), clock)
-    contract = Contract(app, app.test_client())
-    calls = [
+def test_unauthorized_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
+    """Every operation refuses a wrong API key with the documented 401."""
+    for method, url, kwargs in every_operation():
+        for header in ("Bearer cbk_nope", "Basic dXNlcjpwYXNz"):
+            response, body = contract.call(method, url, headers={"Authorization": header}, **kwargs)
+            assert_error(response, body, 401, "api_key_invalid")
+    assert {(p, m) for p, m, *_ in contract.seen} == set(operations())
+
+
+def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
         ("get", SUPPORT, {}),
         ("get", f"{SUPPORT}/slots", {}),
         ("post", "/api/v1/callbacks", {"json": ASAP}),
@@ -599,8 +606,14 @@ def test_throttled_answers_match_the_document(settings: Settings, clock: FixedCl
         ("get", "/api/v1/callbacks/ZZZZZZZZZZ/texts", {}),
         ("get", "/api/v1/openapi.json", {}),
     ]
+
+
+def test_throttled_answers_match_the_document(settings: Settings, clock: FixedClock, demo_queue: str) -> None:
+    """Every operation answers the per-address limit with the documented 429."""
+    app = create_app(settings.with_overrides(api_rate_limit="1/minute"), clock)
+    contract = Contract(app, app.test_client())
     contract.call("get", SUPPORT)  # the address's one request a minute
-    for method, url, kwargs in calls:
+    for method, url, kwargs in every_operation():
         response, body = contract.call(method, url, **kwargs)
         assert_error(response, body, 429, "request_throttle_timeout")
         assert int(response.headers["Retry-After"]) > 0

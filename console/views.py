@@ -1,0 +1,255 @@
+"""The console's pages: sign-in, the overview of queues, users and API keys (admins).
+
+Every route states the weakest role that may use it (``@requires``); anonymous visitors
+are sent to the sign-in page, a signed-in user without the role gets 403. Every POST
+carries a CSRF token (Flask-WTF), checked before the view runs. The session cookie holds
+the user's id and ``session_version``: a password change or deactivation ends the
+sessions made before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import func, select
+
+from app import context
+from app.models import ApiKey, AuditEntry, Callback, ConsoleUser, Queue, Slot
+from console.accounts import (
+    ROLES,
+    AccountLocked,
+    LoginRefused,
+    at_least,
+    audit,
+    authenticate,
+    create_user,
+    new_api_key,
+)
+from scheduler.errors import DomainError
+from scheduler.lifecycle import LIVE_STATES
+
+console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+csrf = CSRFProtect()
+
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+def requires(role: str) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = g.get("user")
+            if user is None:
+                return redirect(url_for("console.login", next=request.path))
+            if not at_least(user.role, role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(View, guarded)
+
+    return decorate
+
+
+@console.before_request
+def _load_user() -> None:
+    if request.method == "POST":
+        csrf.protect()
+    g.user = None
+    user_id, version = session.get("user_id"), session.get("session_version")
+    if user_id is None:
+        return
+    with context.db().read() as db_session:
+        user = db_session.get(ConsoleUser, user_id)
+        if user is not None and user.active and user.session_version == version:
+            db_session.expunge(user)
+            g.user = user
+        else:
+            session.clear()
+
+
+@console.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
+    return render_template("console_message.html", title="Form expired", message=error.description), 400
+
+
+@console.errorhandler(403)
+def _forbidden(_error: Exception) -> ResponseReturnValue:
+    return render_template("console_message.html", title="Not allowed", message="Your role cannot do this."), 403
+
+
+def _actor() -> str:
+    return str(g.user.email)
+
+
+@console.get("/login")
+def login() -> ResponseReturnValue:
+    return render_template("console_login.html", error=None, email="")
+
+
+@console.post("/login")
+def login_submit() -> ResponseReturnValue:
+    email = request.form.get("email", "")[:254]
+    password = request.form.get("password", "")[:1024]
+    now = context.now()
+    refused: LoginRefused | AccountLocked | None = None
+    with context.db().write() as db_session:
+        try:
+            user = authenticate(db_session, email, password, now)
+            user_id, version = user.id, user.session_version
+        except (LoginRefused, AccountLocked) as error:
+            refused = error  # caught inside the transaction: the failure count is kept
+    if refused is not None:
+        return render_template("console_login.html", error=refused.message, email=email), refused.http_status
+    session.clear()
+    session.permanent = True
+    session["user_id"], session["session_version"] = user_id, version
+    target = request.args.get("next", "")
+    if not target.startswith("/console/") or target.startswith("//"):
+        target = url_for("console.overview")
+    return redirect(target, 303)
+
+
+@console.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("console.login"), 303)
+
+
+@console.get("/")
+@requires("viewer")
+def overview() -> ResponseReturnValue:
+    """Each queue today, in its own zone: seats booked of capacity, live callbacks."""
+    now = context.now()
+    rows = []
+    with context.db().read() as db_session:
+        for queue in db_session.scalars(select(Queue).order_by(Queue.key)):
+            zone = ZoneInfo(queue.timezone)
+            today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+            day = (today.astimezone(ZoneInfo("UTC")), (today + timedelta(days=1)).astimezone(ZoneInfo("UTC")))
+            capacity, booked = db_session.execute(
+                select(func.coalesce(func.sum(Slot.capacity), 0), func.coalesce(func.sum(Slot.booked), 0)).where(
+                    Slot.queue_id == queue.id, Slot.active.is_(True), Slot.starts_at >= day[0], Slot.starts_at < day[1]
+                )
+            ).one()
+            live = db_session.scalar(
+                select(func.count())
+                .select_from(Callback)
+                .where(Callback.queue_id == queue.id, Callback.state.in_([s.value for s in LIVE_STATES]))
+            )
+            rows.append({"key": queue.key, "name": queue.name, "capacity": capacity, "booked": booked, "live": live})
+    return render_template("console_overview.html", queues=rows)
+
+
+@console.get("/users")
+@requires("admin")
+def users() -> ResponseReturnValue:
+    return _users_page()
+
+
+def _users_page(errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
+    with context.db().read() as db_session:
+        listed = list(db_session.scalars(select(ConsoleUser).order_by(ConsoleUser.email)))
+    return render_template("console_users.html", users=listed, roles=ROLES, errors=errors or {}), status
+
+
+@console.post("/users")
+@requires("admin")
+def add_user() -> ResponseReturnValue:
+    email, role = request.form.get("email", ""), request.form.get("role", "")
+    try:
+        with context.db().write() as db_session:
+            user = create_user(db_session, email, request.form.get("password", ""), role, context.now())
+            audit(db_session, _actor(), "user.create", user.email, context.now(), after={"role": role})
+    except DomainError as error:
+        return _users_page(error.details, 422)
+    return redirect(url_for("console.users"), 303)
+
+
+@console.post("/users/<int:user_id>")
+@requires("admin")
+def change_user(user_id: int) -> ResponseReturnValue:
+    """Change a user's role, or deactivate / reactivate them. An admin cannot demote or
+    deactivate themselves (there would be no way back if they are the only admin)."""
+    role, active = request.form.get("role"), request.form.get("active")
+    if user_id == g.user.id:
+        return _users_page({"user": "you cannot change your own role or deactivate yourself"}, 422)
+    with context.db().write() as db_session:
+        user = db_session.get(ConsoleUser, user_id)
+        if user is None:
+            abort(404)
+        before = {"role": user.role, "active": user.active}
+        if role in ROLES:
+            user.role = role
+        if active in ("yes", "no"):
+            user.active = active == "yes"
+        if (user.role, user.active) != (before["role"], before["active"]):
+            user.session_version += 1  # their sessions pick up the change at once
+            audit(
+                db_session,
+                _actor(),
+                "user.change",
+                user.email,
+                context.now(),
+                before,
+                {"role": user.role, "active": user.active},
+            )
+    return redirect(url_for("console.users"), 303)
+
+
+@console.get("/api-keys")
+@requires("admin")
+def api_keys() -> ResponseReturnValue:
+    return _keys_page()
+
+
+def _keys_page(
+    new_key: str | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    with context.db().read() as db_session:
+        keys = list(db_session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
+    html = render_template("console_api_keys.html", keys=keys, new_key=new_key, errors=errors or {})
+    response = Response(html, status=status)
+    response.headers["Cache-Control"] = "no-store"  # a new key is shown once: never cached
+    return response
+
+
+@console.post("/api-keys")
+@requires("admin")
+def add_api_key() -> ResponseReturnValue:
+    try:
+        with context.db().write() as db_session:
+            key, row = new_api_key(db_session, request.form.get("name", ""), _actor(), context.now())
+            audit(db_session, _actor(), "api_key.create", f"{row.name} ({row.prefix}…)", context.now())
+    except DomainError as error:
+        return _keys_page(errors=error.details, status=422)
+    return _keys_page(new_key=key, status=201)
+
+
+@console.post("/api-keys/<int:key_id>/revoke")
+@requires("admin")
+def revoke_api_key(key_id: int) -> ResponseReturnValue:
+    with context.db().write() as db_session:
+        row = db_session.get(ApiKey, key_id)
+        if row is None:
+            abort(404)
+        if row.revoked_at is None:
+            row.revoked_at = context.now()
+            audit(db_session, _actor(), "api_key.revoke", f"{row.name} ({row.prefix}…)", context.now())
+    return redirect(url_for("console.api_keys"), 303)
+
+
+@console.get("/audit")
+@requires("supervisor")
+def audit_log() -> ResponseReturnValue:
+    with context.db().read() as db_session:
+        entries = list(
+            db_session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(200))
+        )
+    return render_template("console_audit.html", entries=entries)

@@ -1,0 +1,200 @@
+"""Console access: sign-in, roles on every route, CSRF, lockout, sessions that end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.clock import FixedClock
+from app.db import Database
+from app.models import ApiKey, AuditEntry, ConsoleUser
+from console.accounts import create_user
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def users(db: Database, clock: FixedClock) -> dict[str, int]:
+    made = {}
+    with db.write() as session:
+        for role in ("viewer", "supervisor", "admin"):
+            made[role] = create_user(session, f"{role}@example.com", PASSWORD, role, clock.now()).id
+    return made
+
+
+def csrf(client: FlaskClient, path: str = "/console/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf(client)})
+
+
+SignedIn = Callable[[str], FlaskClient]
+
+
+@pytest.fixture
+def signed_in(app: Flask, users: dict[str, int]) -> SignedIn:
+    def make(role: str) -> FlaskClient:
+        client = app.test_client()
+        assert sign_in(client, f"{role}@example.com").status_code == 303
+        return client
+
+    return make
+
+
+# (method, path, weakest role allowed)
+ROUTES = [
+    ("get", "/console/", "viewer"),
+    ("get", "/console/audit", "supervisor"),
+    ("get", "/console/users", "admin"),
+    ("post", "/console/users", "admin"),
+    ("post", "/console/users/999", "admin"),
+    ("get", "/console/api-keys", "admin"),
+    ("post", "/console/api-keys", "admin"),
+    ("post", "/console/api-keys/999/revoke", "admin"),
+]
+ROLES = ("viewer", "supervisor", "admin")
+
+
+@pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
+def test_every_route_checks_the_role(
+    client: FlaskClient, signed_in: SignedIn, method: str, path: str, needed: str
+) -> None:
+    anonymous = client.open(path, method=method.upper(), data={"csrf_token": csrf(client)})
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/console/login")
+    for role in ROLES:
+        user = signed_in(role)
+        token = csrf(user, "/console/")
+        answer = user.open(path, method=method.upper(), data={"csrf_token": token})
+        allowed = ROLES.index(role) >= ROLES.index(needed)
+        assert (answer.status_code != 403) == allowed, (role, path, answer.status_code)
+
+
+def test_every_console_route_is_in_the_role_table(app: Flask) -> None:
+    listed = {(m.upper(), re.sub(r"/\d+", "/<int>", p)) for m, p, _ in ROUTES}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/console") or rule.endpoint in (
+            "console.login",
+            "console.login_submit",
+            "console.logout",
+        ):
+            continue
+        path = re.sub(r"<int:\w+>", "<int>", rule.rule)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert (method, path) in listed, (method, path)
+
+
+def test_a_post_without_the_csrf_token_is_refused(signed_in: SignedIn, db: Database) -> None:
+    admin = signed_in("admin")
+    answer = admin.post("/console/users", data={"email": "x@example.com", "password": PASSWORD, "role": "viewer"})
+    assert answer.status_code == 400
+    with db.read() as session:
+        assert session.scalars(select(ConsoleUser).where(ConsoleUser.email == "x@example.com")).first() is None
+
+
+def test_a_wrong_password_is_refused_and_five_lock_the_account(
+    client: FlaskClient, users: dict[str, int], clock: FixedClock
+) -> None:
+    wrong = sign_in(client, "viewer@example.com", "nope nope nope")
+    assert wrong.status_code == 401 and "wrong email or password" in wrong.get_data(as_text=True)
+    unknown = sign_in(client, "nobody@example.com", PASSWORD)
+    assert unknown.status_code == 401 and "wrong email or password" in unknown.get_data(as_text=True)
+    for _ in range(4):
+        sign_in(client, "viewer@example.com", "nope nope nope")
+    locked = sign_in(client, "viewer@example.com")  # the right password, but locked
+    assert locked.status_code == 429
+    clock.advance(minutes=16)
+    assert sign_in(client, "viewer@example.com").status_code == 303
+
+
+def test_sign_in_is_limited_per_address(app: Flask, users: dict[str, int]) -> None:
+    client = app.test_client()
+    codes = [sign_in(client, "nobody@example.com", "x").status_code for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_sign_out_ends_the_session(signed_in: SignedIn) -> None:
+    viewer = signed_in("viewer")
+    assert viewer.get("/console/").status_code == 200
+    viewer.post("/console/logout", data={"csrf_token": csrf(viewer, "/console/")})
+    assert viewer.get("/console/").status_code == 302
+
+
+def test_a_deactivated_or_demoted_user_loses_access_at_once(signed_in: SignedIn, users: dict[str, int]) -> None:
+    admin, supervisor = signed_in("admin"), signed_in("supervisor")
+    assert supervisor.get("/console/audit").status_code == 200
+    admin.post(f"/console/users/{users['supervisor']}", data={"csrf_token": csrf(admin, "/console/"), "role": "viewer"})
+    assert supervisor.get("/console/audit").status_code == 302  # the session ended: sign in again
+    admin.post(
+        f"/console/users/{users['viewer']}",
+        data={"csrf_token": csrf(admin, "/console/"), "role": "viewer", "active": "no"},
+    )
+    assert sign_in(admin.application.test_client(), "viewer@example.com").status_code == 401
+
+
+def test_an_admin_cannot_demote_themselves(signed_in: SignedIn, users: dict[str, int], db: Database) -> None:
+    admin = signed_in("admin")
+    answer = admin.post(
+        f"/console/users/{users['admin']}", data={"csrf_token": csrf(admin, "/console/"), "role": "viewer"}
+    )
+    assert answer.status_code == 422
+    with db.read() as session:
+        assert session.get_one(ConsoleUser, users["admin"]).role == "admin"
+
+
+def test_admins_add_users_and_it_is_audited(signed_in: SignedIn, db: Database) -> None:
+    admin = signed_in("admin")
+    token = csrf(admin, "/console/")
+    short = admin.post(
+        "/console/users", data={"csrf_token": token, "email": "new@example.com", "password": "short", "role": "viewer"}
+    )
+    assert short.status_code == 422 and "at least 12 characters" in short.get_data(as_text=True)
+    made = admin.post(
+        "/console/users",
+        data={"csrf_token": token, "email": "New@Example.com", "password": PASSWORD, "role": "supervisor"},
+    )
+    assert made.status_code == 303
+    with db.read() as session:
+        user = session.scalars(select(ConsoleUser).where(ConsoleUser.email == "new@example.com")).one()
+        assert user.role == "supervisor" and user.password_hash != PASSWORD
+        entry = session.scalars(select(AuditEntry)).one()
+        assert (entry.actor, entry.action, entry.target) == ("admin@example.com", "user.create", "new@example.com")
+
+
+def test_an_api_key_is_shown_once_and_stored_hashed(signed_in: SignedIn, db: Database) -> None:
+    admin = signed_in("admin")
+    answer = admin.post("/console/api-keys", data={"csrf_token": csrf(admin, "/console/"), "name": "CRM"})
+    assert answer.status_code == 201 and answer.headers["Cache-Control"] == "no-store"
+    key = re.search(r'id="new-key">(cbk_[\w-]+)<', answer.get_data(as_text=True))
+    assert key
+    assert key.group(1) not in admin.get("/console/api-keys").get_data(as_text=True)
+    with db.read() as session:
+        row = session.scalars(select(ApiKey)).one()
+        assert key.group(1) not in (row.key_hash, row.prefix) and key.group(1).startswith(row.prefix)
+
+
+def test_the_overview_shows_each_queue_today(signed_in: SignedIn, demo_queue: str, client: FlaskClient) -> None:
+    from tests.integration.helpers import book, slots
+
+    book(client, 1, slots(client)[0]["start"])
+    html = signed_in("viewer").get("/console/").get_data(as_text=True)
+    assert "Support" in html and "1 / 64" in html  # today 09:00-17:00: 32 slots of 2 seats
+
+
+def test_the_next_parameter_cannot_send_anyone_off_site(client: FlaskClient, users: dict[str, int]) -> None:
+    token = csrf(client)
+    answer = client.post(
+        "/console/login?next=//evil.example/console/",
+        data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert answer.headers["Location"] == "/console/"
