@@ -192,6 +192,9 @@ class Slot(Base):
     booked: Mapped[int] = mapped_column(Integer, default=0)
     # False once the calendar no longer has this slot: it takes no new bookings.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A capacity a supervisor set for this one slot (the console's grid): kept when the
+    # slots are re-planned from the weekly template; None follows the template.
+    capacity_override: Mapped[int | None] = mapped_column(Integer)
 
 
 LIVE_STATE_VALUES = sorted(s.value for s in LIVE_STATES)  # one order everywhere: the index and the queries

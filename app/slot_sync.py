@@ -45,9 +45,16 @@ def sync_slots(session: Session, queue: Queue, now: datetime, *, first_day: date
     window_start = local_midnight(first, calendar.zone)
     window_end = local_midnight(last + timedelta(days=1), calendar.zone)
     rows = session.execute(
-        select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.capacity, Slot.reserved, Slot.booked, Slot.active).where(
-            Slot.queue_id == queue.id, Slot.starts_at >= window_start, Slot.starts_at < window_end
-        )
+        select(
+            Slot.id,
+            Slot.starts_at,
+            Slot.ends_at,
+            Slot.capacity,
+            Slot.reserved,
+            Slot.booked,
+            Slot.active,
+            Slot.capacity_override,
+        ).where(Slot.queue_id == queue.id, Slot.starts_at >= window_start, Slot.starts_at < window_end)
     ).all()
     plan = plan_slots(desired, [ExistingSlot(*row) for row in rows], queue.asap_reserve_percent)
     if plan.inserts:

@@ -132,3 +132,17 @@ class TooManyForPhone(DomainError):
 
     type = "request_throttle_count"
     http_status = 429
+
+
+class CapacityBelowBooked(DomainError):
+    """A slot's capacity may not go below the seats already booked in it."""
+
+    type = "capacity_below_booked"
+    http_status = 409
+
+
+class SlotInThePast(DomainError):
+    """A slot that has begun is history: its capacity no longer changes."""
+
+    type = "slot_in_the_past"
+    http_status = 409

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from scheduler.booking import reserved_seats
 from scheduler.calendar import SlotSpec
+from scheduler.errors import CapacityBelowBooked, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ExistingSlot:
     reserved: int
     booked: int
     active: bool = True
+    capacity_override: int | None = None  # set for this slot alone: wins over the template
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,25 @@ def plan_slots(desired: Iterable[SlotSpec], existing: Iterable[ExistingSlot], re
         if row is None:
             inserts.append(SlotInsert(spec.starts_at, spec.ends_at, spec.capacity, reserved))
             continue
-        capacity = max(spec.capacity, row.booked)
-        reserved = min(reserved, capacity)
+        wanted = spec.capacity if row.capacity_override is None else row.capacity_override
+        capacity = max(wanted, row.booked)
+        reserved = min(reserved_seats(wanted, reserve_percent), capacity)
         if (row.ends_at, row.capacity, row.reserved, row.active) != (spec.ends_at, capacity, reserved, True):
             updates.append(SlotUpdate(row.id, spec.ends_at, capacity, reserved))
     for row in by_start.values():  # no longer in the calendar: no new bookings
         if row.active:
             updates.append(SlotUpdate(row.id, row.ends_at, row.capacity, row.reserved, active=False))
     return SlotPlan(inserts, updates)
+
+
+def new_capacity(booked: int, capacity: int, reserve_percent: int) -> tuple[int, int]:
+    """(capacity, reserved) for a slot a supervisor sets to ``capacity``; never below the
+    seats already booked (``CapacityBelowBooked`` says how many are)."""
+    if capacity < 0:
+        raise ValidationFailed("a capacity is 0 or more", {"capacity": "must be 0 or more"})
+    if capacity < booked:
+        raise CapacityBelowBooked(
+            f"{booked} seats of this slot are booked: its capacity cannot go below {booked}",
+            {"capacity": f"at least {booked}", "booked": booked},
+        )
+    return capacity, min(reserved_seats(capacity, reserve_percent), capacity)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -62,13 +63,15 @@ ROUTES = [
     ("get", "/console/api-keys", "admin"),
     ("post", "/console/api-keys", "admin"),
     ("post", "/console/api-keys/999/revoke", "admin"),
+    ("get", "/console/queues/support/grid", "viewer"),
+    ("post", "/console/queues/support/slots/999", "supervisor"),
 ]
 ROLES = ("viewer", "supervisor", "admin")
 
 
 @pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
 def test_every_route_checks_the_role(
-    client: FlaskClient, signed_in: SignedIn, method: str, path: str, needed: str
+    client: FlaskClient, signed_in: SignedIn, demo_queue: str, method: str, path: str, needed: str
 ) -> None:
     anonymous = client.open(path, method=method.upper(), data={"csrf_token": csrf(client)})
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/console/login")
@@ -89,7 +92,7 @@ def test_every_console_route_is_in_the_role_table(app: Flask) -> None:
             "console.logout",
         ):
             continue
-        path = re.sub(r"<int:\w+>", "<int>", rule.rule)
+        path = re.sub(r"<int:\w+>", "<int>", rule.rule).replace("<key>", "support")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             assert (method, path) in listed, (method, path)
 
@@ -198,3 +201,71 @@ def test_the_next_parameter_cannot_send_anyone_off_site(client: FlaskClient, use
         data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token},
     )
     assert answer.headers["Location"] == "/console/"
+
+
+def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offers_at_once(
+    signed_in: SignedIn, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    from tests.integration.helpers import book
+
+    friday = "2027-01-08T09:00:00+00:00"
+    book(client, 1, friday)
+    viewer = signed_in("viewer")
+    shown = viewer.get("/console/queues/support/grid").get_data(as_text=True)
+    assert 'data-slot="2027-01-08T09:00"' in shown and "1 / 2" in shown
+    assert 'name="capacity"' not in shown  # viewers read only
+    supervisor = signed_in("supervisor")
+    token = csrf(supervisor, "/console/")
+    path = "/console/queues/support/slots/{}"
+    from app.models import Slot
+
+    with db.read() as session:
+        slot_id = session.scalars(select(Slot.id).where(Slot.starts_at == datetime.fromisoformat(friday))).one()
+    too_low = supervisor.post(path.format(slot_id), data={"csrf_token": token, "capacity": "0", "week": "2027-01-04"})
+    assert too_low.status_code == 409 and "cannot go below 1" in too_low.get_data(as_text=True)
+    done = supervisor.post(path.format(slot_id), data={"csrf_token": token, "capacity": "5", "week": "2027-01-04"})
+    assert done.status_code == 303
+    seats = {s["start"]: s["seats_left"] for s in client.get("/api/v1/queues/support/slots").get_json()["slots"]}
+    assert seats[friday] == 4
+    with db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "slot.capacity")).one()
+        assert (entry.actor, entry.before, entry.after) == (
+            "supervisor@example.com",
+            {"capacity": 2, "booked": 1},
+            {"capacity": 5, "booked": 1},
+        )
+
+
+def test_a_changed_slot_keeps_its_capacity_when_the_slots_are_re_planned(
+    signed_in: SignedIn, db: Database, clock: FixedClock, demo_queue: str, make_queue: Any
+) -> None:
+    from app.models import Slot
+
+    friday = "2027-01-08T09:00:00+00:00"
+    supervisor = signed_in("supervisor")
+    with db.read() as session:
+        slot_id = session.scalars(select(Slot.id).where(Slot.starts_at == datetime.fromisoformat(friday))).one()
+    supervisor.post(
+        f"/console/queues/support/slots/{slot_id}", data={"csrf_token": csrf(supervisor, "/console/"), "capacity": "7"}
+    )
+    make_queue()  # the queue document imported again: slots re-planned from the template
+    with db.read() as session:
+        assert session.get_one(Slot, slot_id).capacity == 7
+        other = session.scalars(
+            select(Slot.capacity).where(Slot.starts_at == datetime(2027, 1, 8, 9, 15, tzinfo=UTC))
+        ).one()
+        assert other == 2
+
+
+def test_a_slot_that_has_begun_cannot_change(signed_in: SignedIn, db: Database, demo_queue: str) -> None:
+    from app.models import Slot
+
+    with db.read() as session:
+        slot_id = session.scalars(
+            select(Slot.id).where(Slot.starts_at == datetime(2027, 1, 4, 9, 45, tzinfo=UTC))
+        ).one()
+    supervisor = signed_in("supervisor")
+    answer = supervisor.post(
+        f"/console/queues/support/slots/{slot_id}", data={"csrf_token": csrf(supervisor, "/console/"), "capacity": "9"}
+    )
+    assert answer.status_code == 409 and "has begun" in answer.get_data(as_text=True)
