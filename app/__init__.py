@@ -33,9 +33,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from telephony.webhooks import webhooks
     from web_widget.api import api
     from web_widget.errors import register_error_handlers
+    from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
+    app.register_blueprint(short_links)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.clock import Clock
 from app.db import Database
-from app.links import booking_url
+from app.links import short_booking_url
 from app.models import (
     Attempt,
     Callback,
@@ -908,7 +908,7 @@ def _give_up(
 ) -> None:
     apply_step(session, callback, "give_up", now, actor, reason=decision.reason, payload=payload)
     callback.next_attempt_at = None
-    link = booking_url(settings.public_base_url, settings.secret_key, callback.queue.key, callback.phone)
+    link = short_booking_url(session, settings, now, callback.queue.key, callback.phone)
     _queue_sms(
         session,
         callback,
@@ -993,7 +993,7 @@ def menu_choice(
         callback.next_attempt_at = None
         _release_seat(session, callback)
         if key == "2":
-            link = booking_url(settings.public_base_url, settings.secret_key, callback.queue.key, callback.phone)
+            link = short_booking_url(session, settings, now, callback.queue.key, callback.phone)
             _queue_sms(session, callback, "reschedule_link", now, f"Choose another time for your callback: {link}")
             return callback_script.texted_link(ctx)
         return callback_script.cancelled(ctx)

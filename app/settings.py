@@ -49,7 +49,7 @@ class Settings:
     dial_lease_seconds: int = 60
     dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
     simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
-    booking_link_days: int = 7
+    booking_link_days: int = 7  # how long a texted booking or reschedule link works
 
     @property
     def configured_providers(self) -> tuple[str, ...]:
@@ -200,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dial_lease_seconds=_parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 2, 3600),
         dial_concurrency=_parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
         simulator_latency_ms=_parse_int("SIMULATOR_LATENCY_MS", env.get("SIMULATOR_LATENCY_MS", "0"), 0, 60_000),
+        booking_link_days=_parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

@@ -3,6 +3,7 @@ command acted on through the booking service, the reply in the outbox, sent by t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,9 +14,10 @@ from sqlalchemy import select
 from app.clock import FixedClock
 from app.db import Database
 from app.dialer import send_pending_sms
+from app.links import read_booking_token
 from app.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
 from telephony.simulator_driver import SimulatorDriver
-from tests.integration.helpers import book, phone, slots
+from tests.integration.helpers import book, follow_link, phone, slots
 from tests.integration.test_dialer_simulator import phone_sim
 
 __all__ = ["phone_sim"]  # fixture
@@ -92,13 +94,19 @@ def test_several_callbacks_cancel_the_nearest_and_say_which_remains(
 
 
 def test_change_replies_with_a_reschedule_link_for_the_callback(
-    app: Flask, client: FlaskClient, db: Database, text: Any
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, text: Any
 ) -> None:
-    book(client, 1, slots(client)[0]["start"])
+    ref = book(client, 1, slots(client)[0]["start"]).get_json()["ref"]
     text(1, "reschedule")
     [reply] = replies(db, 1)
     assert reply.kind == "reschedule_link"
-    assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/book/support?t=")
+    assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/l/")
+    # The short link lands on the queue's booking page with a signed reschedule token.
+    path, token = follow_link(client, reply.body)
+    assert path == "/book/support"
+    link = read_booking_token(app.extensions["settings"].secret_key, token, clock.now())
+    assert (link.queue, link.phone, link.ref, link.is_reschedule) == ("support", phone(1), ref, True)
+    assert link.expires_at == clock.now() + timedelta(days=7)
 
 
 def test_call_me_offers_three_times_and_2_books_the_second(
