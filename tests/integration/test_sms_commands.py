@@ -101,6 +101,7 @@ def test_change_replies_with_a_reschedule_link_for_the_callback(
     [reply] = replies(db, 1)
     assert reply.kind == "reschedule_link"
     assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/l/")
+    assert reply.body.endswith(" Reply CANCEL CALL to cancel it.")
     # The short link lands on the queue's booking page with a signed reschedule token.
     path, token = follow_link(client, reply.body)
     assert path == "/book/support"
