@@ -27,9 +27,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import ShortLink, UsedLink
+from app.booking_service import get_callback, reschedule
+from app.models import Callback, ShortLink, UsedLink
 from app.settings import Settings
-from scheduler.errors import LinkExpired, LinkInvalid, LinkUsed
+from scheduler.errors import CallbackNotFound, LinkExpired, LinkInvalid, LinkUsed
 
 __all__ = [
     "BookingLink",
@@ -40,9 +41,11 @@ __all__ = [
     "booking_url",
     "follow_short_link",
     "is_used",
+    "link_callback",
     "mark_used",
     "new_code",
     "read_booking_token",
+    "reschedule_with_link",
     "short_booking_url",
 ]
 
@@ -52,6 +55,7 @@ SALT = "booking-link"
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 10
 CODE_ATTEMPTS = 5
+LINK_ACTOR = "customer:link"
 
 
 @dataclass(frozen=True)
@@ -169,3 +173,27 @@ def mark_used(session: Session, link: BookingLink, now: datetime) -> None:
     )
     if session.execute(stmt).scalar_one_or_none() is None:
         raise LinkUsed("this link has already been used to move the callback", {"ref": link.ref})
+
+
+def link_callback(session: Session, link: BookingLink) -> Callback:
+    """The callback a reschedule link moves; LinkInvalid when it is gone or not this phone's."""
+    assert link.ref is not None
+    try:
+        callback = get_callback(session, link.ref)
+    except CallbackNotFound:
+        raise LinkInvalid("this link is not valid", {"reason": "no such callback"}) from None
+    if callback.phone != link.phone:
+        raise LinkInvalid("this link is not valid", {"reason": "not this phone's callback"})
+    return callback
+
+
+def reschedule_with_link(session: Session, link: BookingLink, slot_start: datetime, now: datetime) -> Callback:
+    """Move a reschedule link's callback through the booking service (its seat rules and
+    errors), and mark the link used in the same transaction: if the move fails, the link
+    stays usable; if it succeeds, no second use can."""
+    if not link.is_reschedule:
+        raise LinkInvalid("this link books a new callback; it does not move one", {"reason": "not a reschedule link"})
+    assert link.ref is not None
+    mark_used(session, link, now)
+    link_callback(session, link)
+    return reschedule(session, link.ref, slot_start, now, actor=LINK_ACTOR)
