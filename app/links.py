@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ __all__ = [
     "booking_token",
     "booking_url",
     "follow_short_link",
+    "forget_expired_links",
     "is_used",
     "link_callback",
     "mark_used",
@@ -55,6 +56,8 @@ SALT = "booking-link"
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 10
 CODE_ATTEMPTS = 5
+# An expired short link still answers "expired" (410) for this long, then "unknown" (404).
+KEEP_EXPIRED_SHORT_LINKS = timedelta(days=30)
 LINK_ACTOR = "customer:link"
 
 
@@ -167,7 +170,7 @@ def mark_used(session: Session, link: BookingLink, now: datetime) -> None:
     table: Table = UsedLink.__table__  # type: ignore[assignment]
     stmt = (
         _insert(session, table)
-        .values(nonce=link.nonce, callback_ref=link.ref, used_at=now)
+        .values(nonce=link.nonce, callback_ref=link.ref, used_at=now, expires_at=link.expires_at)
         .on_conflict_do_nothing(index_elements=["nonce"])
         .returning(table.c.nonce)
     )
@@ -197,3 +200,11 @@ def reschedule_with_link(session: Session, link: BookingLink, slot_start: dateti
     mark_used(session, link, now)
     link_callback(session, link)
     return reschedule(session, link.ref, slot_start, now, actor=LINK_ACTOR)
+
+
+def forget_expired_links(session: Session, now: datetime) -> int:
+    """The daily clean-up: a used link's row may go once its token has expired (the expiry
+    check refuses it from then on), a short link's a while after it expired."""
+    used = session.execute(delete(UsedLink).where(UsedLink.expires_at <= now))
+    short = session.execute(delete(ShortLink).where(ShortLink.expires_at <= now - KEEP_EXPIRED_SHORT_LINKS))
+    return used.rowcount + short.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -517,3 +517,4 @@ class UsedLink(Base):
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
     callback_ref: Mapped[str] = mapped_column(String(16))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the link's: then the row may go

@@ -21,6 +21,7 @@ from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired
+from app.links import forget_expired_links
 from app.models import Queue
 from app.providers import Providers
 from app.settings import Settings
@@ -110,6 +111,12 @@ class Worker:
         if removed:
             log.info("forgot %d expired idempotency keys", removed)
 
+    def forget_expired_links(self) -> None:
+        with self.db.write() as session:
+            removed = forget_expired_links(session, self.clock.now())
+        if removed:
+            log.info("forgot %d expired booking links", removed)
+
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
         return [
@@ -119,6 +126,7 @@ class Worker:
             (self.reconcile, 15),
             (self.extend_slots, 3600),
             (self.forget_idempotency_keys, 3600),
+            (self.forget_expired_links, 3600),
         ]
 
     def run(self, once: bool = False) -> None:

@@ -34,11 +34,14 @@ def upgrade() -> None:
         sa.Column("nonce", sa.String(length=32), nullable=False),
         sa.Column("callback_ref", sa.String(length=16), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("nonce", name=op.f("pk_used_link")),
     )
+    op.create_index("ix_used_link_expires_at", "used_link", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_used_link_expires_at", table_name="used_link")
     op.drop_table("used_link")
     op.drop_index("ix_short_link_expires_at", table_name="short_link")
     op.drop_table("short_link")

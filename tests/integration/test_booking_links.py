@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.clock import FixedClock
 from app.db import Database
-from app.links import booking_token, read_booking_token, reschedule_with_link, short_booking_url
+from app.links import booking_token, forget_expired_links, read_booking_token, reschedule_with_link, short_booking_url
 from app.models import CallbackEvent, ShortLink, Slot, UsedLink
 from scheduler.errors import DomainError
 from tests.integration.helpers import book, phone, slots
@@ -219,3 +219,27 @@ def test_two_concurrent_uses_of_a_reschedule_link_cannot_both_succeed(
     with db.read() as session:
         assert sum(session.scalars(select(Slot.booked))) == 1  # one seat: the new one
         assert len(session.scalars(select(UsedLink)).all()) == 1
+
+
+def test_expired_links_are_forgotten_by_the_clean_up(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    starts = [datetime.fromisoformat(s["start"]) for s in slots(client)]
+    callback = booked(client, 1, starts[0].isoformat())
+    short = make_link(app, db, clock, ref=callback["ref"])
+    link = read_booking_token(app.extensions["settings"].secret_key, token_of(client, short), clock.now())
+    with db.write() as session:
+        reschedule_with_link(session, link, starts[1], clock.now())
+    clock.advance(days=6)
+    make_link(app, db, clock)  # a newer link, still valid for a week
+    with db.write() as session:
+        assert forget_expired_links(session, clock.now()) == 0
+    clock.advance(days=1)  # the first link has expired: its used_link row may go
+    with db.write() as session:
+        assert forget_expired_links(session, clock.now()) == 1
+    assert error_of(client.get(urlsplit(short).path)) == (410, "link_expired")  # still told "expired"
+    clock.advance(days=30)
+    with db.write() as session:
+        assert forget_expired_links(session, clock.now()) == 1
+        assert len(session.scalars(select(ShortLink)).all()) == 1
+    assert error_of(client.get(urlsplit(short).path)) == (404, "link_invalid")
