@@ -215,7 +215,8 @@ def show_booking_link(token: str) -> Response:
         return jsonify(
             {
                 "queue": queue.key,
-                "phone": mask_phone(link.phone),
+                "phone": link.phone,
+                "phone_masked": mask_phone(link.phone),
                 "language": (callback.locale if callback else None) or queue.language,
                 "reschedule": link.is_reschedule,
                 "expires_at": _iso(link.expires_at, zone),

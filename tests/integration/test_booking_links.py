@@ -94,7 +94,8 @@ def test_the_api_reads_a_booking_link(
     assert response.status_code == 200
     assert response.get_json() == {
         "queue": "support",
-        "phone": "+44********01",
+        "phone": phone(1),
+        "phone_masked": "+44********01",
         "language": "en",
         "reschedule": False,
         "expires_at": "2027-01-11T10:00:00+00:00",
