@@ -47,9 +47,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from web_widget.booking_page import booking_page
     from web_widget.errors import register_error_handlers
     from web_widget.protection import init_protection
+    from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
+    app.register_blueprint(short_links)
     app.register_blueprint(booking_page)
     app.register_blueprint(console)
     csrf.init_app(app)

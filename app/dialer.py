@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.clock import Clock
 from app.db import Database
-from app.links import booking_url
+from app.links import short_booking_url
 from app.models import (
     Attempt,
     Callback,
@@ -50,6 +50,7 @@ from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
 from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
+from sms import texts
 from sms.delivery import record_sent
 from sms.reminders import release_due
 from telephony.base import (
@@ -886,13 +887,10 @@ def _rebook(
                 payload={**payload, "from_slot_start": old_start, "to_slot_start": start.isoformat()},
             )
             callback.next_attempt_at = start
-            local = start.astimezone(calendar.zone)
+            language = _language(callback)
+            when = texts.format_when(start, queue.timezone, language)
             _queue_sms(
-                session,
-                callback,
-                "rebooked",
-                now,
-                f"Sorry we missed you. {queue.name} will call you again on {local:%a %d %b} at {local:%H:%M}.",
+                session, callback, "rebooked", now, texts.render(texts.REBOOKED, language, name=queue.name, when=when)
             )
             return
         remaining = remaining[remaining.index(start) + 1 :]
@@ -910,14 +908,14 @@ def _give_up(
 ) -> None:
     apply_step(session, callback, "give_up", now, actor, reason=decision.reason, payload=payload)
     callback.next_attempt_at = None
-    link = booking_url(settings.public_base_url, settings.secret_key, callback.queue.key, callback.phone)
-    _queue_sms(
-        session,
-        callback,
-        "unreachable",
-        now,
-        f"Sorry we could not reach you. Book another callback from {callback.queue.name} here: {link}",
-    )
+    link = short_booking_url(session, settings, now, callback.queue.key, callback.phone)
+    body = texts.render(texts.UNREACHABLE, _language(callback), name=callback.queue.name, link=link)
+    _queue_sms(session, callback, "unreachable", now, body)
+
+
+def _language(callback: Callback) -> str:
+    """Texts about a callback are in its language: the one it was booked in, else the queue's."""
+    return callback.locale or callback.queue.language
 
 
 def _queue_sms(session: Session, callback: Callback, kind: str, now: datetime, body: str) -> None:
@@ -995,8 +993,9 @@ def menu_choice(
         callback.next_attempt_at = None
         _release_seat(session, callback)
         if key == "2":
-            link = booking_url(settings.public_base_url, settings.secret_key, callback.queue.key, callback.phone)
-            _queue_sms(session, callback, "reschedule_link", now, f"Choose another time for your callback: {link}")
+            link = short_booking_url(session, settings, now, callback.queue.key, callback.phone)
+            body = texts.render(texts.CHOOSE_ANOTHER_TIME, _language(callback), name=callback.queue.name, link=link)
+            _queue_sms(session, callback, "reschedule_link", now, body)
             return callback_script.texted_link(ctx)
         return callback_script.cancelled(ctx)
     if step < 2:

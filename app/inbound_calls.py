@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.availability import next_bookable_starts
 from app.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
 from app.dialer import queue_text
-from app.links import booking_url
+from app.links import short_booking_url
 from app.models import Callback, Queue, SmsMessage
 from app.queues import get_queue, queue_calendar, queue_key_for_number
 from app.settings import Settings
@@ -243,5 +243,5 @@ def _text_confirmation(session: Session, queue: Queue, effect: inbound.TextConfi
 def _text_link(session: Session, queue: Queue, effect: inbound.TextLink, now: datetime, settings: Settings) -> None:
     if _sent_lately(session, LINK_TEXT_KIND, effect.phone, now):
         return
-    link = booking_url(settings.public_base_url, settings.secret_key, queue.key, effect.phone)
+    link = short_booking_url(session, settings, now, queue.key, effect.phone)
     queue_text(session, effect.phone, LINK_TEXT_KIND, now, effect.body_template.replace("{link}", link))

@@ -576,3 +576,29 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ShortLink(Base):
+    """A short code in a text (``/b/<code>``) standing for a signed booking URL, so that a
+    text with a link stays within two segments even in Cyrillic."""
+
+    __tablename__ = "short_link"
+    __table_args__ = (Index("ix_short_link_expires_at", "expires_at"),)
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)  # the signed booking token (app/links.py)
+    queue_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UsedLink(Base):
+    """A reschedule link that has moved its callback: single-use by its nonce (the primary
+    key), written in the transaction that moves the callback."""
+
+    __tablename__ = "used_link"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    callback_ref: Mapped[str] = mapped_column(String(16))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the link's: then the row may go

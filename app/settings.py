@@ -51,7 +51,7 @@ class Settings:
     dial_lease_seconds: int = 60
     dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
     simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
-    booking_link_days: int = 7
+    booking_link_days: int = 7  # how long a texted booking or reschedule link works
     # The public API's limit per client IP (Flask-Limiter notation), and where the counts
     # live: memory:// counts per web process; a shared store (redis://…) counts across them.
     api_rate_limit: str = "5/second"
@@ -218,6 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_rate_limit=api_rate_limit,
         rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", "memory://").strip(),
         trusted_proxies=_parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
+        booking_link_days=_parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

@@ -21,6 +21,7 @@ from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired as forget_expired_keys
+from app.links import forget_expired_links
 from app.models import Queue
 from app.providers import Providers
 from app.settings import Settings
@@ -106,12 +107,14 @@ class Worker:
                 log.info("queue %s: %d slot rows made or changed", key, changed)
 
     def forget_expired(self) -> None:
-        """Idempotency keys past their time, delivery reports no text of ours ever claimed."""
+        """Idempotency keys past their time, booking links long expired, delivery reports
+        no text of ours ever claimed."""
         with self.db.write() as session:
-            removed = forget_expired_keys(session, self.clock.now())
+            keys = forget_expired_keys(session, self.clock.now())
+            links = forget_expired_links(session, self.clock.now())
             forget_early_reports(session, self.clock.now())
-        if removed:
-            log.info("forgot %d expired idempotency keys", removed)
+        if keys or links:
+            log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""

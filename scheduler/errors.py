@@ -146,3 +146,24 @@ class SlotInThePast(DomainError):
 
     type = "slot_in_the_past"
     http_status = 409
+
+
+class LinkInvalid(DomainError):
+    """A booking link that is not ours: tampered with, signed with another key, or unknown."""
+
+    type = "link_invalid"
+    http_status = 404
+
+
+class LinkExpired(DomainError):
+    """A booking link past its expiry (BOOKING_LINK_DAYS after it was sent)."""
+
+    type = "link_expired"
+    http_status = 410
+
+
+class LinkUsed(DomainError):
+    """A reschedule link that has already moved its callback once: it is single-use."""
+
+    type = "link_used"
+    http_status = 410

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.availability import next_bookable_starts
 from app.booking_service import BookingRequest, book, cancel
-from app.links import booking_url
+from app.links import short_booking_url
 from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
 from app.queues import reminder_policy
 from app.settings import Settings
@@ -133,10 +133,10 @@ def _act(
     if parsed.command is Command.CHANGE:
         live = _cancellable(session, phone)
         if not live:
-            link = booking_url(settings.public_base_url, settings.secret_key, queue.key, phone)
+            link = short_booking_url(session, settings, now, queue.key, phone)
             return "booking_link", texts.render(texts.BOOKING_LINK, language, name=name, link=link), None
         target = live[0]
-        link = booking_url(settings.public_base_url, settings.secret_key, target.queue.key, phone, ref=target.ref)
+        link = short_booking_url(session, settings, now, target.queue.key, phone, ref=target.ref)
         return "reschedule_link", texts.render(texts.RESCHEDULE_LINK, _language(target), link=link), target.id
     if parsed.command is Command.CALL_ME:
         return _call_me(session, phone, queue, now, settings)
@@ -192,7 +192,7 @@ def _offer(
     starts = [start for start in found if start not in exclude][:OFFERED_TIMES]
     if not starts:
         session.execute(delete(SmsOffer).where(SmsOffer.phone == phone))
-        link = booking_url(settings.public_base_url, settings.secret_key, queue.key, phone)
+        link = short_booking_url(session, settings, now, queue.key, phone)
         return "no_times", texts.render(texts.NO_TIMES, queue.language, name=queue.name, link=link), None
     offer = session.get(SmsOffer, phone)
     if offer is None:

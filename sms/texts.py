@@ -26,7 +26,7 @@ DOMAIN = "sms"
 CANCELLED = N_("Your callback on {when} is cancelled.")
 ALSO_BOOKED = N_("You also have a callback on {when}. Reply CANCEL CALL to cancel it too.")
 NOTHING_BOOKED = N_("You have no callback booked with {name}. Reply CALL ME to book one.")
-RESCHEDULE_LINK = N_("Pick another time for your callback: {link}")
+RESCHEDULE_LINK = N_("Pick another time for your callback: {link} Reply CANCEL CALL to cancel it.")
 BOOKING_LINK = N_("Book a callback with {name} here: {link}")
 ALREADY_BOOKED = N_(
     "You already have a callback on {when}. Reply CANCEL CALL to cancel it or CHANGE to pick another time."
@@ -43,6 +43,14 @@ ASAP_BOOKED = N_("{name} will call you in about {minutes} minutes from {number}.
 HELP = N_("{name}: reply CALL ME to book a callback, CANCEL CALL to cancel it, CHANGE to move it, STOP to opt out.")
 OPTED_OUT = N_("You will get no more texts from {name}. Reply START to get them again.")
 OPTED_IN = N_("You will get texts from {name} again. Reply STOP to stop them.")
+# The dialer's texts (app/dialer.py). A rebooked callback is still booked, so its text says
+# how to cancel or move it; after "unreachable" or a "choose another time" on the call
+# the callback is over, and the link books a new one.
+REBOOKED = N_(
+    "Sorry we missed you. {name} will call you again on {when}. Reply CANCEL CALL to cancel or CHANGE for another time."
+)
+UNREACHABLE = N_("Sorry we could not reach you. Book another callback from {name} here: {link}")
+CHOOSE_ANOTHER_TIME = N_("Choose another time for your callback from {name}: {link}")
 
 ALL_TEXTS = (
     CANCELLED,
@@ -61,6 +69,9 @@ ALL_TEXTS = (
     HELP,
     OPTED_OUT,
     OPTED_IN,
+    REBOOKED,
+    UNREACHABLE,
+    CHOOSE_ANOTHER_TIME,
 )
 
 

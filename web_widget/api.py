@@ -16,11 +16,14 @@ from app import context
 from app.availability import bookable_rows
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
+from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.models import Callback, Queue, SmsMessage
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open, weekly_schedule
+from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound
+from scheduler.phone import mask_phone
 from sms.service import queue_booking_confirmation
 from web_widget.protection import check_phone, request_actor, request_api_key
 from web_widget.schemas import (
@@ -235,6 +238,62 @@ def reschedule_callback(ref: str) -> Response:
     status, answer = run_once(
         context.db(),
         f"POST /callbacks/{ref.upper()}/reschedule",
+        request.headers.get("Idempotency-Key"),
+        document,
+        now,
+        action,
+    )
+    return _answer(status, answer)
+
+
+def _read_link(token: str) -> BookingLink:
+    return read_booking_token(context.settings().secret_key, token, context.now())
+
+
+@api.get("/booking-links/<token>")
+def show_booking_link(token: str) -> Response:
+    """What the booking page needs to know about the link it was opened with."""
+    link = _read_link(token)
+    with context.db().read() as session:
+        try:
+            queue = get_queue(session, link.queue)
+        except QueueNotFound:
+            raise LinkInvalid("this link is not valid", {"reason": "no such queue"}) from None
+        callback = None
+        if link.is_reschedule:
+            if is_used(session, link):
+                raise LinkUsed("this link has already been used to move the callback", {"ref": link.ref})
+            callback = link_callback(session, link)
+        zone = ZoneInfo(queue.timezone)
+        return jsonify(
+            {
+                "queue": queue.key,
+                "phone": link.phone,
+                "phone_masked": mask_phone(link.phone),
+                "language": (callback.locale if callback else None) or queue.language,
+                "reschedule": link.is_reschedule,
+                "expires_at": _iso(link.expires_at, zone),
+                "callback": callback_json(callback) if callback else None,
+            }
+        )
+
+
+@api.post("/booking-links/<token>/reschedule")
+def reschedule_with_booking_link(token: str) -> Response:
+    link = _read_link(token)
+    if not link.is_reschedule:
+        raise LinkInvalid("this link books a new callback; it does not move one", {"reason": "not a reschedule link"})
+    document = json_body(request)
+    body = validate(Reschedule, document)
+    now = context.now()
+
+    def action(session: Session) -> tuple[int, dict[str, Any]]:
+        callback = reschedule_with_link(session, link, parse_instant(body.slot_start), now)
+        return 200, callback_json(callback)
+
+    status, answer = run_once(
+        context.db(),
+        f"POST /booking-links/{link.nonce}/reschedule",
         request.headers.get("Idempotency-Key"),
         document,
         now,

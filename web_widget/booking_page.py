@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,14 +28,14 @@ from flask.typing import ResponseReturnValue
 from app import context
 from app.availability import bookable_rows
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
-from app.links import LinkInvalid, read_booking_token
+from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.models import Callback, Queue
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from ivr_flows.i18n import Catalogs
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open
-from scheduler.errors import DomainError, QueueNotFound
+from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound
 from sms.service import queue_booking_confirmation
 from web_widget.protection import check_phone
 from web_widget.schemas import parse_instant
@@ -80,6 +80,8 @@ ERROR_TEXT = {
     "choose_time": N_("Please choose when we should call."),
     "link_invalid": N_("This link is not valid. You can book a callback below."),
     "link_expired": N_("This link has expired. You can book a callback below."),
+    "link_used": N_("This link has already been used to move your callback. You can book a callback below."),
+    "not_reschedulable": N_("This callback can no longer be moved. You can book another one below."),
 }
 
 
@@ -152,6 +154,7 @@ def _page(queue: Queue, form: Form, status: int = 200, notice: str | None = None
         extra_fields=[{"required": False, **f} for f in widget.get("fields", [])],
         units=widget.get("units", []),
         error_text=_error_texts(language),
+        reschedule=None,
     )
     return html, status
 
@@ -175,25 +178,102 @@ def _queue(key: str) -> Queue:
         return queue
 
 
+def _read_link(queue: Queue, token: str) -> tuple[BookingLink | None, str | None, int]:
+    """(the link, or None; the notice to show; the status) for a ``?t=`` token."""
+    try:
+        link = read_booking_token(context.settings().secret_key, token, context.now())
+    except (LinkInvalid, LinkExpired) as error:
+        return None, error.type, error.http_status
+    if link.queue != queue.key:
+        return None, "link_invalid", LinkInvalid.http_status
+    return link, None, 200
+
+
 @booking_page.get("/book/<key>")
 def show_form(key: str) -> ResponseReturnValue:
+    """The form; with a booking link (``?t=``) the phone is filled in, and a reschedule
+    link shows the callback it moves and offers times for it instead."""
     queue = _queue(key)
     form, notice, status = Form(), None, 200
+    if request.args.get("notice") == "link_expired":  # from an expired short link (/b/<code>)
+        notice = "link_expired"
     token = request.args.get("t")
     if token:
-        try:
-            payload = read_booking_token(
-                context.settings().secret_key,
-                token,
-                context.now(),
-                timedelta(days=context.settings().booking_link_days),
-            )
-            if payload.get("q") == queue.key:
-                form.phone = payload["p"]
-        except LinkInvalid as error:
-            expired = "expired" in str(error)
-            notice, status = ("link_expired", 410) if expired else ("link_invalid", 400)
+        link, notice, status = _read_link(queue, token)
+        if link is not None:
+            form.phone = link.phone
+            if link.is_reschedule:
+                return _reschedule_page(queue, link, token, form)
     return _page(queue, form, status, notice)
+
+
+def _reschedule_page(queue: Queue, link: BookingLink, token: str, form: Form, status: int = 200) -> ResponseReturnValue:
+    """A reschedule link: the booking it moves and the free times; or, when the link was
+    used or its callback can no longer move, why, above a fresh booking form."""
+    with context.db().read() as session:
+        try:
+            callback = link_callback(session, link)
+        except LinkInvalid as error:
+            return _page(queue, Form(phone=link.phone), error.http_status, error.type)
+        if is_used(session, link):
+            return _page(queue, Form(phone=link.phone), LinkUsed.http_status, "link_used")
+        if callback.state not in ("requested", "scheduled", "retry_wait"):
+            return _page(queue, Form(phone=link.phone), 409, "not_reschedulable")
+        current = _when(queue, callback)
+    language = _language(queue)
+    html = render_template(
+        "book.html",
+        _=_translator(language),
+        lang=language,
+        queue=queue,
+        form=form,
+        notice=None,
+        asap=False,
+        open_now=False,
+        days=_days(queue, _first_day(), language),
+        later=None,
+        earlier=None,
+        extra_fields=[],
+        units=[],
+        error_text=_error_texts(language),
+        reschedule={"when": current, "ref": callback.ref, "token": token},
+    )
+    return html, status
+
+
+@booking_page.post("/book/<key>/reschedule")
+def reschedule_submit(key: str) -> ResponseReturnValue:
+    """Move the callback of a reschedule link (single use: app/links.reschedule_with_link)."""
+    queue = _queue(key)
+    token = request.args.get("t", "")
+    link, notice, status = _read_link(queue, token)
+    if link is None or not link.is_reschedule:
+        return _page(queue, Form(), status if link is None else 404, notice or "link_invalid")
+    form = Form(phone=link.phone, when=request.form.get("when", ""))
+    try:
+        slot_start = parse_instant(form.when)
+    except ValueError:
+        form.errors["when"] = "choose_time"
+        return _reschedule_page(queue, link, token, form, 422)
+    try:
+        with context.db().write() as session:
+            callback = reschedule_with_link(session, link, slot_start, context.now())
+            ref = callback.ref
+    except (LinkUsed, LinkInvalid) as error:
+        return _page(queue, Form(phone=link.phone), error.http_status, error.type)
+    except DomainError as error:  # the time went meanwhile, or is too soon: say so by the times
+        form.errors[FIELD_OF.get(error.type, "when")] = error.type
+        form.when = ""
+        return _reschedule_page(queue, link, token, form, error.http_status)
+    return redirect(url_for("booking_page.confirmation", key=queue.key, ref=ref, lang=_language(queue)), 303)
+
+
+def _when(queue: Queue, callback: Callback) -> str | None:
+    zone = ZoneInfo(queue.timezone)
+    instant = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else callback.next_attempt_at
+    if instant is None:
+        return None
+    return format_datetime(instant.astimezone(zone), "EEEE d MMMM, HH:mm", locale=_language(queue))
 
 
 @booking_page.post("/book/<key>")
@@ -266,9 +346,7 @@ def submit(key: str) -> ResponseReturnValue:
 
 def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> ResponseReturnValue:
     language = _language(queue)
-    zone = ZoneInfo(queue.timezone)
-    instant: datetime | None = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else None
-    when = format_datetime(instant.astimezone(zone), "EEEE d MMMM, HH:mm", locale=language) if instant else None
+    when = _when(queue, callback) if callback.kind == "scheduled" else None
     html = render_template(
         "book_done.html",
         _=_translator(language),

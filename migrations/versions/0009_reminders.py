@@ -1,7 +1,7 @@
 """reminders: a queue's reminder settings; texts planned for later (send_at) and what they remind of
 
 Revision ID: 0009_reminders
-Revises: 0006_sms_status
+Revises: 0008_short_links
 Create Date: 2026-11-23 16:40:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_reminders"
-down_revision: str | None = "0006_sms_status"
+down_revision: str | None = "0008_short_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -55,3 +57,22 @@ def apply_call_events(app: Flask) -> int:
     while batch := call_inbox.apply_call_events(ext["db"], ext["clock"], ext["settings"]):
         taken += batch
     return taken
+
+
+SHORT_LINK = re.compile(r"(https?://\S+?/b/([A-Za-z0-9]{10}))(?=\s|$)")
+
+
+def short_link_in(body: str) -> str:
+    """The one short link (``{PUBLIC_BASE_URL}/b/<code>``) a text carries."""
+    found = SHORT_LINK.findall(body)
+    assert len(found) == 1, body
+    return str(found[0][0])
+
+
+def follow_link(client: FlaskClient, body: str) -> tuple[str, str]:
+    """Follow the short link in a text: (the booking page's path, the signed token)."""
+    link = short_link_in(body)
+    response = client.get(urlsplit(link).path)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    target = urlsplit(response.headers["Location"])
+    return target.path, parse_qs(target.query)["t"][0]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -194,3 +195,63 @@ def test_a_double_submit_books_once(client: FlaskClient, db: Database, demo_queu
     first, second = client.post(PAGE, data=form), client.post(PAGE, data=form)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(callbacks(db)) == 1
+
+
+def _links(app: Flask, db: Database, clock: FixedClock, ref: str | None = None) -> str:
+    """The booking page path and token a texted short link leads to."""
+    from app.links import short_booking_url
+    from tests.integration.helpers import follow_link
+
+    with db.write() as session:
+        url = short_booking_url(session, app.extensions["settings"], clock.now(), "support", phone(7), ref=ref)
+    path, token = follow_link(app.test_client(), url)
+    return f"{path}?t={token}"
+
+
+def test_a_booking_link_fills_in_the_phone_and_a_bad_one_explains_itself(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    url = _links(app, db, clock)
+    assert page(client.get(url)).inputs["phone"]["value"] == phone(7)
+    bad = client.get(f"{PAGE}?t=not-a-token")
+    assert bad.status_code == 404 and "This link is not valid" in page(bad).all_text
+    clock.advance(days=8)
+    expired = client.get(url)
+    assert expired.status_code == 410 and "This link has expired" in page(expired).all_text
+    assert page(expired).inputs["phone"]["value"] == ""
+
+
+def test_a_reschedule_link_shows_the_booking_moves_it_once_then_explains(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    ref = book(client, 7, "2027-01-05T09:00:00+00:00").get_json()["ref"]
+    url = _links(app, db, clock, ref=ref)
+    shown = page(client.get(url))
+    assert "Move your callback" in shown.all_text and "Tuesday 5 January, 09:00" in shown.all_text
+    assert "phone" not in shown.inputs and "asap" not in shown.radios
+    moved = client.post(url.replace(PAGE, f"{PAGE}/reschedule"), data={"when": "2027-01-06T11:00:00+00:00"})
+    assert moved.status_code == 303
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["slot_start"] == "2027-01-06T11:00:00+00:00"
+    assert "Wednesday 6 January, 11:00" in page(client.get(moved.headers["Location"])).all_text
+    again = client.get(url)
+    assert again.status_code == 410 and "already been used" in page(again).all_text
+    replay = client.post(url.replace(PAGE, f"{PAGE}/reschedule"), data={"when": "2027-01-07T11:00:00+00:00"})
+    assert replay.status_code == 410
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["slot_start"] == "2027-01-06T11:00:00+00:00"
+
+
+def test_a_reschedule_to_a_full_time_keeps_the_link_usable(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    ref = book(client, 7, "2027-01-05T09:00:00+00:00").get_json()["ref"]
+    full = "2027-01-06T11:00:00+00:00"
+    for n in (1, 2):
+        book(client, n, full)
+    url = _links(app, db, clock, ref=ref)
+    refused = client.post(url.replace(PAGE, f"{PAGE}/reschedule"), data={"when": full})
+    assert refused.status_code == 409
+    assert page(refused).errors == {"when": "That time has just been taken. Please choose another."}
+    assert (
+        client.post(url.replace(PAGE, f"{PAGE}/reschedule"), data={"when": "2027-01-06T11:15:00+00:00"}).status_code
+        == 303
+    )

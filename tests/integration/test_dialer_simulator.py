@@ -16,7 +16,7 @@ from app.db import Database
 from app.dialer import Dialer, send_pending_sms
 from app.models import Attempt, Callback, CallbackEvent, SimText, Slot, SmsMessage
 from telephony.simulator_driver import SimulatorDriver
-from tests.integration.helpers import apply_call_events, book, phone, weekday_hours
+from tests.integration.helpers import apply_call_events, book, follow_link, phone, weekday_hours
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_a_missed_call_is_retried_by_policy_then_unreachable_with_a_text(
     with db.read() as session:
         text = session.scalars(select(SimText)).one()
         sms = session.scalars(select(SmsMessage)).one()
-    assert text.to == phone(1) and "/book/support?t=" in text.body
+    assert text.to == phone(1) and follow_link(client, text.body)[0] == "/book/support"
     assert (sms.kind, sms.status) == ("unreachable", "sent")
 
 
@@ -187,7 +187,11 @@ def test_a_retry_that_misses_the_slot_is_rebooked_into_the_next_free_slot(
     assert old.booked == 0  # the old seat was given back
     with db.read() as session:
         sms = session.scalars(select(SmsMessage)).one()
-    assert sms.kind == "rebooked" and new_start.strftime("%H:%M") in sms.body
+    assert sms.kind == "rebooked"
+    assert sms.body == (
+        f"Sorry we missed you. Support will call you again on {new_start:%a} {new_start.day} {new_start:%b %H:%M}. "
+        "Reply CANCEL CALL to cancel or CHANGE for another time."
+    )
 
 
 def test_pressing_3_cancels_and_frees_the_seat(
@@ -234,7 +238,31 @@ def test_pressing_2_texts_a_link_to_choose_another_time(
     assert callback_row(db, ref).state == "cancelled"
     with db.read() as session:
         sms = session.scalars(select(SmsMessage)).one()
-    assert sms.kind == "reschedule_link" and "/book/support?t=" in sms.body
+    assert sms.kind == "reschedule_link" and follow_link(client, sms.body)[0] == "/book/support"
+    assert sms.body.startswith("Choose another time for your callback from Support: ")
+
+
+def test_the_dialer_texts_in_the_callback_s_language(
+    app: Flask,
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
+) -> None:
+    """A callback booked in French gets its "choose another time" text in French; the queue's
+    language (English) is only the default."""
+    book(client, 1, locale="fr")
+    clock.advance(minutes=5)
+    dialer.dispatch()
+    call_id = ringing(phone_sim)
+    phone_sim.answer(call_id)
+    phone_sim.press(call_id, "2")
+    with db.read() as session:
+        sms = session.scalars(select(SmsMessage)).one()
+    assert sms.body.startswith("Choisissez une autre heure pour votre rappel avec Support : http://127.0.0.1:5000/b/")
+    assert follow_link(client, sms.body)[0] == "/book/support"
 
 
 def test_silence_repeats_the_menu_once_then_counts_as_no_answer(

@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.clock import FixedClock
 from app.db import Database
+from app.links import follow_short_link, short_booking_url
 from app.models import Callback
 from app.settings import Settings
 from scheduler.errors import DomainError, ValidationFailed
@@ -604,6 +605,8 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
         ("delete", "/api/v1/callbacks/ZZZZZZZZZZ", {}),
         ("post", "/api/v1/callbacks/ZZZZZZZZZZ/reschedule", {"json": {"slot_start": "2027-01-05T09:00:00Z"}}),
         ("get", "/api/v1/callbacks/ZZZZZZZZZZ/texts", {}),
+        ("get", "/api/v1/booking-links/not-a-token", {}),
+        ("post", "/api/v1/booking-links/not-a-token/reschedule", {"json": {"slot_start": "2027-01-05T09:00:00Z"}}),
         ("get", "/api/v1/openapi.json", {}),
     ]
 
@@ -740,3 +743,86 @@ def test_unknown_urls_answer_404_not_found_as_documented(contract: Contract) -> 
     response = contract.client.get("/api/v1/queue/support")
     assert response.status_code == 404
     assert contract.check_against(response, ("components", "responses", "NotFound"))["type"] == "not_found"
+
+
+def _link_token(app: Flask, db: Database, clock: FixedClock, phone: str, ref: str | None = None) -> str:
+    with db.write() as session:
+        short = short_booking_url(session, app.extensions["settings"], clock.now(), "support", phone, ref=ref)
+    with db.read() as session:
+        return follow_short_link(session, app.extensions["settings"], short.rsplit("/", 1)[1], clock.now()).split(
+            "?t="
+        )[1]
+
+
+def test_booking_link_answers_match_the_document(
+    app: Flask, contract: Contract, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    path = "/api/v1/booking-links/{token}"
+    start = slot_starts(contract)[0]
+    plain = _link_token(app, db, clock, PHONES[0])
+    _, body = contract.call("get", f"/api/v1/booking-links/{plain}")
+    assert (body["queue"], body["reschedule"], body["callback"]) == ("support", False, None)
+
+    _, callback = book(contract, PHONES[1], start)
+    reschedule = _link_token(app, db, clock, PHONES[1], ref=callback["ref"])
+    _, body = contract.call("get", f"/api/v1/booking-links/{reschedule}")
+    assert (body["reschedule"], body["callback"]) == (True, callback)
+    contract.call(
+        "post", f"/api/v1/booking-links/{reschedule}/reschedule", json={"slot_start": slot_starts(contract)[1]}
+    )
+    assert_error(*contract.call("get", f"/api/v1/booking-links/{reschedule}"), 410, "link_used")
+
+    assert_error(*contract.call("get", f"/api/v1/booking-links/{plain[:-3]}abc"), 404, "link_invalid")
+    clock.advance(days=7)
+    assert_error(*contract.call("get", f"/api/v1/booking-links/{plain}"), 410, "link_expired")
+    contract.assert_exercised(path, "get")
+
+
+def test_reschedule_with_a_booking_link_answers_match_the_document(
+    app: Flask, contract: Contract, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    starts = slot_starts(contract)
+    _, callback = book(contract, PHONES[0], starts[0])
+    token = _link_token(app, db, clock, PHONES[0], ref=callback["ref"])
+    url = f"/api/v1/booking-links/{token}/reschedule"
+
+    book(contract, PHONES[1], starts[3])
+    book(contract, PHONES[2], starts[3])
+    assert_error(*contract.call("post", url, json={"slot_start": starts[3]}), 409, "slot_full")
+    for slot_start, status, type_ in (
+        ("2027-01-04T10:15:00+00:00", 422, "too_soon"),
+        ("2027-01-25T10:30:00+00:00", 422, "too_far"),
+        ("2027-01-04T10:37:00+00:00", 404, "slot_not_found"),
+    ):
+        assert_error(*contract.call("post", url, json={"slot_start": slot_start}), status, type_)
+    response, body = contract.call("post", url, json={"slot_start": "2027-01-04T11:00:00"})
+    assert_error(response, body, 422, "validation_error")
+    assert_error(*contract.call("post", url, data="[", content_type="application/json"), 400, "malformed_json")
+    assert_error(*contract.call("post", url, data="{}", content_type="text/plain"), 415, "unsupported_media_type")
+    big = {"slot_start": starts[2], "padding": "x" * 70_000}
+    assert_error(*contract.call("post", url, json=big), 413, "payload_too_large")
+
+    key = {"Idempotency-Key": "page-1"}
+    _, moved = contract.call("post", url, json={"slot_start": starts[1]}, headers=key)
+    assert (moved["ref"], moved["slot_start"]) == (callback["ref"], starts[1])
+    response, replay = contract.call("post", url, json={"slot_start": starts[1]}, headers=key)
+    assert (response.status_code, replay) == (200, moved)
+    response, body = contract.call("post", url, json={"slot_start": starts[2]}, headers=key)
+    assert_error(response, body, 422, "idempotency_key_reused")
+    assert_error(*contract.call("post", url, json={"slot_start": starts[2]}), 410, "link_used")
+
+    plain = _link_token(app, db, clock, PHONES[0])
+    assert_error(
+        *contract.call("post", f"/api/v1/booking-links/{plain}/reschedule", json={"slot_start": starts[2]}),
+        404,
+        "link_invalid",
+    )
+    _, other = book(contract, PHONES[4], starts[2])
+    other_token = _link_token(app, db, clock, PHONES[4], ref=other["ref"])
+    contract.call("delete", f"/api/v1/callbacks/{other['ref']}")
+    other_url = f"/api/v1/booking-links/{other_token}/reschedule"
+    assert_error(*contract.call("post", other_url, json={"slot_start": starts[4]}), 409, "not_reschedulable")
+
+    clock.advance(days=7)
+    assert_error(*contract.call("post", other_url, json={"slot_start": starts[4]}), 410, "link_expired")
+    contract.assert_exercised("/api/v1/booking-links/{token}/reschedule", "post")

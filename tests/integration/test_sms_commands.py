@@ -3,6 +3,7 @@ command acted on through the booking service, the reply in the outbox, sent by t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import select
 from app.clock import FixedClock
 from app.db import Database
 from app.dialer import send_pending_sms
+from app.links import read_booking_token
 from app.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
+from sms.encoding import encode_info
 from telephony.simulator_driver import SimulatorDriver
-from tests.integration.helpers import book, phone, slots
+from tests.integration.helpers import book, follow_link, phone, slots
 from tests.integration.test_dialer_simulator import phone_sim
 
 __all__ = ["phone_sim"]  # fixture
@@ -92,13 +95,20 @@ def test_several_callbacks_cancel_the_nearest_and_say_which_remains(
 
 
 def test_change_replies_with_a_reschedule_link_for_the_callback(
-    app: Flask, client: FlaskClient, db: Database, text: Any
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, text: Any
 ) -> None:
-    book(client, 1, slots(client)[0]["start"])
+    ref = book(client, 1, slots(client)[0]["start"]).get_json()["ref"]
     text(1, "reschedule")
     [reply] = replies(db, 1)
     assert reply.kind == "reschedule_link"
-    assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/book/support?t=")
+    assert reply.body.startswith("Pick another time for your callback: http://127.0.0.1:5000/b/")
+    assert reply.body.endswith(" Reply CANCEL CALL to cancel it.")
+    # The short link lands on the queue's booking page with a signed reschedule token.
+    path, token = follow_link(client, reply.body)
+    assert path == "/book/support"
+    link = read_booking_token(app.extensions["settings"].secret_key, token, clock.now())
+    assert (link.queue, link.phone, link.ref, link.is_reschedule) == ("support", phone(1), ref, True)
+    assert link.expires_at == clock.now() + timedelta(days=7)
 
 
 def test_call_me_offers_three_times_and_2_books_the_second(
@@ -284,3 +294,38 @@ def test_a_booking_with_consent_to_texts_is_confirmed_by_text_and_cancel_call_ca
     text(1, confirmation["body"].split("Reply ")[1].split(" to cancel")[0])  # what it says to reply: CANCEL CALL
     assert client.get(f"/api/v1/callbacks/{ref}").get_json()["state"] == "cancelled"
     assert seats(db) == 1
+
+
+def test_change_then_the_link_moves_the_callback_once(
+    app: Flask, client: FlaskClient, db: Database, make_queue: Any, phone_sim: SimulatorDriver
+) -> None:
+    """End to end in Russian: CHANGE by text, the short link in a two-segment reply, the
+    booking page's calls (read the link, move the callback), and the link used up."""
+    make_queue(language="ru")
+    starts = [s["start"] for s in slots(client)]
+    ref = book(client, 1, starts[0]).get_json()["ref"]
+    phone_sim.send_text(inbound_url(app), phone(1), QUEUE_NUMBER, "Перенести")
+    [reply] = replies(db, 1)
+    assert reply.body.startswith("Выберите другое время звонка: http://127.0.0.1:5000/b/")
+    assert (encode_info(reply.body).encoding, encode_info(reply.body).segments) == ("UCS-2", 2)
+    path, token = follow_link(client, reply.body)
+    assert path == "/book/support"
+    shown = client.get(f"/api/v1/booking-links/{token}").get_json()
+    assert (shown["reschedule"], shown["language"], shown["callback"]["ref"]) == (True, "ru", ref)
+    moved = client.post(f"/api/v1/booking-links/{token}/reschedule", json={"slot_start": starts[2]})
+    assert (moved.status_code, moved.get_json()["slot_start"]) == (200, starts[2])
+    again = client.post(f"/api/v1/booking-links/{token}/reschedule", json={"slot_start": starts[3]})
+    assert (again.status_code, again.get_json()["type"]) == (410, "link_used")
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["slot_start"] == starts[2]
+
+
+def test_change_with_nothing_booked_sends_a_booking_link_for_that_number(
+    app: Flask, client: FlaskClient, db: Database, text: Any
+) -> None:
+    text(1, "change")
+    [reply] = replies(db, 1)
+    assert reply.kind == "booking_link"
+    assert reply.body.startswith("Book a callback with Support here: http://127.0.0.1:5000/b/")
+    path, token = follow_link(client, reply.body)
+    shown = client.get(f"/api/v1/booking-links/{token}").get_json()
+    assert (path, shown["phone"], shown["reschedule"], shown["callback"]) == ("/book/support", phone(1), False, None)

@@ -14,6 +14,8 @@ def test_defaults_need_no_environment(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path / 'callbacks.db'}"
     assert settings.telephony_provider == "simulator"
     assert settings.is_sqlite
+    assert settings.booking_link_days == 7
+    assert load_settings({"INSTANCE_PATH": str(tmp_path), "BOOKING_LINK_DAYS": "14"}).booking_link_days == 14
 
 
 def test_the_instance_secret_is_made_once_and_shared(tmp_path: Path) -> None:
@@ -49,6 +51,8 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD"),
         ("API_RATE_LIMIT", "lots"),
         ("TRUSTED_PROXIES", "-1"),
+        ("BOOKING_LINK_DAYS", "0"),
+        ("BOOKING_LINK_DAYS", "a week"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, name: str, value: str) -> None:
