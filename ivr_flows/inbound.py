@@ -32,7 +32,8 @@ from ivr_flows.speech import spoken_key
 from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
 from scheduler.errors import DomainError
 from scheduler.phone import is_mobile, parse_phone
-from scheduler.wait import should_offer
+from scheduler.wait import ring_seconds_before_offer, should_offer, wait_estimate
+from telephony.base import QueueData
 from telephony.script import Action, Connect, Gather, Hangup, Say, VoiceScript, script
 
 SLOTS_PER_PAGE = 3
@@ -197,6 +198,8 @@ class QueueFacts:
     offer_threshold_seconds: int
     offer_at_entry: bool
     offer_repeat_seconds: int = 60
+    average_handle_seconds: int = 300  # with ``agents``: what a provider's queue position is worth
+    agents: int = 1
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class Facts:
     queue: QueueFacts
     existing: ExistingCallback | None = None
     slots: tuple[datetime, ...] = ()  # the next slot starts with seats left, in order
+    queue_data: QueueData | None = None  # the provider's own queue figures, where this webhook has them
 
 
 # --- what the shell does for the flow ---------------------------------------------------
@@ -297,6 +301,26 @@ class _Flow:
         self.queue = facts.queue
         self.now = now
         self.url_for = url_for
+
+    @property
+    def wait_seconds(self) -> int:
+        """The EWT to say and to decide on: the provider's figures where this webhook
+        brought them (scheduler/wait.py), else our own."""
+        data = self.facts.queue_data or QueueData()
+        return wait_estimate(
+            self.queue.estimated_wait_seconds,
+            average_handle_seconds=self.queue.average_handle_seconds,
+            agents=self.queue.agents,
+            provider_average_wait_seconds=data.average_wait_seconds,
+            provider_position=data.position,
+            provider_queue_size=data.size,
+        )
+
+    @property
+    def waited_seconds(self) -> int:
+        """How long the provider says this caller has waited in its queue (QueueTime)."""
+        data = self.facts.queue_data
+        return (data.waited_seconds or 0) if data is not None else 0
 
     def t(self, state: IvrState, name: str, **values: str) -> str:
         return text(name, state.language, **values)
@@ -390,7 +414,7 @@ class _Flow:
         if step == "offer":
             if not self.queue.open_now:
                 return self.gather(state, lead, self.t(state, "offer_closed"))
-            wait = self.spoken_wait(state, self.queue.estimated_wait_seconds)
+            wait = self.spoken_wait(state, self.wait_seconds)
             return self.gather(state, lead, self.t(state, "wait", wait=wait), self.t(state, "offer"))
         if step == "number":
             return self.gather(state, lead, self.t(state, "which_number"))
@@ -447,7 +471,7 @@ class _Flow:
         assert phone is not None
         state = replace(state, tries=0, entered=None)
         if state.choice == "asap":
-            wait = self.queue.estimated_wait_seconds
+            wait = self.wait_seconds
             return Reply(VoiceScript(()), state, Book(phone, "asap", estimated_wait_seconds=wait))
         if state.choice == "link":
             template = self.t(state, "link_sms", queue=self.queue.name, link="{link}")
@@ -542,15 +566,17 @@ def answer(call_id: str, caller: str | None, facts: Facts, now: datetime, url_fo
     if facts.existing is not None and caller is not None:
         return flow.prompt(replace(state, step="existing"), welcome)
     offered = should_offer(
-        queue.estimated_wait_seconds,
+        flow.wait_seconds,
         queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         open_now=queue.open_now,
+        waited_seconds=flow.waited_seconds,
     )
     if offered:
         return flow.prompt(state, welcome)
     # A short wait: ring the agents until it would no longer be short, then offer.
-    return flow.hold(state, welcome, seconds=queue.offer_threshold_seconds)
+    seconds = ring_seconds_before_offer(queue.offer_threshold_seconds, flow.waited_seconds)
+    return flow.hold(state, welcome, seconds=seconds)
 
 
 def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:

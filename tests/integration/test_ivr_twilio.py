@@ -507,3 +507,45 @@ def test_a_caller_who_reaches_an_agent_has_their_waiting_callback_closed(
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
         assert "reached an agent by calling in" in (callback.events[-1].reason or "")
+
+
+def test_the_wait_and_the_offer_follow_twilios_queue_figures_when_they_come(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    # Our own figures say no wait at all (0 callers): Twilio's average wait says 20 minutes.
+    make_queue(agent_target="+442079460000", callers_waiting=0)
+    call = TwilioCall(app, client)
+    queued = {"QueuePosition": "4", "QueueTime": "12", "AvgQueueTime": "1200", "CurrentQueueSize": "6"}
+    form = {**call.fields(), "CallStatus": "ringing", "Direction": "inbound", **queued}
+    greeting = call._twiml(call.post(f"{call.base}/webhooks/twilio/voice/inbound", form))
+    assert "Your expected wait is in about 20 minutes." in said(greeting)
+    assert greeting.find("Gather") is not None and greeting.find("Dial") is None
+    # Signed like every webhook: the same figures with a wrong signature change nothing.
+    forged = call.post(f"{call.base}/webhooks/twilio/voice/inbound", form, token="not-the-token")
+    assert forged.status_code == 403
+
+    call.press("1")  # ASAP
+    done = call._twiml(call.post(call.action(), {**call.fields(), "Digits": "1", **queued}))
+    assert "we will call you back in about 20 minutes" in said(done)
+    (callback,) = callbacks(db)
+    assert callback.kind == "asap"
+
+
+def test_a_caller_who_waited_in_twilios_queue_rings_only_what_is_left_of_the_threshold(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", callers_waiting=0, offer_threshold_seconds=90)
+    call = TwilioCall(app, client)
+    form = {**call.fields(), "CallStatus": "ringing", "QueuePosition": "0", "QueueTime": "60"}
+    dial = call._twiml(call.post(f"{call.base}/webhooks/twilio/voice/inbound", form)).find("Dial")
+    assert dial is not None and dial.get("timeout") == "30"
+    busy = {**call.fields(), "DialCallStatus": "busy", "AvgQueueTime": "600"}
+    again = call._twiml(call.post(dial.get("action", ""), busy))
+    assert "Your expected wait is in about 10 minutes." in said(again) and again.find("Gather") is not None
