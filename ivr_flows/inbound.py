@@ -28,7 +28,7 @@ from babel.dates import format_datetime, format_time
 
 from ivr_flows.callback_script import voice
 from ivr_flows.i18n import N_, language_code, translations
-from ivr_flows.speech import spoken_key
+from ivr_flows.speech import spoken_key, spoken_phone_digits
 from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
 from scheduler.errors import DomainError
 from scheduler.phone import is_mobile, parse_phone
@@ -334,8 +334,8 @@ class _Flow:
             action_url=self.url_for(state),
             num_digits=digits,
             timeout_seconds=6,
-            # A menu may be answered aloud ("two"); a phone number is keyed in.
-            speech=digits == 1,
+            # A menu may be answered aloud ("two"), and a phone number said digit by digit.
+            speech=True,
             speech_language=voice(state.language),
         )
         return Reply(script(action), state)
@@ -606,10 +606,12 @@ def advance(
     state: IvrState, digits: str | None, facts: Facts, now: datetime, url_for: UrlFor, speech: str | None = None
 ) -> Reply:
     """The caller's answer to the state's gather: a key (or keys, for a number), a
-    spoken answer naming a key, or nothing (the gather timed out)."""
+    spoken answer naming a key (or saying the number), or nothing (the gather timed out)."""
     flow = _Flow(facts, now, url_for)
     pressed = (digits or "").strip()
-    if not pressed and state.step != "key_entry":
+    if not pressed and state.step == "key_entry":
+        pressed = spoken_phone_digits(speech, state.language)  # "oh seven seven…", "zéro six, douze…"
+    elif not pressed:
         pressed = spoken_key(speech, state.language)
     if not pressed:
         return flow.again(state)

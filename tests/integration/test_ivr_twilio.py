@@ -444,9 +444,25 @@ def test_menus_can_be_answered_aloud(
     spoken = {**call.fields(), "SpeechResult": "Two, please.", "Confidence": "0.91"}
     answer = call._twiml(call.post(call.action(), spoken))
     assert "the number you are calling from, press 1" in said(answer)
-    entry = call.press("2")
+    entry = call._twiml(call.post(call.action(), {**call.fields(), "SpeechResult": "Another number: two."}))
     entry_gather = entry.find("Gather")
-    assert entry_gather is not None and entry_gather.get("input") == "dtmf"  # a number is keyed in
+    assert entry_gather is not None and entry_gather.get("input") == "dtmf speech"  # keyed in, or said
+    assert entry_gather.get("numDigits") == "15"
+
+    def say(words: str) -> ET.Element:
+        return call._twiml(call.post(call.action(), {**call.fields(), "SpeechResult": words, "Confidence": "0.7"}))
+
+    confirm = say("Oh seven four double oh, one two three, four five six.")
+    assert "You entered 0 7 4 0 0, 1 2 3 4 5 6." in said(confirm)
+    times = say("One.")
+    assert "Press 3 for today at eleven o'clock." in said(times)
+    later = say("four")
+    assert "Press 1 for today at quarter past eleven." in said(later)
+    assert said(say("Nine, please")) == said(later)  # 9: these again
+    done = say("Number three")
+    assert "We will call you back today at quarter to twelve, on 0 7 4 0 0, 1 2 3 4 5 6." in said(done)
+    (callback,) = callbacks(db)
+    assert callback.phone == "+447400123456"
 
 
 def test_a_hold_nobody_answers_is_offered_the_callback_again(

@@ -247,3 +247,21 @@ def test_time_already_waited_in_the_providers_queue_counts_towards_the_threshold
 def test_a_missed_hold_reoffers_with_the_providers_wait() -> None:
     again = inbound.dialled(holding(), "missed", facts(queue_data=QueueData(average_wait_seconds=300)), NOW, url_for)
     assert "Your expected wait is in about 5 minutes." in heard(again)
+
+
+def test_a_number_may_be_said_instead_of_keyed_and_keys_still_work() -> None:
+    entry = press(start(caller=None), "1")  # withheld: straight to number entry
+    assert entry.state is not None and entry.state.step == "key_entry"
+    gather = entry.script.actions[-1]
+    assert isinstance(gather, Gather) and gather.speech and gather.num_digits == inbound.PHONE_DIGITS
+    said = inbound.advance(entry.state, None, facts(), NOW, url_for, speech="oh seven four double oh, one two three")
+    assert said.state is not None and said.state.step == "key_entry" and "not valid" in heard(said)
+    spoken = "oh seven four double oh, one two three, four five six"
+    confirm = inbound.advance(entry.state, None, facts(), NOW, url_for, speech=spoken)
+    assert confirm.state is not None and confirm.state.entered == "+447400123456"
+    keyed = press(entry, "07400123456#")
+    assert keyed.state is not None and keyed.state.entered == "+447400123456"
+    yes = inbound.advance(confirm.state, None, facts(), NOW, url_for, speech="Yes, one.")
+    assert yes.effect == inbound.Book("+447400123456", "asap", estimated_wait_seconds=480)
+    nothing = inbound.advance(entry.state, None, facts(), NOW, url_for, speech="I don't know it")
+    assert "did not get that" in heard(nothing)
