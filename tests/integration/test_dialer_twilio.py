@@ -146,7 +146,8 @@ def test_the_callback_menu_takes_a_spoken_key_in_the_callbacks_language(
     answer_url = twilio_http.only_request.values("Url")[0]
     base = {"CallSid": CALL_SID, "AccountSid": ACCOUNT_SID, "To": "+447400000001"}
     gather = twiml(post_signed(client, app, answer_url, {**base, "CallStatus": "in-progress"})).find("Gather")
-    assert gather is not None
+    assert gather is not None and gather.get("input") == "dtmf speech"
+    assert gather.get("language") == {"en": "en-GB", "fr": "fr-FR", "ru": "ru-RU"}[language]
     answer = twiml(
         post_signed(client, app, gather.get("action", ""), {**base, "SpeechResult": spoken, "Confidence": "0.8"})
     )
