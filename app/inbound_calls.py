@@ -103,6 +103,7 @@ def load_facts(
         offer_repeat_seconds=queue.offer_repeat_seconds,
         average_handle_seconds=queue.average_handle_seconds,
         agents=queue.agents,
+        prompt_audio=dict(queue.prompt_audio or {}),
     )
     existing = None
     if phone is not None:

@@ -565,3 +565,21 @@ def test_a_caller_who_waited_in_twilios_queue_rings_only_what_is_left_of_the_thr
     busy = {**call.fields(), "DialCallStatus": "busy", "AvgQueueTime": "600"}
     again = call._twiml(call.post(dial.get("action", ""), busy))
     assert "Your expected wait is in about 10 minutes." in said(again) and again.find("Gather") is not None
+
+
+def test_a_queues_recorded_prompts_are_played_and_the_rest_spoken(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    welcome, goodbye = "https://cdn.example.com/support/welcome.mp3", "https://cdn.example.com/support/bye.mp3"
+    make_queue(agent_target="+442079460000", prompt_audio={"welcome": welcome, "goodbye": goodbye})
+    call = TwilioCall(app, client)
+    greeting = call.dial()
+    gather = greeting.find("Gather")
+    assert gather is not None
+    assert [child.tag for child in gather] == ["Play", "Say", "Say"]
+    assert gather.findtext("Play") == welcome
+    assert "Thank you for calling" not in said(greeting)  # the recording says it
+    assert "Your expected wait is in about 8 minutes." in said(greeting)

@@ -215,3 +215,17 @@ def test_bad_signatures_are_refused_and_nothing_is_booked(
     assert call.press("1", secret="not-the-signature-secret-but-long-enough").status_code == 403
     with db.read() as session:
         assert session.scalars(select(Callback)).all() == []
+
+
+def test_a_queues_recorded_prompt_is_streamed(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    vonage: None,  # type: ignore[no-untyped-def]
+) -> None:
+    offer = "https://cdn.example.com/support/offer.mp3"
+    make_queue(agent_target="+442079460000", prompt_audio={"offer": offer})
+    greeting = VonageCall(app, client).dial()
+    assert [a["action"] for a in greeting] == ["talk", "talk", "stream", "input"]
+    assert greeting[2] == {"action": "stream", "streamUrl": [offer], "bargeIn": True}
+    assert "Thank you for calling Support." in talk(greeting) and "press star" not in talk(greeting)

@@ -10,7 +10,7 @@ from ivr_flows import inbound
 from ivr_flows.speech import spoken_key
 from scheduler.errors import PhoneInvalid, SlotFull
 from telephony.base import QueueData
-from telephony.script import Connect, Gather, Hangup, Say
+from telephony.script import Connect, Gather, Hangup, Play, Say
 
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
 SLOTS = tuple(NOW + timedelta(minutes=30 + 15 * i) for i in range(7))
@@ -265,3 +265,29 @@ def test_a_number_may_be_said_instead_of_keyed_and_keys_still_work() -> None:
     assert yes.effect == inbound.Book("+447400123456", "asap", estimated_wait_seconds=480)
     nothing = inbound.advance(entry.state, None, facts(), NOW, url_for, speech="I don't know it")
     assert "did not get that" in heard(nothing)
+
+
+WELCOME = "https://cdn.example.com/support/welcome.mp3"
+OFFER = "https://cdn.example.com/support/offer.mp3"
+
+
+def test_a_recorded_prompt_is_played_and_the_rest_is_spoken() -> None:
+    # A recording under a prompt key that changes per call is never played, even if stored.
+    audio = {"welcome": WELCOME, "offer": OFFER, "wait": "https://cdn.example.com/wait.mp3"}
+    reply = start(prompt_audio=audio)
+    (gather,) = reply.script.actions
+    assert isinstance(gather, Gather)
+    welcome, wait, offer = gather.prompt
+    assert welcome == Play(WELCOME, text="Thank you for calling Support.")
+    assert wait == Say("Your expected wait is in about 8 minutes.", "en-GB")
+    assert isinstance(offer, Play) and offer.url == OFFER
+    assert offer.text.startswith("To be called back as soon as possible")
+    times = press(press(reply, "2", prompt_audio=audio), "1", prompt_audio=audio)
+    assert not any(isinstance(p, Play) for a in times.script.actions if isinstance(a, Gather) for p in a.prompt)
+
+
+def test_every_recordable_prompt_is_said_the_same_on_every_call() -> None:
+    assert {"welcome", "offer", "which_number", "enter_number", "goodbye"} <= inbound.RECORDABLE_PROMPTS
+    assert not {"wait", "slot_choice", "booked", "confirm_number", "existing", "link_sms", "unknown_number"} & (
+        inbound.RECORDABLE_PROMPTS
+    )
