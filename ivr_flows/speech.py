@@ -30,7 +30,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 def spoken_key(speech: str | None, language: str) -> str:
     """The key a spoken answer names, or "" when it names none."""
-    words = WORDS[language_code(language)]
+    words = WORDS.get(language_code(language), {})  # a language without words: digits still count
     for token in re.findall(r"[\w*]+", (speech or "").lower()):
         if token in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*"):
             return str(token)
@@ -106,8 +106,8 @@ def spoken_phone_digits(speech: str | None, language: str) -> str:
     when the answer holds none, or holds words we cannot read as digits. Other words
     ("my number is", "please") are ignored: the number is read back for confirmation."""
     code = language_code(language)
-    words = _NUMBER_WORDS[code]
-    repeats = _REPEAT_WORDS[code]
+    words = _NUMBER_WORDS.get(code, {})
+    repeats = _REPEAT_WORDS.get(code, {})
     out: list[str] = []
     group: list[int] | None = None  # [value, width, kind of its smallest part so far]
     kinds = (_UNIT, _TEEN, _TENS, _HUNDREDS)
