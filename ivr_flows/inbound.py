@@ -356,7 +356,7 @@ class _Flow:
         data = self.facts.queue_data
         return (data.waited_seconds or 0) if data is not None else 0
 
-    def t(self, state: IvrState, name: str, **values: str) -> str:
+    def t(self, state: IvrState, name: str, **values: str) -> PromptText:
         return text(name, state.language, **values)
 
     def say(self, state: IvrState, *texts: str) -> tuple[Say | Play, ...]:
