@@ -45,6 +45,7 @@ from app.queues import queue_calendar, retry_policy
 from app.settings import Settings
 from app.transitions import apply_step
 from ivr_flows import callback_script
+from ivr_flows.speech import spoken_key
 from scheduler.dial_window import customer_zone
 from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
@@ -977,7 +978,7 @@ def menu_choice(
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
     callback = session.get_one(Callback, attempt.callback_id, with_for_update=True)
     ctx = ctx_for(attempt)
-    key = (result.digits or "").strip()[:1] or _spoken_choice(result.speech)
+    key = (result.digits or "").strip()[:1] or spoken_key(result.speech, ctx.language)
     if attempt.outcome is not None or callback.state not in ON_CALL_STATES:
         return callback_script.goodbye(ctx)
     if attempt.menu_choice == CONNECT or key == "1":
@@ -1002,18 +1003,6 @@ def menu_choice(
         return callback_script.menu(ctx, step=step + 1)  # no or wrong key: say it once more
     attempt.menu_choice = SILENT
     return callback_script.voicemail(ctx)
-
-
-def _spoken_choice(speech: str | None) -> str:
-    words = (speech or "").lower()
-    for key, options in (
-        ("1", ("one", "connect", "agent", "один", "un ")),
-        ("2", ("two", "another", "два", "deux")),
-        ("3", ("three", "cancel", "три", "trois", "annuler", "отмен")),
-    ):
-        if any(option in words for option in options):
-            return key
-    return ""
 
 
 def dial_result(

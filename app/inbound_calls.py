@@ -30,7 +30,7 @@ from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
 from sms.reminders import sync_reminders
-from telephony.base import CallState, DialResult, GatherResult, InboundCall
+from telephony.base import CallState, DialResult, GatherResult, InboundCall, QueueData
 from telephony.script import VoiceScript
 from telephony.vonage_adapter import DIAL_CALL_ID_PARAM
 
@@ -78,7 +78,14 @@ def caller_number(raw: str, queue: Queue) -> str | None:
         return None
 
 
-def load_facts(session: Session, queue: Queue, phone: str | None, now: datetime, provider: str) -> inbound.Facts:
+def load_facts(
+    session: Session,
+    queue: Queue,
+    phone: str | None,
+    now: datetime,
+    provider: str,
+    queue_data: QueueData | None = None,
+) -> inbound.Facts:
     queue_facts = inbound.QueueFacts(
         key=queue.key,
         name=queue.name,
@@ -95,6 +102,9 @@ def load_facts(session: Session, queue: Queue, phone: str | None, now: datetime,
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         offer_repeat_seconds=queue.offer_repeat_seconds,
+        average_handle_seconds=queue.average_handle_seconds,
+        agents=queue.agents,
+        prompt_audio=dict(queue.prompt_audio or {}),
     )
     existing = None
     if phone is not None:
@@ -102,7 +112,7 @@ def load_facts(session: Session, queue: Queue, phone: str | None, now: datetime,
         if callback is not None:
             existing = inbound.ExistingCallback(callback.ref, callback.kind, _when(callback, now))
     slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
-    return inbound.Facts(queue_facts, existing, slots)
+    return inbound.Facts(queue_facts, existing, slots, queue_data)
 
 
 def _when(callback: Callback, now: datetime) -> datetime:
@@ -120,7 +130,7 @@ def answer_call(session: Session, provider: str, call: InboundCall, now: datetim
         return inbound.unknown_number()
     queue = get_queue(session, key)
     caller = caller_number(call.from_, queue)
-    facts = load_facts(session, queue, caller, now, provider)
+    facts = load_facts(session, queue, caller, now, provider, call.queue_data)
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     return reply.script
@@ -136,13 +146,13 @@ def gather(
         return urls.gather(provider, next_state)
 
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, provider)
+    facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
-    facts = load_facts(session, queue, after.caller, now, provider)  # seats and callbacks as they are now
+    facts = load_facts(session, queue, after.caller, now, provider, result.queue_data)  # seats and callbacks now
     return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
 
 
@@ -165,7 +175,8 @@ def dialled(
     else:
         agent = "missed"
     queue = get_queue(session, state.queue)
-    reply = inbound.dialled(state, agent, load_facts(session, queue, state.caller, now, provider), now, url_for)
+    facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
+    reply = inbound.dialled(state, agent, facts, now, url_for)
     if isinstance(reply.effect, inbound.Resolve):
         try:
             cancel(

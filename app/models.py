@@ -102,6 +102,8 @@ class Queue(Base):
     primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
     voicemail_text: Mapped[str | None] = mapped_column(String(500))
+    # Inbound prompts played from a recording instead of text-to-speech: prompt key -> https URL.
+    prompt_audio: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Texts before a scheduled callback (sms/reminders.py; docs/sms.md "Reminders").
     reminders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -10,6 +10,7 @@ import uuid
 from datetime import date, datetime, time
 from itertools import pairwise
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.models import DateOverride, Queue, WeeklyHours
 from app.queues import QUEUE_KEY
 from app.slot_sync import sync_slots
+from ivr_flows.inbound import PROMPTS, RECORDABLE_PROMPTS
 from scheduler.calendar import Interval
 from scheduler.errors import ValidationFailed
 
@@ -206,6 +208,9 @@ class QueueDoc(BaseModel):
     primary_provider: Provider | None = None
     secondary_provider: Provider | None = None
     voicemail_text: Annotated[str, StringConstraints(max_length=500)] | None = None
+    # Inbound prompts played from a recording (in the queue's language) instead of
+    # text-to-speech: prompt key -> https URL; only prompts said the same on every call.
+    prompt_audio: dict[str, Annotated[str, StringConstraints(max_length=1000)]] = {}
     retry_policy: RetryPolicyDoc = RetryPolicyDoc()
     reminders: RemindersDoc = RemindersDoc()
     widget: WidgetDoc = WidgetDoc()
@@ -228,6 +233,24 @@ class QueueDoc(BaseModel):
     def _region(cls, value: str) -> str:
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not a region phone numbers can be read in")
+        return value
+
+    @field_validator("prompt_audio")
+    @classmethod
+    def _recordings(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, url in value.items():
+            if key not in PROMPTS:
+                raise ValueError(
+                    f"{key!r} is not a prompt; recordable prompts: {', '.join(sorted(RECORDABLE_PROMPTS))}"
+                )
+            if key not in RECORDABLE_PROMPTS:
+                raise ValueError(
+                    f"{key!r} says something that changes from call to call (a time, a wait, a number) or is not"
+                    " said on a queue's calls, so it cannot be pre-recorded"
+                )
+            parsed = urlsplit(url)
+            if parsed.scheme != "https" or not parsed.hostname or any(c.isspace() for c in url):
+                raise ValueError(f"the recording of {key!r} must be an https:// URL, not {url!r}")
         return value
 
     @model_validator(mode="after")

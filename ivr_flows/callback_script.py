@@ -59,7 +59,16 @@ def menu(ctx: CallContext, step: int) -> VoiceScript:
     prompt = (
         (_say(ctx, _t(ctx, "greeting")), _say(ctx, _t(ctx, "menu"))) if step == 1 else (_say(ctx, _t(ctx, "menu")),)
     )
-    return script(Gather(prompt=prompt, action_url=ctx.menu_url.format(step=step), num_digits=1, timeout_seconds=6))
+    # Answered by key or aloud ("one", "deux"): app/dialer.py reads speech with spoken_key.
+    gather = Gather(
+        prompt=prompt,
+        action_url=ctx.menu_url.format(step=step),
+        num_digits=1,
+        timeout_seconds=6,
+        speech=True,
+        speech_language=voice(ctx.language),
+    )
+    return script(gather)
 
 
 def connect(ctx: CallContext) -> VoiceScript:

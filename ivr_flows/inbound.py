@@ -19,8 +19,9 @@ Steps::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,12 +29,13 @@ from babel.dates import format_datetime, format_time
 
 from ivr_flows.callback_script import voice
 from ivr_flows.i18n import N_, language_code, translations
-from ivr_flows.speech import spoken_key
+from ivr_flows.speech import spoken_key, spoken_phone_digits
 from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
 from scheduler.errors import DomainError
 from scheduler.phone import is_mobile, parse_phone
-from scheduler.wait import should_offer
-from telephony.script import Action, Connect, Gather, Hangup, Say, VoiceScript, script
+from scheduler.wait import ring_seconds_before_offer, should_offer, wait_estimate
+from telephony.base import QueueData
+from telephony.script import Action, Connect, Gather, Hangup, Play, Say, VoiceScript, script
 
 SLOTS_PER_PAGE = 3
 MAX_NUMBER_TRIES = 3
@@ -103,9 +105,40 @@ PROMPTS: dict[str, str] = {
 }
 
 
-def text(name: str, language: str, **values: str) -> str:
+# Texts we send rather than say: never played from a recording.
+TEXT_MESSAGES = frozenset({"confirmation_sms", "confirmation_sms_asap", "link_sms"})
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name}
+
+
+# The prompts a queue may have pre-recorded (``prompt_audio`` in its document): those said
+# the same way on every call of the queue. The queue's own name is fixed, so "welcome" may
+# be recorded; times, waits, numbers and keys change from call to call, so prompts that say
+# them are always text-to-speech. "unknown_number" is said when no queue answers.
+RECORDABLE_PROMPTS = frozenset(
+    name
+    for name, template in PROMPTS.items()
+    if name not in TEXT_MESSAGES and name != "unknown_number" and _placeholders(template) <= {"queue"}
+)
+
+
+class PromptText(str):
+    """A prompt as said, remembering which prompt it is (so that a queue's recording of it
+    can be played instead)."""
+
+    key: str
+
+    def __new__(cls, value: str, key: str) -> PromptText:
+        made = super().__new__(cls, value)
+        made.key = key
+        return made
+
+
+def text(name: str, language: str, **values: str) -> PromptText:
     """A prompt in ``language`` (English when it has no translation), placeholders filled."""
-    return translations(language).gettext(PROMPTS[name]).format(**values)
+    return PromptText(translations(language).gettext(PROMPTS[name]).format(**values), name)
 
 
 # --- what the flow knows --------------------------------------------------------------
@@ -197,6 +230,10 @@ class QueueFacts:
     offer_threshold_seconds: int
     offer_at_entry: bool
     offer_repeat_seconds: int = 60
+    average_handle_seconds: int = 300  # with ``agents``: what a provider's queue position is worth
+    agents: int = 1
+    # Recordings to play instead of text-to-speech, by prompt key (RECORDABLE_PROMPTS only).
+    prompt_audio: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,6 +248,7 @@ class Facts:
     queue: QueueFacts
     existing: ExistingCallback | None = None
     slots: tuple[datetime, ...] = ()  # the next slot starts with seats left, in order
+    queue_data: QueueData | None = None  # the provider's own queue figures, where this webhook has them
 
 
 # --- what the shell does for the flow ---------------------------------------------------
@@ -298,28 +336,54 @@ class _Flow:
         self.now = now
         self.url_for = url_for
 
-    def t(self, state: IvrState, name: str, **values: str) -> str:
+    @property
+    def wait_seconds(self) -> int:
+        """The EWT to say and to decide on: the provider's figures where this webhook
+        brought them (scheduler/wait.py), else our own."""
+        data = self.facts.queue_data or QueueData()
+        return wait_estimate(
+            self.queue.estimated_wait_seconds,
+            average_handle_seconds=self.queue.average_handle_seconds,
+            agents=self.queue.agents,
+            provider_average_wait_seconds=data.average_wait_seconds,
+            provider_position=data.position,
+            provider_queue_size=data.size,
+        )
+
+    @property
+    def waited_seconds(self) -> int:
+        """How long the provider says this caller has waited in its queue (QueueTime)."""
+        data = self.facts.queue_data
+        return (data.waited_seconds or 0) if data is not None else 0
+
+    def t(self, state: IvrState, name: str, **values: str) -> PromptText:
         return text(name, state.language, **values)
 
-    def say(self, state: IvrState, *texts: str) -> tuple[Say, ...]:
-        return tuple(Say(spoken, voice(state.language)) for spoken in texts)
+    def say(self, state: IvrState, *texts: str) -> tuple[Say | Play, ...]:
+        """Each text as text-to-speech, or as the queue's recording of that prompt."""
+        lines: list[Say | Play] = []
+        for spoken in texts:
+            key = spoken.key if isinstance(spoken, PromptText) else None
+            url = self.queue.prompt_audio.get(key) if key in RECORDABLE_PROMPTS else None
+            lines.append(Play(url, text=str(spoken)) if url else Say(str(spoken), voice(state.language)))
+        return tuple(lines)
 
-    def gather(self, state: IvrState, lead: tuple[Say, ...], *prompt: str, digits: int = 1) -> Reply:
+    def gather(self, state: IvrState, lead: tuple[Say | Play, ...], *prompt: str, digits: int = 1) -> Reply:
         action = Gather(
             prompt=lead + self.say(state, *prompt),
             action_url=self.url_for(state),
             num_digits=digits,
             timeout_seconds=6,
-            # A menu may be answered aloud ("two"); a phone number is keyed in.
-            speech=digits == 1,
+            # A menu may be answered aloud ("two"), and a phone number said digit by digit.
+            speech=True,
             speech_language=voice(state.language),
         )
         return Reply(script(action), state)
 
-    def end(self, state: IvrState, *texts: str, lead: tuple[Say, ...] = ()) -> Reply:
+    def end(self, state: IvrState, *texts: str, lead: tuple[Say | Play, ...] = ()) -> Reply:
         return Reply(script(*lead, *self.say(state, *texts), Hangup()))
 
-    def hold(self, state: IvrState, lead: tuple[Say, ...] = (), seconds: int | None = None) -> Reply:
+    def hold(self, state: IvrState, lead: tuple[Say | Play, ...] = (), seconds: int | None = None) -> Reply:
         """Hold: ring the queue's agents for ``seconds`` (the offer interval unless said).
         An agent who answers takes the call; when none does, the provider reports it to
         the Connect's status URL and the caller is offered a callback again (``dialled``)."""
@@ -345,11 +409,13 @@ class _Flow:
         local = datetime.fromtimestamp(state.booked, UTC).astimezone(ZoneInfo(self.queue.timezone))
         code = language_code(state.language)
         if state.choice == "asap":
-            return self.t(
-                state, "confirmation_sms_asap", queue=self.queue.name, time=format_time(local, "HH:mm", locale=code)
+            return str(
+                self.t(
+                    state, "confirmation_sms_asap", queue=self.queue.name, time=format_time(local, "HH:mm", locale=code)
+                )
             )
         written = format_datetime(local, "EEEE d MMMM HH:mm", locale=code)
-        return self.t(state, "confirmation_sms", queue=self.queue.name, time=written)
+        return str(self.t(state, "confirmation_sms", queue=self.queue.name, time=written))
 
     def booked(self, state: IvrState, outcome: Booked) -> Reply:
         """Say what is booked; offer a text confirming it when the number takes texts."""
@@ -377,7 +443,7 @@ class _Flow:
 
     # --- prompts of each step ---
 
-    def prompt(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
+    def prompt(self, state: IvrState, lead: tuple[Say | Play, ...] = ()) -> Reply:
         step = state.step
         if step == "existing":
             existing = self.facts.existing
@@ -390,7 +456,7 @@ class _Flow:
         if step == "offer":
             if not self.queue.open_now:
                 return self.gather(state, lead, self.t(state, "offer_closed"))
-            wait = self.spoken_wait(state, self.queue.estimated_wait_seconds)
+            wait = self.spoken_wait(state, self.wait_seconds)
             return self.gather(state, lead, self.t(state, "wait", wait=wait), self.t(state, "offer"))
         if step == "number":
             return self.gather(state, lead, self.t(state, "which_number"))
@@ -406,10 +472,10 @@ class _Flow:
             return self.gather(state, lead, self.t(state, "text_offer"))
         raise ValueError(f"unknown IVR step {step!r}")
 
-    def offer(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
+    def offer(self, state: IvrState, lead: tuple[Say | Play, ...] = ()) -> Reply:
         return self.prompt(replace(state, step="offer", tries=0), lead)
 
-    def slots(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
+    def slots(self, state: IvrState, lead: tuple[Say | Play, ...] = ()) -> Reply:
         available = self.facts.slots
         if not available:
             return self.fallback(state, lead + self.say(state, self.t(state, "no_slots")))
@@ -425,7 +491,7 @@ class _Flow:
         ]
         return self.gather(state, lead, self.t(state, "slots_intro"), *choices, self.t(state, "slots_more"))
 
-    def fallback(self, state: IvrState, lead: tuple[Say, ...] = ()) -> Reply:
+    def fallback(self, state: IvrState, lead: tuple[Say | Play, ...] = ()) -> Reply:
         """What a caller we could not help gets: put through while open, else a goodbye."""
         if self.queue.open_now:
             return self.hold(state, lead)
@@ -447,10 +513,10 @@ class _Flow:
         assert phone is not None
         state = replace(state, tries=0, entered=None)
         if state.choice == "asap":
-            wait = self.queue.estimated_wait_seconds
+            wait = self.wait_seconds
             return Reply(VoiceScript(()), state, Book(phone, "asap", estimated_wait_seconds=wait))
         if state.choice == "link":
-            template = self.t(state, "link_sms", queue=self.queue.name, link="{link}")
+            template = str(self.t(state, "link_sms", queue=self.queue.name, link="{link}"))
             return Reply(VoiceScript(()), state, TextLink(phone, template))
         return self.slots(replace(state, step="slots", page=0))
 
@@ -542,15 +608,17 @@ def answer(call_id: str, caller: str | None, facts: Facts, now: datetime, url_fo
     if facts.existing is not None and caller is not None:
         return flow.prompt(replace(state, step="existing"), welcome)
     offered = should_offer(
-        queue.estimated_wait_seconds,
+        flow.wait_seconds,
         queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         open_now=queue.open_now,
+        waited_seconds=flow.waited_seconds,
     )
     if offered:
         return flow.prompt(state, welcome)
     # A short wait: ring the agents until it would no longer be short, then offer.
-    return flow.hold(state, welcome, seconds=queue.offer_threshold_seconds)
+    seconds = ring_seconds_before_offer(queue.offer_threshold_seconds, flow.waited_seconds)
+    return flow.hold(state, welcome, seconds=seconds)
 
 
 def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
@@ -573,17 +641,19 @@ def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: U
 
 
 def unknown_number(language: str = "en") -> VoiceScript:
-    return script(Say(text("unknown_number", language), voice(language)), Hangup())
+    return script(Say(str(text("unknown_number", language)), voice(language)), Hangup())
 
 
 def advance(
     state: IvrState, digits: str | None, facts: Facts, now: datetime, url_for: UrlFor, speech: str | None = None
 ) -> Reply:
     """The caller's answer to the state's gather: a key (or keys, for a number), a
-    spoken answer naming a key, or nothing (the gather timed out)."""
+    spoken answer naming a key (or saying the number), or nothing (the gather timed out)."""
     flow = _Flow(facts, now, url_for)
     pressed = (digits or "").strip()
-    if not pressed and state.step != "key_entry":
+    if not pressed and state.step == "key_entry":
+        pressed = spoken_phone_digits(speech, state.language)  # "oh seven seven…", "zéro six, douze…"
+    elif not pressed:
         pressed = spoken_key(speech, state.language)
     if not pressed:
         return flow.again(state)

@@ -177,6 +177,18 @@ def _optional(document: dict[str, Any], key: str, kind: type[_T]) -> _T | None:
 
 
 @dataclass(frozen=True)
+class QueueData:
+    """What a provider reports about a caller's place in its own queue (Twilio posts
+    these to an ``<Enqueue>`` wait URL); each figure is None when not sent. Vonage and the
+    simulator have no queue of their own: they never give one."""
+
+    position: int | None = None  # QueuePosition: 1 is next
+    waited_seconds: int | None = None  # QueueTime: how long this caller has waited in it
+    average_wait_seconds: int | None = None  # AvgQueueTime: the queue's average wait
+    size: int | None = None  # CurrentQueueSize: callers in the queue
+
+
+@dataclass(frozen=True)
 class GatherResult:
     """What the caller pressed or said in answer to a gather."""
 
@@ -184,6 +196,7 @@ class GatherResult:
     digits: str | None = None
     speech: str | None = None
     confidence: float | None = None
+    queue_data: QueueData | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +208,7 @@ class DialResult:
     call_id: str
     state: CallState
     duration_seconds: int | None = None
+    queue_data: QueueData | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,7 @@ class InboundCall:
     call_id: str
     from_: str
     to: str
+    queue_data: QueueData | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,11 @@ class Say:
 
 @dataclass(frozen=True)
 class Play:
+    """A recording, played instead of text-to-speech. ``text`` is what it says: the
+    simulator shows it, providers only fetch ``url``."""
+
     url: str
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from telephony.base import (
     OutboundCall,
     PlacedCall,
     ProviderError,
+    QueueData,
     RenderedScript,
     SentSms,
     SignatureError,
@@ -298,6 +299,7 @@ class TwilioTelephony:
             digits=_field(form, "Digits"),
             speech=_field(form, "SpeechResult"),
             confidence=confidence,
+            queue_data=parse_queue_data(form),
         )
 
     def parse_dial_result(self, request: WebhookRequest) -> DialResult:
@@ -314,6 +316,7 @@ class TwilioTelephony:
             call_id=sid,
             state=state,
             duration_seconds=_int_or_none(_field(form, "DialCallDuration"), "DialCallDuration"),
+            queue_data=parse_queue_data(form),
         )
 
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
@@ -325,6 +328,7 @@ class TwilioTelephony:
             call_id=_required(fields, "CallSid"),
             from_=_field(fields, "From") or "",
             to=_required(fields, "To"),
+            queue_data=parse_queue_data(fields),
         )
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
@@ -505,6 +509,31 @@ def _add_dial(response: Any, action: Connect) -> None:
 
 
 # --- Webhook fields ---------------------------------------------------------------
+
+_QUEUE_FIELDS: Final = ("QueuePosition", "QueueTime", "AvgQueueTime", "CurrentQueueSize")
+
+
+def parse_queue_data(form: Mapping[str, str]) -> QueueData | None:
+    """The queue figures Twilio posts to an ``<Enqueue>`` wait URL, when a request carries
+    them; None when it carries none. A figure that is not a whole number is dropped (as if
+    not sent) rather than refusing the call: the wait falls back to our own estimate."""
+    if not any(_field(form, name) is not None for name in _QUEUE_FIELDS):
+        return None
+
+    def figure(name: str) -> int | None:
+        raw = _field(form, name)
+        try:
+            value = int(raw) if raw is not None else None
+        except ValueError:
+            return None
+        return value if value is not None and value >= 0 else None
+
+    return QueueData(
+        position=figure("QueuePosition"),
+        waited_seconds=figure("QueueTime"),
+        average_wait_seconds=figure("AvgQueueTime"),
+        size=figure("CurrentQueueSize"),
+    )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -1,7 +1,7 @@
 """short links: short codes for signed booking links, used reschedule links
 
 Revision ID: 0008_short_links
-Revises: 0006_sms_status
+Revises: 0007_prompt_audio
 Create Date: 2026-11-23 16:30:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_short_links"
-down_revision: str | None = "0006_sms_status"
+down_revision: str | None = "0007_prompt_audio"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

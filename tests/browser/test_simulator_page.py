@@ -112,3 +112,15 @@ def test_call_the_queue_and_type_another_number(app: Flask, demo_queue: str, db:
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
     assert (callback.phone, callback.kind, callback.source) == ("+447400900123", "asap", "ivr")
+
+
+def test_a_recorded_prompt_shows_its_audio_and_its_text(app: Flask, make_queue, page: Any) -> None:  # type: ignore[no-untyped-def]
+    welcome = "https://cdn.example.com/support/welcome.mp3"
+    make_queue(prompt_audio={"welcome": welcome})
+    page.goto("/simulator")
+    page.fill("#caller", "+447400123459")
+    page.fill("#queue-number", "+441632960001")
+    page.get_by_role("button", name="Call the queue").click()
+    page.wait_for_selector(f".call.inbound .say:has-text('▶ audio: {welcome}')")
+    page.wait_for_selector(".call.inbound .say:has-text('Thank you for calling Support.')")
+    page.wait_for_selector(".call.inbound .say:has-text('press star')")

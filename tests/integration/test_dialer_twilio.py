@@ -117,3 +117,44 @@ def test_twilio_webhooks_with_a_bad_signature_are_refused(
     assert apply_call_events(app) == 0  # nothing was stored
     with db.read() as session:
         assert session.scalars(select(Callback.state).where(Callback.ref == ref)).one() == "dialing"
+
+
+@pytest.mark.parametrize(
+    ("language", "spoken", "state", "heard"),
+    [
+        ("en", "Number 2, please.", "cancelled", "text"),  # a digit as the recogniser writes it
+        ("fr", "Trois.", "cancelled", "annul"),
+        ("ru", "один", "connected", None),
+    ],
+)
+def test_the_callback_menu_takes_a_spoken_key_in_the_callbacks_language(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    twilio_http: FakeTwilioHttp,  # type: ignore[no-untyped-def]
+    language: str,
+    spoken: str,
+    state: str,
+    heard: str | None,
+) -> None:
+    make_queue(estimated_wait_seconds=0, primary_provider="twilio", agent_target="+442079460000", language=language)
+    ref = book(client, 1).get_json()["ref"]
+    dialer = Dialer(db, app.extensions["providers"], clock, app.extensions["settings"])
+    assert dialer.dispatch() == 1
+    answer_url = twilio_http.only_request.values("Url")[0]
+    base = {"CallSid": CALL_SID, "AccountSid": ACCOUNT_SID, "To": "+447400000001"}
+    gather = twiml(post_signed(client, app, answer_url, {**base, "CallStatus": "in-progress"})).find("Gather")
+    assert gather is not None and gather.get("input") == "dtmf speech"
+    assert gather.get("language") == {"en": "en-GB", "fr": "fr-FR", "ru": "ru-RU"}[language]
+    answer = twiml(
+        post_signed(client, app, gather.get("action", ""), {**base, "SpeechResult": spoken, "Confidence": "0.8"})
+    )
+    if heard is None:
+        assert answer.find("Dial") is not None  # 1: put through to the agent
+    else:
+        assert heard in " ".join(say.text or "" for say in answer.iter("Say")).lower()
+    with db.read() as session:
+        callback = session.scalars(select(Callback).where(Callback.ref == ref)).one()
+    assert callback.state == state

@@ -144,3 +144,16 @@ def test_when_no_agent_is_free_the_hold_comes_back_to_the_offer(
     assert again["state"] == "answered" and "Sorry to keep you waiting" in heard(again)
     phone_sim.agents_available = True
     assert phone_sim.press(call_id, "*")["state"] == "with_agent"
+
+
+def test_a_recorded_prompt_reaches_the_simulator_with_its_text(
+    app: Flask,
+    make_queue,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    welcome = "https://cdn.example.com/support/welcome.mp3"
+    make_queue(prompt_audio={"welcome": welcome})
+    call = phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app))
+    (gather,) = call["script"]["actions"]
+    assert gather["prompt"][0] == {"type": "play", "url": welcome, "text": "Thank you for calling Support."}
+    assert "Thank you for calling Support." not in heard(call) and "press star" in heard(call)

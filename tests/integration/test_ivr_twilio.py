@@ -446,9 +446,25 @@ def test_menus_can_be_answered_aloud(
     spoken = {**call.fields(), "SpeechResult": "Two, please.", "Confidence": "0.91"}
     answer = call._twiml(call.post(call.action(), spoken))
     assert "the number you are calling from, press 1" in said(answer)
-    entry = call.press("2")
+    entry = call._twiml(call.post(call.action(), {**call.fields(), "SpeechResult": "Another number: two."}))
     entry_gather = entry.find("Gather")
-    assert entry_gather is not None and entry_gather.get("input") == "dtmf"  # a number is keyed in
+    assert entry_gather is not None and entry_gather.get("input") == "dtmf speech"  # keyed in, or said
+    assert entry_gather.get("numDigits") == "15"
+
+    def say(words: str) -> ET.Element:
+        return call._twiml(call.post(call.action(), {**call.fields(), "SpeechResult": words, "Confidence": "0.7"}))
+
+    confirm = say("Oh seven four double oh, one two three, four five six.")
+    assert "You entered 0 7 4 0 0, 1 2 3 4 5 6." in said(confirm)
+    times = say("One.")
+    assert "Press 3 for today at eleven o'clock." in said(times)
+    later = say("four")
+    assert "Press 1 for today at quarter past eleven." in said(later)
+    assert said(say("Nine, please")) == said(later)  # 9: these again
+    done = say("Number three")
+    assert "We will call you back today at quarter to twelve, on 0 7 4 0 0, 1 2 3 4 5 6." in said(done)
+    (callback,) = callbacks(db)
+    assert callback.phone == "+447400123456"
 
 
 def test_a_hold_nobody_answers_is_offered_the_callback_again(
@@ -509,3 +525,63 @@ def test_a_caller_who_reaches_an_agent_has_their_waiting_callback_closed(
     with db.read() as session:
         (callback,) = session.scalars(select(Callback)).all()
         assert "reached an agent by calling in" in (callback.events[-1].reason or "")
+
+
+def test_the_wait_and_the_offer_follow_twilios_queue_figures_when_they_come(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    # Our own figures say no wait at all (0 callers): Twilio's average wait says 20 minutes.
+    make_queue(agent_target="+442079460000", callers_waiting=0)
+    call = TwilioCall(app, client)
+    queued = {"QueuePosition": "4", "QueueTime": "12", "AvgQueueTime": "1200", "CurrentQueueSize": "6"}
+    form = {**call.fields(), "CallStatus": "ringing", "Direction": "inbound", **queued}
+    greeting = call._twiml(call.post(f"{call.base}/webhooks/twilio/voice/inbound", form))
+    assert "Your expected wait is in about 20 minutes." in said(greeting)
+    assert greeting.find("Gather") is not None and greeting.find("Dial") is None
+    # Signed like every webhook: the same figures with a wrong signature change nothing.
+    forged = call.post(f"{call.base}/webhooks/twilio/voice/inbound", form, token="not-the-token")
+    assert forged.status_code == 403
+
+    call.press("1")  # ASAP
+    done = call._twiml(call.post(call.action(), {**call.fields(), "Digits": "1", **queued}))
+    assert "we will call you back in about 20 minutes" in said(done)
+    (callback,) = callbacks(db)
+    assert callback.kind == "asap"
+
+
+def test_a_caller_who_waited_in_twilios_queue_rings_only_what_is_left_of_the_threshold(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", callers_waiting=0, offer_threshold_seconds=90)
+    call = TwilioCall(app, client)
+    form = {**call.fields(), "CallStatus": "ringing", "QueuePosition": "0", "QueueTime": "60"}
+    dial = call._twiml(call.post(f"{call.base}/webhooks/twilio/voice/inbound", form)).find("Dial")
+    assert dial is not None and dial.get("timeout") == "30"
+    busy = {**call.fields(), "DialCallStatus": "busy", "AvgQueueTime": "600"}
+    again = call._twiml(call.post(dial.get("action", ""), busy))
+    assert "Your expected wait is in about 10 minutes." in said(again) and again.find("Gather") is not None
+
+
+def test_a_queues_recorded_prompts_are_played_and_the_rest_spoken(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    twilio: None,  # type: ignore[no-untyped-def]
+) -> None:
+    welcome, goodbye = "https://cdn.example.com/support/welcome.mp3", "https://cdn.example.com/support/bye.mp3"
+    make_queue(agent_target="+442079460000", prompt_audio={"welcome": welcome, "goodbye": goodbye})
+    call = TwilioCall(app, client)
+    greeting = call.dial()
+    gather = greeting.find("Gather")
+    assert gather is not None
+    assert [child.tag for child in gather] == ["Play", "Say", "Say"]
+    assert gather.findtext("Play") == welcome
+    assert "Thank you for calling" not in said(greeting)  # the recording says it
+    assert "Your expected wait is in about 8 minutes." in said(greeting)

@@ -51,12 +51,17 @@ class VonageCall:
             )
         )
 
-    def press(self, digits: str, *, url: str | None = None, secret: str = SIGNATURE_SECRET) -> Any:
+    def press(
+        self, digits: str, *, url: str | None = None, secret: str = SIGNATURE_SECRET, said: str | None = None
+    ) -> Any:
+        speech: dict[str, Any] = {}
+        if said is not None:  # Vonage's speech result: several guesses, each with a confidence (a string)
+            speech = {"results": [{"text": "zzz", "confidence": "0.2"}, {"text": said, "confidence": "0.87"}]}
         event = {
             "uuid": self.uuid,
             "conversation_uuid": "CON-9",
             "dtmf": {"digits": digits, "timed_out": not digits},
-            "speech": {},
+            "speech": speech,
             "timestamp": "2027-01-04T10:00:05.000Z",
         }
         body = json.dumps(event).encode()
@@ -172,6 +177,27 @@ def test_a_withheld_caller_types_a_number_in(
     assert (callback.phone, callback.kind, callback.source) == ("+447400900123", "asap", "ivr")
 
 
+def test_a_withheld_caller_says_their_number_in_french(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    make_queue,
+    vonage: None,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(agent_target="+442079460000", language="fr", region="FR")
+    call = VonageCall(app, client)
+    call.dial(caller="Unknown")
+    entry = call.press("", said="Rappelez-moi dès que possible, un.")
+    assert entry[-1]["type"] == ["dtmf", "speech"] and entry[-1]["speech"]["language"] == "fr-FR"
+    assert entry[-1]["dtmf"]["maxDigits"] == 15
+    confirm = call.press("", said="zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit")
+    assert "0 6, 1 2, 3 4, 5 6, 7 8" in talk(confirm)
+    call.press("", said="un")
+    with db.read() as session:
+        (callback,) = session.scalars(select(Callback)).all()
+    assert (callback.phone, callback.kind) == ("+33612345678", "asap")
+
+
 def test_bad_signatures_are_refused_and_nothing_is_booked(
     app: Flask,
     client: FlaskClient,
@@ -189,3 +215,17 @@ def test_bad_signatures_are_refused_and_nothing_is_booked(
     assert call.press("1", secret="not-the-signature-secret-but-long-enough").status_code == 403
     with db.read() as session:
         assert session.scalars(select(Callback)).all() == []
+
+
+def test_a_queues_recorded_prompt_is_streamed(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    vonage: None,  # type: ignore[no-untyped-def]
+) -> None:
+    offer = "https://cdn.example.com/support/offer.mp3"
+    make_queue(agent_target="+442079460000", prompt_audio={"offer": offer})
+    greeting = VonageCall(app, client).dial()
+    assert [a["action"] for a in greeting] == ["talk", "talk", "stream", "input"]
+    assert greeting[2] == {"action": "stream", "streamUrl": [offer], "bargeIn": True}
+    assert "Thank you for calling Support." in talk(greeting) and "press star" not in talk(greeting)

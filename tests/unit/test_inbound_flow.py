@@ -9,7 +9,8 @@ import pytest
 from ivr_flows import inbound
 from ivr_flows.speech import spoken_key
 from scheduler.errors import PhoneInvalid, SlotFull
-from telephony.script import Connect, Gather, Hangup, Say
+from telephony.base import QueueData
+from telephony.script import Connect, Gather, Hangup, Play, Say
 
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
 SLOTS = tuple(NOW + timedelta(minutes=30 + 15 * i) for i in range(7))
@@ -31,8 +32,9 @@ def facts(**changes: object) -> inbound.Facts:
     )
     existing = changes.pop("existing", None)
     slots = changes.pop("slots", SLOTS)
+    queue_data = changes.pop("queue_data", None)
     queue.update(changes)
-    return inbound.Facts(inbound.QueueFacts(**queue), existing, slots)  # type: ignore[arg-type]
+    return inbound.Facts(inbound.QueueFacts(**queue), existing, slots, queue_data)  # type: ignore[arg-type]
 
 
 def url_for(state: inbound.IvrState) -> str:
@@ -215,3 +217,77 @@ def test_reaching_an_agent_closes_a_waiting_callback() -> None:
     assert answered.effect == inbound.Resolve("ABCDEFGHJK") and answered.script.actions == ()
     assert inbound.dialled(holding(), "answered", facts(), NOW, url_for).effect is None
     assert inbound.dialled(holding(), "ringing", facts(existing=existing), NOW, url_for).effect is None
+
+
+def test_the_providers_average_wait_replaces_our_estimate_in_the_offer_and_the_asap_booking() -> None:
+    data = QueueData(position=3, waited_seconds=5, average_wait_seconds=1200, size=7)
+    reply = start(estimated_wait_seconds=30, queue_data=data)  # ours alone would put them through
+    assert reply.state is not None and reply.state.step == "offer"
+    assert "Your expected wait is in about 20 minutes." in heard(reply)
+    asap = press(press(reply, "1", queue_data=data), "1", queue_data=data)
+    assert asap.effect == inbound.Book("+447400123456", "asap", estimated_wait_seconds=1200)
+
+
+def test_a_provider_position_counts_our_handle_time_shared_among_agents() -> None:
+    data = QueueData(position=5)
+    reply = start(estimated_wait_seconds=30, average_handle_seconds=240, agents=2, queue_data=data)
+    assert "Your expected wait is in about 10 minutes." in heard(reply)  # 5 × 240 s ÷ 2
+    short = start(estimated_wait_seconds=900, average_handle_seconds=10, agents=1, queue_data=QueueData(position=1))
+    assert isinstance(short.script.actions[-1], Connect)  # the provider says it is short: put through
+
+
+def test_time_already_waited_in_the_providers_queue_counts_towards_the_threshold() -> None:
+    partly = start(estimated_wait_seconds=0, queue_data=QueueData(position=0, waited_seconds=40))
+    ring = partly.script.actions[-1]
+    assert isinstance(ring, Connect) and ring.timeout_seconds == 20  # 60 s threshold less 40 s waited
+    waited = start(estimated_wait_seconds=0, queue_data=QueueData(position=0, waited_seconds=60))
+    assert waited.state is not None and waited.state.step == "offer"
+
+
+def test_a_missed_hold_reoffers_with_the_providers_wait() -> None:
+    again = inbound.dialled(holding(), "missed", facts(queue_data=QueueData(average_wait_seconds=300)), NOW, url_for)
+    assert "Your expected wait is in about 5 minutes." in heard(again)
+
+
+def test_a_number_may_be_said_instead_of_keyed_and_keys_still_work() -> None:
+    entry = press(start(caller=None), "1")  # withheld: straight to number entry
+    assert entry.state is not None and entry.state.step == "key_entry"
+    gather = entry.script.actions[-1]
+    assert isinstance(gather, Gather) and gather.speech and gather.num_digits == inbound.PHONE_DIGITS
+    said = inbound.advance(entry.state, None, facts(), NOW, url_for, speech="oh seven four double oh, one two three")
+    assert said.state is not None and said.state.step == "key_entry" and "not valid" in heard(said)
+    spoken = "oh seven four double oh, one two three, four five six"
+    confirm = inbound.advance(entry.state, None, facts(), NOW, url_for, speech=spoken)
+    assert confirm.state is not None and confirm.state.entered == "+447400123456"
+    keyed = press(entry, "07400123456#")
+    assert keyed.state is not None and keyed.state.entered == "+447400123456"
+    yes = inbound.advance(confirm.state, None, facts(), NOW, url_for, speech="Yes, one.")
+    assert yes.effect == inbound.Book("+447400123456", "asap", estimated_wait_seconds=480)
+    nothing = inbound.advance(entry.state, None, facts(), NOW, url_for, speech="I don't know it")
+    assert "did not get that" in heard(nothing)
+
+
+WELCOME = "https://cdn.example.com/support/welcome.mp3"
+OFFER = "https://cdn.example.com/support/offer.mp3"
+
+
+def test_a_recorded_prompt_is_played_and_the_rest_is_spoken() -> None:
+    # A recording under a prompt key that changes per call is never played, even if stored.
+    audio = {"welcome": WELCOME, "offer": OFFER, "wait": "https://cdn.example.com/wait.mp3"}
+    reply = start(prompt_audio=audio)
+    (gather,) = reply.script.actions
+    assert isinstance(gather, Gather)
+    welcome, wait, offer = gather.prompt
+    assert welcome == Play(WELCOME, text="Thank you for calling Support.")
+    assert wait == Say("Your expected wait is in about 8 minutes.", "en-GB")
+    assert isinstance(offer, Play) and offer.url == OFFER
+    assert offer.text.startswith("To be called back as soon as possible")
+    times = press(press(reply, "2", prompt_audio=audio), "1", prompt_audio=audio)
+    assert not any(isinstance(p, Play) for a in times.script.actions if isinstance(a, Gather) for p in a.prompt)
+
+
+def test_every_recordable_prompt_is_said_the_same_on_every_call() -> None:
+    assert {"welcome", "offer", "which_number", "enter_number", "goodbye"} <= inbound.RECORDABLE_PROMPTS
+    assert not {"wait", "slot_choice", "booked", "confirm_number", "existing", "link_sms", "unknown_number"} & (
+        inbound.RECORDABLE_PROMPTS
+    )

@@ -141,3 +141,28 @@ def test_bad_widget_settings_are_refused(widget: dict[str, object]) -> None:
     with pytest.raises(ValidationFailed) as failed:
         parse_queue_document(demo_document(widget=widget))
     assert any(field.startswith("widget") for field in failed.value.details)
+
+
+def test_fixed_prompts_may_have_https_recordings() -> None:
+    audio = {"welcome": "https://cdn.example.com/support/welcome.mp3", "offer": "https://cdn.example.com/o.wav?v=2"}
+    assert parse_queue_document(demo_document(prompt_audio=audio)).prompt_audio == audio
+    assert parse_queue_document(demo_document()).prompt_audio == {}
+
+
+@pytest.mark.parametrize(
+    ("audio", "says"),
+    [
+        ({"welcom": "https://cdn.example.com/w.mp3"}, "'welcom' is not a prompt"),
+        ({"slot_choice": "https://cdn.example.com/s.mp3"}, "cannot be pre-recorded"),  # {key} and {time}
+        ({"wait": "https://cdn.example.com/w.mp3"}, "cannot be pre-recorded"),  # {wait}
+        ({"link_sms": "https://cdn.example.com/l.mp3"}, "cannot be pre-recorded"),  # a text, not said
+        ({"welcome": "http://cdn.example.com/w.mp3"}, "must be an https:// URL"),
+        ({"welcome": "https:///w.mp3"}, "must be an https:// URL"),
+        ({"welcome": "welcome.mp3"}, "must be an https:// URL"),
+        ({"welcome": 5}, "valid string"),
+    ],
+)
+def test_bad_recordings_are_refused_with_the_reason(audio: dict[str, object], says: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_queue_document(demo_document(prompt_audio=audio))
+    assert any(key.startswith("prompt_audio") and says in message for key, message in caught.value.details.items())

@@ -20,6 +20,7 @@ from telephony.base import (
     OutboundCall,
     PlacedCall,
     ProviderError,
+    QueueData,
     SentSms,
     SignatureError,
     Telephony,
@@ -488,6 +489,18 @@ def test_an_empty_gather_reports_nothing_pressed() -> None:
     twilio, _ = adapter()
     result = twilio.parse_gather(form_post({"CallSid": CALL_SID, "Digits": ""}))
     assert (result.digits, result.speech, result.confidence) == (None, None, None)
+
+
+def test_enqueue_wait_url_figures_become_queue_data_and_their_absence_none() -> None:
+    twilio, _ = adapter()
+    queued = {"QueuePosition": "3", "QueueTime": "42", "AvgQueueTime": "180", "CurrentQueueSize": "7"}
+    result = twilio.parse_gather(form_post({"CallSid": CALL_SID, "Digits": "", **queued}))
+    assert result.queue_data == QueueData(position=3, waited_seconds=42, average_wait_seconds=180, size=7)
+    dial = twilio.parse_dial_result(form_post({"CallSid": CALL_SID, "DialCallStatus": "busy", "QueueTime": "9"}))
+    assert dial.queue_data == QueueData(waited_seconds=9)
+    assert twilio.parse_gather(form_post({"CallSid": CALL_SID, "Digits": "1"})).queue_data is None
+    odd = twilio.parse_gather(form_post({"CallSid": CALL_SID, "AvgQueueTime": "soon", "QueuePosition": "-2"}))
+    assert odd.queue_data == QueueData()  # unreadable figures are dropped, not a refused call
 
 
 @pytest.mark.parametrize("form", [{"Digits": "1"}, {"CallSid": CALL_SID, "SpeechResult": "yes", "Confidence": "very"}])
