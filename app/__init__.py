@@ -32,10 +32,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
     from web_widget.api import api
+    from web_widget.cors import init_cors
     from web_widget.errors import register_error_handlers
+    from web_widget.pages import widget_pages
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
+    app.register_blueprint(widget_pages)
+    init_cors(app)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "api": "/api/v1/openapi.json",
             "demo_slots": "/api/v1/queues/support/slots",
             "simulator": "/simulator",
+            "widget_demo": "/widget-demo",
         }
 
     @app.get("/healthz")
