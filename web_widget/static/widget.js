@@ -80,6 +80,13 @@
     return LANGS.includes(wanted) ? wanted : 'en';
   }
 
+  /** The locale dates are written in: the page's own tag when it is in the chosen language
+   *  (en-US writes 12-hour times), else a default for the language. */
+  function dateLocale(el, lang) {
+    const tag = (el && el.getAttribute('data-lang')) || document.documentElement.lang || '';
+    return tag.toLowerCase().startsWith(lang + '-') ? tag : { en: 'en-GB', ru: 'ru-RU', fr: 'fr-FR' }[lang];
+  }
+
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, (_, k) => (values[k] == null ? '' : String(values[k])));
   }
@@ -199,7 +206,7 @@
       else if (k === 'className' || k === 'value' || k === 'checked') el[k] = v;
       else el.setAttribute(k, v === true ? '' : String(v));
     });
-    children.flat().forEach((c) => { if (c != null && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c); });
+    children.flat(Infinity).forEach((c) => { if (c != null && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c); });
     return el;
   }
 
@@ -275,6 +282,7 @@ dt,dd{margin:0}
       this.el = el;
       this.key = queueKey;
       this.lang = pickLang(el);
+      this.locale = dateLocale(el, this.lang);
       this.t = TEXTS[this.lang];
       this.tags = (el.getAttribute('data-tags') || '').split(',').map((s) => s.trim()).filter(Boolean);
       this.host = h('callback-widget', { 'data-queue': queueKey, 'data-state': 'idle', lang: this.lang });
@@ -350,7 +358,7 @@ dt,dd{margin:0}
       if (!q.open_now && !q.collect_off_hours) {
         this.state('closed-hours');
         this.body.replaceChildren(h('p', { className: 'note queue-name', text: q.name }),
-          h('p', { className: 'strong', text: t.closed }), hoursList(this.lang, t, q),
+          h('p', { className: 'strong', text: t.closed }), hoursList(this.locale, t, q),
           h('p', { className: 'note', text: fill(t.zone, { zone: visitorZone(), centre: q.timezone }) }));
         return;
       }
@@ -360,7 +368,7 @@ dt,dd{margin:0}
         h('p', { className: 'note queue-name', text: q.name }));
       if (collect) this.formEl.append(h('p', { className: 'note', text: t.closedCollect }));
       this.phone = this.input('phone', t.phone, { type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true },
-        fill(t.phoneHint, { region: regionName(this.lang, q.region || 'GB') }));
+        fill(t.phoneHint, { region: regionName(this.locale, q.region || 'GB') }));
       this.phone.addEventListener('input', () => this.checkPhone(false));
       this.phone.addEventListener('blur', () => this.checkPhone(true));
       this.extra = ((q.widget && q.widget.fields) || []).slice(0, 5).map((f, i) =>
@@ -434,8 +442,8 @@ dt,dd{margin:0}
         if (!r.slots.length) { box.replaceChildren(h('p', { text: t.noSlots })); return; }
         const zone = visitorZone();
         const dayKey = formatter('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
-        const dayName = formatter(this.lang, { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long' });
-        const timeName = formatter(this.lang, { timeZone: zone, hour: '2-digit', minute: '2-digit' });
+        const dayName = formatter(this.locale, { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long' });
+        const timeName = formatter(this.locale, { timeZone: zone, hour: '2-digit', minute: '2-digit' });
         const groups = new Map();
         r.slots.forEach((s) => {
           const d = new Date(s.start);
@@ -511,7 +519,7 @@ dt,dd{margin:0}
       const t = this.t;
       this.state('booked');
       const when = cb.kind === 'scheduled' && cb.slot_start
-        ? fill(t.whenAt, { when: formatter(this.lang, { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: visitorZone() }).format(new Date(cb.slot_start)) })
+        ? fill(t.whenAt, { when: formatter(this.locale, { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: visitorZone() }).format(new Date(cb.slot_start)) })
         : t.whenAsap;
       const status = h('p', { role: 'status' });
       const cancel = h('button', { className: 'btn alt', type: 'button', text: t.cancel, onclick: () => {
@@ -560,7 +568,7 @@ dt,dd{margin:0}
           out.setAttribute('data-ref', r.callback.ref);
           button.dispatchEvent(new CustomEvent('callbackwidget:booked', { bubbles: true, detail: r.callback }));
         } else if (r.closed) {
-          const hours = DAYS.map((d, i) => ((r.closed.schedule[d] || []).length ? weekdayName(lang, i) + ' ' + r.closed.schedule[d].map((s) => s.opens + '–' + s.closes).join(', ') : null)).filter(Boolean);
+          const hours = DAYS.map((d, i) => ((r.closed.schedule[d] || []).length ? weekdayName(dateLocale(el, lang), i) + ' ' + r.closed.schedule[d].map((s) => s.opens + '–' + s.closes).join(', ') : null)).filter(Boolean);
           say(t.closed + ' ' + fill(t.hours, { zone: r.closed.timezone }) + ': ' + hours.join('; '));
         } else if (r.error.type === NOT_FOUND) say(t.unavailable);
         else if (r.error.type === 'validation_error' && r.error.fields.phone) say(t.phoneBad, true);
