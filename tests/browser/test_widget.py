@@ -126,9 +126,16 @@ def test_a_visitor_on_another_site_books_a_slot_sees_the_reference_and_can_cance
     make_queue(widget={"allowed_origins": [host.origin]})
     page = browser()
     page.goto(host.page(live_server))
+    # The host's heavy styles (red !important buttons, purple everything) stay out of the
+    # widget's shadow DOM, and the widget's styles stay out of the page.
+    launcher = page.locator("callback-widget button.launch")
+    assert launcher.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(26, 127, 55)"
+    assert launcher.evaluate("(b) => getComputedStyle(b).color") == "rgb(255, 255, 255)"
+    assert page.locator("h1").evaluate("(h) => getComputedStyle(h).color") == "rgb(128, 0, 128)"
     shot(page, "button")
     dialog = open_dialog(page, host.origin + "/")
     expect(widget(page)).to_have_attribute("data-state", "form")
+    assert dialog.locator("h2").evaluate("(h) => getComputedStyle(h).color") == "rgb(29, 35, 48)"
     phone_input = dialog.get_by_label("Your phone number")
     expect(phone_input).to_be_focused()
     phone_input.fill("07400 123456")

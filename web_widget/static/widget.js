@@ -238,7 +238,8 @@
   }
 
   const CSS = `
-:host{all:initial;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330}
+:host{all:initial!important}
+.launch,.backdrop{font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;text-align:left;letter-spacing:normal}
 *{box-sizing:border-box;font:inherit}
 .launch{position:fixed;right:16px;bottom:16px;z-index:2147483000;background:#1a7f37;color:#fff;border:0;border-radius:24px;padding:12px 18px;font-weight:600;cursor:pointer;box-shadow:0 2px 8px #0004}
 .backdrop{position:fixed;inset:0;z-index:2147483001;background:#0006;display:flex;align-items:center;justify-content:center;padding:12px}
@@ -358,8 +359,7 @@ dt,dd{margin:0}
       if (!q.open_now && !q.collect_off_hours) {
         this.state('closed-hours');
         this.body.replaceChildren(h('p', { className: 'note queue-name', text: q.name }),
-          h('p', { className: 'strong', text: t.closed }), hoursList(this.locale, t, q),
-          h('p', { className: 'note', text: fill(t.zone, { zone: visitorZone(), centre: q.timezone }) }));
+          h('p', { className: 'strong', text: t.closed }), hoursList(this.locale, t, q));
         return;
       }
       this.state(collect ? 'off-hours' : 'form');
@@ -545,8 +545,12 @@ dt,dd{margin:0}
     const button = document.getElementById(el.getAttribute('data-button'));
     if (!input || !button) { console.warn('CallbackWidget: data-phone-input or data-button names no element'); return; }
     const tags = (el.getAttribute('data-tags') || '').split(',').map((s) => s.trim()).filter(Boolean);
-    const out = h('span', { className: 'callback-widget-message', role: 'status', 'aria-live': 'polite', 'data-queue': key });
-    input.insertAdjacentElement('afterend', out);
+    // Messages go in the site's own element (data-message="id"), else in one after the button.
+    const own = document.getElementById(el.getAttribute('data-message') || '');
+    const out = own || h('span', { className: 'callback-widget-message', 'data-queue': key });
+    out.setAttribute('role', 'status');
+    out.setAttribute('aria-live', 'polite');
+    if (!own) button.insertAdjacentElement('afterend', out);
     const say = (text, invalid) => {
       out.textContent = text;
       if (invalid) { input.setAttribute('aria-invalid', 'true'); input.setAttribute('aria-describedby', out.id = out.id || nextId('msg')); } else input.removeAttribute('aria-invalid');
