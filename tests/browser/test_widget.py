@@ -242,7 +242,7 @@ def test_off_hours_with_collecting_offers_the_next_open_times(
     expect(widget(page)).to_have_attribute("data-state", "off-hours")
     expect(dialog).to_contain_text("We are closed now. Leave your number")
     dialog.get_by_label("Your phone number").fill("07400 123458")
-    dialog.get_by_role("button", name="Choose a time").click()
+    # The next open times are offered straight away.
     expect(dialog.locator("legend").first).to_have_text("Monday 11 January")
     expect(dialog.get_by_role("radio").first).to_have_attribute("data-start", "2027-01-11T09:00:00+00:00")
     shot(page, "off-hours")
@@ -456,6 +456,62 @@ def test_the_page_language_chooses_the_texts(browser: Any, live_server: str, hos
     expect(page.get_by_role("dialog")).to_contain_text("Заказать обратный звонок")
     expect(page.get_by_role("dialog").get_by_label("Ваш номер телефона")).to_be_visible()
     shot(page, "russian")
+
+
+def test_the_new_server_errors_keep_their_types_and_are_shown(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any
+) -> None:
+    """request_throttle_* and request_phone_blacklisted (answered by the API's abuse checks)
+    reach the JS API unchanged; the dialog says them, the blocked number next to the field."""
+    make_queue(widget={"allowed_origins": [host.origin]})
+    page = browser()
+    answers = {
+        "+447400123470": (429, "request_throttle_timeout"),
+        "+447400123471": (429, "request_throttle_count"),
+        "+447400123472": (403, "request_phone_blacklisted"),
+    }
+
+    def fake(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        status, type_ = answers[route.request.post_data_json["phone"]]
+        route.fulfill(
+            status=status,
+            json={"type": type_, "message": "refused", "details": {}},
+            headers={"Access-Control-Allow-Origin": host.origin},
+        )
+
+    page.route(f"{live_server}/api/v1/callbacks", fake)
+    page.goto(host.page(live_server))
+    call = "(p) => new Promise((done) => CallbackWidget.createRequest('support', p, [], done))"
+    for number, (_, type_) in answers.items():
+        assert page.evaluate(call, number)["error"]["type"] == type_
+
+    dialog = open_dialog(page, host.origin + "/")
+    phone_input = dialog.get_by_label("Your phone number")
+    phone_input.fill("+447400123471")
+    dialog.get_by_role("button", name="Call me now").click()
+    expect(dialog.locator("p[role=alert]")).to_have_text("Too many requests; please try again later.")
+    phone_input.fill("+447400123472")
+    dialog.get_by_role("button", name="Call me now").click()
+    expect(dialog.locator("[data-field='phone']")).to_have_text("This number cannot be used.")
+    expect(dialog.locator("p[role=alert]")).to_have_text("")
+
+
+def test_the_demo_page_opened_at_another_name_is_another_origin_and_books(
+    browser: Any, live_server: str, make_queue: Any, db: Database
+) -> None:
+    """As with make run at http://localhost:5000/widget-demo: the page is localhost, the
+    script and the API are 127.0.0.1 (PUBLIC_BASE_URL), so the queue must allow localhost."""
+    other_name = live_server.replace("127.0.0.1", "localhost")
+    make_queue(widget={"allowed_origins": [other_name]})
+    page = browser()
+    dialog = open_dialog(page, other_name + "/widget-demo")
+    dialog.get_by_label("Your phone number").fill("07400 123466")
+    dialog.get_by_role("button", name="Call me now").click()
+    expect(dialog).to_contain_text("Your callback is booked")
+    assert [c.kind for c in callbacks(db)] == ["asap"]
 
 
 def test_the_demo_page_books_a_real_slot(browser: Any, live_server: str, demo_queue: str, db: Database) -> None:

@@ -386,12 +386,13 @@ dt,dd{margin:0}
       this.general = h('p', { className: 'err', role: 'alert' });
       this.fieldErrors.slot_start = { err: this.slotError, el: this.slotBox };
       this.nowBtn = h('button', { className: 'btn', type: 'submit', text: collect ? t.nowClosed : t.now, onclick: () => { this.mode = 'asap'; } });
-      this.chooseBtn = h('button', { className: 'btn alt', type: 'button', 'aria-expanded': 'false', text: t.choose, onclick: () => this.showSlots() });
+      this.chooseBtn = h('button', { className: 'btn alt', type: 'button', 'aria-expanded': 'false', text: t.choose, onclick: () => this.showSlots(true) });
       this.bookBtn = h('button', { className: 'btn', type: 'submit', hidden: true, text: t.book, onclick: () => { this.mode = 'scheduled'; } });
       this.formEl.append(h('div', { className: 'actions' }, this.nowBtn, this.chooseBtn),
         this.slotBox, this.slotError, h('div', { className: 'actions' }, this.bookBtn), this.general);
       this.body.replaceChildren(this.formEl);
       this.mode = 'asap';
+      if (collect) this.showSlots(false); // off-hours: the next open times, straight away
       this.phone.focus();
     }
 
@@ -427,11 +428,11 @@ dt,dd{margin:0}
       return !problem;
     }
 
-    showSlots() {
+    showSlots(focusFirst) {
       this.chooseBtn.setAttribute('aria-expanded', 'true');
       this.slotBox.hidden = false;
       this.bookBtn.hidden = false;
-      this.loadSlots(this.slotBox, true);
+      this.loadSlots(this.slotBox, focusFirst);
     }
 
     loadSlots(box, focusFirst) {
@@ -480,6 +481,7 @@ dt,dd{margin:0}
         if (!picked) { this.showError('slot_start', t.pick); ok = false; } else slot = picked.value;
       }
       if (!ok) { const bad = this.dialog.querySelector('[aria-invalid=true]'); if (bad) bad.focus(); return; }
+      this.sentMode = mode;
       const buttons = [this.nowBtn, this.chooseBtn, this.bookBtn];
       buttons.forEach((b) => { b.disabled = true; });
       this.general.textContent = t.sending;
@@ -504,7 +506,7 @@ dt,dd{margin:0}
         });
       } else if (err.type === 'request_phone_blacklisted') {
         shown = this.showError('phone', t.blocked);
-      } else if (['slot_full', 'too_soon', 'too_far', 'slot_not_found'].includes(err.type) && this.fieldErrors.slot_start) {
+      } else if (this.sentMode === 'scheduled' && ['slot_full', 'too_soon', 'too_far', 'slot_not_found'].includes(err.type)) {
         shown = this.showError('slot_start', err.type === 'slot_full' ? t.slotFull : err.message);
         this.loadSlots(this.slotBox, false);
       }
