@@ -446,6 +446,22 @@ def test_labels_from_the_queue_are_text_never_html(
     assert page.evaluate("() => window.__xss") is None
 
 
+def test_on_a_phone_the_dialog_fits_the_screen(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any
+) -> None:
+    make_queue(widget={"allowed_origins": [host.origin]})
+    page = browser(width=375, height=700)
+    dialog = open_dialog(page, host.page(live_server))
+    dialog.get_by_label("Your phone number").fill("07400 123467")
+    dialog.get_by_role("button", name="Choose a time").click()
+    expect(dialog.get_by_role("radio").first).to_be_focused()
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 700
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    shot(page, "mobile")
+
+
 def test_the_page_language_chooses_the_texts(browser: Any, live_server: str, host: HostSite, make_queue: Any) -> None:
     make_queue(widget={"allowed_origins": [host.origin]})
     page = browser()
