@@ -446,9 +446,7 @@ def test_labels_from_the_queue_are_text_never_html(
     assert page.evaluate("() => window.__xss") is None
 
 
-def test_on_a_phone_the_dialog_fits_the_screen(
-    browser: Any, live_server: str, host: HostSite, make_queue: Any
-) -> None:
+def test_on_a_phone_the_dialog_fits_the_screen(browser: Any, live_server: str, host: HostSite, make_queue: Any) -> None:
     make_queue(widget={"allowed_origins": [host.origin]})
     page = browser(width=375, height=700)
     dialog = open_dialog(page, host.page(live_server))
