@@ -191,6 +191,7 @@ def test_call_me_now_books_an_asap_callback_with_the_queues_fields_unit_and_the_
     order = dialog.get_by_label("Order number")
     expect(order).to_have_attribute("aria-invalid", "true")
     expect(dialog.locator("[data-field='fields.0']")).to_have_text("Please fill this in")
+    expect(dialog).not_to_contain_text("null")
     shot(page, "fields")
     assert callbacks(db) == []
     order.fill("A-1042")

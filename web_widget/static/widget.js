@@ -377,7 +377,9 @@ dt,dd{margin:0}
       if (units.length) {
         const id = nextId('unit');
         this.unit = h('select', { id, name: 'unit' }, units.map((u) => h('option', { value: u.id, text: u.name })));
-        this.formEl.append(h('label', { for: id, text: t.unit }), this.unit, this.errorSlot('unit', this.unit));
+        const err = this.errorSlot('unit', this.unit);
+        this.unit.setAttribute('aria-describedby', err.id);
+        this.formEl.append(h('label', { for: id, text: t.unit }), this.unit, err);
       }
       this.honeypot = h('input', { type: 'text', name: 'website', tabindex: '-1', autocomplete: 'off', 'aria-hidden': 'true', value: '' });
       this.formEl.append(h('div', { className: 'hp', 'aria-hidden': 'true' }, this.honeypot));
@@ -401,8 +403,9 @@ dt,dd{margin:0}
       const el = h('input', Object.assign({ id, name }, attrs));
       const err = this.errorSlot(name, el);
       el.setAttribute('aria-describedby', [hintId, err.id].filter(Boolean).join(' '));
-      this.formEl.append(h('label', { for: id, text: label + (attrs.required ? ' *' : '') }), el,
-        hint ? h('p', { className: 'hint', id: hintId, text: hint }) : null, err);
+      const parts = [h('label', { for: id, text: label + (attrs.required ? ' *' : '') }), el,
+        hint ? h('p', { className: 'hint', id: hintId, text: hint }) : null, err];
+      this.formEl.append(...parts.filter(Boolean));
       return el;
     }
 
