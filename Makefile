@@ -37,6 +37,7 @@ run: $(VENV)/.installed
 	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
 	@echo "  Slots:      http://$(HOST):$(PORT)/api/v1/queues/support/slots"
 	@echo "  OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"
+	@echo "  Widget:     http://$(HOST):$(PORT)/widget-demo"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \

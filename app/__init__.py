@@ -45,15 +45,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from telephony.webhooks import webhooks
     from web_widget.api import api
     from web_widget.booking_page import booking_page
+    from web_widget.cors import init_cors
     from web_widget.errors import register_error_handlers
+    from web_widget.pages import widget_pages
     from web_widget.protection import init_protection
     from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(api)
+    app.register_blueprint(widget_pages)
     app.register_blueprint(short_links)
     app.register_blueprint(booking_page)
     app.register_blueprint(console)
+    init_cors(app)
     csrf.init_app(app)
     limiter = init_protection(app, settings, api, booking_page)
     # Password guessing, per address (the account lockout is console/accounts.py's).
@@ -74,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "api": "/api/v1/openapi.json",
             "demo_slots": "/api/v1/queues/support/slots",
             "simulator": "/simulator",
+            "widget_demo": "/widget-demo",
         }
 
     @app.get("/healthz")
