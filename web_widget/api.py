@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from scheduler.booking import availability_range
 from scheduler.calendar import is_open, weekly_schedule
-from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound
+from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone
 from sms.service import queue_booking_confirmation
 from web_widget.protection import check_phone, request_actor, request_api_key
@@ -35,6 +36,7 @@ from web_widget.schemas import (
     parse_query_int,
     validate,
 )
+from web_widget.web_booking import web_form_problems, web_tags
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -149,11 +151,13 @@ def _answer(status: int, body: dict[str, Any]) -> Response:
 def create_callback() -> Response:
     document = json_body(request)
     body = validate(CreateCallback, document)
+    # A browser (the widget, a site's own form) sends Origin; a server with a key does not need to.
+    web = request.headers.get("Origin") is not None and request_api_key() is None
     booking = BookingRequest(
         queue=body.queue,
         phone=body.phone,
         kind=body.kind,
-        source="api",
+        source="web" if web else "api",
         slot_start=body.slot_instant,
         name=body.name or None,
         fields=[f.model_dump() for f in body.fields],
@@ -165,6 +169,12 @@ def create_callback() -> Response:
     now = context.now()
     with context.db().read() as session:  # the reads and checks, outside the write lock
         prepared = prepare_booking(session, booking, now)
+        if web:  # the queue's required fields and units, and its web tags
+            widget = prepared.queue.widget or {}
+            problems = web_form_problems(widget, {f.name: f.value for f in body.fields}, body.unit)
+            if problems:
+                raise ValidationFailed("some fields are not valid", problems)
+            booking = replace(booking, tags=web_tags(widget, booking.tags))
         if not prepared.has_live_callback:  # a duplicate just gets its callback back
             check_phone(session, prepared.queue, prepared.phone, now, per_phone=request_api_key() is None)
 

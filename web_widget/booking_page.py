@@ -39,6 +39,7 @@ from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, Qu
 from sms.service import queue_booking_confirmation
 from web_widget.protection import check_phone
 from web_widget.schemas import parse_instant
+from web_widget.web_booking import web_form_problems, web_tags
 
 booking_page = Blueprint("booking_page", __name__, template_folder="templates")
 
@@ -296,12 +297,8 @@ def submit(key: str) -> ResponseReturnValue:
         form.errors["phone"] = "required"
     if not form.when:
         form.errors["when"] = "choose_time"
-    for spec in widget.get("fields", []):
-        if spec.get("required") and not form.fields.get(spec["name"]):
-            form.errors[f"field_{spec['name']}"] = "required"
-    units = {u["id"] for u in widget.get("units", [])}
-    if units and form.unit not in units:
-        form.errors["unit"] = "required"
+    for key in web_form_problems(widget, form.fields, form.unit or None):  # shown as "please fill this in"
+        form.errors[key.replace("fields.", "field_")] = "required"
     if form.errors:
         return _page(queue, form, 422)
     try:
@@ -317,7 +314,7 @@ def submit(key: str) -> ResponseReturnValue:
         slot_start=slot_start,
         name=form.name or None,
         fields=[{"name": n, "value": v} for n, v in form.fields.items() if v],
-        tags=list(widget.get("tags", [])),
+        tags=web_tags(widget, []),
         unit=form.unit or None,
         locale=_language(queue),
         sms_consent=form.sms_consent,

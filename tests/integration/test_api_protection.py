@@ -145,3 +145,27 @@ def test_a_wrong_or_revoked_key_is_refused_not_treated_as_anonymous(
         session.scalars(select(ApiKey)).one().revoked_at = clock.now()
     revoked = client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}"})
     assert (revoked.status_code, revoked.get_json()["type"]) == (401, "api_key_invalid")
+
+
+def test_a_browsers_booking_is_from_the_web_with_the_queues_rules_and_tags(
+    client: FlaskClient, db: Any, make_queue: Any
+) -> None:
+    make_queue(
+        widget={
+            "allowed_origins": ["https://shop.example.com"],
+            "fields": [{"name": "order", "label": "Order", "required": True}],
+            "units": [{"id": "sales", "name": "Sales"}],
+            "tags": ["web"],
+        }
+    )
+    browser = {"Origin": "https://shop.example.com"}
+    body = {"queue": "support", "phone": phone(1), "kind": "asap", "tags": ["promo"]}
+    refused = client.post("/api/v1/callbacks", json=body, headers=browser)
+    assert refused.status_code == 422
+    assert refused.get_json()["details"] == {"fields.order": "required", "unit": "must be one of sales"}
+    good = {**body, "fields": [{"name": "order", "value": "A-1"}], "unit": "sales"}
+    made = client.post("/api/v1/callbacks", json=good, headers=browser).get_json()
+    assert (made["source"], made["tags"], made["unit"]) == ("web", ["promo", "web"], "sales")
+    # A server's request (no Origin) keeps the API's own shape: no web rules, source api.
+    server = client.post("/api/v1/callbacks", json={**body, "phone": phone(2)}).get_json()
+    assert (server["source"], server["tags"]) == ("api", ["promo"])
