@@ -53,7 +53,7 @@ from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
 from sms import texts
 from sms.delivery import record_sent
-from sms.reminders import release_due
+from sms.reminders import release_due, sync_reminders
 from telephony.base import (
     TERMINAL_CALL_STATES,
     AnsweredBy,
@@ -877,7 +877,7 @@ def _rebook(
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             _release_seat(session, callback)
             old_start = callback.slot.starts_at.isoformat() if callback.slot else None
-            callback.slot_id = by_start[start]
+            callback.slot = session.get_one(Slot, by_start[start])
             apply_step(
                 session,
                 callback,
@@ -893,6 +893,7 @@ def _rebook(
             _queue_sms(
                 session, callback, "rebooked", now, texts.render(texts.REBOOKED, language, name=queue.name, when=when)
             )
+            sync_reminders(session, callback, now)  # the old time's reminders stop, the new one's are planned
             return
         remaining = remaining[remaining.index(start) + 1 :]
     _give_up(session, callback, GiveUp("no free slot to try again in"), now, settings, actor, payload)

@@ -90,9 +90,11 @@ PROMPTS: dict[str, str] = {
     "text_offer": N_("To get a text confirming this, press 1."),
     "texted_confirmation": N_("We have sent you a text. Goodbye."),
     # TRANSLATORS: a text message; {time} is written like "Monday 4 January 10:30".
-    "confirmation_sms": N_("Your callback from {queue} is booked for {time}."),
+    "confirmation_sms": N_(
+        "Your callback from {queue} is booked for {time}. Reply CANCEL CALL to cancel or CHANGE for another time."
+    ),
     # TRANSLATORS: a text message; {time} is a clock time like "10:38".
-    "confirmation_sms_asap": N_("{queue} will call you back at about {time}."),
+    "confirmation_sms_asap": N_("{queue} will call you back at about {time}. Reply CANCEL CALL to cancel."),
     "bye": N_("Goodbye."),
     "texted_link": N_("We have sent you a text with a link to choose a time. Goodbye."),
     "link_sms": N_("Choose a time for your callback from {queue}: {link}"),

@@ -122,7 +122,10 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
     with db.read() as session:
         (text,) = session.scalars(select(SmsMessage).where(SmsMessage.status == "pending")).all()
         planned = session.scalars(select(SmsMessage.kind).where(SmsMessage.status == "scheduled")).all()
-    assert (text.to, text.body) == (CALLER, "Your callback from Support is booked for Monday 4 January 10:30.")
+    assert (text.to, text.body) == (
+        CALLER,
+        "Your callback from Support is booked for Monday 4 January 10:30. Reply CANCEL CALL to cancel or CHANGE for another time.",
+    )
     assert callbacks(db)[0].sms_consent is True
     assert planned == ["reminder_15m"]  # consent given: its reminder is planned (24 h before is past)
 

@@ -4,7 +4,7 @@ the simulator's inbox), never to opted-out numbers, never in the customer's quie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -192,3 +192,34 @@ def test_every_reminder_row_is_planned_once(client: FlaskClient, db: Database, d
     with db.read() as session:
         rows = session.execute(select(SmsMessage.kind, SmsMessage.about_at)).all()
     assert len(rows) == len(set(rows)) == 5
+
+
+def test_a_callback_the_dialer_rebooks_has_its_reminders_moved_at_once(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, demo_queue: str
+) -> None:
+    from app.dialer import Dialer
+    from tests.integration.helpers import apply_call_events
+    from tests.integration.test_dialer_simulator import callback_row, ringing
+
+    dialer = Dialer(db, app.extensions["providers"], clock, app.extensions["settings"], worker_id="test-worker")
+    # Every slot of today after 10:45 is full: a missed 10:30 callback is rebooked tomorrow.
+    for n, slot in enumerate(s["start"] for s in client.get("/api/v1/queues/support/slots?days=1").get_json()["slots"]):
+        if slot > "2027-01-04T10:45":
+            for seat in range(2):
+                assert book(client, 100 + 2 * n + seat, slot).status_code == 201
+    ref = book(client, 1, "2027-01-04T10:30:00+00:00", sms_consent=True).get_json()["ref"]
+    assert [t["kind"] for t in texts(client, ref) if t["status"] == "scheduled"] == ["reminder_15m"]
+    clock.set(datetime(2027, 1, 4, 10, 30, tzinfo=UTC))
+    dialer.dispatch()
+    phone_sim.ring_out(ringing(phone_sim))  # no answer: retry in 10 minutes, 10:40, still in the slot
+    apply_call_events(app)
+    clock.set(datetime(2027, 1, 4, 10, 40, tzinfo=UTC))
+    dialer.dispatch()
+    phone_sim.ring_out(ringing(phone_sim))  # again: 10:50 is past the slot: rebooked
+    apply_call_events(app)
+    moved_to = callback_row(db, ref).next_attempt_at
+    assert moved_to is not None and moved_to.date().isoformat() == "2027-01-05"
+    by_about = {(t["kind"], t["status"]): t for t in texts(client, ref) if t["kind"].startswith("reminder_")}
+    assert by_about[("reminder_15m", "cancelled")]["error"] == "the callback has moved to another time"
+    planned = by_about[("reminder_15m", "scheduled")]
+    assert datetime.fromisoformat(planned["send_at"]) == moved_to - timedelta(minutes=15)
