@@ -61,3 +61,27 @@ def test_an_invalid_number_is_shown_next_to_the_phone_field(no_js_page: Any, dem
     assert page.get_attribute("#phone", "aria-describedby") == "phone-error"
     assert page.input_value("#phone") == "12345"
     assert callbacks(db) == []
+
+
+def test_an_sms_reschedule_link_moves_the_booking(
+    app: Any, live_server: str, no_js_page: Any, demo_queue: str, db: Database
+) -> None:
+    from app.links import short_booking_url
+    from tests.integration.helpers import book
+
+    client = app.test_client()
+    ref = book(client, 7, "2027-01-05T09:00:00+00:00").get_json()["ref"]
+    with db.write() as session:
+        link = short_booking_url(
+            session, app.extensions["settings"], app.extensions["clock"].now(), "support", "+447400000007", ref=ref
+        )
+    page = no_js_page
+    page.goto(link)  # /b/<code>: as the customer's phone opens it from the text
+    assert "Tuesday 5 January, 09:00" in page.inner_text("main")
+    page.locator('input[value="2027-01-06T11:00:00+00:00"]').check()
+    page.get_by_role("button", name="Move the callback").click()
+    page.wait_for_selector("h1:has-text('Your callback is booked')")
+    assert "Wednesday 6 January, 11:00" in page.inner_text("main")
+    assert client.get(f"/api/v1/callbacks/{ref}").get_json()["slot_start"] == "2027-01-06T11:00:00+00:00"
+    page.goto(link)  # used: it says so, above a fresh form
+    assert "already been used" in page.inner_text("main")

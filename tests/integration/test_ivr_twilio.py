@@ -124,7 +124,8 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
         planned = session.scalars(select(SmsMessage.kind).where(SmsMessage.status == "scheduled")).all()
     assert (text.to, text.body) == (
         CALLER,
-        "Your callback from Support is booked for Monday 4 January 10:30. Reply CANCEL CALL to cancel or CHANGE for another time.",
+        "Your callback from Support is booked for Monday 4 January 10:30."
+        " Reply CANCEL CALL to cancel or CHANGE for another time.",
     )
     assert callbacks(db)[0].sms_consent is True
     assert planned == ["reminder_15m"]  # consent given: its reminder is planned (24 h before is past)

@@ -119,7 +119,8 @@ def test_picking_a_time_asks_for_the_booking_and_resolve_confirms_it() -> None:
     texted = press(done, "1")
     assert texted.effect == inbound.TextConfirmation(
         "+447400123456",
-        "Your callback from Support is booked for Monday 4 January 10:45. Reply CANCEL CALL to cancel or CHANGE for another time.",
+        "Your callback from Support is booked for Monday 4 January 10:45."
+        " Reply CANCEL CALL to cancel or CHANGE for another time.",
     )
     assert isinstance(press(done, "2").script.actions[-1], Hangup)
     assert isinstance(press(done, None).script.actions[-1], Hangup)  # silence: booked, so just goodbye
