@@ -10,7 +10,6 @@ said in English.
 
 from __future__ import annotations
 
-import functools
 import gettext
 from io import BytesIO
 from pathlib import Path
@@ -29,30 +28,23 @@ def N_(message: str) -> str:
 
 
 def catalog_path(language: str) -> Path:
-    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return PROMPT_CATALOGS.path(language)
 
 
-@functools.cache
 def available_languages() -> frozenset[str]:
-    """English (the source) and every language with a catalog."""
-    found = {path.parent.parent.name for path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
-    return frozenset({SOURCE_LANGUAGE, *found})
+    """English (the source) and every language with a prompt catalog."""
+    return PROMPT_CATALOGS.available()
 
 
 def language_code(language: str | None) -> str:
     """``fr-FR``, ``fr_FR`` and ``FR`` are French; a language without a catalog is English,
     so that prompts, times and the voice all agree."""
-    code = (language or "").replace("-", "_").split("_")[0].lower()
-    return code if code in available_languages() else SOURCE_LANGUAGE
+    return PROMPT_CATALOGS.language_code(language)
 
 
-@functools.cache
-def translations(language: str) -> gettext.NullTranslations:
+def translations(language: str | None) -> gettext.NullTranslations:
     """The gettext object for a language, cached per process (a catalog is read once)."""
-    code = language_code(language)
-    if code == SOURCE_LANGUAGE:
-        return gettext.NullTranslations()
-    return load_po(catalog_path(code), code)
+    return PROMPT_CATALOGS.translations(language)
 
 
 def load_po(path: Path, code: str) -> gettext.GNUTranslations:
@@ -68,24 +60,31 @@ def load_po(path: Path, code: str) -> gettext.GNUTranslations:
 
 class Catalogs:
     """One set of gettext catalogs (``<locales_dir>/<lang>/LC_MESSAGES/<domain>.po``), read
-    at run time with ``load_po``: the IVR's prompts above, the SMS texts and the booking
-    pages each have one."""
+    at run time with ``load_po`` and cached per process: the IVR's prompts, the SMS texts
+    (sms/texts.py) and the booking page (web_widget/booking_page.py) each have one."""
 
     def __init__(self, locales_dir: Path, domain: str) -> None:
         self.locales_dir = locales_dir
         self.domain = domain
+        self._available: frozenset[str] | None = None
         self._translations: dict[str, gettext.NullTranslations] = {}
 
     def path(self, language: str) -> Path:
         return self.locales_dir / language / "LC_MESSAGES" / f"{self.domain}.po"
 
+    def available(self) -> frozenset[str]:
+        """English (the source) and every language with a catalog here."""
+        if self._available is None:
+            found = {path.parent.parent.name for path in self.locales_dir.glob(f"*/LC_MESSAGES/{self.domain}.po")}
+            self._available = frozenset({SOURCE_LANGUAGE, *found})
+        return self._available
+
     def language_code(self, language: str | None) -> str:
         """``fr-FR``, ``fr_FR`` and ``FR`` are French; a language without a catalog is English."""
         code = (language or "").replace("-", "_").split("_")[0].lower()
-        return code if code == SOURCE_LANGUAGE or self.path(code).exists() else SOURCE_LANGUAGE
+        return code if code in self.available() else SOURCE_LANGUAGE
 
     def translations(self, language: str | None) -> gettext.NullTranslations:
-        """Cached per process: a catalog is read once."""
         code = self.language_code(language)
         if code not in self._translations:
             self._translations[code] = (
@@ -97,5 +96,9 @@ class Catalogs:
         return self.translations(language).gettext(message)
 
     def clear(self) -> None:
-        """Forget what was read (tests that edit a catalog)."""
+        """Forget what was read (tests that point a set at other catalogs)."""
+        self._available = None
         self._translations.clear()
+
+
+PROMPT_CATALOGS = Catalogs(LOCALES_DIR, DOMAIN)

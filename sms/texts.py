@@ -10,15 +10,13 @@ bare CANCEL, because Twilio's default opt-out handling takes a bare CANCEL as ST
 
 from __future__ import annotations
 
-import functools
-import gettext
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from ivr_flows.i18n import N_, SOURCE_LANGUAGE, load_po
+from ivr_flows.i18n import N_, Catalogs
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "sms"
@@ -75,25 +73,15 @@ ALL_TEXTS = (
 )
 
 
-def catalog_path(language: str) -> Path:
-    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+CATALOGS = Catalogs(LOCALES_DIR, DOMAIN)
 
 
 def language_code(language: str | None) -> str:
-    code = (language or "").replace("-", "_").split("_")[0].lower()
-    return code if catalog_path(code).exists() else SOURCE_LANGUAGE
-
-
-@functools.cache
-def translations(language: str) -> gettext.NullTranslations:
-    code = language_code(language)
-    if code == SOURCE_LANGUAGE:
-        return gettext.NullTranslations()
-    return load_po(catalog_path(code), code)
+    return CATALOGS.language_code(language)
 
 
 def render(message: str, language: str | None, **values: str) -> str:
-    return translations(language_code(language)).gettext(message).format(**values)
+    return CATALOGS.gettext(message, language).format(**values)
 
 
 def format_when(instant: datetime, zone: str, language: str | None) -> str:

@@ -132,14 +132,20 @@ def _days(queue: Queue, first_day: date | None, language: str) -> list[tuple[str
     return [(format_date(day, "EEEE d MMMM", locale=language), times) for day, times in days.items()]
 
 
-def _page(queue: Queue, form: Form, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
+def _page(
+    queue: Queue,
+    form: Form,
+    status: int = 200,
+    notice: str | None = None,
+    reschedule: dict[str, str | None] | None = None,
+) -> ResponseReturnValue:
+    """The form: a new booking, or (``reschedule``: the booking a link moves) times only."""
     language = _language(queue)
     first_day = _first_day()
     now = context.now()
     open_now = is_open(queue_calendar(queue), now)
-    days = _days(queue, first_day, language)
     shown_from = first_day or now.astimezone(ZoneInfo(queue.timezone)).date()
-    widget = queue.widget or {}
+    widget = {} if reschedule else (queue.widget or {})
     html = render_template(
         "book.html",
         _=_translator(language),
@@ -147,15 +153,15 @@ def _page(queue: Queue, form: Form, status: int = 200, notice: str | None = None
         queue=queue,
         form=form,
         notice=notice,
-        asap=open_now or queue.collect_off_hours,
+        asap=not reschedule and (open_now or queue.collect_off_hours),
         open_now=open_now,
-        days=days,
-        later=(shown_from + timedelta(days=DAYS_SHOWN)).isoformat(),
-        earlier=(shown_from - timedelta(days=DAYS_SHOWN)).isoformat() if first_day else None,
+        days=_days(queue, first_day, language),
+        later=None if reschedule else (shown_from + timedelta(days=DAYS_SHOWN)).isoformat(),
+        earlier=(shown_from - timedelta(days=DAYS_SHOWN)).isoformat() if first_day and not reschedule else None,
         extra_fields=[{"required": False, **f} for f in widget.get("fields", [])],
         units=widget.get("units", []),
         error_text=_error_texts(language),
-        reschedule=None,
+        reschedule=reschedule,
     )
     return html, status
 
@@ -221,25 +227,7 @@ def _reschedule_page(queue: Queue, link: BookingLink, token: str, form: Form, st
         if callback.state not in ("requested", "scheduled", "retry_wait"):
             return _page(queue, Form(phone=link.phone), 409, "not_reschedulable")
         current = _when(queue, callback)
-    language = _language(queue)
-    html = render_template(
-        "book.html",
-        _=_translator(language),
-        lang=language,
-        queue=queue,
-        form=form,
-        notice=None,
-        asap=False,
-        open_now=False,
-        days=_days(queue, _first_day(), language),
-        later=None,
-        earlier=None,
-        extra_fields=[],
-        units=[],
-        error_text=_error_texts(language),
-        reschedule={"when": current, "ref": callback.ref, "token": token},
-    )
-    return html, status
+    return _page(queue, form, status, reschedule={"when": current, "ref": callback.ref, "token": token})
 
 
 @booking_page.post("/book/<key>/reschedule")

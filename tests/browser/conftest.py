@@ -46,8 +46,9 @@ def live_server(app: Flask) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def page(live_server: str) -> Iterator[object]:
+def browser_page(live_server: str, **context_options: object) -> Iterator[object]:
+    """A page of headless Chromium on the live server (``context_options``: Playwright's,
+    say ``java_script_enabled=False``); skipped without Chromium, failed in CI."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
@@ -56,7 +57,12 @@ def page(live_server: str) -> Iterator[object]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(base_url=live_server)
+        context = browser.new_context(base_url=live_server, **context_options)  # type: ignore[arg-type]
         yield context.new_page()
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator[object]:
+    yield from browser_page(live_server)

@@ -3,7 +3,6 @@ books a time, sees the reference, and cancels; an error is shown next to its fie
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,23 +11,12 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Callback
-from tests.browser.conftest import CHROMIUM, FLAGS
+from tests.browser.conftest import browser_page
 
 
 @pytest.fixture
 def no_js_page(live_server: str) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(base_url=live_server, java_script_enabled=False)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    yield from browser_page(live_server, java_script_enabled=False)
 
 
 def callbacks(db: Database) -> list[tuple[str, str, str]]:

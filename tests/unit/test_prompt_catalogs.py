@@ -142,9 +142,8 @@ def test_an_untranslated_or_fuzzy_prompt_falls_back_to_english(tmp_path: Path, m
         'msgid "Your callback is cancelled. Thank you, goodbye."\nmsgstr ""\n',
         encoding="utf-8",
     )
-    monkeypatch.setattr(i18n, "LOCALES_DIR", tmp_path)
-    i18n.available_languages.cache_clear()
-    i18n.translations.cache_clear()
+    monkeypatch.setattr(i18n.PROMPT_CATALOGS, "locales_dir", tmp_path)
+    i18n.PROMPT_CATALOGS.clear()
     try:
         assert text("goodbye", "ru") == "До свидания."
         assert text("connecting", "ru") == "Thank you. Connecting you now."
@@ -152,5 +151,4 @@ def test_an_untranslated_or_fuzzy_prompt_falls_back_to_english(tmp_path: Path, m
         assert text("goodbye", "fr") == "Goodbye."  # no French catalog here at all
     finally:
         monkeypatch.undo()
-        i18n.available_languages.cache_clear()
-        i18n.translations.cache_clear()
+        i18n.PROMPT_CATALOGS.clear()

@@ -25,7 +25,7 @@ def _fields(template: str) -> set[str]:
 
 @pytest.mark.parametrize("language", ["ru", "fr"])
 def test_every_text_is_translated_with_the_same_placeholders(language: str) -> None:
-    with texts.catalog_path(language).open("rb") as po:
+    with texts.CATALOGS.path(language).open("rb") as po:
         catalog = read_po(po, locale=language)
     translated = {m.id: m.string for m in catalog if m.id and not m.fuzzy}
     assert set(translated) == set(texts.ALL_TEXTS)
