@@ -326,3 +326,7 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
     except DomainError as error:
         return _grid(key, week, error.message, error.http_status)
     return redirect(url_for("console.grid", key=key, week=week), 303)
+
+
+# The callbacks' pages register on this blueprint.
+from console import callback_views  # noqa: E402,F401

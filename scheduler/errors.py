@@ -167,3 +167,10 @@ class LinkUsed(DomainError):
 
     type = "link_used"
     http_status = 410
+
+
+class NotDialable(DomainError):
+    """Only a callback waiting for its call (requested, scheduled, retry_wait) can be dialled now."""
+
+    type = "not_dialable"
+    http_status = 409

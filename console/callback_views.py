@@ -1,0 +1,319 @@
+"""The console's callbacks: a filtered, paged list (and its CSV), one callback's detail
+with its calls and history, and what a supervisor may do to it: dial now, move it to
+another time, cancel it, add a note. Every change goes through the booking service or
+the life-cycle's event record, as from any other channel, and names the supervisor.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from app import context
+from app.availability import next_bookable_starts
+from app.booking_service import cancel, get_callback, reschedule
+from app.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
+from app.transitions import record_event
+from console.views import console, requires
+from scheduler.booking import local_midnight
+from scheduler.errors import DomainError, NotDialable
+from scheduler.lifecycle import State
+from web_widget.schemas import parse_instant
+
+PAGE_SIZE = 50
+STATES = [s.value for s in State]
+SOURCES = ["ivr", "sms", "web", "api", "console"]
+DIALABLE_NOW = (State.SCHEDULED.value, State.RETRY_WAIT.value, State.REQUESTED.value)
+NOTE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Filters:
+    queue: str = ""
+    state: str = ""
+    source: str = ""
+    phone: str = ""
+    start: date | None = None  # created on or after, the queue's local day (UTC without a queue)
+    end: date | None = None  # created on or before
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(args.get(name, ""))
+            except ValueError:
+                return None
+
+        return cls(
+            queue=args.get("queue", "")[:64],
+            state=args.get("state", "") if args.get("state") in STATES else "",
+            source=args.get("source", "") if args.get("source") in SOURCES else "",
+            phone="".join(ch for ch in args.get("phone", "") if ch.isdigit())[:15],
+            start=day("from"),
+            end=day("to"),
+        )
+
+    def query(self) -> dict[str, str]:
+        values = {"queue": self.queue, "state": self.state, "source": self.source, "phone": self.phone}
+        values["from"] = self.start.isoformat() if self.start else ""
+        values["to"] = self.end.isoformat() if self.end else ""
+        return {k: v for k, v in values.items() if v}
+
+
+def _select(session: Session, filters: Filters) -> Select[Callback]:
+    stmt = select(Callback).join(Queue, Queue.id == Callback.queue_id)
+    zone = ZoneInfo("UTC")
+    if filters.queue:
+        stmt = stmt.where(Queue.key == filters.queue)
+        queue = session.scalars(select(Queue).where(Queue.key == filters.queue)).first()
+        if queue is not None:
+            zone = ZoneInfo(queue.timezone)
+    if filters.state:
+        stmt = stmt.where(Callback.state == filters.state)
+    if filters.source:
+        stmt = stmt.where(Callback.source == filters.source)
+    if filters.phone:
+        stmt = stmt.where(Callback.phone.contains(filters.phone))
+    if filters.start:
+        stmt = stmt.where(Callback.created_at >= local_midnight(filters.start, zone))
+    if filters.end:
+        stmt = stmt.where(Callback.created_at < local_midnight(filters.end + timedelta(days=1), zone))
+    return stmt
+
+
+def _actor() -> str:
+    return f"console:{g.user.email}"[:64]
+
+
+def _when(callback: Callback) -> datetime | None:
+    if callback.kind == "scheduled" and callback.slot is not None:
+        return callback.slot.starts_at
+    return callback.next_attempt_at
+
+
+def _local(instant: datetime | None, zone: str) -> str:
+    return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+@console.get("/callbacks")
+@requires("viewer")
+def callbacks() -> ResponseReturnValue:
+    filters = Filters.from_args(request.args)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    with context.db().read() as session:
+        stmt = _select(session, filters)
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(
+            stmt.options(joinedload(Callback.queue), joinedload(Callback.slot))
+            .order_by(Callback.created_at.desc(), Callback.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        queues = session.scalars(select(Queue.key).order_by(Queue.key)).all()
+        listed = [
+            {
+                "ref": c.ref,
+                "queue": c.queue.key,
+                "phone": c.phone,
+                "name": c.name or "",
+                "state": c.state,
+                "kind": c.kind,
+                "source": c.source,
+                "when": _local(_when(c), c.queue.timezone),
+                "attempts": c.attempts,
+                "created": _local(c.created_at, c.queue.timezone),
+            }
+            for c in rows
+        ]
+    return render_template(
+        "console_callbacks.html",
+        rows=listed,
+        filters=filters,
+        query=filters.query(),
+        queues=queues,
+        states=STATES,
+        sources=SOURCES,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        total=total,
+    )
+
+
+CSV_COLUMNS = [
+    "ref",
+    "queue",
+    "phone",
+    "name",
+    "state",
+    "kind",
+    "source",
+    "when",
+    "attempts",
+    "created_at",
+    "tags",
+    "unit",
+]
+
+
+@console.get("/callbacks.csv")
+@requires("viewer")
+def callbacks_csv() -> Response:
+    """The filtered list, every row (not one page), streamed."""
+    filters = Filters.from_args(request.args)
+    db = context.db()  # the generator runs after the view returns, outside the request
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        with db.read() as session:
+            stmt = _select(session, filters).options(joinedload(Callback.queue), joinedload(Callback.slot))
+            for c in session.scalars(stmt.order_by(Callback.created_at, Callback.id)).yield_per(500):
+                zone = ZoneInfo(c.queue.timezone)
+                when = _when(c)
+                writer.writerow(
+                    [
+                        c.ref,
+                        c.queue.key,
+                        c.phone,
+                        _safe_cell(c.name or ""),
+                        c.state,
+                        c.kind,
+                        c.source,
+                        when.astimezone(zone).isoformat() if when else "",
+                        c.attempts,
+                        c.created_at.astimezone(zone).isoformat(),
+                        _safe_cell(" ".join(c.tags or [])),
+                        _safe_cell(c.unit or ""),
+                    ]
+                )
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(lines(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="callbacks.csv"'
+    return response
+
+
+def _safe_cell(value: str) -> str:
+    """A customer's text that a spreadsheet would run as a formula (=, +, -, @) is quoted
+    with a leading apostrophe (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@console.get("/callbacks/<ref>")
+@requires("viewer")
+def callback_detail(ref: str) -> ResponseReturnValue:
+    return _detail(ref)
+
+
+def _detail(ref: str, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    now = context.now()
+    with context.db().read() as session:
+        callback = get_callback(session, ref)
+        queue = callback.queue
+        events = session.scalars(
+            select(CallbackEvent)
+            .where(CallbackEvent.callback_id == callback.id)
+            .order_by(CallbackEvent.at, CallbackEvent.id)
+        ).all()
+        calls = session.scalars(
+            select(Attempt).where(Attempt.callback_id == callback.id).order_by(Attempt.number)
+        ).all()
+        texts = session.scalars(
+            select(SmsMessage).where(SmsMessage.callback_id == callback.id).order_by(SmsMessage.created_at)
+        ).all()
+        times: list[datetime] = []
+        if callback.state in DIALABLE_NOW:
+            times = next_bookable_starts(session, queue, now, 12) if _slots_ready(queue, now) else []
+        html = render_template(
+            "console_callback.html",
+            c=callback,
+            queue=queue,
+            when=_local(_when(callback), queue.timezone),
+            events=events,
+            calls=calls,
+            texts=texts,
+            local=lambda instant: _local(instant, queue.timezone),
+            times=[(t.isoformat(), _local(t, queue.timezone)) for t in times],
+            can_act=callback.state in DIALABLE_NOW,
+            error=error,
+        )
+    return html, status
+
+
+def _slots_ready(queue: Queue, now: datetime) -> bool:
+    from app.slot_sync import slots_are_current
+
+    return slots_are_current(queue, now)
+
+
+def _act(ref: str, action: Any) -> ResponseReturnValue:
+    try:
+        with context.db().write() as session:
+            action(session)
+    except DomainError as error:
+        return _detail(ref, error.message, error.http_status)
+    return redirect(url_for("console.callback_detail", ref=ref), 303)
+
+
+@console.post("/callbacks/<ref>/cancel")
+@requires("supervisor")
+def callback_cancel(ref: str) -> ResponseReturnValue:
+    return _act(ref, lambda s: cancel(s, ref, context.now(), _actor(), reason="cancelled by a supervisor"))
+
+
+@console.post("/callbacks/<ref>/reschedule")
+@requires("supervisor")
+def callback_reschedule(ref: str) -> ResponseReturnValue:
+    try:
+        start = parse_instant(request.form.get("slot_start", ""))
+    except ValueError:
+        return _detail(ref, "Choose a time to move the callback to.", 422)
+    return _act(ref, lambda s: reschedule(s, ref, start, context.now(), _actor()))
+
+
+@console.post("/callbacks/<ref>/dial-now")
+@requires("supervisor")
+def callback_dial_now(ref: str) -> ResponseReturnValue:
+    """Due now: the dialer rings it on its next pass (its seat stays where it is)."""
+
+    def dial_now(session: Session) -> None:
+        callback = get_callback(session, ref, for_update=True)
+        if callback.state not in DIALABLE_NOW:
+            raise NotDialable(f"a callback that is {callback.state} cannot be dialled now")
+        now = context.now()
+        record_event(session, callback, "dial_now", callback.state, callback.state, now, _actor(), "dial now")
+        callback.next_attempt_at = now
+        callback.updated_at = now
+
+    return _act(ref, dial_now)
+
+
+@console.post("/callbacks/<ref>/note")
+@requires("supervisor")
+def callback_note(ref: str) -> ResponseReturnValue:
+    text = request.form.get("note", "").strip()[:NOTE_MAX]
+    if not text:
+        return _detail(ref, "Write the note first.", 422)
+
+    def note(session: Session) -> None:
+        callback = get_callback(session, ref, for_update=True)
+        record_event(session, callback, "note", callback.state, callback.state, context.now(), _actor(), text)
+
+    return _act(ref, note)
