@@ -72,6 +72,9 @@ ROUTES = [
     ("post", "/console/callbacks/ZZZZZZZZZZ/reschedule", "supervisor"),
     ("post", "/console/callbacks/ZZZZZZZZZZ/dial-now", "supervisor"),
     ("post", "/console/callbacks/ZZZZZZZZZZ/note", "supervisor"),
+    ("get", "/console/queues/support", "viewer"),
+    ("get", "/console/queues/new", "supervisor"),
+    ("post", "/console/queues", "supervisor"),
 ]
 ROLES = ("viewer", "supervisor", "admin")
 

@@ -1,0 +1,85 @@
+"""Queues in the console: the JSON document edited and validated in place, audited."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import AuditEntry
+from tests.integration.helpers import slots
+from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
+
+__all__ = ["signed_in", "users"]  # fixtures
+
+
+def document_on(html: str) -> dict[str, object]:
+    found = re.search(r'<textarea id="document" name="document"[^>]*>(.*?)</textarea>', html, re.S)
+    assert found, html[:300]
+    import html as html_module
+
+    loaded: dict[str, object] = json.loads(html_module.unescape(found.group(1)))
+    return loaded
+
+
+def test_a_supervisor_edits_a_queue_and_the_slots_follow(
+    signed_in: SignedIn, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    document = document_on(supervisor.get("/console/queues/support").get_data(as_text=True))
+    assert document["key"] == "support"
+    for day in document["weekly_hours"]:  # type: ignore[attr-defined]
+        day["capacity"] = 3
+    saved = supervisor.post(
+        "/console/queues",
+        data={"csrf_token": csrf(supervisor, "/console/"), "key": "support", "document": json.dumps(document)},
+    )
+    assert saved.status_code == 303
+    assert {s["seats_left"] for s in slots(client, days=1)} == {3}
+    with db.read() as session:
+        entry = session.scalars(select(AuditEntry)).one()
+    assert (entry.action, entry.target, entry.actor) == ("queue.update", "support", "supervisor@example.com")
+    assert entry.before is not None and entry.after is not None
+    assert entry.before["weekly_hours"][0]["capacity"] == 2 and entry.after["weekly_hours"][0]["capacity"] == 3
+
+
+def test_a_bad_document_is_not_saved_and_says_which_field(
+    signed_in: SignedIn, client: FlaskClient, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    token = csrf(supervisor, "/console/")
+    document = document_on(supervisor.get("/console/queues/support").get_data(as_text=True))
+    bad = supervisor.post(
+        "/console/queues",
+        data={"csrf_token": token, "key": "support", "document": json.dumps({**document, "timezone": "Mars/Base"})},
+    )
+    assert bad.status_code == 422 and "<code>timezone</code>" in bad.get_data(as_text=True)
+    broken = supervisor.post("/console/queues", data={"csrf_token": token, "key": "support", "document": "{"})
+    assert broken.status_code == 422 and "not valid JSON" in broken.get_data(as_text=True)
+    renamed = supervisor.post(
+        "/console/queues",
+        data={"csrf_token": token, "key": "support", "document": json.dumps({**document, "key": "x"})},
+    )
+    assert renamed.status_code == 422 and "cannot change" in renamed.get_data(as_text=True)
+    assert client.get("/api/v1/queues/support").get_json()["timezone"] == "Europe/London"
+
+
+def test_a_new_queue_from_the_template(signed_in: SignedIn, client: FlaskClient, demo_queue: str) -> None:
+    supervisor = signed_in("supervisor")
+    document = document_on(supervisor.get("/console/queues/new").get_data(as_text=True))
+    document.update(key="sales", name="Sales")
+    token = csrf(supervisor, "/console/")
+    made = supervisor.post("/console/queues", data={"csrf_token": token, "document": json.dumps(document)})
+    assert made.status_code == 303 and made.headers["Location"].startswith("/console/queues/sales")
+    assert client.get("/api/v1/queues/sales").get_json()["name"] == "Sales"
+    again = supervisor.post("/console/queues", data={"csrf_token": token, "document": json.dumps(document)})
+    assert again.status_code == 422 and "exists already" in again.get_data(as_text=True)
+
+
+def test_a_viewer_reads_the_document_without_a_form(signed_in: SignedIn, demo_queue: str) -> None:
+    html = signed_in("viewer").get("/console/queues/support").get_data(as_text=True)
+    assert "&#34;key&#34;: &#34;support&#34;" in html or "&quot;key&quot;: &quot;support&quot;" in html
+    assert "<textarea" not in html
