@@ -604,3 +604,17 @@ class UsedLink(Base):
     callback_ref: Mapped[str] = mapped_column(String(16))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the link's: then the row may go
+
+
+class BlockedNumber(Base):
+    """A number, or the prefix of numbers, no channel may book a callback for (a
+    supervisor's list in the console, with the reason); a queue may block more of its own
+    (``widget.blocked_numbers``)."""
+
+    __tablename__ = "blocked_number"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # "+" and digits
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

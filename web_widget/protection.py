@@ -8,7 +8,8 @@ field (``web_widget.schemas.CreateCallback.website``).
 - Per phone: ``widget.requests_per_phone_per_hour`` callbacks created for one number in
   one queue in the last hour (default 3); over it, 429 ``request_throttle_count``. Counted
   in the database (the callbacks themselves), so it holds across processes and restarts.
-- Blocked: a number starting with one of ``widget.blocked_numbers`` gets 403
+- Blocked: a number starting with one of the queue's ``widget.blocked_numbers``, or one of
+  the console's blocked numbers (``blocked_number``, every queue), gets 403
   ``request_phone_blacklisted``.
 - API keys (made in the console, ``console/accounts.py``): a request with
   ``Authorization: Bearer <key>`` comes from a server we know (a CRM); it is not held to
@@ -23,12 +24,12 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Flask, Response, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import context
-from app.models import ApiKey, Callback, Queue
+from app.models import ApiKey, BlockedNumber, Callback, Queue
 from app.settings import Settings
 from console.accounts import find_api_key
 from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
@@ -114,9 +115,13 @@ def check_phone(session: Session, queue: Queue, phone: str, now: datetime, *, pe
     """Refuse a blocked number, or (``per_phone``) one that made its hourly allowance of
     bookings here."""
     widget = queue.widget or {}
-    for prefix in widget.get("blocked_numbers", ()):
-        if phone.startswith(prefix):
-            raise PhoneBlocked("this number cannot book a callback here", {"phone": "this number is not accepted"})
+    blocked = any(phone.startswith(prefix) for prefix in widget.get("blocked_numbers", ()))
+    if not blocked:  # the console's list, for every queue (prefixes are "+" and digits: no LIKE wildcards)
+        blocked = (
+            session.scalar(select(BlockedNumber.id).where(literal(phone).startswith(BlockedNumber.prefix))) is not None
+        )
+    if blocked:
+        raise PhoneBlocked("this number cannot book a callback here", {"phone": "this number is not accepted"})
     if not per_phone:
         return
     allowance = widget.get("requests_per_phone_per_hour", DEFAULT_PER_PHONE)

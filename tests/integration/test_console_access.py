@@ -75,6 +75,10 @@ ROUTES = [
     ("get", "/console/queues/support", "viewer"),
     ("get", "/console/queues/new", "supervisor"),
     ("post", "/console/queues", "supervisor"),
+    ("get", "/console/blocked", "supervisor"),
+    ("post", "/console/blocked", "supervisor"),
+    ("post", "/console/blocked/999/remove", "supervisor"),
+    ("get", "/console/providers", "admin"),
 ]
 ROLES = ("viewer", "supervisor", "admin")
 
