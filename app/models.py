@@ -142,7 +142,10 @@ class WeeklyHours(Base):
     opens: Mapped[time] = mapped_column(Time)
     closes: Mapped[time] = mapped_column(Time)  # 00:00 = midnight
     slot_minutes: Mapped[int] = mapped_column(Integer)
-    capacity: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)  # seats per slot (derived, when agents is set)
+    # Seats derived from staffing: agents on shift and the share of their time for callbacks.
+    agents: Mapped[int | None] = mapped_column(Integer)
+    callback_percent: Mapped[int | None] = mapped_column(Integer)
 
     queue: Mapped[Queue] = relationship(back_populates="weekly_hours")
 
@@ -169,6 +172,8 @@ class DateOverride(Base):
     closes: Mapped[time | None] = mapped_column(Time)
     slot_minutes: Mapped[int | None] = mapped_column(Integer)
     capacity: Mapped[int | None] = mapped_column(Integer)
+    agents: Mapped[int | None] = mapped_column(Integer)  # as on WeeklyHours
+    callback_percent: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(200))
 
     queue: Mapped[Queue] = relationship(back_populates="date_overrides")

@@ -24,6 +24,7 @@ from app.slot_sync import sync_slots
 from ivr_flows.inbound import PROMPTS, RECORDABLE_PROMPTS
 from scheduler.calendar import Interval
 from scheduler.errors import ValidationFailed
+from scheduler.slot_plan import capacity_from_staffing
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -40,13 +41,37 @@ class HoursDoc(BaseModel):
     opens: ClockTime
     closes: ClockTime  # "00:00" = midnight
     slot_minutes: Annotated[int, Field(ge=5, le=1440)]
-    capacity: Annotated[int, Field(ge=0, le=10_000)]
+    # Seats per slot: given as a number, or derived from staffing (agents on shift and the
+    # share of their time kept for callbacks, with the queue's average_handle_seconds).
+    capacity: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    agents: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    callback_percent: Annotated[int, Field(ge=0, le=100)] | None = None
 
-    def interval(self) -> Interval:
-        return Interval(_time(self.opens), _time(self.closes), self.slot_minutes, self.capacity)
+    def interval(self, average_handle_seconds: int = 0) -> Interval:
+        return Interval(_time(self.opens), _time(self.closes), self.slot_minutes, self.seats(average_handle_seconds))
+
+    def staffing_percent(self) -> int | None:
+        """The callback share kept with staffing (100 when left out); None without staffing."""
+        if self.agents is None:
+            return None
+        return 100 if self.callback_percent is None else self.callback_percent
+
+    def seats(self, average_handle_seconds: int) -> int:
+        if self.capacity is not None:
+            return self.capacity
+        assert self.agents is not None
+        if average_handle_seconds <= 0:
+            return 0  # refused by the queue's own check (QueueDoc._consistent)
+        percent = self.staffing_percent()
+        assert percent is not None
+        return capacity_from_staffing(self.agents, self.slot_minutes, percent, average_handle_seconds)
 
     @model_validator(mode="after")
     def _closes_after_opens(self) -> HoursDoc:
+        if (self.capacity is None) == (self.agents is None):
+            raise ValueError("give either capacity (seats per slot) or agents (seats derived from staffing)")
+        if self.callback_percent is not None and self.agents is None:
+            raise ValueError("callback_percent goes with agents")
         try:
             self.interval()
         except ValueError as exc:
@@ -259,6 +284,11 @@ class QueueDoc(BaseModel):
             _no_overlap([w.interval() for w in self.weekly_hours if w.weekday == name], name)
         if self.secondary_provider and self.secondary_provider == self.primary_provider:
             raise ValueError("the secondary provider must differ from the primary")
+        staffed = [
+            h for h in (*self.weekly_hours, *(h for o in self.date_overrides for h in o.hours)) if h.agents is not None
+        ]
+        if staffed and self.average_handle_seconds <= 0:
+            raise ValueError("seats derived from staffing (agents) need average_handle_seconds above 0")
         if len(self.inbound_numbers) != len(set(self.inbound_numbers)):
             raise ValueError("an inbound number is listed twice")
         dates = [o.date for o in self.date_overrides]
@@ -316,7 +346,9 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
             opens=_time(w.opens),
             closes=_time(w.closes),
             slot_minutes=w.slot_minutes,
-            capacity=w.capacity,
+            capacity=w.seats(doc.average_handle_seconds),
+            agents=w.agents,
+            callback_percent=w.staffing_percent(),
         )
         for w in doc.weekly_hours
     ]
@@ -333,7 +365,9 @@ def import_queue(session: Session, doc: QueueDoc, now: datetime) -> tuple[Queue,
                     opens=_time(h.opens),
                     closes=_time(h.closes),
                     slot_minutes=h.slot_minutes,
-                    capacity=h.capacity,
+                    capacity=h.seats(doc.average_handle_seconds),
+                    agents=h.agents,
+                    callback_percent=h.staffing_percent(),
                     note=o.note,
                 )
             )
@@ -365,29 +399,30 @@ def export_queue(queue: Queue) -> dict[str, Any]:
             entry["note"] = o.note
         if not o.closed:
             assert o.opens and o.closes
-            entry["hours"].append(
-                {
-                    "opens": _hhmm(o.opens),
-                    "closes": _hhmm(o.closes),
-                    "slot_minutes": o.slot_minutes,
-                    "capacity": o.capacity,
-                }
-            )
+            entry["hours"].append(_hours(o.opens, o.closes, o.slot_minutes, o.capacity, o.agents, o.callback_percent))
     document: dict[str, Any] = {
         name: getattr(queue, name) for name in QueueDoc.model_fields if name not in ("weekly_hours", "date_overrides")
     }
     document["weekly_hours"] = [
         {
             "weekday": WEEKDAYS[w.weekday],
-            "opens": _hhmm(w.opens),
-            "closes": _hhmm(w.closes),
-            "slot_minutes": w.slot_minutes,
-            "capacity": w.capacity,
+            **_hours(w.opens, w.closes, w.slot_minutes, w.capacity, w.agents, w.callback_percent),
         }
         for w in queue.weekly_hours
     ]
     document["date_overrides"] = [overrides[d] for d in sorted(overrides)]
     return document
+
+
+def _hours(
+    opens: time, closes: time, slot_minutes: int | None, capacity: int | None, agents: int | None, percent: int | None
+) -> dict[str, Any]:
+    hours: dict[str, Any] = {"opens": _hhmm(opens), "closes": _hhmm(closes), "slot_minutes": slot_minutes}
+    if agents is None:
+        hours["capacity"] = capacity
+    else:
+        hours["agents"], hours["callback_percent"] = agents, percent
+    return hours
 
 
 def _hhmm(t: time) -> str:

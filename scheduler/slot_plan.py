@@ -85,3 +85,13 @@ def new_capacity(booked: int, capacity: int, reserve_percent: int) -> tuple[int,
             {"capacity": f"at least {booked}", "booked": booked},
         )
     return capacity, min(reserved_seats(capacity, reserve_percent), capacity)
+
+
+def capacity_from_staffing(agents: int, slot_minutes: int, callback_percent: int, average_handle_seconds: int) -> int:
+    """Seats in one slot when a supervisor gives staffing instead of a number: the agent
+    time of the slot kept for callbacks, in whole calls of average handle time (AHT),
+    rounded down: agents × slot length × callback share ÷ AHT. 3 agents, 15-minute slots,
+    half of their time for callbacks, 300 s a call: 3 × 900 × 0.5 ÷ 300 = 4 seats."""
+    if average_handle_seconds <= 0:
+        raise ValueError("average_handle_seconds must be more than 0 to derive seats from staffing")
+    return agents * slot_minutes * 60 * callback_percent // (100 * average_handle_seconds)

@@ -83,3 +83,27 @@ def test_a_viewer_reads_the_document_without_a_form(signed_in: SignedIn, demo_qu
     html = signed_in("viewer").get("/console/queues/support").get_data(as_text=True)
     assert "&#34;key&#34;: &#34;support&#34;" in html or "&quot;key&quot;: &quot;support&quot;" in html
     assert "<textarea" not in html
+
+
+def test_seats_follow_staffing_and_the_document_keeps_it(
+    signed_in: SignedIn, client: FlaskClient, demo_queue: str
+) -> None:
+    """A supervisor gives Friday's staffing instead of seats: 3 agents, half of their time
+    for callbacks, 300 s a call: 3 x 900 x 0.5 / 300 = 4 seats a slot; more agents, more seats."""
+    supervisor = signed_in("supervisor")
+    token = csrf(supervisor, "/console/")
+    document = document_on(supervisor.get("/console/queues/support").get_data(as_text=True))
+    friday = {"weekday": "friday", "opens": "09:00", "closes": "17:00", "slot_minutes": 15}
+    for agents, seats in ((3, 4), (6, 9)):
+        weekly = [h for h in document["weekly_hours"] if h["weekday"] != "friday"]  # type: ignore[attr-defined]
+        document.update(
+            weekly_hours=[*weekly, {**friday, "agents": agents, "callback_percent": 50}], average_handle_seconds=300
+        )
+        saved = supervisor.post(
+            "/console/queues", data={"csrf_token": token, "key": "support", "document": json.dumps(document)}
+        )
+        assert saved.status_code == 303
+        assert {s["seats_left"] for s in slots(client, **{"from": "2027-01-08", "days": 1})} == {seats}
+    shown = document_on(supervisor.get("/console/queues/support").get_data(as_text=True))
+    [exported] = [h for h in shown["weekly_hours"] if h["weekday"] == "friday"]  # type: ignore[attr-defined]
+    assert exported == {**friday, "agents": 6, "callback_percent": 50}

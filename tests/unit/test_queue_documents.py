@@ -166,3 +166,39 @@ def test_bad_recordings_are_refused_with_the_reason(audio: dict[str, object], sa
     with pytest.raises(ValidationFailed) as caught:
         parse_queue_document(demo_document(prompt_audio=audio))
     assert any(key.startswith("prompt_audio") and says in message for key, message in caught.value.details.items())
+
+
+def test_seats_may_be_derived_from_staffing() -> None:
+    hours = {
+        "weekday": "friday",
+        "opens": "09:00",
+        "closes": "17:00",
+        "slot_minutes": 15,
+        "agents": 3,
+        "callback_percent": 50,
+    }
+    doc = parse_queue_document(demo_document(weekly_hours=[hours], average_handle_seconds=300))
+    assert doc.weekly_hours[0].seats(doc.average_handle_seconds) == 4
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        {"slot_minutes": 15},  # neither
+        {"slot_minutes": 15, "capacity": 2, "agents": 3},  # both
+        {"slot_minutes": 15, "capacity": 2, "callback_percent": 50},  # a share without agents
+        {"slot_minutes": 15, "agents": 3, "callback_percent": 150},
+    ],
+)
+def test_capacity_or_staffing_not_both_nor_neither(hours: dict[str, object]) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_queue_document(
+            demo_document(weekly_hours=[{"weekday": "monday", "opens": "09:00", "closes": "17:00", **hours}])
+        )
+
+
+def test_staffing_needs_an_average_handle_time() -> None:
+    hours = {"weekday": "monday", "opens": "09:00", "closes": "17:00", "slot_minutes": 15, "agents": 3}
+    with pytest.raises(ValidationFailed) as refused:
+        parse_queue_document(demo_document(weekly_hours=[hours], average_handle_seconds=0))
+    assert "average_handle_seconds" in str(refused.value.details)

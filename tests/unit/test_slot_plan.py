@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from scheduler.calendar import SlotSpec
 from scheduler.errors import CapacityBelowBooked, ValidationFailed
-from scheduler.slot_plan import ExistingSlot, new_capacity, plan_slots
+from scheduler.slot_plan import ExistingSlot, capacity_from_staffing, new_capacity, plan_slots
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 Q = timedelta(minutes=15)
@@ -87,3 +87,11 @@ def test_a_supervisor_never_sets_a_capacity_below_the_booked_seats() -> None:
     assert refused.value.details == {"capacity": "at least 3", "booked": 3}
     with pytest.raises(ValidationFailed):
         new_capacity(booked=0, capacity=-1, reserve_percent=0)
+
+
+def test_seats_from_staffing() -> None:
+    assert capacity_from_staffing(agents=3, slot_minutes=15, callback_percent=50, average_handle_seconds=300) == 4
+    assert capacity_from_staffing(agents=2, slot_minutes=15, callback_percent=100, average_handle_seconds=240) == 7
+    assert capacity_from_staffing(agents=5, slot_minutes=15, callback_percent=0, average_handle_seconds=300) == 0
+    with pytest.raises(ValueError):
+        capacity_from_staffing(agents=1, slot_minutes=15, callback_percent=100, average_handle_seconds=0)
