@@ -604,3 +604,23 @@ class UsedLink(Base):
     callback_ref: Mapped[str] = mapped_column(String(16))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the link's: then the row may go
+
+
+class IvrOffer(Base):
+    """An inbound call the IVR offered a callback to (once per call, however often it
+    offered), and whether the caller took it: booked one or asked for a link. Keyed by the
+    provider's call id, so that a retried webhook counts nothing twice. Read by reports."""
+
+    __tablename__ = "ivr_offer"
+    __table_args__ = (
+        UniqueConstraint("provider", "call_id", name="uq_ivr_offer_call"),
+        Index("ix_ivr_offer_queue_offered", "queue_id", "offered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str] = mapped_column(String(64))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"

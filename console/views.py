@@ -326,3 +326,6 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
     except DomainError as error:
         return _grid(key, week, error.message, error.http_status)
     return redirect(url_for("console.grid", key=key, week=week), 303)
+
+
+from console import report_views  # noqa: E402,F401

@@ -65,6 +65,8 @@ ROUTES = [
     ("post", "/console/api-keys/999/revoke", "admin"),
     ("get", "/console/queues/support/grid", "viewer"),
     ("post", "/console/queues/support/slots/999", "supervisor"),
+    ("get", "/console/reports", "viewer"),
+    ("get", "/console/reports.csv", "viewer"),
 ]
 ROLES = ("viewer", "supervisor", "admin")
 
