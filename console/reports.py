@@ -75,7 +75,7 @@ def load_rows(
         .where(Callback.queue_id == queue.id, Attempt.requested_at >= start, Attempt.requested_at < end),
     ).subquery()
     ids = select(touched.c[0])
-    sources = dict(session.execute(select(Callback.id, Callback.source).where(Callback.id.in_(ids))).tuples().all())
+    sources = dict(session.execute(select(Callback.id, Callback.source).where(Callback.id.in_(ids))).all())
     events: dict[int, list[EventRow]] = defaultdict(list)
     for callback_id, step, at, actor, payload in session.execute(
         select(
@@ -83,7 +83,7 @@ def load_rows(
         )
         .where(CallbackEvent.callback_id.in_(ids), CallbackEvent.step.in_(STEPS))
         .order_by(CallbackEvent.id)
-    ).tuples():
+    ):
         events[callback_id].append(EventRow(step, at, actor, _due(step, payload)))
     attempts: dict[int, list[AttemptRow]] = defaultdict(list)
     for callback_id, requested_at, outcome, duration, billable in session.execute(
@@ -94,7 +94,7 @@ def load_rows(
             Attempt.duration_seconds,
             Attempt.billable_seconds,
         ).where(Attempt.callback_id.in_(ids))
-    ).tuples():
+    ):
         attempts[callback_id].append(AttemptRow(requested_at, outcome, duration, billable))
     callbacks = [
         CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]))
@@ -106,7 +106,7 @@ def load_rows(
             select(IvrOffer.offered_at, IvrOffer.accepted_at).where(
                 IvrOffer.queue_id == queue.id, IvrOffer.offered_at >= start, IvrOffer.offered_at < end
             )
-        ).tuples()
+        )
     ]
     return callbacks, offers
 
