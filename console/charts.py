@@ -82,7 +82,7 @@ def bar_chart(
             sum(s.values[i] for s in series) if stacked else max((s.values[i] for s in series), default=0)
             for i in range(len(x_labels))
         ]
-        top = max(math.ceil(max(sums, default=0)), 1)
+        top = max(math.ceil(max(sums, default=0)), 2)  # 2: whole-number ticks (0, 1, 2)
     group = plot_width / count
     bars = []
     for i, label in enumerate(x_labels):
