@@ -82,7 +82,8 @@ def bar_chart(
             sum(s.values[i] for s in series) if stacked else max((s.values[i] for s in series), default=0)
             for i in range(len(x_labels))
         ]
-        top = max(math.ceil(max(sums, default=0)), 2)  # 2: whole-number ticks (0, 1, 2)
+        top = max(math.ceil(max(sums, default=0)), 2)
+        top += top % 2  # even: the middle tick is a whole number too
     group = plot_width / count
     bars = []
     for i, label in enumerate(x_labels):
