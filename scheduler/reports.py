@@ -34,6 +34,7 @@ A figure belongs to the window its deciding instant falls in:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -194,61 +195,77 @@ def _first_dial_lag(callback: CallbackRow) -> tuple[datetime, float | None] | No
     return first, (first - due).total_seconds() if due is not None else None
 
 
+@dataclass
+class _Tally:
+    offered: int = 0
+    accepted: int = 0
+    booked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
+    completed: int = 0
+    unreachable: int = 0
+    cancelled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLED_BY, 0))
+    dialled: int = 0
+    connected: int = 0
+    attempts_of_completed: int = 0
+    first_dials: int = 0
+    on_time: int = 0
+    lag_seconds_total: float = 0.0
+    attempts: int = 0
+    billable_minutes: int = 0
+
+    def figures(self) -> Figures:
+        return Figures(**vars(self))
+
+
+def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: Sequence[datetime]) -> list[Figures]:
+    """The figures of each window [bounds[i], bounds[i + 1]), in one pass over the rows."""
+    windows = [_Tally() for _ in bounds[1:]]
+
+    def window(at: datetime) -> _Tally | None:
+        index = bisect_right(bounds, at) - 1
+        return windows[index] if 0 <= index < len(windows) else None
+
+    for callback in callbacks:
+        for event in callback.events:
+            into = window(event.at)
+            if into is None:
+                continue
+            if event.step == "book":
+                into.booked[callback.source] = into.booked.get(callback.source, 0) + 1
+            elif event.step == "complete":
+                into.completed += 1
+                into.attempts_of_completed += len(callback.attempts)
+            elif event.step == "give_up":
+                into.unreachable += 1
+            elif event.step in ("cancel", "decline"):
+                into.cancelled[cancelled_by(event.step, event.actor)] += 1
+        made: dict[int, tuple[_Tally, list[AttemptRow]]] = {}  # by id() of the window
+        for attempt in callback.attempts:
+            into = window(attempt.requested_at)
+            if into is not None:
+                made.setdefault(id(into), (into, []))[1].append(attempt)
+                into.attempts += 1
+                into.billable_minutes += billable_minutes(attempt)
+        for into, those in made.values():
+            into.dialled += 1
+            into.connected += any(a.outcome == "connected" for a in those)
+        first = _first_dial_lag(callback)
+        if first is not None and first[1] is not None:
+            into = window(first[0])
+            if into is not None:
+                into.first_dials += 1
+                into.on_time += first[1] <= ON_TIME_SECONDS
+                into.lag_seconds_total += first[1]
+    for offer in offers:
+        into = window(offer.offered_at)
+        if into is not None:
+            into.offered += 1
+            into.accepted += offer.accepted
+    return [w.figures() for w in windows]
+
+
 def figures(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], start: datetime, end: datetime) -> Figures:
     """The figures of the window [start, end)."""
-
-    def inside(at: datetime) -> bool:
-        return start <= at < end
-
-    booked = dict.fromkeys(SOURCES, 0)
-    cancelled = dict.fromkeys(CANCELLED_BY, 0)
-    completed = unreachable = dialled = connected = attempts_of_completed = 0
-    first_dials = on_time = attempts = minutes = 0
-    lag_total = 0.0
-    for callback in callbacks:
-        steps = [e for e in callback.events if inside(e.at)]
-        for event in steps:
-            if event.step == "book":
-                booked[callback.source] = booked.get(callback.source, 0) + 1
-            elif event.step == "complete":
-                completed += 1
-                attempts_of_completed += len(callback.attempts)
-            elif event.step == "give_up":
-                unreachable += 1
-            elif event.step in ("cancel", "decline"):
-                cancelled[cancelled_by(event.step, event.actor)] += 1
-        made = [a for a in callback.attempts if inside(a.requested_at)]
-        if made:
-            dialled += 1
-            connected += any(a.outcome == "connected" for a in made)
-            attempts += len(made)
-            minutes += sum(billable_minutes(a) for a in made)
-        first = _first_dial_lag(callback)
-        if first is not None and inside(first[0]) and first[1] is not None:
-            first_dials += 1
-            on_time += first[1] <= ON_TIME_SECONDS
-            lag_total += first[1]
-    offered = accepted = 0
-    for offer in offers:
-        if inside(offer.offered_at):
-            offered += 1
-            accepted += offer.accepted
-    return Figures(
-        offered=offered,
-        accepted=accepted,
-        booked=booked,
-        completed=completed,
-        unreachable=unreachable,
-        cancelled=cancelled,
-        dialled=dialled,
-        connected=connected,
-        attempts_of_completed=attempts_of_completed,
-        first_dials=first_dials,
-        on_time=on_time,
-        lag_seconds_total=lag_total,
-        attempts=attempts,
-        billable_minutes=minutes,
-    )
+    return tally(callbacks, offers, [start, end])[0]
 
 
 def report(
@@ -256,9 +273,6 @@ def report(
 ) -> Report:
     """The period's figures, one ``Figures`` per local day and one for the whole period."""
     days = period_days(period, start)
-    per_day = tuple(
-        figures(callbacks, offers, local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone))
-        for day in days
-    )
-    first, last = period_bounds(days, zone)
-    return Report(period, days[0], days, per_day, figures(callbacks, offers, first, last))
+    bounds = [local_midnight(day, zone) for day in days] + [local_midnight(days[-1] + timedelta(days=1), zone)]
+    per_day = tuple(tally(callbacks, offers, bounds))
+    return Report(period, days[0], days, per_day, figures(callbacks, offers, bounds[0], bounds[-1]))

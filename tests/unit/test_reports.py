@@ -139,3 +139,15 @@ def test_days_are_local_days_and_the_total_is_the_whole_period() -> None:
     assert result.total.booked == {"ivr": 1, "sms": 0, "web": 1, "api": 0, "console": 0}
     before = report("day", date(2027, 3, 28), LONDON, [late, early], [])
     assert before.total.booked_total == 0
+
+
+def test_each_day_of_a_report_is_that_days_window() -> None:
+    spread = [*THREE, CallbackRow("api", events=(EventRow("book", T0 + timedelta(days=2), "api"),))]
+    offers = [OfferRow(at(-1), accepted=True), OfferRow(T0 + timedelta(days=3))]
+    result = report("week", date(2027, 1, 4), LONDON, spread, offers)
+    for day, counted in zip(result.days, result.per_day, strict=True):
+        midnight = datetime(day.year, day.month, day.day, tzinfo=LONDON)
+        assert counted == figures(spread, offers, midnight, midnight + timedelta(days=1))
+    assert [f.booked_total for f in result.per_day] == [3, 0, 1, 0, 0, 0, 0]
+    assert [f.offered for f in result.per_day] == [1, 0, 0, 1, 0, 0, 0]
+    assert result.total == figures(spread, offers, at(-600), T0 + timedelta(days=7))
