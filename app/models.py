@@ -624,3 +624,8 @@ class IvrOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"
+
+
+# Reports read a queue's events and attempts by time (console/reports.py).
+Index("ix_callback_event_at", CallbackEvent.at)
+Index("ix_attempt_requested_at", Attempt.requested_at)

@@ -1,4 +1,5 @@
-"""reports: the inbound IVR's callback offers and whether callers took them
+"""reports: the inbound IVR's callback offers and whether callers took them; events and
+attempts indexed by time
 
 Revision ID: 0014_reports
 Revises: 0013_slot_capacity_override
@@ -35,8 +36,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider", "call_id", name="uq_ivr_offer_call"),
     )
     op.create_index("ix_ivr_offer_queue_offered", "ivr_offer", ["queue_id", "offered_at"])
+    op.create_index("ix_callback_event_at", "callback_event", ["at"])
+    op.create_index("ix_attempt_requested_at", "attempt", ["requested_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_attempt_requested_at", table_name="attempt")
+    op.drop_index("ix_callback_event_at", table_name="callback_event")
     op.drop_index("ix_ivr_offer_queue_offered", table_name="ivr_offer")
     op.drop_table("ivr_offer")
