@@ -220,3 +220,29 @@ def test_unknown_queues_and_odd_parameters(
     fallback = viewer.get("/console/reports?period=year&start=not-a-date")  # this week, the first queue
     assert fallback.status_code == 200 and "Week from Mon 04 Jan 2027" in fallback.get_data(as_text=True)
     assert client.get("/console/reports.csv").status_code == 302  # anonymous: to the sign-in page
+
+
+def test_an_offer_counts_as_taken_only_once_the_booking_holds(
+    app: Flask,
+    db: Database,
+    clock: FixedClock,
+    make_queue,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue()
+    phone = _phone_sim(app, db, clock)
+    inbound_url = f"{app.extensions['settings'].public_base_url}/webhooks/simulator/voice/inbound"
+    call_id = phone.dial_in(CALLER, QUEUE_NUMBER, inbound_url)["call_id"]
+    phone.press(call_id, "2")
+    phone.press(call_id, "1")  # the times: 10:30, 10:45, 11:00
+    eleven = datetime(2027, 1, 4, 11, 0, tzinfo=UTC)
+    _book(db, clock, "+447400000002", "web", "customer:web", eleven)
+    _book(db, clock, "+447400000003", "web", "customer:web", eleven)  # 11:00 is full now
+    assert "just been taken" in str(phone.press(call_id, "3")["script"])
+
+    def taken() -> list[tuple[str | None, bool]]:
+        with db.read() as session:
+            return [(o.choice, o.accepted_at is not None) for o in session.scalars(select(IvrOffer))]
+
+    assert taken() == [(None, False)]
+    phone.press(call_id, "1")  # 10:30
+    assert taken() == [("time", True)]
