@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.availability import next_bookable_starts
 from app.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
 from app.dialer import queue_text
+from app.ivr_offers import note_acceptance, note_offer
 from app.links import short_booking_url
 from app.models import Callback, Queue, SmsMessage
 from app.queues import get_queue, queue_calendar, queue_key_for_number
@@ -133,6 +134,7 @@ def answer_call(session: Session, provider: str, call: InboundCall, now: datetim
     facts = load_facts(session, queue, caller, now, provider, call.queue_data)
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
+    note_offer(session, queue.id, provider, reply, now)
     return reply.script
 
 
@@ -149,9 +151,12 @@ def gather(
     facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
+        note_offer(session, queue.id, provider, reply, now)
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
+    if not isinstance(outcome, inbound.Failed):
+        note_acceptance(session, provider, after, reply.effect, now)
     facts = load_facts(session, queue, after.caller, now, provider, result.queue_data)  # seats and callbacks now
     return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
 
@@ -177,6 +182,7 @@ def dialled(
     queue = get_queue(session, state.queue)
     facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
     reply = inbound.dialled(state, agent, facts, now, url_for)
+    note_offer(session, queue.id, provider, reply, now)
     if isinstance(reply.effect, inbound.Resolve):
         try:
             cancel(

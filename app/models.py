@@ -623,3 +623,28 @@ class BlockedNumber(Base):
     reason: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IvrOffer(Base):
+    """An inbound call the IVR offered a callback to (once per call, however often it
+    offered), and whether the caller took it: booked one or asked for a link. Keyed by the
+    provider's call id, so that a retried webhook counts nothing twice. Read by reports."""
+
+    __tablename__ = "ivr_offer"
+    __table_args__ = (
+        UniqueConstraint("provider", "call_id", name="uq_ivr_offer_call"),
+        Index("ix_ivr_offer_queue_offered", "queue_id", "offered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str] = mapped_column(String(64))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"
+
+
+# Reports read a queue's events and attempts by time (console/reports.py).
+Index("ix_callback_event_at", CallbackEvent.at)
+Index("ix_attempt_requested_at", Attempt.requested_at)

@@ -328,5 +328,5 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
     return redirect(url_for("console.grid", key=key, week=week), 303)
 
 
-# The callbacks' pages register on this blueprint.
-from console import callback_views, queue_views, settings_views  # noqa: E402,F401
+# The other pages register on this blueprint.
+from console import callback_views, queue_views, report_views, settings_views  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """blocked numbers: numbers and prefixes no channel may book for, with the reason
 
 Revision ID: 0015_blocked_numbers
-Revises: 0013_slot_capacity_override
+Revises: 0014_reports
 Create Date: 2026-11-23 17:20:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_blocked_numbers"
-down_revision: str | None = "0013_slot_capacity_override"
+down_revision: str | None = "0014_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,217 @@
+"""Loading a queue's report: the rows scheduler/reports.py computes from, in five
+queries whatever the number of callbacks (no query per callback)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session
+
+from app.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
+from app.queues import get_queue
+from scheduler.reports import (
+    CANCELLED_BY,
+    SOURCES,
+    AttemptRow,
+    CallbackRow,
+    EventRow,
+    Figures,
+    OfferRow,
+    Report,
+    period_bounds,
+    period_days,
+    report,
+)
+
+# The steps reports read; the rest (start_dial, retry, connect, …) are left in the database.
+STEPS = ("book", "reschedule", "complete", "give_up", "cancel", "decline")
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    queue_key: str
+    queue_name: str
+    timezone: str
+    report: Report
+
+
+def _instant(raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _due(step: str, payload: dict[str, Any] | None) -> datetime | None:
+    payload = payload or {}
+    if step == "book":
+        return _instant(payload.get("due_at")) or _instant(payload.get("slot_start"))
+    if step == "reschedule":
+        return _instant(payload.get("to_slot_start"))
+    return None
+
+
+def load_rows(
+    session: Session, queue: Queue, start: datetime, end: datetime
+) -> tuple[list[CallbackRow], list[OfferRow]]:
+    """Every callback of ``queue`` with an event or an attempt in [start, end), with its
+    whole history (an attempt per completed callback may come before the period), and the
+    IVR's offers made in it."""
+    touched = union(
+        select(CallbackEvent.callback_id)
+        .join(Callback, Callback.id == CallbackEvent.callback_id)
+        .where(Callback.queue_id == queue.id, CallbackEvent.at >= start, CallbackEvent.at < end),
+        select(Attempt.callback_id)
+        .join(Callback, Callback.id == Attempt.callback_id)
+        .where(Callback.queue_id == queue.id, Attempt.requested_at >= start, Attempt.requested_at < end),
+    ).subquery()
+    ids = select(touched.c[0])
+    sources = dict(session.execute(select(Callback.id, Callback.source).where(Callback.id.in_(ids))).all())
+    events: dict[int, list[EventRow]] = defaultdict(list)
+    for callback_id, step, at, actor, payload in session.execute(
+        select(
+            CallbackEvent.callback_id, CallbackEvent.step, CallbackEvent.at, CallbackEvent.actor, CallbackEvent.payload
+        )
+        .where(CallbackEvent.callback_id.in_(ids), CallbackEvent.step.in_(STEPS))
+        .order_by(CallbackEvent.id)
+    ):
+        events[callback_id].append(EventRow(step, at, actor, _due(step, payload)))
+    attempts: dict[int, list[AttemptRow]] = defaultdict(list)
+    for callback_id, requested_at, outcome, duration, billable in session.execute(
+        select(
+            Attempt.callback_id,
+            Attempt.requested_at,
+            Attempt.outcome,
+            Attempt.duration_seconds,
+            Attempt.billable_seconds,
+        ).where(Attempt.callback_id.in_(ids))
+    ):
+        attempts[callback_id].append(AttemptRow(requested_at, outcome, duration, billable))
+    callbacks = [
+        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]))
+        for callback_id, source in sorted(sources.items())
+    ]
+    offers = [
+        OfferRow(offered_at, accepted_at is not None)
+        for offered_at, accepted_at in session.execute(
+            select(IvrOffer.offered_at, IvrOffer.accepted_at).where(
+                IvrOffer.queue_id == queue.id, IvrOffer.offered_at >= start, IvrOffer.offered_at < end
+            )
+        )
+    ]
+    return callbacks, offers
+
+
+def queue_report(session: Session, key: str, period: str, start: date) -> QueueReport:
+    """The report of queue ``key`` for the period (day, week, month) containing the local
+    date ``start``. Raises ``QueueNotFound`` (a domain error) for an unknown key and
+    ``ValueError`` for an unknown period."""
+    queue = get_queue(session, key)
+    zone = ZoneInfo(queue.timezone)
+    days = period_days(period, start)
+    first, last = period_bounds(days, zone)
+    callbacks, offers = load_rows(session, queue, first, last)
+    return QueueReport(queue.key, queue.name, queue.timezone, report(period, start, zone, callbacks, offers))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure as a CSV column and a row of the page's table."""
+
+    key: str
+    label: str
+    kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds"
+    value: Callable[[Figures], float | int | None]
+
+
+def _columns() -> tuple[Column, ...]:
+    columns = [
+        Column("offered", "Offered in the IVR", "count", lambda f: f.offered),
+        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted),
+        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate),
+    ]
+    for source in SOURCES:
+        columns.append(Column(f"booked_{source}", f"Booked by {source}", "count", _booked(source)))
+    columns.append(Column("booked_total", "Booked", "count", lambda f: f.booked_total))
+    columns += [
+        Column("completed", "Completed", "count", lambda f: f.completed),
+        Column("unreachable", "Unreachable", "count", lambda f: f.unreachable),
+    ]
+    for who in CANCELLED_BY:
+        columns.append(Column(f"cancelled_{who}", f"Cancelled by {CANCELLED_LABELS[who]}", "count", _cancelled(who)))
+    columns += [
+        Column("cancelled_total", "Cancelled", "count", lambda f: f.cancelled_total),
+        Column("dialled", "Callbacks dialled", "count", lambda f: f.dialled),
+        Column("connected", "Callbacks connected", "count", lambda f: f.connected),
+        Column("connect_rate", "Connect rate", "rate", lambda f: f.connect_rate),
+        Column("attempts", "Attempts", "count", lambda f: f.attempts),
+        Column(
+            "attempts_per_completed", "Attempts per completed callback", "ratio", lambda f: f.attempts_per_completed
+        ),
+        Column("first_dials", "First dials", "count", lambda f: f.first_dials),
+        Column("on_time", "First dials on time", "count", lambda f: f.on_time),
+        Column("on_time_rate", "On-time rate", "rate", lambda f: f.on_time_rate),
+        Column("average_dispatch_lag_seconds", "Average dispatch lag (s)", "seconds", lambda f: f.average_lag_seconds),
+        Column("billable_minutes", "Billable minutes", "count", lambda f: f.billable_minutes),
+    ]
+    return tuple(columns)
+
+
+def _booked(source: str) -> Callable[[Figures], int]:
+    return lambda f: f.booked.get(source, 0)
+
+
+def _cancelled(who: str) -> Callable[[Figures], int]:
+    return lambda f: f.cancelled.get(who, 0)
+
+
+CANCELLED_LABELS = {
+    "text": "text",
+    "web": "web",
+    "api": "API",
+    "ivr": "the IVR",
+    "call": "the customer on the call",
+    "supervisor": "a supervisor",
+    "other": "other",
+}
+COLUMNS = _columns()
+
+
+def csv_value(column: Column, figures: Figures) -> str:
+    """Machine-readable: rates as fractions to 4 places, lags to 0.1 s, blank for none."""
+    value = column.value(figures)
+    if value is None:
+        return ""
+    if column.kind == "rate":
+        return f"{value:.4f}"
+    if column.kind in ("ratio", "seconds"):
+        return f"{value:.1f}" if column.kind == "seconds" else f"{value:.2f}"
+    return str(value)
+
+
+def shown_value(column: Column, figures: Figures) -> str:
+    """For people: rates as percentages, a dash for none."""
+    value = column.value(figures)
+    if value is None:
+        return "–"
+    if column.kind == "rate":
+        return f"{value * 100:.1f}%"
+    return csv_value(column, figures)
+
+
+def csv_rows(result: Report) -> list[list[str]]:
+    """The CSV: a header, one row per local day, then the whole period's (``total``)."""
+    rows = [["day", *(c.key for c in COLUMNS)]]
+    for day, figures in zip(result.days, result.per_day, strict=True):
+        rows.append([day.isoformat(), *(csv_value(c, figures) for c in COLUMNS)])
+    rows.append(["total", *(csv_value(c, result.total) for c in COLUMNS)])
+    return rows

@@ -1,0 +1,153 @@
+"""Report figures on small hand-counted data sets (scheduler/reports.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.reports import (
+    AttemptRow,
+    CallbackRow,
+    EventRow,
+    OfferRow,
+    billable_minutes,
+    cancelled_by,
+    figures,
+    period_days,
+    report,
+)
+
+LONDON = ZoneInfo("Europe/London")
+T0 = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def book(minutes: float, due: float) -> EventRow:
+    return EventRow("book", at(minutes), "ivr", due_at=at(due))
+
+
+# One completed in 2 attempts, one unreachable after 3, one cancelled by text.
+COMPLETED = CallbackRow(
+    "ivr",
+    events=(book(0, 5), EventRow("complete", at(20), "provider")),
+    attempts=(
+        AttemptRow(at(5.5), "no_answer", 30, 0),  # 30 s late: on time
+        AttemptRow(at(15), "connected", 61, 61),  # 61 s -> 2 minutes
+    ),
+)
+UNREACHABLE = CallbackRow(
+    "web",
+    events=(book(1, 10), EventRow("give_up", at(40), "provider")),
+    attempts=(
+        AttemptRow(at(12), "busy", 0, 0),  # 120 s late: not on time
+        AttemptRow(at(20), "busy", None, None),
+        AttemptRow(at(30), "no_answer", 45, None),  # no billsec: the duration, 1 minute
+    ),
+)
+CANCELLED = CallbackRow("sms", events=(book(2, 60), EventRow("cancel", at(3), "customer:sms")))
+THREE = (COMPLETED, UNREACHABLE, CANCELLED)
+
+
+def test_three_callbacks_give_the_hand_counted_figures() -> None:
+    offers = [OfferRow(at(-1), accepted=True), OfferRow(at(-2)), OfferRow(at(-3)), OfferRow(at(-4), accepted=True)]
+    result = figures(THREE, offers, at(-60), at(120))
+    assert result.booked == {"ivr": 1, "sms": 1, "web": 1, "api": 0, "console": 0}
+    assert result.booked_total == 3
+    assert (result.completed, result.unreachable, result.cancelled_total) == (1, 1, 1)
+    assert result.cancelled["text"] == 1
+    assert (result.dialled, result.connected, result.connect_rate) == (2, 1, 0.5)
+    assert result.attempts == 5
+    assert result.attempts_per_completed == 2.0
+    assert (result.first_dials, result.on_time, result.on_time_rate) == (2, 1, 0.5)
+    assert result.average_lag_seconds == 75.0  # (30 + 120) / 2
+    assert result.billable_minutes == 2 + 0 + 0 + 0 + 1
+    assert (result.offered, result.accepted, result.take_rate) == (4, 2, 0.5)
+
+
+def test_a_window_counts_only_what_falls_in_it() -> None:
+    result = figures(THREE, [], at(10), at(25))
+    # In [10, 25): the completion (20), attempts at 12, 15, 20; nothing booked or cancelled.
+    assert result.booked_total == 0 and result.cancelled_total == 0
+    assert result.completed == 1 and result.unreachable == 0
+    assert result.attempts == 3 and result.dialled == 2 and result.connected == 1
+    assert result.attempts_per_completed == 2.0  # the completed callback's attempts, whenever made
+    assert result.first_dials == 1 and result.on_time == 0  # UNREACHABLE's first dial at 12, 120 s late
+
+
+def test_rates_of_nothing_are_none_not_zero() -> None:
+    empty = figures([], [], at(0), at(60))
+    assert empty.take_rate is None and empty.connect_rate is None
+    assert empty.attempts_per_completed is None and empty.on_time_rate is None and empty.average_lag_seconds is None
+
+
+def test_the_due_time_is_the_last_one_set_before_the_first_dial() -> None:
+    moved = CallbackRow(
+        "api",
+        events=(book(0, 5), EventRow("reschedule", at(1), "api", due_at=at(30)), book(40, 50)),
+        attempts=(AttemptRow(at(30.5)),),
+    )
+    result = figures([moved], [], at(0), at(60))
+    assert result.first_dials == 1 and result.on_time == 1 and result.average_lag_seconds == 30.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "minutes"), [(None, 0), (0, 0), (1, 1), (59, 1), (60, 1), (61, 2), (120, 2), (121, 3)]
+)
+def test_each_call_is_rounded_up_to_the_minute(seconds: int | None, minutes: int) -> None:
+    assert billable_minutes(AttemptRow(T0, billable_seconds=seconds)) == minutes
+
+
+@pytest.mark.parametrize(
+    ("step", "actor", "who"),
+    [
+        ("cancel", "customer:sms", "text"),
+        ("cancel", "customer:web", "web"),
+        ("cancel", "api", "api"),
+        ("cancel", "api-key:CRM", "api"),
+        ("cancel", "ivr", "ivr"),
+        ("decline", "provider", "call"),
+        ("cancel", "ann@example.com", "supervisor"),
+        ("cancel", "worker-1", "other"),
+    ],
+)
+def test_cancellations_are_counted_by_who(step: str, actor: str, who: str) -> None:
+    assert cancelled_by(step, actor) == who
+
+
+def test_periods_are_a_day_a_monday_week_or_a_calendar_month() -> None:
+    assert period_days("day", date(2027, 1, 6)) == (date(2027, 1, 6),)
+    week = period_days("week", date(2027, 1, 6))
+    assert week[0] == date(2027, 1, 4) and week[-1] == date(2027, 1, 10) and len(week) == 7
+    february = period_days("month", date(2027, 2, 17))
+    assert february[0] == date(2027, 2, 1) and february[-1] == date(2027, 2, 28)
+    with pytest.raises(ValueError):
+        period_days("year", date(2027, 1, 1))
+
+
+def test_days_are_local_days_and_the_total_is_the_whole_period() -> None:
+    # 23:30 UTC on Sunday 28 March 2027 is 00:30 on Monday 29 in London (summer time).
+    late = CallbackRow("ivr", events=(EventRow("book", datetime(2027, 3, 28, 23, 30, tzinfo=UTC), "ivr"),))
+    early = CallbackRow("web", events=(EventRow("book", datetime(2027, 3, 29, 8, 0, tzinfo=UTC), "customer:web"),))
+    result = report("week", date(2027, 3, 31), LONDON, [late, early], [])
+    assert result.days[0] == date(2027, 3, 29)
+    assert [f.booked_total for f in result.per_day] == [2, 0, 0, 0, 0, 0, 0]
+    assert result.total.booked == {"ivr": 1, "sms": 0, "web": 1, "api": 0, "console": 0}
+    before = report("day", date(2027, 3, 28), LONDON, [late, early], [])
+    assert before.total.booked_total == 0
+
+
+def test_each_day_of_a_report_is_that_days_window() -> None:
+    spread = [*THREE, CallbackRow("api", events=(EventRow("book", T0 + timedelta(days=2), "api"),))]
+    offers = [OfferRow(at(-1), accepted=True), OfferRow(T0 + timedelta(days=3))]
+    result = report("week", date(2027, 1, 4), LONDON, spread, offers)
+    for day, counted in zip(result.days, result.per_day, strict=True):
+        midnight = datetime(day.year, day.month, day.day, tzinfo=LONDON)
+        assert counted == figures(spread, offers, midnight, midnight + timedelta(days=1))
+    assert [f.booked_total for f in result.per_day] == [3, 0, 1, 0, 0, 0, 0]
+    assert [f.offered for f in result.per_day] == [1, 0, 0, 1, 0, 0, 0]
+    assert result.total == figures(spread, offers, at(-600), T0 + timedelta(days=7))
