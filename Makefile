@@ -32,6 +32,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo
+	$(BIN)/flask --app wsgi callbacks seed-demo-activity
 	@echo ""
 	@$(BIN)/flask --app wsgi callbacks demo-admin
 	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import context
+from app.demo_activity import seed_activity
 from app.migrate import upgrade
 from app.models import ConsoleUser
 from app.queue_documents import export_queue, import_queue, parse_queue_document
@@ -57,6 +58,14 @@ def _import(document: object) -> None:
 def seed_demo() -> None:
     """Create (or reset the settings of) the demo queue 'support'."""
     _import(json.loads(DEMO_QUEUE.read_text(encoding="utf-8")))
+
+
+@callbacks_cli.command("seed-demo-activity")
+def seed_demo_activity() -> None:
+    """A week of made-up past callbacks for the demo queue (once), for the console's reports."""
+    with context.db().write() as session:
+        made = seed_activity(session, get_queue(session, "support"), context.now())
+    click.echo(f"demo activity: {made} past callbacks" if made else "demo activity: already there")
 
 
 @callbacks_cli.command("create-admin")

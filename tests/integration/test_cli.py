@@ -140,3 +140,22 @@ def test_demo_admin_prints_working_credentials_each_time(app: Flask) -> None:
         email, password = result.output.split()[-3], result.output.split()[-1]
         assert email == "admin@example.com"
         assert sign_in(app.test_client(), email, password).status_code == 303
+
+
+def test_seed_demo_activity_makes_a_week_of_reportable_history_once(app: Flask, demo_queue: str) -> None:
+    from tests.integration.test_console_access import sign_in
+
+    first = run(app, "seed-demo-activity")
+    assert first.exit_code == 0 and "past callbacks" in first.output, first.output
+    assert run(app, "seed-demo-activity").output.strip() == "demo activity: already there"
+    credentials = run(app, "demo-admin").output.split()
+    email, password = credentials[-3], credentials[-1]
+    client = app.test_client()
+    assert sign_in(client, email, password).status_code == 303
+    report = client.get("/console/reports.csv?queue=support&period=week&start=2026-12-28")
+    rows = report.get_data(as_text=True).splitlines()
+    header, total = rows[0].split(","), rows[-1].split(",")
+    figures = dict(zip(header, total, strict=True))
+    assert int(figures["booked_total"]) >= 5 * 18 and 0 < float(figures["connect_rate"]) <= 1
+    assert int(figures["offered"]) > int(figures["accepted"]) > 0 and int(figures["completed"]) > 0
+    assert int(figures["billable_minutes"]) > 0
