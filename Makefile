@@ -39,6 +39,8 @@ run: $(VENV)/.installed
 	@echo "  Slots:      http://$(HOST):$(PORT)/api/v1/queues/support/slots"
 	@echo "  OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"
 	@echo "  Widget:     http://$(HOST):$(PORT)/widget-demo"
+	@echo "  Book:       http://$(HOST):$(PORT)/book/support"
+	@echo "  Simulator:  http://$(HOST):$(PORT)/simulator"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
