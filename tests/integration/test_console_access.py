@@ -79,6 +79,8 @@ ROUTES = [
     ("post", "/console/blocked", "supervisor"),
     ("post", "/console/blocked/999/remove", "supervisor"),
     ("get", "/console/providers", "admin"),
+    ("get", "/console/queues/support/hours", "viewer"),
+    ("post", "/console/queues/support/hours", "supervisor"),
     ("get", "/console/reports", "viewer"),
     ("get", "/console/reports.csv", "viewer"),
 ]

@@ -107,3 +107,56 @@ def test_seats_follow_staffing_and_the_document_keeps_it(
     shown = document_on(supervisor.get("/console/queues/support").get_data(as_text=True))
     [exported] = [h for h in shown["weekly_hours"] if h["weekday"] == "friday"]  # type: ignore[attr-defined]
     assert exported == {**friday, "agents": 6, "callback_percent": 50}
+
+
+def _hours_form(html: str) -> dict[str, str]:
+    """The hours page's form as a browser would send it unchanged (inputs and selected options)."""
+    import html as html_module
+
+    form: dict[str, str] = {}
+    for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
+        form[name] = html_module.unescape(value)
+    for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r"<option selected>([^<]*)</option>", options)
+        form[name] = chosen.group(1) if chosen else re.findall(r"<option[^>]*>([^<]*)</option>", options)[0]
+    for name in re.findall(r'<input type="checkbox" name="([^"]+)" value="yes" checked', html):
+        form[name] = "yes"
+    return form
+
+
+def test_weekly_hours_and_a_holiday_by_form(
+    signed_in: SignedIn, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    page = supervisor.get("/console/queues/support/hours").get_data(as_text=True)
+    form = _hours_form(page)
+    assert form["w-4-weekday"] == "friday" and form["w-4-capacity"] == "2"
+    # Friday from staffing, a Saturday morning added in a blank row, Tuesday 5 January closed.
+    form.update({"w-4-capacity": "", "w-4-agents": "3", "w-4-callback_percent": "50"})
+    form.update(
+        {
+            "w-5-weekday": "saturday",
+            "w-5-opens": "09:00",
+            "w-5-closes": "12:00",
+            "w-5-slot_minutes": "30",
+            "w-5-capacity": "1",
+        }
+    )
+    form.update({"o-0-date": "2027-01-05", "o-0-closed": "yes", "o-0-note": "Staff training"})
+    saved = supervisor.post("/console/queues/support/hours", data=form)
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    assert slots(client, **{"from": "2027-01-05", "days": 1}) == []
+    assert {s["seats_left"] for s in slots(client, **{"from": "2027-01-08", "days": 1})} == {5}  # 3 x 900 x .5 / 240 = 5.6
+    assert len(slots(client, **{"from": "2027-01-09", "days": 1})) == 6
+    with db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "queue.hours")).one()
+    assert entry.after is not None and entry.after["date_overrides"][0]["note"] == "Staff training"
+
+
+def test_a_bad_row_is_named_and_nothing_changes(signed_in: SignedIn, client: FlaskClient, demo_queue: str) -> None:
+    supervisor = signed_in("supervisor")
+    form = _hours_form(supervisor.get("/console/queues/support/hours").get_data(as_text=True))
+    form["w-1-closes"] = "08:00"  # Tuesday closes before it opens
+    refused = supervisor.post("/console/queues/support/hours", data=form)
+    assert refused.status_code == 422 and "Weekly hours, row 2" in refused.get_data(as_text=True)
+    assert len(slots(client, **{"from": "2027-01-05", "days": 1})) == 32
