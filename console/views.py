@@ -329,4 +329,11 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
 
 
 # The other pages register on this blueprint.
-from console import callback_views, hours_views, queue_views, report_views, settings_views  # noqa: E402,F401
+from console import (  # noqa: E402,F401
+    callback_views,
+    hours_views,
+    queue_views,
+    report_views,
+    settings_form,
+    settings_views,
+)

@@ -81,6 +81,8 @@ ROUTES = [
     ("get", "/console/providers", "admin"),
     ("get", "/console/queues/support/hours", "viewer"),
     ("post", "/console/queues/support/hours", "supervisor"),
+    ("get", "/console/queues/support/settings", "viewer"),
+    ("post", "/console/queues/support/settings", "supervisor"),
     ("get", "/console/reports", "viewer"),
     ("get", "/console/reports.csv", "viewer"),
 ]

@@ -116,7 +116,7 @@ def _hours_form(html: str) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
         form[name] = html_module.unescape(value)
-    for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+    for name, options in re.findall(r'<select[^>]*? name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
         chosen = re.search(r"<option selected>([^<]*)</option>", options)
         form[name] = chosen.group(1) if chosen else re.findall(r"<option[^>]*>([^<]*)</option>", options)[0]
     for name in re.findall(r'<input type="checkbox" name="([^"]+)" value="yes" checked', html):
@@ -146,7 +146,9 @@ def test_weekly_hours_and_a_holiday_by_form(
     saved = supervisor.post("/console/queues/support/hours", data=form)
     assert saved.status_code == 303, saved.get_data(as_text=True)
     assert slots(client, **{"from": "2027-01-05", "days": 1}) == []
-    assert {s["seats_left"] for s in slots(client, **{"from": "2027-01-08", "days": 1})} == {5}  # 3 x 900 x .5 / 240 = 5.6
+    assert {s["seats_left"] for s in slots(client, **{"from": "2027-01-08", "days": 1})} == {
+        5
+    }  # 3 x 900 x .5 / 240 = 5.6
     assert len(slots(client, **{"from": "2027-01-09", "days": 1})) == 6
     with db.read() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "queue.hours")).one()
@@ -160,3 +162,64 @@ def test_a_bad_row_is_named_and_nothing_changes(signed_in: SignedIn, client: Fla
     refused = supervisor.post("/console/queues/support/hours", data=form)
     assert refused.status_code == 422 and "Weekly hours, row 2" in refused.get_data(as_text=True)
     assert len(slots(client, **{"from": "2027-01-05", "days": 1})) == 32
+
+
+def _settings_form(html: str) -> dict[str, str]:
+    """The settings form as a browser sends it unchanged (inputs, textareas, choices, checks)."""
+    import html as html_module
+
+    form = {k: v for k, v in _hours_form(html).items() if not re.match(r"^(w|o)-\d", k)}
+    for name in re.findall(r'<input type="checkbox" name="([^"]+)" value="yes"(?! checked)', html):
+        form.pop(name, None)
+    for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S):
+        form[name] = html_module.unescape(value)
+    return form
+
+
+def test_settings_by_form_round_trip_and_change(
+    signed_in: SignedIn, client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert form["name"] == "Support" and form["retry-busy-delay"] == "300" and form["reminders-before"] == "1440, 15"
+    unchanged = supervisor.post("/console/queues/support/settings", data=form)
+    assert unchanged.status_code == 303
+    before = client.get("/api/v1/queues/support").get_json()
+    form.update(
+        {
+            "name": "Support desk",
+            "lead_minutes": "60",
+            "reminders-before": "60",
+            "widget-fields": "order | Order number | required\nnote | Note",
+            "widget-units": "sales | Sales",
+            "widget-origins": "https://shop.example.com",
+        }
+    )
+    assert supervisor.post("/console/queues/support/settings", data=form).status_code == 303
+    after = client.get("/api/v1/queues/support").get_json()
+    assert (after["name"], after["lead_minutes"]) == ("Support desk", 60)
+    assert after["widget"] == {
+        "fields": [
+            {"name": "order", "label": "Order number", "required": True},
+            {"name": "note", "label": "Note", "required": False},
+        ],
+        "units": [{"id": "sales", "name": "Sales"}],
+    }
+    assert after["schedule"] == before["schedule"]
+    with db.read() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "queue.settings")).all()
+    assert entries[0].after == {} and set(entries[1].after or {}) == {"name", "lead_minutes", "reminders", "widget"}
+
+
+def test_a_bad_setting_is_named_and_nothing_changes(signed_in: SignedIn, client: FlaskClient, demo_queue: str) -> None:
+    supervisor = signed_in("supervisor")
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    form.update({"timezone": "Mars/Base", "retry-busy-attempts": "0"})
+    refused = supervisor.post("/console/queues/support/settings", data=form)
+    html = refused.get_data(as_text=True)
+    assert (
+        refused.status_code == 422
+        and "<code>timezone</code>" in html
+        and "retry_policy.rules.busy.max_attempts" in html
+    )
+    assert client.get("/api/v1/queues/support").get_json()["timezone"] == "Europe/London"

@@ -1,0 +1,145 @@
+"""A queue's settings as a form, one input per setting (the hours have their own form):
+read from the queue's document and written back into it, so the document's checks, the
+slot re-planning and the audit log apply as when the document itself is edited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app import context
+from app.queue_documents import export_queue, import_queue, parse_queue_document
+from app.queues import get_queue
+from console.accounts import audit
+from console.views import console, requires
+from scheduler.errors import DomainError
+from scheduler.retry import DEFAULT_RULES, Outcome
+
+TEXT = ("name", "timezone", "region", "agent_target", "caller_id", "voicemail_text")
+NUMBERS = (
+    "max_concurrent_calls", "offer_threshold_seconds", "offer_repeat_seconds", "callers_waiting", "agents",
+    "average_handle_seconds", "estimated_wait_seconds", "lead_minutes", "horizon_days", "asap_reserve_percent",
+)  # fmt: skip
+CHECKS = ("offer_at_entry", "collect_off_hours")
+CHOICES = {"language": ("en", "ru", "fr"), "dial_mode": ("customer_first", "agent_first")}
+OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for (not "connected")
+
+
+def _number(raw: str) -> int | str:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() else raw
+
+
+def _list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+def _lines(raw: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.split("|")] for line in raw.splitlines() if line.strip()]
+
+
+def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
+    """The document with the form's values put in (checked later, as a whole)."""
+    doc = dict(document)
+    for name in TEXT:
+        value = form.get(name, "").strip()
+        doc[name] = value or (None if name in ("agent_target", "caller_id", "voicemail_text") else value)
+    for name in NUMBERS:
+        doc[name] = _number(form.get(name, ""))
+    for name in CHECKS:
+        doc[name] = form.get(name) == "yes"
+    for name in CHOICES:
+        doc[name] = form.get(name, "")
+    doc["allowed_countries"] = [c.upper() for c in _list(form.get("allowed_countries", ""))]
+    rules = {}
+    for outcome in OUTCOMES:  # only what differs from the defaults goes in the document
+        rule = {
+            "delay_seconds": _number(form.get(f"retry-{outcome}-delay", "")),
+            "max_attempts": _number(form.get(f"retry-{outcome}-attempts", "")),
+        }
+        default = DEFAULT_RULES[Outcome(outcome)]
+        if rule != {"delay_seconds": default.delay_seconds, "max_attempts": default.max_attempts}:
+            rules[outcome] = rule
+    doc["retry_policy"] = {
+        "rules": rules,
+        "quiet_hours": {
+            "enabled": form.get("quiet-enabled") == "yes",
+            "starts": form.get("quiet-starts", "").strip(),
+            "ends": form.get("quiet-ends", "").strip(),
+        },
+    }
+    doc["reminders"] = {
+        "confirmation": form.get("reminders-confirmation") == "yes",
+        "before_minutes": [_number(m) for m in _list(form.get("reminders-before", ""))],
+        "in_quiet_hours": form.get("reminders-in-quiet", ""),
+    }
+    widget = dict(doc.get("widget") or {})
+    widget["allowed_origins"] = _list(form.get("widget-origins", ""))
+    widget["tags"] = _list(form.get("widget-tags", ""))
+    widget["blocked_numbers"] = _list(form.get("widget-blocked", ""))
+    widget["requests_per_phone_per_hour"] = _number(form.get("widget-per-phone", ""))
+    widget["fields"] = [
+        {
+            "name": cells[0],
+            "label": cells[1] if len(cells) > 1 else "",
+            "required": len(cells) > 2 and cells[2] == "required",
+        }
+        for cells in _lines(form.get("widget-fields", ""))
+    ]
+    widget["units"] = [
+        {"id": cells[0], "name": cells[1] if len(cells) > 1 else ""} for cells in _lines(form.get("widget-units", ""))
+    ]
+    doc["widget"] = widget
+    return doc
+
+
+def _page(key: str, document: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    rules = {o: (document.get("retry_policy") or {}).get("rules", {}).get(o) for o in OUTCOMES}
+    defaults = {o: DEFAULT_RULES[Outcome(o)] for o in OUTCOMES}
+    html = render_template(
+        "console_settings.html",
+        key=key,
+        d=document,
+        rules=rules,
+        defaults=defaults,
+        outcomes=OUTCOMES,
+        choices=CHOICES,
+        errors=errors,
+        editable=g.user.role in ("supervisor", "admin"),
+    )
+    return html, status
+
+
+@console.get("/queues/<key>/settings")
+@requires("viewer")
+def queue_settings(key: str) -> ResponseReturnValue:
+    with context.db().read() as session:
+        return _page(key, export_queue(get_queue(session, key)), {})
+
+
+@console.post("/queues/<key>/settings")
+@requires("supervisor")
+def save_queue_settings(key: str) -> ResponseReturnValue:
+    with context.db().read() as session:
+        current = export_queue(get_queue(session, key))
+    wanted = apply_form(current, request.form)
+    try:
+        doc = parse_queue_document(wanted)
+        with context.db().write() as session:
+            queue, _ = import_queue(session, doc, context.now())
+            after = export_queue(queue)
+            changed = {k for k in after if after[k] != current.get(k)}
+            audit(
+                session,
+                str(g.user.email),
+                "queue.settings",
+                key,
+                context.now(),
+                {k: current.get(k) for k in sorted(changed)},
+                {k: after[k] for k in sorted(changed)},
+            )
+    except DomainError as error:
+        return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": error.message}, 422)
+    return redirect(url_for("console.queue_settings", key=key, saved=1), 303)
