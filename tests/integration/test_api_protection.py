@@ -109,7 +109,7 @@ def _key(db: Any, clock: FixedClock) -> str:
 def test_a_request_with_an_api_key_is_not_limited_per_address_or_per_number(
     settings: Settings, clock: FixedClock, demo_queue: str
 ) -> None:
-    app = create_app(settings.with_overrides(api_rate_limit="2/second"), clock)
+    app = create_app(settings.with_overrides(api_rate_limit="2/minute"), clock)
     client = app.test_client()
     key = _key(app.extensions["db"], clock)
     auth = {"Authorization": f"Bearer {key}"}
@@ -122,7 +122,7 @@ def test_a_request_with_an_api_key_is_not_limited_per_address_or_per_number(
         )
         assert answer.status_code == 201, answer.get_json()
         client.delete(f"/api/v1/callbacks/{answer.get_json()['ref']}", headers=auth)
-    # Without the key: limited (the slot list above was the first request of this second).
+    # Without the key: limited (the slot list above was the first request of this minute).
     assert [client.get("/api/v1/queues/support").status_code for _ in range(2)] == [200, 429]
     with app.extensions["db"].read() as session:
         from app.models import ApiKey, CallbackEvent
