@@ -6,16 +6,17 @@ queue, in a range of starts, with a seat left outside the ASAP reserve.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import Database
 from app.models import Queue, Slot
-from app.queues import booking_policy
+from app.queues import booking_policy, get_queue
 from app.slot_sync import ensure_slots, slots_are_current
-from scheduler.booking import bookable_window
+from scheduler.booking import availability_range, bookable_window
 
 
 def bookable_rows(
@@ -38,6 +39,26 @@ def bookable_rows(
     if limit is not None:
         query = query.limit(limit)
     return list(session.execute(query))
+
+
+def bookable_rows_of_days(
+    db: Database, key: str, now: datetime, first_day: date | None, days: int
+) -> tuple[Queue, list[Any]]:
+    """(the queue, the bookable slots of its local days ``first_day``..+``days``): read in a
+    read transaction; on the rare day no worker has made the slot rows yet, made first in
+    a write one. The API's slot list and the booking page use it."""
+    rows: list[Any] | None = None
+    with db.read() as session:
+        queue = get_queue(session, key)
+        window = availability_range(booking_policy(queue), now, first_day, days)
+        if slots_are_current(queue, now):
+            rows = bookable_rows(session, queue, window)
+    if rows is None:  # rare: once a day per queue when no worker has made the rows yet
+        with db.write() as session:
+            queue = get_queue(session, key)
+            ensure_slots(session, queue, now)
+            rows = bookable_rows(session, queue, window)
+    return queue, rows
 
 
 def next_bookable_starts(session: Session, queue: Queue, now: datetime, limit: int) -> list[datetime]:

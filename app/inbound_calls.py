@@ -117,9 +117,7 @@ def load_facts(
 
 
 def _when(callback: Callback, now: datetime) -> datetime:
-    if callback.kind == "scheduled" and callback.slot is not None:
-        return callback.slot.starts_at
-    return callback.next_attempt_at or now
+    return callback.promised_at or now
 
 
 def answer_call(session: Session, provider: str, call: InboundCall, now: datetime, settings: Settings) -> VoiceScript:

@@ -264,6 +264,14 @@ class Callback(Base):
         back_populates="callback", order_by="CallbackEvent.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def promised_at(self) -> datetime | None:
+        """The time the customer was told: a scheduled callback's slot start, else when it
+        is due (None once it is not due any more)."""
+        if self.kind == "scheduled" and self.slot is not None:
+            return self.slot.starts_at
+        return self.next_attempt_at
+
 
 class CallbackEvent(Base):
     """One row per life-cycle step: who moved the callback from where to where, when and why."""

@@ -95,12 +95,6 @@ def _actor() -> str:
     return f"console:{g.user.email}"[:64]
 
 
-def _when(callback: Callback) -> datetime | None:
-    if callback.kind == "scheduled" and callback.slot is not None:
-        return callback.slot.starts_at
-    return callback.next_attempt_at
-
-
 def _local(instant: datetime | None, zone: str) -> str:
     return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if instant else ""
 
@@ -132,7 +126,7 @@ def callbacks() -> ResponseReturnValue:
                 "state": c.state,
                 "kind": c.kind,
                 "source": c.source,
-                "when": _local(_when(c), c.queue.timezone),
+                "when": _local(c.promised_at, c.queue.timezone),
                 "attempts": c.attempts,
                 "created": _local(c.created_at, c.queue.timezone),
             }
@@ -183,7 +177,7 @@ def callbacks_csv() -> Response:
             stmt = _select(session, filters).options(joinedload(Callback.queue), joinedload(Callback.slot))
             for c in session.scalars(stmt.order_by(Callback.created_at, Callback.id)).yield_per(500):
                 zone = ZoneInfo(c.queue.timezone)
-                when = _when(c)
+                when = c.promised_at
                 writer.writerow(
                     [
                         c.ref,
@@ -245,7 +239,7 @@ def _detail(ref: str, error: str | None = None, status: int = 200) -> ResponseRe
             "console_callback.html",
             c=callback,
             queue=queue,
-            when=_local(_when(callback), queue.timezone),
+            when=_local(callback.promised_at, queue.timezone),
             events=events,
             calls=calls,
             texts=texts,

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.availability import next_bookable_starts
-from app.booking_service import BookingRequest, book, cancel
+from app.booking_service import BookingRequest, BookingResult, book, cancel
 from app.links import short_booking_url
 from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
 from app.queues import reminder_policy
@@ -266,7 +266,7 @@ def _cancellable(session: Session, phone: str) -> list[Callback]:
 
 
 def _when(callback: Callback) -> str:
-    instant = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else callback.next_attempt_at
+    instant = callback.promised_at
     if instant is None:
         return "-"
     return texts.format_when(instant, callback.queue.timezone, _language(callback))
@@ -345,6 +345,14 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
         to=part.to,
         text="".join(p.body for p in parts),
     )
+
+
+def confirm_new_booking(session: Session, result: BookingResult, now: datetime, default_caller_id: str) -> None:
+    """A new booking (not a repeat that got its live callback back) whose customer agreed
+    to texts is confirmed by text, from its queue's number (else ``default_caller_id``)."""
+    callback = result.callback
+    if result.created and callback.sms_consent:
+        queue_booking_confirmation(session, callback, now, callback.queue.caller_id or default_caller_id)
 
 
 def queue_booking_confirmation(session: Session, callback: Callback, now: datetime, from_number: str | None) -> None:

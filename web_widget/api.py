@@ -14,18 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import context
-from app.availability import bookable_rows
+from app.availability import bookable_rows_of_days
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.models import Callback, Queue, SmsMessage
-from app.queues import booking_policy, get_queue, queue_calendar
-from app.slot_sync import ensure_slots, slots_are_current
-from scheduler.booking import availability_range
+from app.queues import get_queue, queue_calendar
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone
-from sms.service import queue_booking_confirmation
+from sms.service import confirm_new_booking
 from web_widget.protection import check_phone, request_actor, request_api_key
 from web_widget.schemas import (
     CreateCallback,
@@ -119,18 +117,7 @@ def list_slots(key: str) -> Response:
     """Bookable slots with seats left. Two queries whatever the range: the queue, its slots."""
     first_day = parse_query_date(request.args.get("from"), "from")
     days = parse_query_int(request.args.get("days"), "days", DEFAULT_DAYS)
-    now = context.now()
-    rows: list[Any] | None = None
-    with context.db().read() as session:
-        queue = get_queue(session, key)
-        window = availability_range(booking_policy(queue), now, first_day, days)
-        if slots_are_current(queue, now):
-            rows = bookable_rows(session, queue, window)
-    if rows is None:  # rare: once a day per queue when no worker has made the rows yet
-        with context.db().write() as session:
-            queue = get_queue(session, key)
-            ensure_slots(session, queue, now)
-            rows = bookable_rows(session, queue, window)
+    queue, rows = bookable_rows_of_days(context.db(), key, context.now(), first_day, days)
     zone = ZoneInfo(queue.timezone)
     slots = [
         {"start": s.astimezone(zone).isoformat(), "end": e.astimezone(zone).isoformat(), "seats_left": n}
@@ -180,9 +167,7 @@ def create_callback() -> Response:
 
     def action(session: Session) -> tuple[int, dict[str, Any]]:
         result = book(session, booking, now, actor=request_actor("api"), prepared=prepared)
-        if result.created and result.callback.sms_consent:
-            from_number = result.callback.queue.caller_id or context.settings().caller_id
-            queue_booking_confirmation(session, result.callback, now, from_number)
+        confirm_new_booking(session, result, now, context.settings().caller_id)
         return (201 if result.created else 200), callback_json(result.callback)
 
     status, answer = run_once(

@@ -26,17 +26,15 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from app import context
-from app.availability import bookable_rows
+from app.availability import bookable_rows_of_days
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.models import Callback, Queue
-from app.queues import booking_policy, get_queue, queue_calendar
-from app.slot_sync import ensure_slots, slots_are_current
+from app.queues import get_queue, queue_calendar
 from ivr_flows.i18n import Catalogs
-from scheduler.booking import availability_range
 from scheduler.calendar import is_open
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound
-from sms.service import queue_booking_confirmation
+from sms.service import confirm_new_booking
 from web_widget.protection import check_phone
 from web_widget.schemas import parse_instant
 from web_widget.web_booking import web_form_problems, web_tags
@@ -114,16 +112,7 @@ def _error_texts(language: str) -> Callable[[str], str]:
 
 def _days(queue: Queue, first_day: date | None, language: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """Bookable slots of ``DAYS_SHOWN`` local days: [(day heading, [(value, "14:30")])]."""
-    now = context.now()
-    window = availability_range(booking_policy(queue), now, first_day, DAYS_SHOWN)
-    with context.db().read() as session:
-        fresh = get_queue(session, queue.key)
-        rows = bookable_rows(session, fresh, window) if slots_are_current(fresh, now) else None
-    if rows is None:
-        with context.db().write() as session:
-            fresh = get_queue(session, queue.key)
-            ensure_slots(session, fresh, now)
-            rows = bookable_rows(session, fresh, window)
+    _, rows = bookable_rows_of_days(context.db(), queue.key, context.now(), first_day, DAYS_SHOWN)
     zone = ZoneInfo(queue.timezone)
     days: dict[date, list[tuple[str, str]]] = {}
     for start, _end, _seats in rows:
@@ -258,11 +247,10 @@ def reschedule_submit(key: str) -> ResponseReturnValue:
 
 
 def _when(queue: Queue, callback: Callback) -> str | None:
-    zone = ZoneInfo(queue.timezone)
-    instant = callback.slot.starts_at if callback.kind == "scheduled" and callback.slot else callback.next_attempt_at
+    instant = callback.promised_at
     if instant is None:
         return None
-    return format_datetime(instant.astimezone(zone), "EEEE d MMMM, HH:mm", locale=_language(queue))
+    return format_datetime(instant.astimezone(ZoneInfo(queue.timezone)), "EEEE d MMMM, HH:mm", locale=_language(queue))
 
 
 @booking_page.post("/book/<key>")
@@ -315,9 +303,7 @@ def submit(key: str) -> ResponseReturnValue:
                 check_phone(session, prepared.queue, prepared.phone, now)
         with context.db().write() as session:
             result = book(session, booking, now, ACTOR, prepared=prepared)
-            if result.created and result.callback.sms_consent:
-                from_number = result.callback.queue.caller_id or context.settings().caller_id
-                queue_booking_confirmation(session, result.callback, now, from_number)
+            confirm_new_booking(session, result, now, context.settings().caller_id)
             ref = result.callback.ref
     except QueueNotFound:
         raise
