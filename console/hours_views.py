@@ -11,11 +11,10 @@ from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app import context
-from app.queue_documents import WEEKDAYS, export_queue, import_queue, parse_queue_document
+from app.queue_documents import WEEKDAYS, export_queue
 from app.queues import get_queue
-from console.accounts import audit
+from console.queue_views import save_edited
 from console.views import console, requires
-from scheduler.errors import DomainError
 
 BLANK_ROWS = 3
 MAX_ROWS = 200
@@ -117,24 +116,12 @@ def save_hours(key: str) -> ResponseReturnValue:
         weekly, overrides = _rows_from(request.form)
     except ValueError:
         weekly, overrides = [], []
-    with context.db().read() as session:
-        current = export_queue(get_queue(session, key))
-    wanted = {**current, "weekly_hours": weekly, "date_overrides": overrides}
-    try:
-        doc = parse_queue_document(wanted)
-        with context.db().write() as session:
-            before = export_queue(get_queue(session, key))
-            queue, _ = import_queue(session, doc, context.now())
-            after = export_queue(queue)
-            audit(
-                session,
-                str(g.user.email),
-                "queue.hours",
-                key,
-                context.now(),
-                {k: before[k] for k in ("weekly_hours", "date_overrides")},
-                {k: after[k] for k in ("weekly_hours", "date_overrides")},
-            )
-    except DomainError as error:
+    wanted, error = save_edited(
+        key,
+        lambda current: {**current, "weekly_hours": weekly, "date_overrides": overrides},
+        "queue.hours",
+        lambda _before, _after: ("weekly_hours", "date_overrides"),
+    )
+    if error is not None:
         return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": error.message}, 422)
     return redirect(url_for("console.hours", key=key, saved=1), 303)

@@ -5,6 +5,7 @@ made from one. Changes re-plan its future slots at once and go to the audit log.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -76,3 +77,37 @@ def save_queue() -> ResponseReturnValue:
     except DomainError as error:
         return _page(key, text, error.details or {"document": error.message}, error.http_status)
     return redirect(url_for("console.queue_document", key=doc.key, saved=1), 303)
+
+
+def save_edited(
+    key: str,
+    edit: Callable[[dict[str, Any]], dict[str, Any]],
+    action: str,
+    audited: Callable[[dict[str, Any], dict[str, Any]], Iterable[str]],
+) -> tuple[dict[str, Any], DomainError | None]:
+    """Save a form's change to a queue: ``edit`` makes the new document from the current
+    one, which is then checked as a whole, imported (future slots re-planned) and audited
+    with the top-level settings ``audited`` names, before and after, in one transaction.
+    Returns the document asked for and the error that refused it, if any."""
+    wanted: dict[str, Any] = {}
+    try:
+        with context.db().write() as session:
+            before = export_queue(get_queue(session, key))
+            wanted = edit(before)
+            queue, _ = import_queue(session, parse_queue_document(wanted), context.now())
+            after = export_queue(queue)
+            keys = sorted(audited(before, after))
+            audit(
+                session,
+                str(g.user.email),
+                action,
+                key,
+                context.now(),
+                {k: before.get(k) for k in keys},
+                {k: after[k] for k in keys},
+            )
+    except DomainError as error:
+        if not wanted:  # no such queue: not a form's error (the 404 page)
+            raise
+        return wanted, error
+    return wanted, None

@@ -10,11 +10,10 @@ from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app import context
-from app.queue_documents import export_queue, import_queue, parse_queue_document
+from app.queue_documents import export_queue
 from app.queues import get_queue
-from console.accounts import audit
+from console.queue_views import save_edited
 from console.views import console, requires
-from scheduler.errors import DomainError
 from scheduler.retry import DEFAULT_RULES, Outcome
 
 TEXT = ("name", "timezone", "region", "agent_target", "caller_id", "voicemail_text")
@@ -122,24 +121,12 @@ def queue_settings(key: str) -> ResponseReturnValue:
 @console.post("/queues/<key>/settings")
 @requires("supervisor")
 def save_queue_settings(key: str) -> ResponseReturnValue:
-    with context.db().read() as session:
-        current = export_queue(get_queue(session, key))
-    wanted = apply_form(current, request.form)
-    try:
-        doc = parse_queue_document(wanted)
-        with context.db().write() as session:
-            queue, _ = import_queue(session, doc, context.now())
-            after = export_queue(queue)
-            changed = {k for k in after if after[k] != current.get(k)}
-            audit(
-                session,
-                str(g.user.email),
-                "queue.settings",
-                key,
-                context.now(),
-                {k: current.get(k) for k in sorted(changed)},
-                {k: after[k] for k in sorted(changed)},
-            )
-    except DomainError as error:
+    wanted, error = save_edited(
+        key,
+        lambda current: apply_form(current, request.form),
+        "queue.settings",
+        lambda before, after: [k for k in after if after[k] != before.get(k)],
+    )
+    if error is not None:
         return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": error.message}, 422)
     return redirect(url_for("console.queue_settings", key=key, saved=1), 303)
