@@ -22,6 +22,8 @@ from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEven
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from app.transitions import apply_step
+from events import outbox
+from events import types as event_types
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
@@ -254,23 +256,24 @@ def book(
         if existing is None:
             raise AssertionError("the live-phone index refused a callback but no live callback exists")
         return BookingResult(existing, created=False)
-    connection.execute(
-        INSERT_EVENT,
-        {
-            "callback_id": callback_id,
-            "step": "book",
-            "from_state": None,
-            "to_state": State.SCHEDULED.value,
-            "at": now,
-            "actor": actor,
-            "reason": f"{request.kind} callback requested via {request.source}",
-            "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
-        },
-    )
+    event = {
+        "callback_id": callback_id,
+        "step": "book",
+        "from_state": None,
+        "to_state": State.SCHEDULED.value,
+        "at": now,
+        "actor": actor,
+        "reason": f"{request.kind} callback requested via {request.source}",
+        "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+    }
+    connection.execute(INSERT_EVENT, event)
     # The row just written, as an object for the caller (not attached to the session).
     callback = Callback(id=callback_id, **values)
     callback.queue = queue
     callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
+    change = {k: event[k] for k in ("step", "from_state", "to_state", "actor", "reason")}
+    change["details"] = event["payload"]
+    outbox.emit_for(session, event_types.CREATED, callback, now, change=change)
     if request.sms_consent:
         sync_reminders(session, callback, now)
     return BookingResult(callback, created=True)

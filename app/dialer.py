@@ -44,6 +44,8 @@ from app.providers import Providers
 from app.queues import queue_calendar, retry_policy
 from app.settings import Settings
 from app.transitions import apply_step
+from events import outbox
+from events import types as event_types
 from ivr_flows import callback_script
 from ivr_flows.speech import spoken_key
 from scheduler.dial_window import customer_zone
@@ -562,6 +564,7 @@ class Dialer:
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "; ".join(errors)
             attempt.ended_at = now
+            attempt_finished(session, callback, attempt, now)
             if callback.state != State.DIALING.value:
                 return
             _clear_lease(callback)
@@ -679,6 +682,7 @@ class Dialer:
             attempt.call_state = CallState.FAILED.value
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "the worker stopped before the provider took the call"
+            attempt_finished(session, callback, attempt, now)
             _clear_lease(callback)
             apply_step(session, callback, "release", now, "reconcile", reason="lease expired, call never placed")
             callback.next_attempt_at = now
@@ -811,7 +815,10 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         customer_leg_state=attempt.customer_leg_state,
     )
     outcome = classify(facts)
+    was = attempt.outcome
     attempt.outcome = outcome.value if outcome else attempt.menu_choice
+    if was is None and attempt.outcome is not None:
+        attempt_finished(session, callback, attempt, now)
     if outcome is None or callback.state not in ON_CALL_STATES:
         return  # settled in the call (cancelled / another time), or no longer ours to move
     _clear_lease(callback)
@@ -839,6 +846,14 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         _rebook(session, callback, decision.not_before, now, settings, actor, payload)
     else:
         _give_up(session, callback, decision, now, settings, actor, payload)
+
+
+def attempt_finished(session: Session, callback: Callback, attempt: Attempt, now: datetime) -> None:
+    """The ``callback.attempt_finished`` event: written when an attempt gets its outcome
+    (once: the outcome is set once). Its call detail record is read when it is sent."""
+    outbox.emit_for(
+        session, event_types.ATTEMPT_FINISHED, callback, now, attempt_id=attempt.id, outcome=attempt.outcome
+    )
 
 
 def _rebook(

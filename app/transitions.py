@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models import Callback, CallbackEvent
+from events.outbox import emit_step_on_commit
 from scheduler.lifecycle import next_state
 
 
@@ -54,3 +55,5 @@ def record_event(
             payload=payload or {},
         )
     )
+    # The step's CRM event (if it is one), written when this transaction commits.
+    emit_step_on_commit(session, callback, step, from_state, to_state, now, actor, reason, payload or {})

@@ -26,6 +26,7 @@ from app.models import Queue
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
+from events.sender import EventSender, forget_old
 from sms.delivery import forget_early_reports
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Worker:
         self.settings = settings
         self.providers = providers
         self.dialer = Dialer(db, providers, clock, settings)
+        self.events = EventSender(db, clock, settings, owner=self.dialer.worker_id)
         self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
         self._dispatching = threading.Lock()
 
@@ -95,6 +97,10 @@ class Worker:
         while call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH:
             pass
 
+    def deliver_events(self) -> None:
+        """CRM events: fan out, hand what is due to the sender's threads (never waits for a POST)."""
+        self.events.tick()
+
     def extend_slots(self) -> None:
         """Keep every queue's slot rows reaching its booking horizon."""
         with self.db.read() as session:
@@ -113,6 +119,7 @@ class Worker:
             keys = forget_expired_keys(session, self.clock.now())
             links = forget_expired_links(session, self.clock.now())
             forget_early_reports(session, self.clock.now())
+            forget_old(session, self.clock.now(), self.settings.event_retention_days)
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
@@ -122,6 +129,7 @@ class Worker:
             (self.dispatch, 1),
             (self.apply_call_events, 1),
             (self.send_texts, 2),
+            (self.deliver_events, 1),
             (self.reconcile, 15),
             (self.extend_slots, 3600),
             (self.forget_expired, 3600),
@@ -139,8 +147,10 @@ class Worker:
             try:
                 for tick, _ in self.ticks():
                     tick()
+                self.events.wait_idle(2 * self.settings.event_timeout_seconds)
             finally:
                 self.dialer.close()
+                self.events.close()
             return
         # APScheduler logs every run of every tick at INFO (several lines a second); keep
         # its warnings and errors (a tick that raised), not the heartbeat.
@@ -169,4 +179,5 @@ class Worker:
             scheduler.start()
         finally:
             self.dialer.close()
+            self.events.close()
         log.info("worker stopped")
