@@ -33,6 +33,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo
 	$(BIN)/flask --app wsgi callbacks seed-demo-activity
+	$(BIN)/flask --app wsgi callbacks seed-demo-crm
 	@echo ""
 	@$(BIN)/flask --app wsgi callbacks demo-admin
 	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
@@ -41,6 +42,7 @@ run: $(VENV)/.installed
 	@echo "  Widget:     http://$(HOST):$(PORT)/widget-demo"
 	@echo "  Book:       http://$(HOST):$(PORT)/book/support"
 	@echo "  Simulator:  http://$(HOST):$(PORT)/simulator"
+	@echo "  CRM events: http://$(HOST):$(PORT)/simulator/crm (a stand-in CRM subscribed to the demo queue)"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \

@@ -65,9 +65,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":
+        from events.demo_receiver import demo_crm
         from telephony.simulator_page import simulator
 
         app.register_blueprint(simulator)
+        app.register_blueprint(demo_crm)
     register_error_handlers(app)
     app.cli.add_command(callbacks_cli)
 

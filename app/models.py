@@ -476,6 +476,31 @@ class SimText(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SimCrmEvent(Base):
+    """An event the simulator's stand-in CRM (``/simulator/crm``) received: what a real
+    subscriber would get, whether its signature held, and what the stand-in answered."""
+
+    __tablename__ = "sim_crm_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str | None] = mapped_column(String(40))
+    callback_ref: Mapped[str | None] = mapped_column(String(16))
+    signature_ok: Mapped[bool] = mapped_column(Boolean)
+    answered: Mapped[int] = mapped_column(Integer)  # the HTTP status the stand-in answered
+    body: Mapped[str] = mapped_column(Text)
+
+
+class SimSwitch(Base):
+    """A switch of the simulator shared by every web process (the stand-in CRM "down")."""
+
+    __tablename__ = "sim_switch"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    on: Mapped[bool] = mapped_column(Boolean)
+
+
 class SmsOptOut(Base):
     """A number that texted an opt-out keyword (STOP, СТОП, ARRET…): we send it nothing
     until it texts START. The outbox checks this table before every send."""

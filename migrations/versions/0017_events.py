@@ -1,4 +1,5 @@
-"""events: CRM event subscriptions, the event outbox, deliveries and their log; API key roles
+"""events: CRM event subscriptions, the event outbox, deliveries and their log; API key roles;
+the simulator's stand-in CRM
 
 Revision ID: 0017_events
 Revises: 0016_staffing
@@ -101,9 +102,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_delivery_attempt_delivery_id", "delivery_attempt", ["delivery_id"])
     op.create_index("ix_delivery_attempt_subscription_at", "delivery_attempt", ["subscription_id", "at"])
+    op.create_table(
+        "sim_crm_event",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=True),
+        sa.Column("type", sa.String(40), nullable=True),
+        sa.Column("callback_ref", sa.String(16), nullable=True),
+        sa.Column("signature_ok", sa.Boolean(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+    )
+    op.create_table(
+        "sim_switch",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("on", sa.Boolean(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sim_switch")
+    op.drop_table("sim_crm_event")
     op.drop_table("delivery_attempt")
     op.drop_table("event_delivery")
     op.drop_table("event_outbox")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,16 +19,23 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
+from app import create_app
 from app.clock import FixedClock
 from app.db import Database
 from app.dialer import Dialer
-from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue
+from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
+from app.queue_documents import import_queue, parse_queue_document
 from app.settings import Settings
 from app.transitions import apply_step
+from events.demo_receiver import DEMO_SECRET
 from events.outbox import fan_out
 from events.sender import EventSender, claim
+from events.signing import signed_headers
 from telephony.simulator_driver import SimulatorDriver
+from telephony.simulator_page import in_process_deliver
+from tests.conftest import demo_document
 from tests.integration.event_receiver import Received, Receiver, running_receiver
 from tests.integration.helpers import apply_call_events, book, phone, slots
 
@@ -386,3 +394,79 @@ def test_events_of_a_rolled_back_change_are_not_sent(
         raise RuntimeError("the transaction fails after the step")
     with db.read() as session:
         assert list(session.scalars(select(OutboxEvent.type))) == ["callback.created"]
+
+
+@pytest.fixture
+def served_app(settings: Settings, clock: FixedClock) -> Iterator[Flask]:
+    """The app served over real HTTP on loopback (its public URL), for the stand-in CRM."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    application = create_app(settings.with_overrides(public_base_url=f"http://127.0.0.1:{port}"), clock=clock)
+    server = make_server("127.0.0.1", port, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield application
+    server.shutdown()
+    application.extensions["db"].dispose()
+
+
+def test_the_demo_crm_gets_a_whole_life_cycle_survives_an_outage_and_the_log_shows_every_attempt(
+    served_app: Flask, clock: FixedClock
+) -> None:
+    app, db = served_app, served_app.extensions["db"]
+    client = app.test_client()
+    with db.write() as session:
+        import_queue(session, parse_queue_document(demo_document(estimated_wait_seconds=0)), clock.now())
+    assert app.test_cli_runner().invoke(args=["callbacks", "seed-demo-crm"]).exit_code == 0
+    settings = app.extensions["settings"].with_overrides(event_timeout_seconds=5)
+    sender = EventSender(db, clock, settings, owner="demo-worker")
+    dialer = Dialer(db, app.extensions["providers"], clock, app.extensions["settings"], worker_id="demo-worker")
+    sim = SimulatorDriver(db, settings.secret_key, in_process_deliver(app), clock)
+    try:
+        assert client.post("/simulator/crm/switch", data={"down": "1"}).status_code == 303
+        ref = run_life_cycle(app, client, clock, dialer, sim)
+        deliver_all(sender)  # the CRM is down: the first event fails, the others wait behind it
+        clock.advance(minutes=5)
+        deliver_all(sender)  # still down: a second attempt
+        assert client.post("/simulator/crm/switch", data={"down": "0"}).status_code == 303
+        clock.advance(minutes=5)
+        for _ in range(4):
+            deliver_all(sender)
+    finally:
+        sender.close()
+    with db.read() as session:
+        got = list(session.scalars(select(SimCrmEvent).order_by(SimCrmEvent.id)))
+    assert all(e.signature_ok for e in got)
+    assert [(e.type, e.answered) for e in got] == [
+        ("callback.created", 503),
+        ("callback.created", 503),
+        ("callback.created", 200),
+        ("callback.connected", 200),
+        ("callback.attempt_finished", 200),
+        ("callback.completed", 200),
+    ]
+    assert {e.callback_ref for e in got} == {ref}
+    page = client.get("/simulator/crm").get_data(as_text=True)
+    assert "callback.completed" in page and "invalid" not in page
+    log = log_of(db)
+    assert [(a.http_status, a.succeeded) for a in log] == [(503, False), (503, False)] + [(200, True)] * 4
+
+
+def test_the_demo_crm_refuses_a_post_not_signed_with_a_subscribers_secret(
+    client: FlaskClient, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    assert client.application.test_cli_runner().invoke(args=["callbacks", "seed-demo-crm"]).exit_code == 0
+    body = b'{"id": "x", "type": "callback.created"}'
+    stamp = int(clock.now().timestamp())
+    forged = client.post("/simulator/crm", data=body, headers=signed_headers("not-the-secret", stamp, body, "x", "t"))
+    assert forged.status_code == 401
+    genuine = client.post("/simulator/crm", data=body, headers=signed_headers(DEMO_SECRET, stamp, body, "x", "t"))
+    assert genuine.status_code == 200
+    with db.read() as session:
+        assert [
+            (e.signature_ok, e.answered) for e in session.scalars(select(SimCrmEvent).order_by(SimCrmEvent.id))
+        ] == [
+            (False, 401),
+            (True, 200),
+        ]
