@@ -38,6 +38,7 @@ from telephony.simulator_page import in_process_deliver
 from tests.conftest import demo_document
 from tests.integration.event_receiver import Received, Receiver, running_receiver
 from tests.integration.helpers import apply_call_events, book, phone, slots
+from tests.integration.test_worker_processes import live_queue, start_worker, wait_until  # noqa: F401 - fixtures
 
 SECRET = "whsec_test-secret-of-some-length"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
@@ -470,3 +471,39 @@ def test_the_demo_crm_refuses_a_post_not_signed_with_a_subscribers_secret(
             (False, 401),
             (True, 200),
         ]
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing_the_next_worker_delivers_it(
+    client: FlaskClient,
+    live_queue: str,  # noqa: F811 - the fixture imported above
+    db: Database,
+    clock: FixedClock,
+    receiver: Receiver,
+    start_worker,  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    first_got = threading.Event()
+    release = threading.Event()
+
+    def hold_the_first(request: Received) -> int:
+        if not first_got.is_set():
+            first_got.set()
+            release.wait(30)  # the worker that sent it is killed meanwhile
+        return 200
+
+    receiver.answer(hold_the_first)
+    subscribe(db, clock, receiver.url, ["callback.created"])
+    ref = book(client, 1).get_json()["ref"]
+    worker = start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60")
+    assert first_got.wait(30), "the worker never sent the event"
+    worker.kill()  # SIGKILL, mid-POST: it never hears the answer nor records anything
+    worker.wait(timeout=10)
+    release.set()
+    (delivery,) = deliveries(db)
+    assert (delivery.status, delivery.lease_owner is not None) == ("pending", True)
+    start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60")  # its lease (3 x 3 s + 5 s) runs out first
+    wait_until(lambda: deliveries(db)[0].status == "delivered", 40, "the delivery after the restart")
+    got = receiver.received
+    assert len(got) == 2 and len({r.headers["X-Callbacks-Event-Id"] for r in got}) == 1  # at least once: dedupe by id
+    assert json.loads(got[1].body)["callback"]["ref"] == ref
+    (attempt,) = log_of(db)  # the killed worker's attempt was never recorded; the second was
+    assert attempt.succeeded
