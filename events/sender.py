@@ -137,6 +137,21 @@ def claim(session: Session, now: datetime, settings: Settings, owner: str, free:
     return jobs
 
 
+def work_waiting(session: Session, now: datetime) -> tuple[bool, bool]:
+    """(events not fanned out yet, deliveries due and not leased): two indexed lookups."""
+    fresh = session.scalar(select(OutboxEvent.id).where(OutboxEvent.fanned_out.is_(False)).limit(1))
+    due = session.scalar(
+        select(EventDelivery.id)
+        .where(
+            EventDelivery.status == "pending",
+            EventDelivery.next_attempt_at <= now,
+            or_(EventDelivery.lease_until.is_(None), EventDelivery.lease_until < now),
+        )
+        .limit(1)
+    )
+    return fresh is not None, due is not None
+
+
 def settle(session: Session, job: Job, result: Result, now: datetime, settings: Settings, owner: str) -> str:
     """Log the attempt and move the delivery on; returns what became of it: delivered,
     retrying, failed, or stale (its lease ran out and another worker took it over: the
@@ -206,13 +221,15 @@ class EventSender:
 
     def tick(self) -> int:
         """Fan out new events, then claim and hand over what is due; returns how many were handed over."""
-        while True:
+        with self.db.read() as session:  # most ticks find nothing: no write transaction then
+            fresh, due = work_waiting(session, self.clock.now())
+        while fresh:
             with self.db.write() as session:
-                if fan_out(session, self.clock.now()) < FAN_OUT_BATCH:
-                    break
+                fresh = fan_out(session, self.clock.now()) == FAN_OUT_BATCH
+                due = True
         with self._lock:
             free = self.settings.event_sender_threads - self._in_flight
-        if free <= 0:
+        if free <= 0 or not due:
             return 0
         with self.db.write() as session:
             jobs = claim(session, self.clock.now(), self.settings, self.owner, free)
