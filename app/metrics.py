@@ -73,7 +73,8 @@ SMS_FAILED = Counter(
 )
 CRM_DELIVERIES = Counter(
     "crm_deliveries",
-    "Event pushes to CRM webhooks, by result (delivered, failed: will retry, gave_up: retries exhausted).",
+    "Event pushes to CRM webhooks, by result: delivered, retrying (this attempt failed, another will come), "
+    "failed (retries exhausted), stale (the lease ran out meanwhile).",
     ["result"],
 )
 SLOT_FULL = Counter(
@@ -107,7 +108,9 @@ def count_sms_failed(provider: str | None, reason: str, count: int = 1) -> None:
 
 
 def count_crm_delivery(result: str) -> None:
-    """One push of an event to a CRM: ``delivered``, ``failed`` (to be retried) or ``gave_up``."""
+    """One attempt to push an event to a CRM, by what became of the delivery (what
+    ``events.sender.settle`` returns): ``delivered``, ``retrying``, ``failed`` (retries
+    exhausted) or ``stale``."""
     CRM_DELIVERIES.labels(result).inc()
 
 

@@ -213,10 +213,10 @@ def test_texts_sent_and_failed_are_counted(
 def test_crm_deliveries_are_counted_by_result(client: FlaskClient) -> None:
     before = scrape(client)
     metrics.count_crm_delivery("delivered")
-    metrics.count_crm_delivery("failed")
-    metrics.count_crm_delivery("failed")
+    metrics.count_crm_delivery("retrying")
+    metrics.count_crm_delivery("retrying")
     after = scrape(client)
-    for result, moved in (("delivered", 1), ("failed", 2), ("gave_up", 0)):
+    for result, moved in (("delivered", 1), ("retrying", 2), ("failed", 0)):
         labels = {"result": result}
         assert value(after, "crm_deliveries_total", **labels) - value(before, "crm_deliveries_total", **labels) == moved
 
@@ -250,15 +250,14 @@ def test_a_bearer_token_guards_the_page_when_set(settings: Settings, clock: Fixe
 # prometheus_client is imported, so both sides run in fresh interpreters.
 WORKER_SIDE = """
 from app import metrics
-metrics.count_crm_delivery("gave_up")
+metrics.count_crm_delivery("failed")
 metrics.count_attempt_end("simulator", "busy")
 """
 WEB_SIDE = """
+import os
 import sys
-from pathlib import Path
 from app import create_app
 from app.settings import load_settings
-import os
 settings = load_settings({{"DATABASE_URL": {url!r}, "SECRET_KEY": "x", "INSTANCE_PATH": {instance!r},
                           "PROMETHEUS_MULTIPROC_DIR": os.environ["PROMETHEUS_MULTIPROC_DIR"]}})
 app = create_app(settings)
@@ -294,6 +293,6 @@ def test_in_multiprocess_mode_the_web_page_adds_up_what_other_processes_counted(
         for family in text_string_to_metric_families(page)
         for s in family.samples
     }
-    assert value(samples, "crm_deliveries_total", result="gave_up") == 2
+    assert value(samples, "crm_deliveries_total", result="failed") == 2
     assert value(samples, "call_attempts_total", provider="simulator", outcome="busy") == 2
     assert value(samples, "metrics_database_up") == 1
