@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["clock"] = clock or SystemClock()
 
     from app.cli import callbacks_cli
+    from app.health import health
+    from app.metrics import metrics
     from app.providers import Providers
     from console.views import console, csrf, login_submit
     from sms.webhooks import sms_webhooks
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
+    app.register_blueprint(health)
+    app.register_blueprint(metrics)
     app.register_blueprint(api)
     app.register_blueprint(widget_pages)
     app.register_blueprint(short_links)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
@@ -154,6 +155,7 @@ def _scheduled_seat(session: Session, queue: Queue, start: datetime, now: dateti
     )
     if exists is None:
         raise SlotNotFound("no slot starts at that time", {"slot_start": start.isoformat()})
+    metrics.count_slot_full(queue.key, "scheduled")
     raise SlotFull("that time is fully booked; please choose another", {"slot_start": start.isoformat()})
 
 
@@ -170,6 +172,7 @@ def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
             .limit(ASAP_CANDIDATE_SLOTS)
         ).all()
         if not candidates:
+            metrics.count_slot_full(queue.key, "asap")
             raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
         for slot_id, starts_at, ends_at in candidates:
             if _take_seat(session, slot_id, use_reserve=True):

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app import metrics
 from app.clock import Clock
 from app.db import Database
 from app.links import short_booking_url
@@ -103,6 +104,7 @@ class Claim:
     agent_target: str | None  # agent-first: the number dialled first
     lease_until: datetime  # the lease this worker wrote when it claimed
     turn: datetime  # when the primary provider's pacer lets this call go
+    due_at: datetime | None = None  # when it fell due (the dispatch lag is measured from it)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ DUE_FOR_CLAIM = (
         Callback.queue_id,
         Callback.phone,
         Callback.state,
+        Callback.next_attempt_at,
         _LAST_ATTEMPT.scalar_subquery().label("last_number"),
         _NUMBER_ON_CALL.label("number_on_call"),
         Queue.max_concurrent_calls,
@@ -337,6 +340,7 @@ class Dialer:
                     agent_target=(row.agent_target or "sim:agent") if agent_first else None,
                     lease_until=lease_until,
                     turn=turns[routes[row.id][0]].pop(0),
+                    due_at=row.next_attempt_at,
                 )
             )
         return claims
@@ -491,6 +495,7 @@ class Dialer:
                 log.exception("dial via %s for %s raised", provider, mask_phone(claim.phone))
                 errors.append(f"{provider}: unexpected {type(error).__name__}: {error}")
                 return NotPlaced(claim, errors, "uncertain")
+            metrics.observe_dispatch_lag(provider, claim.due_at, self.clock.now())
             return Placed(claim, provider, placed.call_id)
         return NotPlaced(claim, errors, "failed")
 
@@ -565,6 +570,7 @@ class Dialer:
             attempt.error = "; ".join(errors)
             attempt.ended_at = now
             attempt_finished(session, callback, attempt, now)
+            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             if callback.state != State.DIALING.value:
                 return
             _clear_lease(callback)
@@ -683,6 +689,7 @@ class Dialer:
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "the worker stopped before the provider took the call"
             attempt_finished(session, callback, attempt, now)
+            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             _clear_lease(callback)
             apply_step(session, callback, "release", now, "reconcile", reason="lease expired, call never placed")
             callback.next_attempt_at = now
@@ -819,6 +826,7 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
     attempt.outcome = outcome.value if outcome else attempt.menu_choice
     if was is None and attempt.outcome is not None:
         attempt_finished(session, callback, attempt, now)
+        metrics.count_attempt_end(attempt.provider, attempt.outcome)
     if outcome is None or callback.state not in ON_CALL_STATES:
         return  # settled in the call (cancelled / another time), or no longer ours to move
     _clear_lease(callback)
@@ -1060,11 +1068,12 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
     with db.write() as session:
         # A worker that died between claiming a text and recording the provider's answer
         # may or may not have sent it: mark it failed (visible) rather than risk a double text.
-        session.execute(
+        interrupted = session.connection().execute(
             update(SmsMessage)
             .where(SmsMessage.status == "sending", SmsMessage.claimed_at < now - SMS_CLAIM_TIMEOUT)
             .values(status="failed", error="the worker stopped while sending; not resent to avoid a duplicate")
         )
+        metrics.count_sms_failed(None, "interrupted", interrupted.rowcount)
         release_due(session, now)  # reminders whose time has come, if they still hold
         rows = session.execute(
             select(SmsMessage, Queue.caller_id, Queue.primary_provider)
@@ -1102,7 +1111,9 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
                     .where(SmsMessage.id == message_id)
                     .values(status="failed", provider=provider, error=error.message)
                 )
+            metrics.count_sms_failed(provider, "send_error")
             continue
+        metrics.count_sms_sent(provider)
         with db.write() as session:
             # Saves the id and applies a delivery report that came before it.
             record_sent(session, session.get_one(SmsMessage, message_id), provider, sent.message_id, clock.now())

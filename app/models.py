@@ -764,6 +764,18 @@ class DeliveryAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
 
+class WorkerHeartbeat(Base):
+    """One row per worker process (``hostname:pid``), upserted by its heartbeat tick:
+    ``/readyz`` is ready only while some worker beat recently (app/health.py). Rows of
+    workers long gone are deleted by the beats of the living."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # Reports read a queue's events and attempts by time (console/reports.py).
 Index("ix_callback_event_at", CallbackEvent.at)
 Index("ix_attempt_requested_at", Attempt.requested_at)

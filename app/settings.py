@@ -66,6 +66,13 @@ class Settings:
     event_concurrency: int = 4
     event_sender_threads: int = 16
     event_retention_days: int = 30
+    # /readyz: the newest worker heartbeat must be younger than this (docs/operations.md).
+    worker_heartbeat_max_age_seconds: int = 30
+    # Where every process (gunicorn's and the worker) keeps its Prometheus samples, so that
+    # /metrics on any web process adds them all up. None: each process counts on its own.
+    prometheus_multiproc_dir: Path | None = None
+    # When set, /metrics answers only requests carrying "Authorization: Bearer <token>".
+    metrics_bearer_token: str | None = None
 
     @property
     def configured_providers(self) -> tuple[str, ...]:
@@ -197,6 +204,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"API_RATE_LIMIT={api_rate_limit!r} must be a limit such as 5/second or 100/minute"
         ) from None
+    multiproc = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if multiproc and not Path(multiproc).is_dir():
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={multiproc!r} is not a directory (create it, empty, at start)")
     settings = Settings(
         database_url=_normalise_database_url(database_url.strip()),
         secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
@@ -233,6 +243,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         event_concurrency=_parse_int("EVENT_CONCURRENCY", env.get("EVENT_CONCURRENCY", "4"), 1, 64),
         event_sender_threads=_parse_int("EVENT_SENDER_THREADS", env.get("EVENT_SENDER_THREADS", "16"), 1, 256),
         event_retention_days=_parse_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "30"), 1, 3650),
+        worker_heartbeat_max_age_seconds=_parse_int(
+            "WORKER_HEARTBEAT_MAX_AGE_SECONDS", env.get("WORKER_HEARTBEAT_MAX_AGE_SECONDS", "30"), 10, 3600
+        ),
+        prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
+        metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

@@ -16,7 +16,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from app import call_inbox
+from app import call_inbox, health
 from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
@@ -123,6 +123,10 @@ class Worker:
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
+    def heartbeat(self) -> None:
+        """Tell /readyz this worker is alive (app/health.py)."""
+        health.beat(self.db, self.clock.now())
+
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
         return [
@@ -133,6 +137,7 @@ class Worker:
             (self.reconcile, 15),
             (self.extend_slots, 3600),
             (self.forget_expired, 3600),
+            (self.heartbeat, 5),
         ]
 
     def run(self, once: bool = False) -> None:

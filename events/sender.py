@@ -30,6 +30,7 @@ import requests
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app import metrics
 from app.clock import Clock
 from app.db import Database
 from app.models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
@@ -245,6 +246,7 @@ class EventSender:
             with self.db.write() as session:
                 outcome = settle(session, job, result, self.clock.now(), self.settings, self.owner)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            metrics.count_crm_delivery(outcome)
             if outcome != "delivered":
                 log.info(
                     "event %s to subscription %d: %s (%s)", job.event_id, job.subscription_id, outcome, result.error

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.models import Callback, EarlySmsStatus, SmsMessage
 from events import outbox
 from events import types as event_types
@@ -99,6 +100,7 @@ def apply_sms_status(message: SmsMessage, report: SmsStatus, now: datetime) -> b
     if report.error_code is not None:
         message.error_code = report.error_code
     if report.status in ("undelivered", "failed"):
+        metrics.count_sms_failed(report.provider, "undelivered")
         message.error = f"{report.provider} reported {report.raw_status}" + (
             f" (error {report.error_code})" if report.error_code else ""
         )
