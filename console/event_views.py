@@ -223,6 +223,8 @@ def _log_filter(errors: dict[str, str]) -> tuple[LogFilter, int | None]:
     until = _form_instant(args.get("until", ""), "until", errors)
     if status and status not in log.STATUSES:
         errors["status"] = " or ".join(log.STATUSES)
+    if since is not None and until is not None and until <= since:
+        errors["until"] = "must be after from"
     if subscription and not subscription.isdigit():
         errors["subscription"] = "choose a subscription"
     return (

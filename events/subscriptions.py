@@ -180,7 +180,7 @@ CHECKS = {
 }
 
 
-def _checked(session: Session, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+def check_fields(session: Session, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     """The fields given, checked and cleaned (``queue`` becomes ``queue_id``); every
     problem at once, per field."""
     problems: dict[str, str] = {}
@@ -225,7 +225,7 @@ def _target(subscription: EventSubscription) -> str:
 
 
 def create_subscription(session: Session, fields: Mapping[str, Any], actor: str, now: datetime) -> Saved:
-    clean = _checked(session, fields, creating=True)
+    clean = check_fields(session, fields, creating=True)
     secret = clean.pop("secret", None) or new_secret()
     subscription = EventSubscription(
         name=clean["name"],
@@ -252,7 +252,7 @@ def update_subscription(
     """Change the fields given (the others stay). ``secret``: ``"rotate"`` for a new
     generated one, or the new secret itself; it is then answered once, like at creation."""
     subscription = get_subscription(session, subscription_id)
-    clean = _checked(session, fields, creating=False)
+    clean = check_fields(session, fields, creating=False)
     before = _audited(subscription, queue_key_of(session, subscription))
     secret = clean.pop("secret", None)
     for name, value in clean.items():

@@ -164,6 +164,8 @@ def test_the_delivery_log_shows_attempts_filters_and_redelivers(
     recent = supervisor.get(f"/console/events/deliveries?from={today}").get_data(as_text=True)
     assert "callback.cancelled" in recent and "HTTP 500" not in recent
     assert supervisor.get("/console/events/deliveries?from=yesterday").status_code == 422
+    backwards = supervisor.get(f"/console/events/deliveries?from={today}&until=2027-01-01")
+    assert backwards.status_code == 422 and "must be after from" in backwards.get_data(as_text=True)
 
     back = f"/console/events/deliveries?subscription={crm}"
     answer = supervisor.post(

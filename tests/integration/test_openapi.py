@@ -30,6 +30,7 @@ from app.links import follow_short_link, short_booking_url
 from app.models import Callback
 from app.settings import Settings
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
+from events.subscriptions import SubscriptionInvalid, check_fields
 from scheduler.errors import DomainError, ValidationFailed
 from tests.integration.test_events_api import add_delivery, make_key
 from web_widget.api import OPENAPI_PATH
@@ -422,6 +423,51 @@ def test_the_reschedule_schema_accepts_what_the_code_accepts(case: str, body: An
     errors = schema_errors(component("Reschedule"), body)
     assert (not errors) is valid, f"schema: {errors or 'valid'}"
     assert _code_accepts(Reschedule, body) is valid
+
+
+SUBSCRIPTION_CASES: list[tuple[str, str, Any, bool]] = [
+    ("minimal", "CreateSubscription", NEW_SUBSCRIPTION, True),
+    (
+        "every field",
+        "CreateSubscription",
+        {**NEW_SUBSCRIPTION, "format": "xml", "queue": None, "active": False, "secret": "0123456789abcdef"},
+        True,
+    ),
+    ("repeated types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["sms.received"] * 2}, True),
+    ("plain http", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "HTTP://10.1.2.3:8080/in"}, True),
+    ("no types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": []}, False),
+    ("unknown type", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["callback.lost"]}, False),
+    ("ftp", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "ftp://crm.example.com/"}, False),
+    ("long url", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "https://e.com/" + "a" * 487}, False),
+    ("long name", "CreateSubscription", {**NEW_SUBSCRIPTION, "name": "n" * 101}, False),
+    ("short secret", "CreateSubscription", {**NEW_SUBSCRIPTION, "secret": "0123456789abcde"}, False),
+    ("secret with a space", "CreateSubscription", {**NEW_SUBSCRIPTION, "secret": "0123456789 abcdef"}, False),
+    ("format csv", "CreateSubscription", {**NEW_SUBSCRIPTION, "format": "csv"}, False),
+    ("active as text", "CreateSubscription", {**NEW_SUBSCRIPTION, "active": "yes"}, False),
+    ("unknown field", "CreateSubscription", {**NEW_SUBSCRIPTION, "colour": "red"}, False),
+    ("no name", "CreateSubscription", {k: v for k, v in NEW_SUBSCRIPTION.items() if k != "name"}, False),
+    ("nothing", "ChangeSubscription", {}, True),
+    ("rotate", "ChangeSubscription", {"secret": "rotate"}, True),
+    ("own secret", "ChangeSubscription", {"secret": "x" * 128}, True),
+    ("every queue", "ChangeSubscription", {"queue": None, "active": True}, True),
+    ("short secret", "ChangeSubscription", {"secret": "rotated"}, False),
+    ("no types", "ChangeSubscription", {"event_types": []}, False),
+    ("null name", "ChangeSubscription", {"name": None}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "schema", "body", "valid"), SUBSCRIPTION_CASES, ids=[f"{c[1]}: {c[0]}" for c in SUBSCRIPTION_CASES]
+)
+def test_the_subscription_schemas_accept_what_the_code_accepts(case: str, schema: str, body: Any, valid: bool) -> None:
+    errors = schema_errors(component(schema), body)
+    assert (not errors) is valid, f"schema: {errors or 'valid'}"
+    try:  # no queue key in these bodies: the checks need no database
+        check_fields(None, body, creating=schema == "CreateSubscription")  # type: ignore[arg-type]
+    except SubscriptionInvalid:
+        assert not valid
+    else:
+        assert valid
 
 
 def test_a_sample_booking_is_valid_and_an_unknown_field_is_refused_by_the_schema() -> None:
