@@ -92,6 +92,8 @@ def _conditions(log_filter: LogFilter) -> list[ColumnElement[bool]]:
             DeliveryAttempt.delivery_id == EventDelivery.id,
             *_in_range(DeliveryAttempt.at, log_filter.since, log_filter.until),
         )
+        if log_filter.subscription_id is not None:  # lets the (subscription_id, at) index narrow it
+            attempted = attempted.where(DeliveryAttempt.subscription_id == log_filter.subscription_id)
         made = and_(*_in_range(EventDelivery.created_at, log_filter.since, log_filter.until))
         conditions.append(or_(made, attempted))
     return conditions
@@ -148,6 +150,7 @@ def list_deliveries(
 
 
 def get_delivery(session: Session, delivery_id: int) -> DeliveryView:
+    """One delivery as the log shows it: the page of one that starts at it."""
     page = list_deliveries(session, LogFilter(), limit=1, cursor=delivery_id + 1)
     if not page.deliveries or page.deliveries[0].id != delivery_id:
         raise DeliveryNotFound("no event delivery has this id", {"id": delivery_id})

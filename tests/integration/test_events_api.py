@@ -247,6 +247,8 @@ def test_deliveries_are_listed_with_their_attempts_and_filtered(
     assert ids(until=(t0 + timedelta(minutes=1)).isoformat()) == [old_done, old_retried]
     assert ids(**{"from": (t0 + timedelta(minutes=1)).isoformat(), "until": since}) == [old_retried]
     assert ids(subscription=str(crm)) == [old_done, old_retried]
+    assert ids(**{"from": since, "subscription": str(crm)}) == [old_retried]
+    assert ids(**{"from": since, "subscription": str(other)}) == [today]
     assert ids(status="pending") == [today]
     assert ids(status="failed", subscription=str(other)) == []
 
