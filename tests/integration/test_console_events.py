@@ -128,6 +128,7 @@ def test_a_supervisor_reads_the_subscriptions_without_the_admin_buttons(signed_i
     )
     html = signed_in("supervisor").get("/console/events").get_data(as_text=True)
     assert "CRM" in html and "Rotate secret" not in html and "Subscribe a receiver" not in html
+    assert "/console/events/deliveries?subscription=" in html
 
 
 def test_the_delivery_log_shows_attempts_filters_and_redelivers(
