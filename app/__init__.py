@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from app.metrics import metrics
     from app.providers import Providers
     from console.views import console, csrf, login_submit
+    from events.api import events_api
     from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
     from web_widget.api import api
@@ -57,13 +58,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(health)
     app.register_blueprint(metrics)
     app.register_blueprint(api)
+    app.register_blueprint(events_api)
     app.register_blueprint(widget_pages)
     app.register_blueprint(short_links)
     app.register_blueprint(booking_page)
     app.register_blueprint(console)
     init_cors(app)
     csrf.init_app(app)
-    limiter = init_protection(app, settings, api, booking_page)
+    limiter = init_protection(app, settings, api, events_api, booking_page)
     # Password guessing, per address (the account lockout is console/accounts.py's).
     app.view_functions["console.login_submit"] = limiter.limit("10/minute")(login_submit)
     app.register_blueprint(webhooks)

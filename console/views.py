@@ -337,6 +337,7 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
 # The other pages register on this blueprint.
 from console import (  # noqa: E402,F401
     callback_views,
+    event_views,
     hours_views,
     queue_views,
     report_views,

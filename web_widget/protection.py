@@ -38,6 +38,7 @@ from web_widget.errors import error_response
 PHONE_WINDOW = timedelta(hours=1)
 DEFAULT_PER_PHONE = 3
 KEY_USE_RECORDED_EVERY = timedelta(minutes=5)  # last_used_at: not a write per request
+API_BLUEPRINTS = ("api", "events_api")  # /api/v1: a request with a valid key is not limited per address
 
 
 class ApiKeyInvalid(DomainError):
@@ -112,7 +113,7 @@ def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> L
 
     @limiter.request_filter
     def _known_server() -> bool:  # a request with a valid API key is not limited per address
-        return request.blueprint == "api" and request_api_key() is not None
+        return request.blueprint in API_BLUEPRINTS and request_api_key() is not None
 
     for blueprint in blueprints:  # one allowance per address for them all (not one per route)
         limiter.shared_limit(settings.api_rate_limit, scope="public")(blueprint)

@@ -85,6 +85,15 @@ ROUTES = [
     ("post", "/console/queues/support/settings", "supervisor"),
     ("get", "/console/reports", "viewer"),
     ("get", "/console/reports.csv", "viewer"),
+    ("get", "/console/events", "supervisor"),
+    ("post", "/console/events", "admin"),
+    ("get", "/console/events/999", "admin"),
+    ("post", "/console/events/999", "admin"),
+    ("post", "/console/events/999/active", "admin"),
+    ("post", "/console/events/999/rotate", "admin"),
+    ("post", "/console/events/999/delete", "admin"),
+    ("get", "/console/events/deliveries", "supervisor"),
+    ("post", "/console/events/deliveries/999/redeliver", "supervisor"),
 ]
 ROLES = ("viewer", "supervisor", "admin")
 

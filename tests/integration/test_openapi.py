@@ -29,7 +29,10 @@ from app.db import Database
 from app.links import follow_short_link, short_booking_url
 from app.models import Callback
 from app.settings import Settings
+from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
+from events.subscriptions import SubscriptionInvalid, check_fields
 from scheduler.errors import DomainError, ValidationFailed
+from tests.integration.test_events_api import add_delivery, make_key
 from web_widget.api import OPENAPI_PATH
 from web_widget.errors import HTTP_TYPES
 from web_widget.schemas import CreateCallback, Reschedule, validate
@@ -54,6 +57,7 @@ def _is_date_time(instance: object) -> bool:
 # Valid UK mobile numbers (07700 900xxx is a fictional range that phonenumbers refuses).
 PHONES = [f"+4474001234{n:02d}" for n in range(20)]
 SUPPORT = "/api/v1/queues/support"
+NEW_SUBSCRIPTION = {"name": "CRM", "url": "https://crm.example.com/hooks", "event_types": ["callback.created"]}
 
 
 # --- reading the document -------------------------------------------------------------
@@ -421,6 +425,51 @@ def test_the_reschedule_schema_accepts_what_the_code_accepts(case: str, body: An
     assert _code_accepts(Reschedule, body) is valid
 
 
+SUBSCRIPTION_CASES: list[tuple[str, str, Any, bool]] = [
+    ("minimal", "CreateSubscription", NEW_SUBSCRIPTION, True),
+    (
+        "every field",
+        "CreateSubscription",
+        {**NEW_SUBSCRIPTION, "format": "xml", "queue": None, "active": False, "secret": "0123456789abcdef"},
+        True,
+    ),
+    ("repeated types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["sms.received"] * 2}, True),
+    ("plain http", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "HTTP://10.1.2.3:8080/in"}, True),
+    ("no types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": []}, False),
+    ("unknown type", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["callback.lost"]}, False),
+    ("ftp", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "ftp://crm.example.com/"}, False),
+    ("long url", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "https://e.com/" + "a" * 487}, False),
+    ("long name", "CreateSubscription", {**NEW_SUBSCRIPTION, "name": "n" * 101}, False),
+    ("short secret", "CreateSubscription", {**NEW_SUBSCRIPTION, "secret": "0123456789abcde"}, False),
+    ("secret with a space", "CreateSubscription", {**NEW_SUBSCRIPTION, "secret": "0123456789 abcdef"}, False),
+    ("format csv", "CreateSubscription", {**NEW_SUBSCRIPTION, "format": "csv"}, False),
+    ("active as text", "CreateSubscription", {**NEW_SUBSCRIPTION, "active": "yes"}, False),
+    ("unknown field", "CreateSubscription", {**NEW_SUBSCRIPTION, "colour": "red"}, False),
+    ("no name", "CreateSubscription", {k: v for k, v in NEW_SUBSCRIPTION.items() if k != "name"}, False),
+    ("nothing", "ChangeSubscription", {}, True),
+    ("rotate", "ChangeSubscription", {"secret": "rotate"}, True),
+    ("own secret", "ChangeSubscription", {"secret": "x" * 128}, True),
+    ("every queue", "ChangeSubscription", {"queue": None, "active": True}, True),
+    ("short secret", "ChangeSubscription", {"secret": "rotated"}, False),
+    ("no types", "ChangeSubscription", {"event_types": []}, False),
+    ("null name", "ChangeSubscription", {"name": None}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "schema", "body", "valid"), SUBSCRIPTION_CASES, ids=[f"{c[1]}: {c[0]}" for c in SUBSCRIPTION_CASES]
+)
+def test_the_subscription_schemas_accept_what_the_code_accepts(case: str, schema: str, body: Any, valid: bool) -> None:
+    errors = schema_errors(component(schema), body)
+    assert (not errors) is valid, f"schema: {errors or 'valid'}"
+    try:  # no queue key in these bodies: the checks need no database
+        check_fields(None, body, creating=schema == "CreateSubscription")  # type: ignore[arg-type]
+    except SubscriptionInvalid:
+        assert not valid
+    else:
+        assert valid
+
+
 def test_a_sample_booking_is_valid_and_an_unknown_field_is_refused_by_the_schema() -> None:
     assert schema_errors(component("CreateCallback"), FULL) == []
     errors = schema_errors(component("CreateCallback"), {**FULL, "priority": "high"})
@@ -608,6 +657,13 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
         ("get", "/api/v1/booking-links/not-a-token", {}),
         ("post", "/api/v1/booking-links/not-a-token/reschedule", {"json": {"slot_start": "2027-01-05T09:00:00Z"}}),
         ("get", "/api/v1/openapi.json", {}),
+        ("get", "/api/v1/subscriptions", {}),
+        ("post", "/api/v1/subscriptions", {"json": NEW_SUBSCRIPTION}),
+        ("get", "/api/v1/subscriptions/999", {}),
+        ("patch", "/api/v1/subscriptions/999", {"json": {"active": False}}),
+        ("delete", "/api/v1/subscriptions/999", {}),
+        ("get", "/api/v1/deliveries", {}),
+        ("post", "/api/v1/deliveries/999/redeliver", {}),
     ]
 
 
@@ -729,6 +785,7 @@ def test_other_methods_answer_405_as_documented(contract: Contract) -> None:
     tried = 0
     for path, item in DOCUMENT["paths"].items():
         url = path.replace("{key}", "support").replace("{ref}", "ZZZZZZZZZZ")
+        url = url.replace("{subscription_id}", "999").replace("{delivery_id}", "999")
         allowed = {m for m in item if m in HTTP_METHODS}
         for method in set(HTTP_METHODS) - allowed:
             response = contract.client.open(url, method=method.upper())
@@ -826,3 +883,113 @@ def test_reschedule_with_a_booking_link_answers_match_the_document(
     clock.advance(days=7)
     assert_error(*contract.call("post", other_url, json={"slot_start": starts[4]}), 410, "link_expired")
     contract.assert_exercised("/api/v1/booking-links/{token}/reschedule", "post")
+
+
+# --- event subscriptions and the delivery log (admin keys) ----------------------------------
+
+
+def test_subscription_list_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    admin = make_key(db, clock, "admin")
+    _, body = contract.call("get", "/api/v1/subscriptions", headers=admin)
+    assert body == {"subscriptions": []}
+    contract.call("post", "/api/v1/subscriptions", json=NEW_SUBSCRIPTION, headers=admin)
+    _, body = contract.call("get", "/api/v1/subscriptions", headers=admin)
+    assert [s["name"] for s in body["subscriptions"]] == ["CRM"]
+    assert_error(*contract.call("get", "/api/v1/subscriptions"), 403, "admin_key_required")
+    contract.assert_exercised("/api/v1/subscriptions", "get")
+
+
+def test_create_subscription_answers_match_the_document(
+    contract: Contract, demo_queue: str, db: Database, clock: FixedClock
+) -> None:
+    admin = make_key(db, clock, "admin")
+    url = "/api/v1/subscriptions"
+    for name, example in DOCUMENT["paths"][url]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ].items():
+        response, body = contract.call("post", url, json=example["value"], headers=admin)
+        assert response.status_code == 201, name
+        assert response.headers["Location"] == f"{url}/{body['id']}"
+        assert response.headers["Cache-Control"] == "no-store"
+    response, body = contract.call("post", url, json={**NEW_SUBSCRIPTION, "queue": "nope"}, headers=admin)
+    assert_error(response, body, 422, "subscription_invalid")
+    assert body["details"] == {"queue": "no queue has this key"}
+    assert_error(*contract.call("post", url, json=["a list"], headers=admin), 422, "subscription_invalid")
+    assert_error(
+        *contract.call("post", url, data="{", content_type="application/json", headers=admin), 400, "malformed_json"
+    )
+    assert_error(
+        *contract.call("post", url, data="{}", content_type="text/plain", headers=admin), 415, "unsupported_media_type"
+    )
+    big = {**NEW_SUBSCRIPTION, "name": "x" * 70_000}
+    assert_error(*contract.call("post", url, json=big, headers=admin), 413, "payload_too_large")
+    client_key = make_key(db, clock, "client")
+    assert_error(*contract.call("post", url, json=NEW_SUBSCRIPTION, headers=client_key), 403, "admin_key_required")
+    contract.assert_exercised(url, "post")
+
+
+def test_one_subscription_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    admin = make_key(db, clock, "admin")
+    _, made = contract.call("post", "/api/v1/subscriptions", json=NEW_SUBSCRIPTION, headers=admin)
+    path = "/api/v1/subscriptions/{subscription_id}"
+    url = f"/api/v1/subscriptions/{made['id']}"
+    missing = "/api/v1/subscriptions/999"
+
+    _, shown = contract.call("get", url, headers=admin)
+    assert shown == {k: v for k, v in made.items() if k != "secret"}
+    assert_error(*contract.call("get", missing, headers=admin), 404, "subscription_not_found")
+    assert_error(*contract.call("get", url), 403, "admin_key_required")
+    contract.assert_exercised(path, "get")
+
+    for name, example in DOCUMENT["paths"][path]["patch"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ].items():
+        response, body = contract.call("patch", url, json=example["value"], headers=admin)
+        assert response.status_code == 200, name
+        assert ("secret" in body) == (name == "rotate")
+    assert_error(*contract.call("patch", url, json={"format": "csv"}, headers=admin), 422, "subscription_invalid")
+    assert_error(*contract.call("patch", missing, json={"active": True}, headers=admin), 404, "subscription_not_found")
+    assert_error(
+        *contract.call("patch", url, data="[", content_type="application/json", headers=admin), 400, "malformed_json"
+    )
+    assert_error(
+        *contract.call("patch", url, data="{}", content_type="text/plain", headers=admin), 415, "unsupported_media_type"
+    )
+    assert_error(*contract.call("patch", url, json={"name": "x" * 70_000}, headers=admin), 413, "payload_too_large")
+    assert_error(*contract.call("patch", url, json={"active": True}), 403, "admin_key_required")
+    contract.assert_exercised(path, "patch")
+
+    assert_error(*contract.call("delete", url), 403, "admin_key_required")
+    _, deleted = contract.call("delete", url, headers=admin)
+    assert deleted["id"] == made["id"]
+    assert_error(*contract.call("delete", url, headers=admin), 404, "subscription_not_found")
+    contract.assert_exercised(path, "delete")
+
+
+def test_delivery_log_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    admin = make_key(db, clock, "admin")
+    _, made = contract.call("post", "/api/v1/subscriptions", json=NEW_SUBSCRIPTION, headers=admin)
+    add_delivery(db, made["id"], clock.now(), "failed", [(clock.now(), 500), (clock.now(), None)])
+    add_delivery(db, made["id"], clock.now(), "delivered", [(clock.now(), 204)])
+    add_delivery(db, made["id"], clock.now(), "pending")
+    _, body = contract.call("get", "/api/v1/deliveries?limit=2", headers=admin)
+    assert [d["status"] for d in body["deliveries"]] == ["pending", "delivered"] and body["next_cursor"]
+    _, body = contract.call("get", f"/api/v1/deliveries?cursor={body['next_cursor']}", headers=admin)
+    assert [d["status"] for d in body["deliveries"]] == ["failed"] and body["next_cursor"] is None
+    response, body = contract.call("get", "/api/v1/deliveries?from=2027-01-04&status=lost", headers=admin)
+    assert_error(response, body, 422, "validation_error")
+    assert set(body["details"]) == {"from", "status"}
+    assert_error(*contract.call("get", "/api/v1/deliveries"), 403, "admin_key_required")
+    contract.assert_exercised("/api/v1/deliveries", "get")
+
+
+def test_redeliver_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    admin = make_key(db, clock, "admin")
+    _, made = contract.call("post", "/api/v1/subscriptions", json=NEW_SUBSCRIPTION, headers=admin)
+    failed = add_delivery(db, made["id"], clock.now(), "failed", [(clock.now(), 500)])
+    url = f"/api/v1/deliveries/{failed}/redeliver"
+    _, body = contract.call("post", url, headers=admin)
+    assert (body["status"], len(body["attempts"])) == ("pending", 1)
+    assert_error(*contract.call("post", "/api/v1/deliveries/999/redeliver", headers=admin), 404, "delivery_not_found")
+    assert_error(*contract.call("post", url), 403, "admin_key_required")
+    contract.assert_exercised("/api/v1/deliveries/{delivery_id}/redeliver", "post")

@@ -1,0 +1,277 @@
+"""The console's event pages: subscriptions (supervisors read them, admins make, change,
+pause, rotate and delete them) and the delivery log (supervisors and admins; a settled
+delivery can be sent again). The rules are events/subscriptions.py's and events/log.py's,
+the same the JSON API uses. A secret is shown once, on the answer that made it, and that
+answer is never cached."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from app import context
+from app.models import Queue
+from console.accounts import at_least
+from console.views import console, requires
+from events import log, subscriptions
+from events.log import LogFilter
+from events.subscriptions import FORMATS, SubscriptionNotFound
+from events.types import EVENT_TYPES
+from scheduler.errors import DomainError
+
+LOG_PAGE = 50
+
+
+def _actor() -> str:
+    return str(g.user.email)
+
+
+def _no_store(html: str, status: int) -> Response:
+    response = Response(html, status=status)
+    response.headers["Cache-Control"] = "no-store"  # it may show a secret: never cached
+    return response
+
+
+def _queues() -> list[tuple[str, str]]:
+    with context.db().read() as session:
+        return [(k, n) for k, n in session.execute(select(Queue.key, Queue.name).order_by(Queue.key))]
+
+
+def _events_page(
+    new_secret: tuple[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    with context.db().read() as session:
+        rows = subscriptions.list_subscriptions(session)
+        listed = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "url": s.url,
+                "event_types": list(s.event_types),
+                "format": s.format,
+                "queue": key,
+                "active": s.active,
+                "hint": subscriptions.secret_hint(s.secret),
+                "created_by": s.created_by,
+            }
+            for s, key in rows
+        ]
+    html = render_template(
+        "console_events.html",
+        subscriptions=listed,
+        new_secret=new_secret,
+        errors=errors or {},
+        form=form or {"event_types": [], "format": "json", "queue": ""},
+        queues=_queues(),
+        event_types=EVENT_TYPES,
+        formats=FORMATS,
+        admin=at_least(g.user.role, "admin"),
+    )
+    return _no_store(html, status)
+
+
+def _form_fields(*, creating: bool) -> dict[str, Any]:
+    """The form as the fields events/subscriptions.py checks (a blank secret: none given)."""
+    form = request.form
+    fields: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "url": form.get("url", ""),
+        "event_types": form.getlist("event_types"),
+        "format": form.get("format", "json"),
+        "queue": form.get("queue") or None,
+    }
+    secret = form.get("secret", "")
+    if creating and secret:
+        fields["secret"] = secret
+    return fields
+
+
+@console.get("/events")
+@requires("supervisor")
+def events() -> ResponseReturnValue:
+    return _events_page()
+
+
+@console.post("/events")
+@requires("admin")
+def add_subscription() -> ResponseReturnValue:
+    fields = _form_fields(creating=True)
+    try:
+        with context.db().write() as session:
+            saved = subscriptions.create_subscription(session, fields, _actor(), context.now())
+            name, secret = saved.subscription.name, saved.new_secret
+    except DomainError as error:
+        return _events_page(errors=error.details, form=fields, status=422)
+    assert secret is not None
+    return _events_page(new_secret=(name, secret), status=201)
+
+
+@console.get("/events/<int:subscription_id>")
+@requires("admin")
+def edit_subscription(subscription_id: int) -> ResponseReturnValue:
+    with context.db().read() as session:
+        try:
+            subscription = subscriptions.get_subscription(session, subscription_id)
+        except SubscriptionNotFound:
+            abort(404)
+        form = {
+            "name": subscription.name,
+            "url": subscription.url,
+            "event_types": list(subscription.event_types),
+            "format": subscription.format,
+            "queue": subscriptions.queue_key_of(session, subscription) or "",
+        }
+    return _edit_page(subscription_id, form)
+
+
+def _edit_page(
+    subscription_id: int, form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    html = render_template(
+        "console_event_edit.html",
+        subscription_id=subscription_id,
+        form=form,
+        errors=errors or {},
+        queues=_queues(),
+        event_types=EVENT_TYPES,
+        formats=FORMATS,
+    )
+    return html, status
+
+
+@console.post("/events/<int:subscription_id>")
+@requires("admin")
+def change_subscription(subscription_id: int) -> ResponseReturnValue:
+    fields = _form_fields(creating=False)
+    try:
+        with context.db().write() as session:
+            subscriptions.update_subscription(session, subscription_id, fields, _actor(), context.now())
+    except SubscriptionNotFound:
+        abort(404)
+    except DomainError as error:
+        return _edit_page(subscription_id, {**fields, "queue": fields["queue"] or ""}, error.details, 422)
+    return redirect(url_for("console.events"), 303)
+
+
+@console.post("/events/<int:subscription_id>/active")
+@requires("admin")
+def set_subscription_active(subscription_id: int) -> ResponseReturnValue:
+    active = request.form.get("active")
+    if active not in ("yes", "no"):
+        abort(400)
+    try:
+        with context.db().write() as session:
+            subscriptions.set_active(session, subscription_id, active == "yes", _actor(), context.now())
+    except SubscriptionNotFound:
+        abort(404)
+    return redirect(url_for("console.events"), 303)
+
+
+@console.post("/events/<int:subscription_id>/rotate")
+@requires("admin")
+def rotate_subscription_secret(subscription_id: int) -> ResponseReturnValue:
+    try:
+        with context.db().write() as session:
+            saved = subscriptions.update_subscription(
+                session, subscription_id, {"secret": subscriptions.ROTATE}, _actor(), context.now()
+            )
+            name, secret = saved.subscription.name, saved.new_secret
+    except SubscriptionNotFound:
+        abort(404)
+    assert secret is not None
+    return _events_page(new_secret=(name, secret))
+
+
+@console.post("/events/<int:subscription_id>/delete")
+@requires("admin")
+def delete_subscription(subscription_id: int) -> ResponseReturnValue:
+    try:
+        with context.db().write() as session:
+            subscriptions.delete_subscription(session, subscription_id, _actor(), context.now())
+    except SubscriptionNotFound:
+        abort(404)
+    return redirect(url_for("console.events"), 303)
+
+
+def _form_instant(raw: str, name: str, errors: dict[str, str]) -> datetime | None:
+    """A date (its midnight) or a date and time, in UTC, as the browser's inputs send them."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "a date (2027-01-04) or a date and time (2027-01-04T09:30), in UTC"
+        return None
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _log_filter(errors: dict[str, str]) -> tuple[LogFilter, int | None]:
+    args = request.args
+    subscription = args.get("subscription", "")
+    status = args.get("status", "")
+    cursor = args.get("cursor", "")
+    since = _form_instant(args.get("from", ""), "from", errors)
+    until = _form_instant(args.get("until", ""), "until", errors)
+    if status and status not in log.STATUSES:
+        errors["status"] = " or ".join(log.STATUSES)
+    if since is not None and until is not None and until <= since:
+        errors["until"] = "must be after from"
+    if subscription and not subscription.isdigit():
+        errors["subscription"] = "choose a subscription"
+    return (
+        LogFilter(
+            subscription_id=int(subscription) if subscription.isdigit() and len(subscription) < 18 else None,
+            status=status if status in log.STATUSES else None,
+            since=since,
+            until=until,
+        ),
+        int(cursor) if cursor.isdigit() and len(cursor) < 18 else None,
+    )
+
+
+@console.get("/events/deliveries")
+@requires("supervisor")
+def deliveries() -> ResponseReturnValue:
+    errors: dict[str, str] = {}
+    log_filter, cursor = _log_filter(errors)
+    with context.db().read() as session:
+        page = log.list_deliveries(session, log_filter, LOG_PAGE, cursor)
+        names = [(s.id, s.name) for s, _ in subscriptions.list_subscriptions(session)]
+    older = None
+    if page.next_cursor is not None:
+        query = urlencode({**request.args.to_dict(), "cursor": str(page.next_cursor)})
+        older = f"{url_for('console.deliveries')}?{query}"
+    html = render_template(
+        "console_deliveries.html",
+        deliveries=page.deliveries,
+        subscriptions=names,
+        statuses=log.STATUSES,
+        args=request.args,
+        errors=errors,
+        older=older,
+        here=request.full_path.rstrip("?"),
+    )
+    return html, 422 if errors else 200
+
+
+@console.post("/events/deliveries/<int:delivery_id>/redeliver")
+@requires("supervisor")
+def redeliver(delivery_id: int) -> ResponseReturnValue:
+    try:
+        with context.db().write() as session:
+            log.redeliver(session, delivery_id, context.now(), _actor())
+    except log.DeliveryNotFound:
+        abort(404)
+    back = request.form.get("next", "")
+    if not back.startswith("/console/events/deliveries") or back.startswith("//"):
+        back = url_for("console.deliveries")
+    return redirect(back, 303)
