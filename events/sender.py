@@ -98,9 +98,11 @@ def claim(session: Session, now: datetime, settings: Settings, owner: str, free:
         )
         .exists()
     )
+    active = select(EventSubscription.id).where(EventSubscription.active.is_(True))
     candidates = session.scalars(
         select(d)
         .where(
+            d.subscription_id.in_(active.scalar_subquery()),  # a paused subscription's deliveries wait
             d.status == "pending",
             d.next_attempt_at <= now,
             or_(d.lease_until.is_(None), d.lease_until < now),

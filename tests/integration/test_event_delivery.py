@@ -507,3 +507,27 @@ def test_a_worker_killed_mid_delivery_loses_nothing_the_next_worker_delivers_it(
     assert json.loads(got[1].body)["callback"]["ref"] == ref
     (attempt,) = log_of(db)  # the killed worker's attempt was never recorded; the second was
     assert attempt.succeeded
+
+
+def test_a_paused_subscription_is_sent_nothing_and_gets_what_was_queued_for_it_when_resumed(
+    client: FlaskClient,
+    demo_queue: str,
+    db: Database,
+    clock: FixedClock,
+    sender: EventSender,
+    receiver: Receiver,
+) -> None:
+    subscription_id = subscribe(db, clock, receiver.url, ["callback.created"])
+    assert book(client, 1).status_code == 201
+    with db.write() as session:
+        fan_out(session, clock.now())  # queued for it while it was active
+        session.get_one(EventSubscription, subscription_id).active = False
+    assert book(client, 2).status_code == 201  # happens while it is paused: not queued for it
+    deliver_all(sender)
+    assert receiver.received == [] and [d.status for d in deliveries(db)] == ["pending"]
+    with db.write() as session:
+        session.get_one(EventSubscription, subscription_id).active = True
+    deliver_all(sender)
+    (request,) = receiver.wait_for(1)
+    assert json.loads(request.body)["callback"]["phone"] == phone(1)
+    assert [d.status for d in deliveries(db)] == ["delivered"]
