@@ -44,7 +44,7 @@ run: $(VENV)/.installed
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - wsgi:app & \
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) wsgi:app & \
 	$(BIN)/flask --app wsgi callbacks worker & \
 	wait
 
