@@ -173,6 +173,8 @@ def configure(settings: Settings, stream: Any = None) -> logging.Handler:
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler narrates adding and running every job at INFO; the worker logs its own start.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # gunicorn's own error log ("Booting worker", "Handling signal") goes through ours;
     # its access log is off (gunicorn.conf.py): app.access writes one line per request.
     for name in ("gunicorn.error",):
