@@ -29,12 +29,14 @@ from app.models import Attempt, Callback, CallbackEvent, SimCall
 from app.settings import Settings
 from scheduler.lifecycle import TERMINAL_STATES
 from telephony.simulator_driver import SimulatorDriver, SimulatorError
-from tests.integration.helpers import book, slots
+from tests.integration.helpers import book, phone, slots
 from tests.integration.test_worker_processes import ALL_DAY, count, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-ASAP = 30  # callbacks due now, dialed while the processes restart
+ASAP = 12  # callbacks due now when the processes start
+PER_RESTART = 6  # more booked over HTTP before each restart, so that a SIGTERM finds dials to do
 LATER = 4  # callbacks booked for a later slot, cancelled over HTTP while the processes restart
+TOTAL = ASAP + 3 * PER_RESTART + LATER
 SHUTDOWN_SECONDS = 8
 
 
@@ -59,13 +61,14 @@ class Processes:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "API_RATE_LIMIT": "100000/second",
             "DIAL_LEASE_SECONDS": "10",
-            "SIMULATOR_CPS": "10",  # 30 calls take 3 s: SIGTERM finds turns not yet come
+            "SIMULATOR_CPS": "4",  # 6 calls take 1.5 s: a SIGTERM finds turns not yet come
             "WORKER_SHUTDOWN_SECONDS": str(SHUTDOWN_SECONDS),
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
         }
         self.started: list[subprocess.Popen[bytes]] = []
         self.logs: list[IO[bytes]] = []
+        self.worker_logs: dict[int, Path] = {}
 
     def _start(self, name: str, command: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
         path = self.tmp_path / f"{name}{len(self.started)}.log"
@@ -77,15 +80,21 @@ class Processes:
 
     def web(self) -> subprocess.Popen[bytes]:
         gunicorn = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--no-control-socket"]
-        process, _ = self._start("web", [*gunicorn, "--workers", "2", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"])
+        process, _ = self._start("web", [*gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"])
         wait_until(self.web_is_up, 30, "gunicorn to answer")
         return process
 
-    def worker(self) -> subprocess.Popen[bytes]:
-        """A worker, once it has started its ticks (and handles SIGTERM)."""
+    def worker(self, wait: bool = True) -> subprocess.Popen[bytes]:
+        """A worker; with ``wait``, once it has started its ticks (and handles SIGTERM)."""
         process, log = self._start("worker", [sys.executable, "-m", "flask", "--app", "wsgi", "callbacks", "worker"])
-        wait_until(lambda: "worker started" in log.read_text(encoding="utf-8"), 30, "the worker to start")
+        self.worker_logs[process.pid] = log
+        if wait:
+            self.wait_started(process)
         return process
+
+    def wait_started(self, worker: subprocess.Popen[bytes]) -> None:
+        log = self.worker_logs[worker.pid]
+        wait_until(lambda: "worker started" in log.read_text(encoding="utf-8"), 60, "the worker to start")
 
     def web_is_up(self) -> bool:
         try:
@@ -122,12 +131,14 @@ def request(
         connection.close()
 
 
-def stop(process: subprocess.Popen[bytes], within: float) -> None:
-    """SIGTERM, then a clean exit (0) within ``within`` seconds."""
+def stop(*processes_and_bounds: tuple[subprocess.Popen[bytes], float]) -> None:
+    """SIGTERM to each at once, then a clean exit (0) of each within its bound in seconds."""
     started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=within + 5) == 0
-    assert time.monotonic() - started < within + 5
+    for process, _ in processes_and_bounds:
+        process.send_signal(signal.SIGTERM)
+    for process, within in processes_and_bounds:
+        assert process.wait(timeout=within + 5) == 0
+        assert time.monotonic() - started < within + 5
 
 
 @pytest.fixture
@@ -207,26 +218,35 @@ def test_sigterm_and_restarts_of_web_and_workers_lose_nothing_and_dial_nothing_t
     later = [book(client, 100 + n, slot_start=later_start).get_json()["ref"] for n in range(LATER)]
 
     customers = Customers(db, settings.secret_key, processes.port)
-    web, worker = processes.web(), processes.worker()
+    worker = processes.worker(wait=False)
+    web = processes.web()
+    processes.wait_started(worker)
     customers.thread.start()
     try:
         for restart in range(3):
             before = count(db, select(func.count()).select_from(SimCall))
-            wait_until(lambda b=before: count(db, select(func.count()).select_from(SimCall)) >= b + 3, 30, "dials")
-            # Cancel a later callback over HTTP while the worker is busy, then stop both.
+            for n in range(PER_RESTART):
+                body = json.dumps({"queue": "support", "phone": phone(1000 + restart * 100 + n), "kind": "asap"})
+                status, answer = request(
+                    "POST", processes.port, "/api/v1/callbacks", body.encode(), {"Content-Type": "application/json"}
+                )
+                assert status == 201, answer
+            wait_until(lambda b=before: count(db, select(func.count()).select_from(SimCall)) >= b + 2, 60, "dials")
+            # Cancel a later callback over HTTP while the worker is busy, then stop both, as a
+            # deployment does: the next worker is starting while the old one stops.
             status, _ = request("DELETE", processes.port, f"/api/v1/callbacks/{later[restart]}")
             assert status == 200
-            stop(worker, SHUTDOWN_SECONDS)
-            stop(web, 20)  # gunicorn's graceful_timeout
-            web, worker = processes.web(), processes.worker()
+            following = processes.worker(wait=False)
+            stop((worker, SHUTDOWN_SECONDS), (web, 20))  # 20: gunicorn's graceful_timeout
+            web, worker = processes.web(), following
+            processes.wait_started(worker)
         status, _ = request("DELETE", processes.port, f"/api/v1/callbacks/{later[3]}")
         assert status == 200
-        wait_until(lambda: terminal(db) == ASAP + LATER, 45, "every callback to end")
+        wait_until(lambda: terminal(db) == TOTAL, 60, "every callback to end")
     finally:
         customers.done.set()
         customers.thread.join(timeout=10)
-    stop(worker, SHUTDOWN_SECONDS)
-    stop(web, 20)
+    stop((worker, SHUTDOWN_SECONDS), (web, 20))
 
     with db.read() as session:
         callbacks = session.execute(select(Callback.id, Callback.ref, Callback.phone, Callback.state)).all()
@@ -245,15 +265,15 @@ def test_sigterm_and_restarts_of_web_and_workers_lose_nothing_and_dial_nothing_t
                 .group_by(CallbackEvent.callback_id)
             ).all()
         )
-    assert len(callbacks) == ASAP + LATER
+    assert len(callbacks) == TOTAL
     later_set = set(later)
-    for callback_id, ref, phone, state in callbacks:
+    for callback_id, ref, number, state in callbacks:
         assert endings.get(callback_id) == 1, (ref, state)  # one terminal step, never two
         if ref in later_set:
-            assert state == "cancelled" and phone not in calls_per_number
+            assert state == "cancelled" and number not in calls_per_number
         else:
             assert state == "completed", (ref, state)
-            assert calls_per_number.get(phone) == 1 and placed.get(callback_id) == 1, ref  # dialed once
+            assert calls_per_number.get(number) == 1 and placed.get(callback_id) == 1, ref  # dialed once
     assert customers.failures == []
 
     # The logs: one line per request with its id, and the callbacks followed by reference.
@@ -264,3 +284,20 @@ def test_sigterm_and_restarts_of_web_and_workers_lose_nothing_and_dial_nothing_t
     about_first = {str(line["message"]) for line in lines if line.get("callback") == first}
     assert any("dial placed" in m for m in about_first) and any("complete" in m for m in about_first)
     assert not any("+447400" in str(line) and "*" not in str(line) for line in lines)
+
+
+def test_a_worker_stuck_in_a_provider_request_still_exits_within_its_shutdown_bound(
+    client: FlaskClient, live_queue: str, db: Database, processes: Processes
+) -> None:
+    assert book(client, 1).status_code == 201
+    processes.env.update(SIMULATOR_LATENCY_MS="60000", WORKER_SHUTDOWN_SECONDS="2")  # the call's answer never comes
+    worker = processes.worker()
+    wait_until(lambda: count(db, select(func.count()).select_from(SimCall)) == 1, 30, "the call to be placed")
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 1  # not the 60 s the provider takes
+    assert time.monotonic() - started < 6
+    messages = [str(line["message"]) for line in processes.lines()]
+    assert any(m.startswith("still stopping after 2 s") for m in messages)
+    with db.read() as session:  # left on its lease, for another worker to reconcile (never redialed blind)
+        assert session.scalars(select(Callback.state)).one() == "dialing"
