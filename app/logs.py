@@ -193,7 +193,7 @@ def _request_id_from(raw: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def _loggable_path() -> str:
+def loggable_path() -> str:
     """The path without its query string, secret segments (signed tokens, short link
     codes) replaced by their variable's name."""
     path = request.path
@@ -220,7 +220,7 @@ def init_request_logging(app: Flask) -> None:
         duration = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
         view_args = request.view_args or {}
         callback = g.get("log_callback") or (view_args.get("ref") if isinstance(view_args.get("ref"), str) else None)
-        path = _loggable_path()
+        path = loggable_path()
         access_log.info(
             "%s %s %s %sms",
             request.method,

@@ -54,3 +54,13 @@ def test_secret_path_segments_are_not_logged(client: FlaskClient, caplog: pytest
     client.get("/b/SECRETCODE42")
     (line,) = access_lines(caplog)
     assert line.path == "/b/<code>" and "SECRETCODE42" not in line.getMessage()  # type: ignore[attr-defined]
+
+
+def test_a_webhook_refused_for_its_signature_logs_no_token(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    response = client.post("/webhooks/simulator/voice/event/SIGNEDTOKEN.abc", json={"call_id": "x"})
+    assert response.status_code == 403
+    assert "SIGNEDTOKEN" not in caplog.text
+    assert "/webhooks/simulator/voice/event/<token>" in caplog.text
