@@ -448,11 +448,11 @@ class Dialer:
             if wait > SAVE_WHILE_WAITING and wave:
                 self._save_later(wave)
                 wave = []
-            if wait > 0 and self.stopping.is_set():
+            # Wait for the turn, but not past a SIGTERM: a turn may be half a lease away.
+            if wait > 0 and self.stopping.wait(wait):
                 self._hand_back(queue, "the worker stopped before this call's turn")
                 break
             queue.pop(0)
-            self._sleep_until(claim.turn)
             if not self._may_dial(claim):
                 log.warning(
                     "callback %s: claim taken over before dialing: not dialing",

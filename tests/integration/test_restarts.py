@@ -301,3 +301,21 @@ def test_a_worker_stuck_in_a_provider_request_still_exits_within_its_shutdown_bo
     assert any(m.startswith("still stopping after 2 s") for m in messages)
     with db.read() as session:  # left on its lease, for another worker to reconcile (never redialed blind)
         assert session.scalars(select(Callback.state)).one() == "dialing"
+
+
+def test_sigterm_does_not_wait_for_a_far_turn_and_hands_back_its_claims(
+    client: FlaskClient, live_queue: str, db: Database, processes: Processes
+) -> None:
+    for n in range(3):
+        assert book(client, n).status_code == 201
+    # One call every 10 s: the worker claims all three, turns at 0, 10 and 20 s.
+    processes.env.update(SIMULATOR_CPS="0.1", DIAL_LEASE_SECONDS="60")
+    worker = processes.worker()
+    wait_until(lambda: count(db, select(func.count()).select_from(SimCall)) == 1, 30, "the first call")
+    time.sleep(0.5)
+    stop((worker, 3))  # not the 10 s until the next turn
+    with db.read() as session:
+        states = sorted(session.scalars(select(Callback.state)))
+        leases = session.scalars(select(Callback.lease_owner).where(Callback.state == "retry_wait")).all()
+    assert states == ["dialing", "retry_wait", "retry_wait"] and leases == [None, None]
+    assert count(db, select(func.count()).select_from(SimCall)) == 1
