@@ -14,6 +14,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WEB_WORKERS ?= 2
 PG_URL = $(shell scripts/pg-test-server.sh url)
+# Web processes and the worker share their Prometheus samples here (docs/operations.md);
+# emptied at each start, as prometheus_client's multiprocess mode requires.
+METRICS_DIR := $(CURDIR)/instance/prometheus
 
 .PHONY: run test lint unit bench bench-booking bench-dialer clean prism messages
 
@@ -33,6 +36,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo
 	$(BIN)/flask --app wsgi callbacks seed-demo-activity
+	$(BIN)/flask --app wsgi callbacks seed-demo-crm
 	@echo ""
 	@$(BIN)/flask --app wsgi callbacks demo-admin
 	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
@@ -41,9 +45,14 @@ run: $(VENV)/.installed
 	@echo "  Widget:     http://$(HOST):$(PORT)/widget-demo"
 	@echo "  Book:       http://$(HOST):$(PORT)/book/support"
 	@echo "  Simulator:  http://$(HOST):$(PORT)/simulator"
+	@echo "  CRM events: http://$(HOST):$(PORT)/simulator/crm (a stand-in CRM subscribed to the demo queue)"
+	@echo "  Ready:      http://$(HOST):$(PORT)/readyz"
+	@echo "  Metrics:    http://$(HOST):$(PORT)/metrics"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@trap 'kill 0' INT TERM EXIT; \
+	export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); \
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) wsgi:app & \
 	$(BIN)/flask --app wsgi callbacks worker & \
 	wait

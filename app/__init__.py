@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["clock"] = clock or SystemClock()
 
     from app.cli import callbacks_cli
+    from app.health import health
+    from app.metrics import metrics
     from app.providers import Providers
     from console.views import console, csrf, login_submit
     from sms.webhooks import sms_webhooks
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
+    app.register_blueprint(health)
+    app.register_blueprint(metrics)
     app.register_blueprint(api)
     app.register_blueprint(widget_pages)
     app.register_blueprint(short_links)
@@ -65,9 +69,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":
+        from events.demo_receiver import demo_crm
         from telephony.simulator_page import simulator
 
         app.register_blueprint(simulator)
+        app.register_blueprint(demo_crm)
     register_error_handlers(app)
     app.cli.add_command(callbacks_cli)
 

@@ -19,11 +19,14 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.logs import note_callback
 from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from app.transitions import apply_step
+from events import outbox
+from events import types as event_types
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
@@ -156,6 +159,7 @@ def _scheduled_seat(session: Session, queue: Queue, start: datetime, now: dateti
     )
     if exists is None:
         raise SlotNotFound("no slot starts at that time", {"slot_start": start.isoformat()})
+    metrics.count_slot_full(queue.key, "scheduled")
     raise SlotFull("that time is fully booked; please choose another", {"slot_start": start.isoformat()})
 
 
@@ -172,6 +176,7 @@ def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
             .limit(ASAP_CANDIDATE_SLOTS)
         ).all()
         if not candidates:
+            metrics.count_slot_full(queue.key, "asap")
             raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
         for slot_id, starts_at, ends_at in candidates:
             if _take_seat(session, slot_id, use_reserve=True):
@@ -258,23 +263,24 @@ def book(
         if existing is None:
             raise AssertionError("the live-phone index refused a callback but no live callback exists")
         return BookingResult(existing, created=False)
-    connection.execute(
-        INSERT_EVENT,
-        {
-            "callback_id": callback_id,
-            "step": "book",
-            "from_state": None,
-            "to_state": State.SCHEDULED.value,
-            "at": now,
-            "actor": actor,
-            "reason": f"{request.kind} callback requested via {request.source}",
-            "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
-        },
-    )
+    event = {
+        "callback_id": callback_id,
+        "step": "book",
+        "from_state": None,
+        "to_state": State.SCHEDULED.value,
+        "at": now,
+        "actor": actor,
+        "reason": f"{request.kind} callback requested via {request.source}",
+        "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+    }
+    connection.execute(INSERT_EVENT, event)
     # The row just written, as an object for the caller (not attached to the session).
     callback = Callback(id=callback_id, **values)
     callback.queue = queue
     callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
+    change = {k: event[k] for k in ("step", "from_state", "to_state", "actor", "reason")}
+    change["details"] = event["payload"]
+    outbox.emit_for(session, event_types.CREATED, callback, now, change=change)
     if request.sms_consent:
         sync_reminders(session, callback, now)
     note_callback(callback.ref)

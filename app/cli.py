@@ -60,6 +60,18 @@ def seed_demo() -> None:
     _import(json.loads(DEMO_QUEUE.read_text(encoding="utf-8")))
 
 
+@callbacks_cli.command("seed-demo-crm")
+def seed_demo_crm() -> None:
+    """Subscribe the simulator's stand-in CRM (/simulator/crm) to the demo queue's events (once)."""
+    from events.demo_receiver import ensure_demo_subscription
+
+    settings = context.settings()
+    with context.db().write() as session:
+        made = ensure_demo_subscription(session, settings.public_base_url, context.now())
+    where = settings.public_base_url.rstrip("/") + "/simulator/crm"
+    click.echo(f"demo CRM subscription: {'made' if made else 'already there'}, events go to {where}")
+
+
 @callbacks_cli.command("seed-demo-activity")
 def seed_demo_activity() -> None:
     """A week of made-up past callbacks for the demo queue (once), for the console's reports."""

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app import metrics
 from app.clock import Clock
 from app.db import Database
 from app.links import short_booking_url
@@ -44,6 +45,8 @@ from app.providers import Providers
 from app.queues import queue_calendar, retry_policy
 from app.settings import Settings
 from app.transitions import apply_step
+from events import outbox
+from events import types as event_types
 from ivr_flows import callback_script
 from ivr_flows.speech import spoken_key
 from scheduler.dial_window import customer_zone
@@ -101,6 +104,7 @@ class Claim:
     agent_target: str | None  # agent-first: the number dialled first
     lease_until: datetime  # the lease this worker wrote when it claimed
     turn: datetime  # when the primary provider's pacer lets this call go
+    due_at: datetime | None = None  # when it fell due (the dispatch lag is measured from it)
     ref: str = ""  # the callback's public reference, for the logs
 
 
@@ -144,6 +148,7 @@ DUE_FOR_CLAIM = (
         Callback.queue_id,
         Callback.phone,
         Callback.state,
+        Callback.next_attempt_at,
         _LAST_ATTEMPT.scalar_subquery().label("last_number"),
         _NUMBER_ON_CALL.label("number_on_call"),
         Queue.max_concurrent_calls,
@@ -337,6 +342,7 @@ class Dialer:
                     agent_target=(row.agent_target or "sim:agent") if agent_first else None,
                     lease_until=lease_until,
                     turn=turns[routes[row.id][0]].pop(0),
+                    due_at=row.next_attempt_at,
                     ref=row.ref,
                 )
             )
@@ -509,6 +515,7 @@ class Dialer:
                 )
                 errors.append(f"{provider}: unexpected {type(error).__name__}: {error}")
                 return NotPlaced(claim, errors, "uncertain")
+            metrics.observe_dispatch_lag(provider, claim.due_at, self.clock.now())
             log.info(
                 "callback %s: dial placed via %s (attempt %d, call %s)",
                 claim.ref,
@@ -590,6 +597,8 @@ class Dialer:
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "; ".join(errors)
             attempt.ended_at = now
+            attempt_finished(session, callback, attempt, now)
+            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             if callback.state != State.DIALING.value:
                 return
             _clear_lease(callback)
@@ -714,6 +723,8 @@ class Dialer:
             attempt.call_state = CallState.FAILED.value
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "the worker stopped before the provider took the call"
+            attempt_finished(session, callback, attempt, now)
+            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             _clear_lease(callback)
             apply_step(session, callback, "release", now, "reconcile", reason="lease expired, call never placed")
             callback.next_attempt_at = now
@@ -846,15 +857,19 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         customer_leg_state=attempt.customer_leg_state,
     )
     outcome = classify(facts)
+    was = attempt.outcome
     attempt.outcome = outcome.value if outcome else attempt.menu_choice
-    log.info(
-        "callback %s: attempt %d ended: %s (call %s)",
-        callback.ref,
-        attempt.number,
-        attempt.outcome or attempt.call_state,
-        attempt.call_state,
-        extra={"callback": callback.ref, "attempt": attempt.id, "provider": attempt.provider},
-    )
+    if was is None and attempt.outcome is not None:
+        attempt_finished(session, callback, attempt, now)
+        metrics.count_attempt_end(attempt.provider, attempt.outcome)
+        log.info(
+            "callback %s: attempt %d ended: %s (call %s)",
+            callback.ref,
+            attempt.number,
+            attempt.outcome or attempt.call_state,
+            attempt.call_state,
+            extra={"callback": callback.ref, "attempt": attempt.id, "provider": attempt.provider},
+        )
     if outcome is None or callback.state not in ON_CALL_STATES:
         return  # settled in the call (cancelled / another time), or no longer ours to move
     _clear_lease(callback)
@@ -882,6 +897,14 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         _rebook(session, callback, decision.not_before, now, settings, actor, payload)
     else:
         _give_up(session, callback, decision, now, settings, actor, payload)
+
+
+def attempt_finished(session: Session, callback: Callback, attempt: Attempt, now: datetime) -> None:
+    """The ``callback.attempt_finished`` event: written when an attempt gets its outcome
+    (once: the outcome is set once). Its call detail record is read when it is sent."""
+    outbox.emit_for(
+        session, event_types.ATTEMPT_FINISHED, callback, now, attempt_id=attempt.id, outcome=attempt.outcome
+    )
 
 
 def _rebook(
@@ -1107,11 +1130,12 @@ def send_pending_sms(
     with db.write() as session:
         # A worker that died between claiming a text and recording the provider's answer
         # may or may not have sent it: mark it failed (visible) rather than risk a double text.
-        session.execute(
+        interrupted = session.connection().execute(
             update(SmsMessage)
             .where(SmsMessage.status == "sending", SmsMessage.claimed_at < now - SMS_CLAIM_TIMEOUT)
             .values(status="failed", error="the worker stopped while sending; not resent to avoid a duplicate")
         )
+        metrics.count_sms_failed(None, "interrupted", interrupted.rowcount)
         release_due(session, now)  # reminders whose time has come, if they still hold
         rows = session.execute(
             select(SmsMessage, Queue.caller_id, Queue.primary_provider, Callback.ref)
@@ -1161,7 +1185,9 @@ def send_pending_sms(
                 error.message,
                 extra={"callback": ref, "provider": provider},
             )
+            metrics.count_sms_failed(provider, "send_error")
             continue
+        metrics.count_sms_sent(provider)
         log.info(
             "text %d (%s) sent to %s via %s",
             message_id,

@@ -62,6 +62,21 @@ class Settings:
     rate_limit_storage_uri: str = "memory://"
     # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
     trusted_proxies: int = 0
+    # CRM event deliveries (events/): attempts in all, the wait between them, the receiver's
+    # time to answer, POSTs in flight per subscription and in all, how long the log is kept.
+    event_max_attempts: int = 4
+    event_retry_seconds: int = 300
+    event_timeout_seconds: float = 10.0
+    event_concurrency: int = 4
+    event_sender_threads: int = 16
+    event_retention_days: int = 30
+    # /readyz: the newest worker heartbeat must be younger than this (docs/operations.md).
+    worker_heartbeat_max_age_seconds: int = 30
+    # Where every process (gunicorn's and the worker) keeps its Prometheus samples, so that
+    # /metrics on any web process adds them all up. None: each process counts on its own.
+    prometheus_multiproc_dir: Path | None = None
+    # When set, /metrics answers only requests carrying "Authorization: Bearer <token>".
+    metrics_bearer_token: str | None = None
 
     @property
     def configured_providers(self) -> tuple[str, ...]:
@@ -197,6 +212,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"API_RATE_LIMIT={api_rate_limit!r} must be a limit such as 5/second or 100/minute"
         ) from None
+    multiproc = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if multiproc and not Path(multiproc).is_dir():
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={multiproc!r} is not a directory (create it, empty, at start)")
     settings = Settings(
         database_url=_normalise_database_url(database_url.strip()),
         secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
@@ -231,6 +249,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", "memory://").strip(),
         trusted_proxies=_parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
         booking_link_days=_parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
+        event_max_attempts=_parse_int("EVENT_MAX_ATTEMPTS", env.get("EVENT_MAX_ATTEMPTS", "4"), 1, 50),
+        event_retry_seconds=_parse_int("EVENT_RETRY_SECONDS", env.get("EVENT_RETRY_SECONDS", "300"), 1, 86_400),
+        event_timeout_seconds=_parse_float("EVENT_TIMEOUT_SECONDS", env.get("EVENT_TIMEOUT_SECONDS", "10"), 0.1, 120),
+        event_concurrency=_parse_int("EVENT_CONCURRENCY", env.get("EVENT_CONCURRENCY", "4"), 1, 64),
+        event_sender_threads=_parse_int("EVENT_SENDER_THREADS", env.get("EVENT_SENDER_THREADS", "16"), 1, 256),
+        event_retention_days=_parse_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "30"), 1, 3650),
+        worker_heartbeat_max_age_seconds=_parse_int(
+            "WORKER_HEARTBEAT_MAX_AGE_SECONDS", env.get("WORKER_HEARTBEAT_MAX_AGE_SECONDS", "30"), 10, 3600
+        ),
+        prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
+        metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.logs import note_callback
 from app.models import Callback, CallbackEvent
+from events.outbox import emit_step_on_commit
 from scheduler.lifecycle import next_state
 
 log = logging.getLogger(__name__)
@@ -71,3 +72,5 @@ def record_event(
             payload=payload or {},
         )
     )
+    # The step's CRM event (if it is one), written when this transaction commits.
+    emit_step_on_commit(session, callback, step, from_state, to_state, now, actor, reason, payload or {})

@@ -17,7 +17,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from app import call_inbox
+from app import call_inbox, health
 from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
@@ -27,6 +27,7 @@ from app.models import Queue
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
+from events.sender import EventSender, forget_old
 from sms.delivery import forget_early_reports
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Worker:
         self.settings = settings
         self.providers = providers
         self.dialer = Dialer(db, providers, clock, settings)
+        self.events = EventSender(db, clock, settings, owner=self.dialer.worker_id)
         self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
         self._dispatching = threading.Lock()
 
@@ -103,6 +105,12 @@ class Worker:
         ):
             pass
 
+    def deliver_events(self) -> None:
+        """CRM events: fan out, hand what is due to the sender's threads (never waits for a POST)."""
+        if self.dialer.stopping.is_set():
+            return  # stopping: the POSTs in flight finish (events.close), nothing new is claimed
+        self.events.tick()
+
     def extend_slots(self) -> None:
         """Keep every queue's slot rows reaching its booking horizon."""
         with self.db.read() as session:
@@ -123,8 +131,13 @@ class Worker:
             keys = forget_expired_keys(session, self.clock.now())
             links = forget_expired_links(session, self.clock.now())
             forget_early_reports(session, self.clock.now())
+            forget_old(session, self.clock.now(), self.settings.event_retention_days)
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
+
+    def heartbeat(self) -> None:
+        """Tell /readyz this worker is alive (app/health.py)."""
+        health.beat(self.db, self.clock.now())
 
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
@@ -132,9 +145,11 @@ class Worker:
             (self.dispatch, 1),
             (self.apply_call_events, 1),
             (self.send_texts, 2),
+            (self.deliver_events, 1),
             (self.reconcile, 15),
             (self.extend_slots, 3600),
             (self.forget_expired, 3600),
+            (self.heartbeat, 5),
         ]
 
     def _overdue(self) -> None:
@@ -160,8 +175,10 @@ class Worker:
             try:
                 for tick, _ in self.ticks():
                     tick()
+                self.events.wait_idle(2 * self.settings.event_timeout_seconds)
             finally:
                 self.dialer.close()
+                self.events.close()
             return
         # APScheduler logs every run of every tick at INFO (several lines a second); keep
         # its warnings and errors (a tick that raised), not the heartbeat.
@@ -200,4 +217,5 @@ class Worker:
             scheduler.start()
         finally:
             self.dialer.close()
+            self.events.close()
         log.info("worker stopped")

@@ -108,13 +108,20 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def new_api_key(session: Session, name: str, created_by: str, now: datetime) -> tuple[str, ApiKey]:
+API_KEY_ROLES = ("client", "admin")
+
+
+def new_api_key(
+    session: Session, name: str, created_by: str, now: datetime, role: str = "client"
+) -> tuple[str, ApiKey]:
     """A new key: (the key itself, to show once; its row)."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise ValidationFailed("the key needs a name", {"name": "1 to 100 characters"})
+    if role not in API_KEY_ROLES:
+        raise ValidationFailed("unknown key role", {"role": " or ".join(API_KEY_ROLES)})
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, prefix=key[:12], key_hash=_digest(key), created_by=created_by, created_at=now)
+    row = ApiKey(name=name, prefix=key[:12], key_hash=_digest(key), created_by=created_by, created_at=now, role=role)
     session.add(row)
     session.flush()
     return key, row

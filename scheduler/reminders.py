@@ -50,8 +50,11 @@ class PlannedReminder:
     about: datetime  # the callback time it reminds of
 
 
+REMINDER_PREFIX = "reminder_"  # every reminder's kind starts so
+
+
 def kind_for(lead: timedelta) -> str:
-    return f"reminder_{int(lead.total_seconds() // 60)}m"
+    return f"{REMINDER_PREFIX}{int(lead.total_seconds() // 60)}m"
 
 
 def plan(policy: ReminderPolicy, callback_at: datetime, now: datetime, zone: ZoneInfo) -> list[PlannedReminder]:

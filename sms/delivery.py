@@ -17,7 +17,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from app.models import EarlySmsStatus, SmsMessage
+from app import metrics
+from app.models import Callback, EarlySmsStatus, SmsMessage
+from events import outbox
+from events import types as event_types
+from scheduler.reminders import REMINDER_PREFIX
 from telephony.base import SmsStatus
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,16 @@ def record_sent(session: Session, message: SmsMessage, provider: str, message_id
     """The provider took the text: save its id, then apply any report that came first."""
     _lock(session, provider, message_id)
     message.status, message.provider, message.message_id, message.sent_at = "sent", provider, message_id, now
+    if message.kind.startswith(REMINDER_PREFIX) and message.callback_id is not None:
+        callback = session.get_one(Callback, message.callback_id)
+        outbox.emit_for(
+            session,
+            event_types.REMINDER_SENT,
+            callback,
+            now,
+            sms={"kind": message.kind, "about": message.about_at.isoformat() if message.about_at else None},
+            sms_message_id=message.id,
+        )
     early = session.scalars(
         select(EarlySmsStatus)
         .where(EarlySmsStatus.provider == provider, EarlySmsStatus.message_id == message_id)
@@ -86,6 +100,7 @@ def apply_sms_status(message: SmsMessage, report: SmsStatus, now: datetime) -> b
     if report.error_code is not None:
         message.error_code = report.error_code
     if report.status in ("undelivered", "failed"):
+        metrics.count_sms_failed(report.provider, "undelivered")
         message.error = f"{report.provider} reported {report.raw_status}" + (
             f" (error {report.error_code})" if report.error_code else ""
         )

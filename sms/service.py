@@ -25,6 +25,8 @@ from app.links import short_booking_url
 from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
 from app.queues import reminder_policy
 from app.settings import Settings
+from events import outbox
+from events import types as event_types
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
 from scheduler.phone import mask_phone, parse_phone
@@ -90,6 +92,7 @@ def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings
         # Twilio has already blocked texts to this number (bare CANCEL included): say so here
         # too, so that the outbox skips them visibly instead of failing with error 21610.
         _opt_out(session, phone, sms.text.strip().casefold(), sms.provider, now)
+    _received(session, row, queue, phone, now)
     reply = _act(session, parsed, phone, queue, sms.provider, now, settings)
     if reply is not None:
         kind, body, callback_id = reply
@@ -111,6 +114,18 @@ def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings
 
 
 Reply = tuple[str, str, int | None]  # (kind, body, callback id)
+
+
+def _received(session: Session, row: InboundText, queue: Queue, phone: str, now: datetime) -> None:
+    """The ``sms.received`` event, before the text is acted on (so a CANCEL's text comes
+    before the cancellation it causes): about the number's live callback, if it has one.
+    The text itself is read when the event is sent."""
+    live = _cancellable(session, phone)
+    data = {"inbound_text_id": row.id, "command": row.command}
+    if live:
+        outbox.emit_for(session, event_types.SMS_RECEIVED, live[0], now, **data)
+    else:
+        outbox.emit(session, event_types.SMS_RECEIVED, now, data, queue_id=queue.id, callback_id=None)
 
 
 def _act(

@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, Response
 
-from app import context
+from app import context, metrics
 from sms.delivery import receive_status
 from sms.service import receive
 from telephony.webhooks import WebhookRejected, rejected, verified
@@ -28,6 +28,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 sms_webhooks.register_error_handler(WebhookRejected, rejected)
+sms_webhooks.after_request(metrics.count_webhook)
 
 
 @sms_webhooks.route("/<provider>/sms/inbound", methods=["GET", "POST"])

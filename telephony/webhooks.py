@@ -14,7 +14,7 @@ from contextlib import suppress
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import context, inbound_calls
+from app import context, inbound_calls, metrics
 from app.call_inbox import store_call_event
 from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
 from app.logs import loggable_path
@@ -28,6 +28,7 @@ from telephony.script import VoiceScript
 log = logging.getLogger(__name__)
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+webhooks.after_request(metrics.count_webhook)
 
 
 class WebhookRejected(Exception):
@@ -67,6 +68,7 @@ def verified(provider: str) -> tuple[Telephony, WebhookRequest]:
         adapter.verify(incoming)
     except SignatureError as error:
         log.warning("rejected %s webhook %s: %s", provider, loggable_path(), error)
+        metrics.count_signature_failure()
         raise WebhookRejected(403, "bad_signature", "the webhook signature is missing or wrong") from None
     return adapter, incoming
 

@@ -72,6 +72,25 @@ def request_api_key() -> ApiKey | None:
     return key
 
 
+class AdminKeyRequired(DomainError):
+    """An operation only an admin API key may do (event subscriptions, personal data),
+    asked without a key or with a client key."""
+
+    type = "admin_key_required"
+    http_status = 403
+
+
+def require_admin_key() -> ApiKey:
+    """The request's API key, which must have the admin role; else 403 ``admin_key_required``
+    (401 ``api_key_invalid`` for a wrong key, as everywhere)."""
+    key = request_api_key()
+    if key is None:
+        raise AdminKeyRequired("this needs an admin API key: Authorization: Bearer <key>", {})
+    if key.role != "admin":
+        raise AdminKeyRequired(f"the API key {key.name!r} is a client key; this needs an admin key", {})
+    return key
+
+
 def request_actor(default: str) -> str:
     key = request_api_key()
     return f"api-key:{key.name}" if key is not None else default

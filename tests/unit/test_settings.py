@@ -65,3 +65,22 @@ def test_booleans_are_strict() -> None:
     assert parse_bool("X", "0") is False
     with pytest.raises(SettingsError):
         parse_bool("X", "maybe")
+
+
+def test_operations_settings_are_parsed_strictly(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"}
+    defaults = load_settings(env)
+    assert defaults.worker_heartbeat_max_age_seconds == 30
+    assert defaults.prometheus_multiproc_dir is None and defaults.metrics_bearer_token is None
+    assert load_settings({**env, "WORKER_HEARTBEAT_MAX_AGE_SECONDS": "90"}).worker_heartbeat_max_age_seconds == 90
+    for bad in ("5", "soon", "100000"):  # a heartbeat comes every 5 s: less than 10 would flap
+        with pytest.raises(SettingsError, match="WORKER_HEARTBEAT_MAX_AGE_SECONDS"):
+            load_settings({**env, "WORKER_HEARTBEAT_MAX_AGE_SECONDS": bad})
+    folder = tmp_path / "prometheus"
+    with pytest.raises(SettingsError, match="PROMETHEUS_MULTIPROC_DIR"):
+        load_settings({**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)})  # not made yet
+    folder.mkdir()
+    assert load_settings({**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)}).prometheus_multiproc_dir == folder
+    (tmp_path / "token").write_text("t0ken\n")
+    token_file = {**env, "METRICS_BEARER_TOKEN_FILE": str(tmp_path / "token")}
+    assert load_settings(token_file).metrics_bearer_token == "t0ken"
