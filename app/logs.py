@@ -177,10 +177,9 @@ def configure(settings: Settings, stream: Any = None) -> logging.Handler:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # gunicorn's own error log ("Booting worker", "Handling signal") goes through ours;
     # its access log is off (gunicorn.conf.py): app.access writes one line per request.
-    for name in ("gunicorn.error",):
-        gunicorn = logging.getLogger(name)
-        gunicorn.handlers = []
-        gunicorn.propagate = True
+    gunicorn = logging.getLogger("gunicorn.error")
+    gunicorn.handlers = []
+    gunicorn.propagate = True
     return handler
 
 
