@@ -53,7 +53,7 @@ run: $(VENV)/.installed
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@trap 'kill 0' INT TERM EXIT; \
 	export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - wsgi:app & \
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) wsgi:app & \
 	$(BIN)/flask --app wsgi callbacks worker & \
 	wait
 

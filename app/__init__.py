@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask import Flask
 
+from app import logs
 from app.clock import Clock, SystemClock
 from app.db import Database
 from app.settings import Settings, load_settings
@@ -30,8 +30,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in the documented order
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logs.configure(settings)
+    logs.init_request_logging(app)
 
     db = Database(settings)
     app.extensions["settings"] = settings

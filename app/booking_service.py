@@ -8,6 +8,7 @@ it up. Every function here runs inside the caller's write transaction.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app import metrics
+from app.logs import note_callback
 from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
@@ -31,6 +33,8 @@ from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFo
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
 from sms.reminders import sync_reminders
+
+log = logging.getLogger(__name__)
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed from SMS
 REF_LENGTH = 10  # 32**10 = 2**50 references
@@ -279,6 +283,16 @@ def book(
     outbox.emit_for(session, event_types.CREATED, callback, now, change=change)
     if request.sms_consent:
         sync_reminders(session, callback, now)
+    note_callback(callback.ref)
+    log.info(
+        "callback %s: booked (%s via %s) in queue %s, due %s",
+        callback.ref,
+        request.kind,
+        request.source,
+        queue.key,
+        due.isoformat(),
+        extra={"callback": callback.ref},
+    )
     return BookingResult(callback, created=True)
 
 

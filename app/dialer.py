@@ -105,6 +105,7 @@ class Claim:
     lease_until: datetime  # the lease this worker wrote when it claimed
     turn: datetime  # when the primary provider's pacer lets this call go
     due_at: datetime | None = None  # when it fell due (the dispatch lag is measured from it)
+    ref: str = ""  # the callback's public reference, for the logs
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ _NUMBER_ON_CALL = select(_OTHER.id).where(_OTHER.phone == Callback.phone, _OTHER
 DUE_FOR_CLAIM = (
     select(
         Callback.id,
+        Callback.ref,
         Callback.queue_id,
         Callback.phone,
         Callback.state,
@@ -341,6 +343,7 @@ class Dialer:
                     lease_until=lease_until,
                     turn=turns[routes[row.id][0]].pop(0),
                     due_at=row.next_attempt_at,
+                    ref=row.ref,
                 )
             )
         return claims
@@ -451,13 +454,17 @@ class Dialer:
             if wait > SAVE_WHILE_WAITING and wave:
                 self._save_later(wave)
                 wave = []
-            if wait > 0 and self.stopping.is_set():
+            # Wait for the turn, but not past a SIGTERM: a turn may be half a lease away.
+            if wait > 0 and self.stopping.wait(wait):
                 self._hand_back(queue, "the worker stopped before this call's turn")
                 break
             queue.pop(0)
-            self._sleep_until(claim.turn)
             if not self._may_dial(claim):
-                log.warning("claim on callback %s was taken over before dialing: not dialing", claim.callback_id)
+                log.warning(
+                    "callback %s: claim taken over before dialing: not dialing",
+                    claim.ref or claim.callback_id,
+                    extra={"callback": claim.ref or None},
+                )
                 continue
             wave.append(self._pool().submit(self._dial, claim))
         if wave:
@@ -482,7 +489,14 @@ class Dialer:
                 placed = adapter.place_call(call)
             except ProviderError as error:
                 errors.append(f"{provider}: {error.message}")
-                log.warning("dial via %s failed for %s: %s", provider, mask_phone(claim.phone), error.message)
+                log.warning(
+                    "callback %s: dial via %s failed for %s: %s",
+                    claim.ref,
+                    provider,
+                    mask_phone(claim.phone),
+                    error.message,
+                    extra={"callback": claim.ref, "attempt": claim.attempt_id, "provider": provider},
+                )
                 if error.code == "timeout":
                     # The request may have reached the provider and the phone may be ringing:
                     # neither redial nor fail over. Its webhooks (which carry the attempt) or,
@@ -492,10 +506,24 @@ class Dialer:
                     return NotPlaced(claim, errors, "permanent")
                 continue
             except Exception as error:  # a bug or an unwrapped transport error: it may have gone out
-                log.exception("dial via %s for %s raised", provider, mask_phone(claim.phone))
+                log.exception(
+                    "callback %s: dial via %s for %s raised",
+                    claim.ref,
+                    provider,
+                    mask_phone(claim.phone),
+                    extra={"callback": claim.ref, "attempt": claim.attempt_id, "provider": provider},
+                )
                 errors.append(f"{provider}: unexpected {type(error).__name__}: {error}")
                 return NotPlaced(claim, errors, "uncertain")
             metrics.observe_dispatch_lag(provider, claim.due_at, self.clock.now())
+            log.info(
+                "callback %s: dial placed via %s (attempt %d, call %s)",
+                claim.ref,
+                provider,
+                claim.attempt_id,
+                placed.call_id,
+                extra={"callback": claim.ref, "attempt": claim.attempt_id, "provider": provider},
+            )
             return Placed(claim, provider, placed.call_id)
         return NotPlaced(claim, errors, "failed")
 
@@ -634,7 +662,14 @@ class Dialer:
                 .with_for_update(skip_locked=True)
             ).all()
             for callback_id in ids:
-                phone = session.get_one(Callback, callback_id).phone
+                stale_callback = session.get_one(Callback, callback_id)
+                phone = stale_callback.phone
+                log.info(
+                    "callback %s: lease ran out in state %s: asking the provider",
+                    stale_callback.ref,
+                    stale_callback.state,
+                    extra={"callback": stale_callback.ref},
+                )
                 attempt = session.scalars(
                     select(Attempt).where(Attempt.callback_id == callback_id).order_by(Attempt.number.desc()).limit(1)
                 ).first()
@@ -827,6 +862,14 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
     if was is None and attempt.outcome is not None:
         attempt_finished(session, callback, attempt, now)
         metrics.count_attempt_end(attempt.provider, attempt.outcome)
+        log.info(
+            "callback %s: attempt %d ended: %s (call %s)",
+            callback.ref,
+            attempt.number,
+            attempt.outcome or attempt.call_state,
+            attempt.call_state,
+            extra={"callback": callback.ref, "attempt": attempt.id, "provider": attempt.provider},
+        )
     if outcome is None or callback.state not in ON_CALL_STATES:
         return  # settled in the call (cancelled / another time), or no longer ours to move
     _clear_lease(callback)
@@ -1052,6 +1095,16 @@ def dial_result(
     return callback_script.no_agent(ctx)
 
 
+def _unclaim_texts(db: Database, message_ids: list[int]) -> None:
+    with db.write() as session:
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id.in_(message_ids), SmsMessage.status == "sending")
+            .values(status="pending", claimed_at=None)
+        )
+    log.info("handed back %d texts not yet sent", len(message_ids))
+
+
 # The one text a number that just opted out may still get: the confirmation carriers expect.
 OPT_OUT_EXEMPT_KINDS = frozenset({"opt_out_confirmation"})
 
@@ -1061,9 +1114,18 @@ def sms_status_url(public_base_url: str, provider: str) -> str:
     return f"{public_base_url.rstrip('/')}/webhooks/{provider}/sms/status"
 
 
-def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings: Settings, limit: int = 50) -> int:
+def send_pending_sms(
+    db: Database,
+    providers: Providers,
+    clock: Clock,
+    settings: Settings,
+    limit: int = 50,
+    stopping: threading.Event | None = None,
+) -> int:
     """The text outbox: send what handlers decided to send (never inline in a webhook).
-    A text to a number that opted out is marked ``skipped`` with the reason, not sent."""
+    A text to a number that opted out is marked ``skipped`` with the reason, not sent.
+    When ``stopping`` is set (the worker got SIGTERM) the texts claimed but not yet sent
+    go back to the outbox for the next worker, rather than wait for this one."""
     now = clock.now()
     with db.write() as session:
         # A worker that died between claiming a text and recording the provider's answer
@@ -1076,7 +1138,7 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
         metrics.count_sms_failed(None, "interrupted", interrupted.rowcount)
         release_due(session, now)  # reminders whose time has come, if they still hold
         rows = session.execute(
-            select(SmsMessage, Queue.caller_id, Queue.primary_provider)
+            select(SmsMessage, Queue.caller_id, Queue.primary_provider, Callback.ref)
             .outerjoin(Callback, Callback.id == SmsMessage.callback_id)
             .outerjoin(Queue, Queue.id == Callback.queue_id)
             .where(SmsMessage.status == "pending")
@@ -1086,7 +1148,7 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
         ).all()
         opted_out = set(session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_({r[0].to for r in rows}))))
         claimed = []
-        for message, queue_number, queue_provider in rows:
+        for message, queue_number, queue_provider, ref in rows:
             if message.to in opted_out and message.kind not in OPT_OUT_EXEMPT_KINDS:
                 # Never sent, never silently dropped: visible in the outbox with the reason.
                 message.status = "skipped"
@@ -1098,8 +1160,11 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
             # callback's text from its queue's number and provider; else the defaults.
             sender = message.from_number or queue_number or settings.caller_id
             chosen = message.provider or queue_provider
-            claimed.append((message.id, message.to, sender, message.body, chosen))
-    for message_id, to, sender, body, chosen in claimed:
+            claimed.append((message.id, message.to, sender, message.body, chosen, message.kind, ref))
+    for index, (message_id, to, sender, body, chosen, kind, ref) in enumerate(claimed):
+        if stopping is not None and stopping.is_set():
+            _unclaim_texts(db, [c[0] for c in claimed[index:]])
+            break
         provider = chosen if chosen is not None and chosen in providers else providers.default
         try:
             status_url = sms_status_url(settings.public_base_url, provider)
@@ -1111,9 +1176,27 @@ def send_pending_sms(db: Database, providers: Providers, clock: Clock, settings:
                     .where(SmsMessage.id == message_id)
                     .values(status="failed", provider=provider, error=error.message)
                 )
+            log.warning(
+                "text %d (%s) to %s via %s failed: %s",
+                message_id,
+                kind,
+                mask_phone(to),
+                provider,
+                error.message,
+                extra={"callback": ref, "provider": provider},
+            )
             metrics.count_sms_failed(provider, "send_error")
             continue
         metrics.count_sms_sent(provider)
+        log.info(
+            "text %d (%s) sent to %s via %s",
+            message_id,
+            kind,
+            mask_phone(to),
+            provider,
+            extra={"callback": ref, "provider": provider},
+        )
+        log.debug("text %d body: %s", message_id, body, extra={"callback": ref})
         with db.write() as session:
             # Saves the id and applies a delivery report that came before it.
             record_sent(session, session.get_one(SmsMessage, message_id), provider, sent.message_id, clock.now())

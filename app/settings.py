@@ -17,6 +17,7 @@ from typing import Any
 from limits import parse_many
 
 PROVIDERS = ("simulator", "twilio", "vonage")
+LOG_FORMATS = ("text", "json")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,6 +36,9 @@ class Settings:
     db_pool_size: int = 10
     sqlite_busy_timeout_ms: int = 30_000
     log_level: str = "INFO"
+    log_format: str = "text"  # text: readable lines; json: one JSON object a line (app/logs.py)
+    # How long a worker takes, after SIGTERM, to finish its dials and stop before it exits anyway.
+    worker_shutdown_seconds: int = 20
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
     caller_id: str = "+441632960000"  # the default number callbacks and texts come from
     company_name: str = "our team"  # what the callback greeting calls us
@@ -189,6 +193,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR")
 
+    log_format = env.get("LOG_FORMAT", "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError(f"LOG_FORMAT={log_format!r} must be text or json")
+
     caller_id = env.get("CALLER_ID", "+441632960000").strip()
     if not caller_id.startswith("+") or not caller_id[1:].isdigit():
         raise SettingsError(f"CALLER_ID={caller_id!r} must be an E.164 number such as +441632960000")
@@ -219,6 +227,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "SQLITE_BUSY_TIMEOUT_MS", env.get("SQLITE_BUSY_TIMEOUT_MS", "30000"), 0, 600_000
         ),
         log_level=log_level,
+        log_format=log_format,
+        worker_shutdown_seconds=_parse_int(
+            "WORKER_SHUTDOWN_SECONDS", env.get("WORKER_SHUTDOWN_SECONDS", "20"), 1, 3600
+        ),
         instance_path=instance_path,
         caller_id=caller_id,
         company_name=env.get("COMPANY_NAME", "our team").strip() or "our team",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.logs import note_callback
 from app.models import Callback, CallbackEvent
 from events.outbox import emit_step_on_commit
 from scheduler.lifecycle import next_state
+
+log = logging.getLogger(__name__)
+# Free text a person typed: stored, not logged.
+_UNLOGGED_REASONS = frozenset({"note"})
 
 
 def apply_step(
@@ -43,6 +49,17 @@ def record_event(
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
+    note_callback(callback.ref)
+    log.info(
+        "callback %s: %s %s -> %s by %s%s",
+        callback.ref,
+        step,
+        from_state or "-",
+        to_state,
+        actor,
+        f" ({reason})" if reason and step not in _UNLOGGED_REASONS else "",
+        extra={"callback": callback.ref},
+    )
     session.add(
         CallbackEvent(
             callback=callback,

@@ -7,6 +7,7 @@ and nothing is lost when the process dies: APScheduler holds no work of its own.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -89,16 +90,25 @@ class Worker:
             log.info("reconciled %d callbacks whose lease ran out", handled)
 
     def send_texts(self) -> None:
-        while send_pending_sms(self.db, self.providers, self.clock, self.settings) > 0:
+        stopping = self.dialer.stopping
+        while (
+            not stopping.is_set()
+            and send_pending_sms(self.db, self.providers, self.clock, self.settings, stopping=stopping) > 0
+        ):
             pass
 
     def apply_call_events(self) -> None:
         """Apply the call-progress reports the status webhook stored (app/call_inbox.py)."""
-        while call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH:
+        while (
+            call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH
+            and not self.dialer.stopping.is_set()
+        ):
             pass
 
     def deliver_events(self) -> None:
         """CRM events: fan out, hand what is due to the sender's threads (never waits for a POST)."""
+        if self.dialer.stopping.is_set():
+            return  # stopping: the POSTs in flight finish (events.close), nothing new is claimed
         self.events.tick()
 
     def extend_slots(self) -> None:
@@ -106,6 +116,8 @@ class Worker:
         with self.db.read() as session:
             keys = list(session.scalars(select(Queue.key)))
         for key in keys:
+            if self.dialer.stopping.is_set():
+                return
             with self.db.write() as session:
                 queue = session.scalars(select(Queue).where(Queue.key == key)).one()
                 changed = sync_slots(session, queue, self.clock.now())
@@ -140,6 +152,17 @@ class Worker:
             (self.heartbeat, 5),
         ]
 
+    def _overdue(self) -> None:
+        """The stop took longer than WORKER_SHUTDOWN_SECONDS (a provider API hanging, a
+        database gone away): exit anyway. Nothing is lost: a dial that went out is
+        reconciled with the provider when its lease runs out, like a killed worker's."""
+        log.error(
+            "still stopping after %d s: exiting now; its unfinished dials are reconciled when their leases run out",
+            self.settings.worker_shutdown_seconds,
+        )
+        logging.shutdown()
+        os._exit(1)
+
     def run(self, once: bool = False) -> None:
         """Run the ticks. Any number of worker processes may share a database (leases keep
         them from dialing one callback twice), but one process runs one scheduler."""
@@ -173,8 +196,18 @@ class Worker:
             )
 
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: claiming nothing more, finishing the current dials, then stopping", signum)
-            self.dialer.stopping.set()  # the dispatch loop and the placing of a batch check it
+            if self.dialer.stopping.is_set():
+                log.info("signal %d: already stopping", signum)
+                return
+            log.info(
+                "signal %d: claiming nothing more, finishing the current dials, then stopping (within %d s)",
+                signum,
+                self.settings.worker_shutdown_seconds,
+            )
+            self.dialer.stopping.set()  # the dispatch loop, the placing of a batch and the ticks check it
+            watchdog = threading.Timer(self.settings.worker_shutdown_seconds, self._overdue)
+            watchdog.daemon = True
+            watchdog.start()
             scheduler.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, stop)

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app import context, inbound_calls, metrics
 from app.call_inbox import store_call_event
 from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
+from app.logs import loggable_path
 from app.models import Attempt
 from app.providers import Providers
 from ivr_flows.callback_script import CallContext
@@ -66,7 +67,7 @@ def verified(provider: str) -> tuple[Telephony, WebhookRequest]:
     try:
         adapter.verify(incoming)
     except SignatureError as error:
-        log.warning("rejected %s webhook %s: %s", provider, request.path, error)
+        log.warning("rejected %s webhook %s: %s", provider, loggable_path(), error)
         metrics.count_signature_failure()
         raise WebhookRejected(403, "bad_signature", "the webhook signature is missing or wrong") from None
     return adapter, incoming

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.logs import loggable_path
 from scheduler.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -46,5 +47,5 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path())
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")

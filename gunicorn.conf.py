@@ -1,0 +1,45 @@
+"""gunicorn's settings for ``gunicorn wsgi:app`` (read from the working directory).
+
+Logging: gunicorn's access log is off; the app writes one structured, masked line per
+request itself (``app.access``, app/logs.py). gunicorn's own lines (workers booting,
+signals, timeouts) go through the app's handler too, so that every line of a web process
+has one format (LOG_FORMAT) and phone numbers are masked in all of them.
+
+Shutdown: on SIGTERM gunicorn stops accepting connections and gives the requests in
+flight ``graceful_timeout`` seconds to finish before it kills its workers (docs/operations.md).
+Flags given on the command line or in GUNICORN_CMD_ARGS override what is set here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dotenv import load_dotenv
+from gunicorn.glogging import Logger
+
+load_dotenv()  # as wsgi.py does: a .env file in development
+
+# Requests in flight get this long after SIGTERM; keep it below the supervisor's own
+# grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by default).
+graceful_timeout = 20
+# A request still running after this long gets its worker killed (and replaced).
+timeout = 30
+accesslog = None
+
+
+class AppLogger(Logger):
+    """gunicorn's error log, written through the app's logging set-up (app/logs.py)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from app.logs import configure
+        from app.settings import load_settings
+
+        configure(load_settings())
+        self.error_log.handlers = []
+        self.error_log.propagate = True
+        self.access_log.handlers = []
+        self.access_log.propagate = False
+
+
+logger_class = AppLogger
