@@ -65,3 +65,11 @@ def test_booleans_are_strict() -> None:
     assert parse_bool("X", "0") is False
     with pytest.raises(SettingsError):
         parse_bool("X", "maybe")
+
+
+def test_retention_days_default_to_90_and_are_parsed_strictly(tmp_path: Path) -> None:
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).retention_days == 90
+    assert load_settings({"INSTANCE_PATH": str(tmp_path), "RETENTION_DAYS": "30"}).retention_days == 30
+    for bad in ("0", "90 days", "4000"):
+        with pytest.raises(SettingsError, match="RETENTION_DAYS"):
+            load_settings({"INSTANCE_PATH": str(tmp_path), "RETENTION_DAYS": bad})
