@@ -23,6 +23,8 @@ from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired as forget_expired_keys
 from app.links import forget_expired_links
 from app.models import Queue
+from app.personal_data import BATCH as ANONYMISE_BATCH
+from app.personal_data import anonymise_due
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
@@ -116,6 +118,16 @@ class Worker:
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
+    def anonymise(self) -> None:
+        """The daily retention pass (app/personal_data.py), a batch per transaction."""
+        while True:
+            with self.db.write() as session:
+                done = anonymise_due(session, self.settings.retention_days, self.clock.now())
+            if done:
+                log.info("anonymised %d finished callbacks past their retention", done)
+            if done < ANONYMISE_BATCH:
+                return
+
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
         return [
@@ -125,6 +137,7 @@ class Worker:
             (self.reconcile, 15),
             (self.extend_slots, 3600),
             (self.forget_expired, 3600),
+            (self.anonymise, 86400),
         ]
 
     def run(self, once: bool = False) -> None:
