@@ -33,7 +33,8 @@ from console.accounts import audit, new_api_key
 from console.reports import queue_report
 from scheduler.retention import phone_digest, phone_forms
 from tests.integration.helpers import slots
-from tests.integration.test_reports import MONDAY, seed
+from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401
+from tests.integration.test_reports import MONDAY, QUEUE_NUMBER, _phone_sim, seed
 
 PERSON = "+447400000001"
 NATIONAL = "07400 000001"
@@ -329,3 +330,34 @@ def test_the_booking_page_records_its_own_wording(
         callback = session.scalars(select(Callback).where(Callback.phone == PERSON)).one()
     assert (callback.sms_consent_channel, callback.sms_consent_wording) == ("web", "booking-page-v1")
     assert callback.sms_consent_at == datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+
+
+def test_consent_given_on_the_ivr_is_recorded_as_ivr(
+    app: Flask, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    phone_sim = _phone_sim(app, db, clock)
+    inbound_url = f"{app.extensions['settings'].public_base_url}/webhooks/simulator/voice/inbound"
+    call = phone_sim.dial_in(PERSON, QUEUE_NUMBER, inbound_url)["call_id"]
+    for key in ("2", "1", "3", "1"):  # a callback, at a time, the third offered; then "1": text me
+        phone_sim.press(call, key)
+    with db.read() as session:
+        callback = session.scalars(select(Callback).where(Callback.phone == PERSON)).one()
+    assert callback.sms_consent and callback.source == "ivr"
+    assert (callback.sms_consent_channel, callback.sms_consent_wording) == ("ivr", "ivr-press-1-v1")
+    assert callback.sms_consent_at == clock.now()
+
+
+def test_the_console_shows_consent_and_anonymisation(
+    app: Flask,
+    signed_in: SignedIn,  # noqa: F811
+    db: Database,
+    clock: FixedClock,
+    demo_queue: str,
+) -> None:
+    callback = _book(db, clock)
+    detail = signed_in("viewer").get(f"/console/callbacks/{callback.ref}").get_data(as_text=True)
+    assert "Consent to texts: api" in detail and "api-client-v1" in detail
+    _cancel(db, clock, callback.ref)
+    _anonymise(db, app, clock.now() + timedelta(days=91))
+    detail = signed_in("viewer").get(f"/console/callbacks/{callback.ref}").get_data(as_text=True)
+    assert "Personal data removed" in detail and PERSON not in detail and "Ada Lovelace" not in detail
