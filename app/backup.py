@@ -1,8 +1,10 @@
 """An online backup of a SQLite database (``callbacks backup PATH``).
 
-SQLite's backup API copies the database page by page while other connections keep
-writing: the copy is a consistent snapshot (it restarts when a writer changes a page it
-has copied). Copying the file with cp while the app writes can give a torn database.
+SQLite's backup API copies the database inside one read transaction: with the app's WAL
+journal, writers go on meanwhile and the copy is the consistent snapshot of the moment it
+started. (Copied in steps, a busy database would restart the copy at every write; copied
+with cp while the app writes, the file can be torn, and the WAL file left behind.) The
+copy is one self-contained file (journal_mode DELETE): restoring it is copying it back.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine
-
-PAGES_PER_STEP = 256  # then let writers in before the next step
 
 
 class BackupNotPossible(RuntimeError):
@@ -34,7 +34,8 @@ def backup_sqlite(engine: Engine, target: Path) -> int:
         try:
             copy = sqlite3.connect(str(partial))
             try:
-                source.backup(copy, pages=PAGES_PER_STEP, sleep=0.005)
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")
                 pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
             finally:
                 copy.close()

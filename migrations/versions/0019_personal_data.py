@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("callback") as batch:
+    with op.batch_alter_table("callback", recreate="never") as batch:
         batch.add_column(sa.Column("sms_consent_channel", sa.String(16), nullable=True))
         batch.add_column(sa.Column("sms_consent_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("sms_consent_wording", sa.String(32), nullable=True))
@@ -31,15 +31,18 @@ def upgrade() -> None:
         sqlite_where=sa.text("anonymised_at IS NULL"),
         postgresql_where=sa.text("anonymised_at IS NULL"),
     )
-    with op.batch_alter_table("queue") as batch:
+    with op.batch_alter_table("queue", recreate="never") as batch:
         batch.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("queue") as batch:
+    # ALTER TABLE … DROP COLUMN in place (SQLite 3.35+), never a copy of the table: with
+    # foreign keys on, SQLite refuses to drop the old queue or callback table while rows
+    # refer to it, so a copy-and-swap fails on any database that holds data.
+    with op.batch_alter_table("queue", recreate="never") as batch:
         batch.drop_column("retention_days")
     op.drop_index("ix_callback_not_anonymised", table_name="callback")
-    with op.batch_alter_table("callback") as batch:
+    with op.batch_alter_table("callback", recreate="never") as batch:
         batch.drop_column("anonymised_at")
         batch.drop_column("sms_consent_wording")
         batch.drop_column("sms_consent_at")
