@@ -1,5 +1,5 @@
 """``flask --app wsgi callbacks …``: init-db, seed-demo, create-admin, demo-admin, queue
-import/export, person export/erase, backup, worker."""
+import/export, person export/erase, backup, downgrade-db, worker."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import context
 from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
-from app.migrate import upgrade
+from app.migrate import current_revision, downgrade, upgrade
 from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
@@ -45,6 +45,16 @@ def init_db() -> None:
     """Create or migrate the database to the latest schema."""
     upgrade(context.db().engine)
     click.echo(f"database ready: {context.db().engine.url.render_as_string(hide_password=True)}")
+
+
+@callbacks_cli.command("downgrade-db")
+@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True, help="Migrations to undo.")
+@click.option("--to", "revision", default=None, help="Or: the revision to go down to (an Alembic revision id).")
+def downgrade_db(steps: int, revision: str | None) -> None:
+    """Migrate the database down (one migration by default), to go back to an older release."""
+    engine = context.db().engine
+    downgrade(engine, revision or f"-{steps}")
+    click.echo(f"database at revision {current_revision(engine)}")
 
 
 def _import(document: object) -> None:

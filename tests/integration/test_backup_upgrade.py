@@ -130,16 +130,20 @@ def test_init_db_twice_and_on_an_older_schema(app: Flask, db: Database, clock: F
 
 
 def test_the_latest_migration_goes_down_one_step_and_up_again_with_data(
-    client: FlaskClient, db: Database, demo_queue: str
+    app: Flask, client: FlaskClient, db: Database, demo_queue: str
 ) -> None:
     refs = [
         client.post("/api/v1/callbacks", json={"queue": "support", "phone": phone(n), "kind": "asap"}).get_json()["ref"]
         for n in range(3)
     ]
     client.delete(f"/api/v1/callbacks/{refs[0]}")
-    head = ScriptDirectory.from_config(_config(db)).get_current_head()
-    _step(db, "downgrade", "-1")
-    assert _version(db) != head
+    script = ScriptDirectory.from_config(_config(db))
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    result = _cli(app, "downgrade-db")  # the documented way back
+    assert result.exit_code == 0, result.output
+    assert _version(db) == previous and f"revision {previous}" in result.output
     _step(db, "upgrade", "head")
     assert _version(db) == head
     assert [client.get(f"/api/v1/callbacks/{ref}").get_json()["state"] for ref in refs] == [
