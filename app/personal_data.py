@@ -188,12 +188,13 @@ def anonymise_due(session: Session, default_days: int, now: datetime, batch: int
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(InboundTextPart).where(InboundTextPart.received_at < cutoff))
+    session.execute(delete(ShortLink).where(ShortLink.created_at < cutoff))  # a link names its number
     session.execute(delete(SimText).where(SimText.created_at < cutoff))
     session.execute(delete(SimCall).where(SimCall.created_at < cutoff))
     return done
 
 
-def _mentioning(session: Session, columns: Iterable[InstrumentedAttribute[Any]], forms: list[str]) -> Any:
+def _mentioning(columns: Iterable[InstrumentedAttribute[Any]], forms: list[str]) -> Any:
     """A WHERE clause: any of these text or JSON columns mentions any written form of the number."""
     return or_(*(cast(column, Text).contains(form) for column in columns for form in forms))
 
@@ -246,11 +247,12 @@ def erase_person(session: Session, phone: str, now: datetime, actor: str, secret
         if phone in blocked:
             queue.widget = {**queue.widget, "blocked_numbers": [b for b in blocked if b != phone]}
             counts["blocked_entries"] += 1
-    # Whatever else mentions the number: stored API answers, webhooks, events, the audit log.
-    session.execute(delete(IdempotencyRecord).where(_mentioning(session, [IdempotencyRecord.body], forms)))
-    _scrub_rows(session, WebhookReceipt, [WebhookReceipt.event, WebhookReceipt.error], forms)
-    _scrub_rows(session, OutboxEvent, [OutboxEvent.data], forms)
-    _scrub_rows(session, CallbackEvent, [CallbackEvent.reason, CallbackEvent.payload], forms)
+    # Whatever else mentions the number: stored API answers (kept a day), outbox events of
+    # no callback (a text from an unknown number), the audit log (a supervisor blocked it).
+    # The events, call reports and outbox rows of its callbacks were scrubbed above; the
+    # tables scanned here are small or filtered, as this runs in a write transaction.
+    session.execute(delete(IdempotencyRecord).where(_mentioning([IdempotencyRecord.body], forms)))
+    _scrub_rows(session, OutboxEvent, [OutboxEvent.data], forms, OutboxEvent.callback_id.is_(None))
     _scrub_rows(session, AuditEntry, [AuditEntry.target, AuditEntry.before, AuditEntry.after], forms)
     session.add(
         AuditEntry(
@@ -265,8 +267,10 @@ def erase_person(session: Session, phone: str, now: datetime, actor: str, secret
     return counts
 
 
-def _scrub_rows(session: Session, model: Any, columns: list[InstrumentedAttribute[Any]], forms: list[str]) -> None:
-    for row in session.scalars(select(model).where(_mentioning(session, columns, forms))):
+def _scrub_rows(
+    session: Session, model: Any, columns: list[InstrumentedAttribute[Any]], forms: list[str], *where: Any
+) -> None:
+    for row in session.scalars(select(model).where(*where, _mentioning(columns, forms))):
         for column in columns:
             value = getattr(row, column.key)
             if isinstance(value, str):
@@ -324,7 +328,12 @@ def export_person(session: Session, phone: str, secret_key: str) -> dict[str, An
     offer = session.get(SmsOffer, phone)
     outbox = session.scalars(
         select(OutboxEvent)
-        .where(or_(OutboxEvent.callback_id.in_(ids), _mentioning(session, [OutboxEvent.data], [phone])))
+        .where(
+            or_(
+                OutboxEvent.callback_id.in_(ids),
+                OutboxEvent.callback_id.is_(None) & _mentioning([OutboxEvent.data], [phone]),
+            )
+        )
         .order_by(OutboxEvent.id)
     ).all()
     return {

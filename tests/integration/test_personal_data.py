@@ -15,6 +15,7 @@ from sqlalchemy import JSON, String, Text, select
 from app.booking_service import BookingRequest, book, cancel
 from app.clock import FixedClock
 from app.db import Database
+from app.dialer import send_pending_sms
 from app.links import short_booking_url
 from app.models import (
     Attempt,
@@ -24,6 +25,7 @@ from app.models import (
     Callback,
     InboundText,
     OutboxEvent,
+    SimText,
     Slot,
     SmsMessage,
     SmsOptOut,
@@ -186,6 +188,10 @@ def _person_everywhere(app: Flask, db: Database, clock: FixedClock, client: Flas
         headers={"Idempotency-Key": "k-1"},
     )
     assert answer.status_code == 201, answer.get_json()
+    ext = app.extensions
+    assert send_pending_sms(db, ext["providers"], clock, ext["settings"]) > 0  # into the simulator's inbox
+    with db.read() as session:
+        assert session.scalar(select(SimText.id).where(SimText.to == PERSON)) is not None
     with db.write() as session:
         session.add(
             InboundText(
