@@ -25,6 +25,7 @@ from app.models import (
     Callback,
     InboundText,
     OutboxEvent,
+    Queue,
     SimText,
     Slot,
     SmsMessage,
@@ -367,3 +368,21 @@ def test_the_console_shows_consent_and_anonymisation(
     _anonymise(db, app, clock.now() + timedelta(days=91))
     detail = signed_in("viewer").get(f"/console/callbacks/{callback.ref}").get_data(as_text=True)
     assert "Personal data removed" in detail and PERSON not in detail and "Ada Lovelace" not in detail
+
+
+def test_a_supervisor_sets_the_queue_retention_in_the_console(
+    signed_in: SignedIn,  # noqa: F811
+    db: Database,
+    demo_queue: str,
+) -> None:
+    from tests.integration.test_console_queues import _settings_form
+
+    supervisor = signed_in("supervisor")
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert form["retention_days"] == ""
+    assert supervisor.post("/console/queues/support/settings", data={**form, "retention_days": "0"}).status_code == 422
+    assert supervisor.post("/console/queues/support/settings", data={**form, "retention_days": "30"}).status_code == 303
+    with db.read() as session:
+        assert session.scalar(select(Queue.retention_days).where(Queue.key == "support")) == 30
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert form["retention_days"] == "30"
