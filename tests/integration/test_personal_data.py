@@ -35,8 +35,10 @@ from app.personal_data import anonymise_due
 from console.accounts import audit, new_api_key
 from console.reports import queue_report
 from scheduler.retention import phone_digest, phone_forms
+from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401
+from tests.integration.test_dialer_simulator import phone_sim  # noqa: F401
 from tests.integration.test_reports import MONDAY, QUEUE_NUMBER, _phone_sim, seed
 
 PERSON = "+447400000001"
@@ -342,11 +344,11 @@ def test_the_booking_page_records_its_own_wording(
 def test_consent_given_on_the_ivr_is_recorded_as_ivr(
     app: Flask, db: Database, clock: FixedClock, demo_queue: str
 ) -> None:
-    phone_sim = _phone_sim(app, db, clock)
+    caller = _phone_sim(app, db, clock)
     inbound_url = f"{app.extensions['settings'].public_base_url}/webhooks/simulator/voice/inbound"
-    call = phone_sim.dial_in(PERSON, QUEUE_NUMBER, inbound_url)["call_id"]
+    call = caller.dial_in(PERSON, QUEUE_NUMBER, inbound_url)["call_id"]
     for key in ("2", "1", "3", "1"):  # a callback, at a time, the third offered; then "1": text me
-        phone_sim.press(call, key)
+        caller.press(call, key)
     with db.read() as session:
         callback = session.scalars(select(Callback).where(Callback.phone == PERSON)).one()
     assert callback.sms_consent and callback.source == "ivr"
@@ -386,3 +388,40 @@ def test_a_supervisor_sets_the_queue_retention_in_the_console(
         assert session.scalar(select(Queue.retention_days).where(Queue.key == "support")) == 30
     form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
     assert form["retention_days"] == "30"
+
+
+def test_a_booking_by_text_records_sms_consent_and_erasing_it_leaves_nothing(
+    app: Flask,
+    db: Database,
+    clock: FixedClock,
+    phone_sim: SimulatorDriver,  # noqa: F811
+    demo_queue: str,
+) -> None:
+    inbound = f"{app.extensions['settings'].public_base_url}/webhooks/simulator/sms/inbound"
+    phone_sim.send_text(inbound, PERSON, "+441632960000", "call me")
+    phone_sim.send_text(inbound, PERSON, "+441632960000", "2")
+    ext = app.extensions
+    send_pending_sms(db, ext["providers"], clock, ext["settings"])
+    with db.read() as session:
+        callback = session.scalars(select(Callback).where(Callback.phone == PERSON)).one()
+        assert session.scalar(select(InboundText.id).where(InboundText.from_ == PERSON)) is not None
+    assert (callback.source, callback.sms_consent_channel, callback.sms_consent_wording) == (
+        "sms",
+        "sms",
+        "sms-conversation-v1",
+    )
+    assert callback.sms_consent_at == clock.now()
+    phone_sim.send_text(inbound, PERSON, "+441632960000", "call me")  # an offer pending when erased
+    result = _cli(app, "person", "erase", PERSON)
+    assert result.exit_code == 0, result.output
+    assert _mentions(db, phone_forms(PERSON)) == []
+
+
+def test_a_widget_booking_records_web_consent(client: FlaskClient, demo_queue: str) -> None:
+    answer = client.post(
+        "/api/v1/callbacks",
+        json={"queue": "support", "phone": PERSON, "kind": "asap", "sms_consent": True},
+        headers={"Origin": "http://localhost:5000"},
+    )
+    body = answer.get_json()
+    assert (body["source"], body["sms_consent_channel"], body["sms_consent_wording"]) == ("web", "web", "web-widget-v1")
