@@ -29,6 +29,7 @@ from events import outbox
 from events import types as event_types
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
+from scheduler.consent import consent_wording
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
@@ -54,6 +55,8 @@ class BookingRequest:
     unit: str | None = None
     locale: str | None = None
     sms_consent: bool = False
+    # The version of the consent wording the customer saw (scheduler/consent.py); None: the channel's.
+    consent_wording: str | None = None
     estimated_wait_seconds: int | None = None  # the IVR's estimate, else the queue's setting
 
 
@@ -251,6 +254,11 @@ def book(
         "attempts": 0,
         "locale": request.locale or queue.language,
         "sms_consent": request.sms_consent,
+        "sms_consent_channel": request.source if request.sms_consent else None,
+        "sms_consent_at": now if request.sms_consent else None,
+        "sms_consent_wording": (request.consent_wording or consent_wording(request.source))
+        if request.sms_consent
+        else None,
         "created_at": now,
         "updated_at": now,
         "slot_id": seat.slot_id,

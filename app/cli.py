@@ -1,5 +1,5 @@
 """``flask --app wsgi callbacks …``: init-db, seed-demo, create-admin, demo-admin, queue
-import/export, worker."""
+import/export, person export/erase, backup, downgrade-db, worker."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import context
+from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
-from app.migrate import upgrade
-from app.models import ConsoleUser
+from app.migrate import current_revision, downgrade, upgrade
+from app.models import ConsoleUser, Queue
+from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
 from console.accounts import audit, create_user, set_password
 from scheduler.errors import DomainError
+from scheduler.phone import parse_phone
 
 DEMO_QUEUE = Path(__file__).with_name("demo_queue.json")
 DEMO_ADMIN = "admin@example.com"
@@ -42,6 +45,16 @@ def init_db() -> None:
     """Create or migrate the database to the latest schema."""
     upgrade(context.db().engine)
     click.echo(f"database ready: {context.db().engine.url.render_as_string(hide_password=True)}")
+
+
+@callbacks_cli.command("downgrade-db")
+@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True, help="Migrations to undo.")
+@click.option("--to", "revision", default=None, help="Or: the revision to go down to (an Alembic revision id).")
+def downgrade_db(steps: int, revision: str | None) -> None:
+    """Migrate the database down (one migration by default), to go back to an older release."""
+    engine = context.db().engine
+    downgrade(engine, revision or f"-{steps}")
+    click.echo(f"database at revision {current_revision(engine)}")
 
 
 def _import(document: object) -> None:
@@ -130,6 +143,60 @@ def queue_export(key: str) -> None:
             click.echo(json.dumps(export_queue(get_queue(session, key)), indent=2, ensure_ascii=False))
     except DomainError as error:
         _fail(error)
+
+
+person_cli = AppGroup("person", help="A person's data: export it, or erase it (by phone number).")
+callbacks_cli.add_command(person_cli)
+
+
+def _person_phone(raw: str, region: str | None) -> str:
+    """The number in E.164: national numbers are read in --region, else the demo queue's
+    region (GB when there is no demo queue)."""
+    if region is None:
+        with context.db().read() as session:
+            region = session.scalar(select(Queue.region).where(Queue.key == "support")) or "GB"
+    return parse_phone(raw, region)
+
+
+@person_cli.command("export")
+@click.argument("phone")
+@click.option("--region", default=None, help="Region to read a national number in (default: the demo queue's, GB).")
+def person_export(phone: str, region: str | None) -> None:
+    """Print everything stored about a number as JSON."""
+    try:
+        number = _person_phone(phone, region)
+        with context.db().read() as session:
+            document = export_person(session, number, context.settings().secret_key)
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    except DomainError as error:
+        _fail(error)
+
+
+@person_cli.command("erase")
+@click.argument("phone")
+@click.option("--region", default=None, help="Region to read a national number in (default: the demo queue's, GB).")
+def person_erase(phone: str, region: str | None) -> None:
+    """Cancel a number's live callbacks and remove it everywhere but its opt-out."""
+    try:
+        number = _person_phone(phone, region)
+        with context.db().write() as session:
+            counts = erase_person(session, number, context.now(), "cli", context.settings().secret_key)
+        click.echo("erased: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()))
+    except DomainError as error:
+        _fail(error)
+
+
+@callbacks_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def backup(path: Path) -> None:
+    """Copy a SQLite database to PATH while the app runs (SQLite's online backup); for
+    PostgreSQL use pg_dump (docs/operations.md)."""
+    try:
+        pages = backup_sqlite(context.db().engine, path)
+    except BackupNotPossible as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    click.echo(f"backup written: {path} ({pages} pages)")
 
 
 @callbacks_cli.command("worker")

@@ -27,6 +27,7 @@ from app.queues import get_queue, queue_calendar, queue_key_for_number
 from app.settings import Settings
 from ivr_flows import inbound
 from scheduler.calendar import is_open
+from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
@@ -242,7 +243,10 @@ def _text_confirmation(session: Session, queue: Queue, effect: inbound.TextConfi
     """The caller consented by pressing 1: note it on their callback, and text them once."""
     callback = find_live_callback(session, queue.id, effect.phone)
     if callback is not None:
-        callback.sms_consent = True
+        if not callback.sms_consent:
+            callback.sms_consent = True
+            callback.sms_consent_channel, callback.sms_consent_at = "ivr", now
+            callback.sms_consent_wording = consent_wording("ivr")
         sync_reminders(session, callback, now)  # consent given: its reminders are planned now
     if not _sent_lately(session, CONFIRMATION_TEXT_KIND, effect.phone, now):
         queue_text(

@@ -90,6 +90,17 @@ def booking_token(
     return _serializer(secret).dumps(payload)
 
 
+def token_phone(secret: str, token: str) -> str | None:
+    """The number a token of ours was made for, expired or not (personal-data requests
+    find a number's links by it); None for a token we did not sign."""
+    try:
+        payload = _serializer(secret).loads(token)
+    except BadSignature:
+        return None
+    phone = payload.get("p") if isinstance(payload, dict) else None
+    return phone if isinstance(phone, str) else None
+
+
 def booking_url(base_url: str, queue_key: str, token: str) -> str:
     """The hosted booking page for the queue, with the signed token (issue 6 builds the page)."""
     return f"{base_url}/book/{queue_key}?t={token}"

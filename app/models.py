@@ -109,6 +109,8 @@ class Queue(Base):
     reminders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The web widget and hosted booking page: origins, extra fields, units, blocked numbers.
     widget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Days after which its finished callbacks are anonymised (None: RETENTION_DAYS).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     # A fresh random tag whenever weekly hours or date overrides change: keys the
     # in-process calendar cache (random, so that no two databases ever share one).
     calendar_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
@@ -223,6 +225,14 @@ class Callback(Base):
             postgresql_where=text(LIVE_PREDICATE),
         ),
         Index("ix_callback_due", "state", "next_attempt_at"),
+        # The daily retention pass reads callbacks not yet anonymised, by queue and age.
+        Index(
+            "ix_callback_not_anonymised",
+            "queue_id",
+            "updated_at",
+            sqlite_where=text("anonymised_at IS NULL"),
+            postgresql_where=text("anonymised_at IS NULL"),
+        ),
         # Lookups by number alone (inbound calls and texts, any state).
         Index("ix_callback_phone_queue", "phone", "queue_id"),
         # Never two calls at once to one number, whatever the queue.
@@ -255,8 +265,15 @@ class Callback(Base):
     dial_errors: Mapped[int] = mapped_column(Integer, default=0)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How consent to texts was given (scheduler/consent.py): the channel, when, and the
+    # version of the wording the customer saw or heard. None when they did not agree.
+    sms_consent_channel: Mapped[str | None] = mapped_column(String(16))
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_consent_wording: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when its personal data was removed (retention or an erasure request; app/personal_data.py).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     queue: Mapped[Queue] = relationship()
     slot: Mapped[Slot | None] = relationship()

@@ -239,6 +239,8 @@ class QueueDoc(BaseModel):
     retry_policy: RetryPolicyDoc = RetryPolicyDoc()
     reminders: RemindersDoc = RemindersDoc()
     widget: WidgetDoc = WidgetDoc()
+    # Days after which this queue's finished callbacks are anonymised (None: RETENTION_DAYS).
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     weekly_hours: list[WeeklyDoc] = []
     date_overrides: list[OverrideDoc] = []
 

@@ -56,6 +56,9 @@ class Settings:
     dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
     simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
     booking_link_days: int = 7  # how long a texted booking or reschedule link works
+    # Days after which a finished callback's personal data is anonymised (a queue may say
+    # otherwise: retention_days in its document); texts with no callback age the same way.
+    retention_days: int = 90
     # The public API's limit per client IP (Flask-Limiter notation), and where the counts
     # live: memory:// counts per web process; a shared store (redis://…) counts across them.
     api_rate_limit: str = "5/second"
@@ -260,6 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
         metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
+        retention_days=_parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS", "90"), 1, 3650),
     )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(

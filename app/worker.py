@@ -24,6 +24,8 @@ from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired as forget_expired_keys
 from app.links import forget_expired_links
 from app.models import Queue
+from app.personal_data import BATCH as ANONYMISE_BATCH
+from app.personal_data import anonymise_due
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
@@ -139,6 +141,16 @@ class Worker:
         """Tell /readyz this worker is alive (app/health.py)."""
         health.beat(self.db, self.clock.now())
 
+    def anonymise(self) -> None:
+        """The daily retention pass (app/personal_data.py), a batch per transaction."""
+        while True:
+            with self.db.write() as session:
+                done = anonymise_due(session, self.settings.retention_days, self.clock.now())
+            if done:
+                log.info("anonymised %d finished callbacks past their retention", done)
+            if done < ANONYMISE_BATCH:
+                return
+
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
         """(tick, interval in seconds)."""
         return [
@@ -150,6 +162,7 @@ class Worker:
             (self.extend_slots, 3600),
             (self.forget_expired, 3600),
             (self.heartbeat, 5),
+            (self.anonymise, 86400),
         ]
 
     def _overdue(self) -> None:

@@ -91,6 +91,8 @@ def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
         {"id": cells[0], "name": cells[1] if len(cells) > 1 else ""} for cells in _lines(form.get("widget-units", ""))
     ]
     doc["widget"] = widget
+    retention = form.get("retention_days", "").strip()
+    doc["retention_days"] = _number(retention) if retention else None
     return doc
 
 

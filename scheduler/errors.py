@@ -174,3 +174,11 @@ class NotDialable(DomainError):
 
     type = "not_dialable"
     http_status = 409
+
+
+class PersonOnCall(DomainError):
+    """An erasure request for a number we are on a call with right now: asked again once
+    the call has ended, it goes through."""
+
+    type = "person_on_call"
+    http_status = 409

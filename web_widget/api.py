@@ -19,12 +19,13 @@ from app.booking_service import BookingRequest, book, cancel, get_callback, prep
 from app.idempotency import run_once
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.models import Callback, Queue, SmsMessage
+from app.personal_data import erase_person, export_person
 from app.queues import get_queue, queue_calendar
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
-from scheduler.phone import mask_phone
+from scheduler.phone import mask_phone, parse_phone
 from sms.service import confirm_new_booking
-from web_widget.protection import check_phone, request_actor, request_api_key
+from web_widget.protection import check_phone, request_actor, request_api_key, require_admin_key
 from web_widget.schemas import (
     CreateCallback,
     Reschedule,
@@ -70,6 +71,9 @@ def callback_json(callback: Callback) -> dict[str, Any]:
         "unit": callback.unit,
         "locale": callback.locale,
         "sms_consent": callback.sms_consent,
+        "sms_consent_channel": callback.sms_consent_channel,
+        "sms_consent_at": _iso(callback.sms_consent_at, zone),
+        "sms_consent_wording": callback.sms_consent_wording,
         "source": callback.source,
         "attempts": callback.attempts,
         "created_at": _iso(callback.created_at, zone),
@@ -239,6 +243,34 @@ def reschedule_callback(ref: str) -> Response:
         action,
     )
     return _answer(status, answer)
+
+
+def _person_phone(raw: str) -> str:
+    """A path's number in E.164 (national numbers read in the region of the query's
+    ``region``, else GB)."""
+    region = (request.args.get("region") or "GB").strip().upper()
+    if len(region) != 2 or not region.isalpha():
+        raise ValidationFailed("region must be a two-letter country code", {"region": "invalid"})
+    return parse_phone(raw, region)
+
+
+@api.get("/people/<phone>")
+def export_person_data(phone: str) -> Response:
+    """Everything stored about a number (a subject access request): admin keys only."""
+    require_admin_key()
+    number = _person_phone(phone)
+    with context.db().read() as session:
+        return jsonify(export_person(session, number, context.settings().secret_key))
+
+
+@api.delete("/people/<phone>")
+def erase_person_data(phone: str) -> Response:
+    """Erase a number: its live callbacks cancelled, everything anonymised but its opt-out."""
+    require_admin_key()
+    number = _person_phone(phone)
+    with context.db().write() as session:
+        counts = erase_person(session, number, context.now(), request_actor("api"), context.settings().secret_key)
+    return jsonify({"erased": counts})
 
 
 def _read_link(token: str) -> BookingLink:

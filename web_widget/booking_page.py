@@ -33,6 +33,7 @@ from app.models import Callback, Queue
 from app.queues import get_queue, queue_calendar
 from ivr_flows.i18n import Catalogs
 from scheduler.calendar import is_open
+from scheduler.consent import consent_wording
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound
 from sms.service import confirm_new_booking
 from web_widget.protection import check_phone
@@ -294,6 +295,7 @@ def submit(key: str) -> ResponseReturnValue:
         unit=form.unit or None,
         locale=_language(queue),
         sms_consent=form.sms_consent,
+        consent_wording=consent_wording("booking_page"),
     )
     now = context.now()
     try:

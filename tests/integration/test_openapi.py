@@ -494,6 +494,9 @@ def test_the_response_checks_catch_drift() -> None:
         "unit": None,
         "locale": "en",
         "sms_consent": False,
+        "sms_consent_channel": None,
+        "sms_consent_at": None,
+        "sms_consent_wording": None,
         "source": "api",
         "attempts": 0,
         "created_at": "2027-01-04T10:00:00+00:00",
@@ -664,6 +667,8 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
         ("delete", "/api/v1/subscriptions/999", {}),
         ("get", "/api/v1/deliveries", {}),
         ("post", "/api/v1/deliveries/999/redeliver", {}),
+        ("get", f"/api/v1/people/{PHONES[19]}", {}),
+        ("delete", f"/api/v1/people/{PHONES[19]}", {}),
     ]
 
 
@@ -993,3 +998,38 @@ def test_redeliver_answers_match_the_document(contract: Contract, db: Database, 
     assert_error(*contract.call("post", "/api/v1/deliveries/999/redeliver", headers=admin), 404, "delivery_not_found")
     assert_error(*contract.call("post", url), 403, "admin_key_required")
     contract.assert_exercised("/api/v1/deliveries/{delivery_id}/redeliver", "post")
+
+
+def test_people_answers_match_the_document(
+    contract: Contract, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    from console.accounts import new_api_key
+
+    with db.write() as session:
+        admin_key, _ = new_api_key(session, "DPO", "admin@example.com", clock.now(), role="admin")
+        client_key, _ = new_api_key(session, "CRM", "admin@example.com", clock.now())
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    _, callback = book(contract, PHONES[0], slot_starts(contract)[0], sms_consent=True)
+    for method in ("get", "delete"):
+        url = f"/api/v1/people/{PHONES[1]}"
+        assert_error(*contract.call(method, url), 403, "admin_key_required")
+        assert_error(
+            *contract.call(method, url, headers={"Authorization": f"Bearer {client_key}"}), 403, "admin_key_required"
+        )
+        assert_error(*contract.call(method, "/api/v1/people/12", headers=admin), 422, "phone_invalid")
+        assert_error(*contract.call(method, f"{url}?region=GBR", headers=admin), 422, "validation_error")
+    _, exported = contract.call("get", f"/api/v1/people/{PHONES[0]}", headers=admin)
+    assert [c["ref"] for c in exported["callbacks"]] == [callback["ref"]]
+    _, national = contract.call("get", "/api/v1/people/07400123400?region=gb", headers=admin)
+    assert national == exported
+    with db.write() as session:
+        session.execute(update(Callback).where(Callback.ref == callback["ref"]).values(state="dialing"))
+    assert_error(*contract.call("delete", f"/api/v1/people/{PHONES[0]}", headers=admin), 409, "person_on_call")
+    with db.write() as session:
+        session.execute(update(Callback).where(Callback.ref == callback["ref"]).values(state="scheduled"))
+    response, erased = contract.call("delete", f"/api/v1/people/{PHONES[0]}", headers=admin)
+    assert response.status_code == 200 and erased["erased"]["callbacks"] == 1
+    _, after = contract.call("get", f"/api/v1/people/{PHONES[0]}", headers=admin)
+    assert after["callbacks"] == []
+    contract.assert_exercised("/api/v1/people/{phone}", "get")
+    contract.assert_exercised("/api/v1/people/{phone}", "delete")

@@ -202,3 +202,12 @@ def test_staffing_needs_an_average_handle_time() -> None:
     with pytest.raises(ValidationFailed) as refused:
         parse_queue_document(demo_document(weekly_hours=[hours], average_handle_seconds=0))
     assert "average_handle_seconds" in str(refused.value.details)
+
+
+def test_a_queue_may_override_the_retention() -> None:
+    assert parse_queue_document(demo_document()).retention_days is None
+    assert parse_queue_document(demo_document(retention_days=30)).retention_days == 30
+    for bad in (0, 4000, "30"):
+        with pytest.raises(ValidationFailed) as failed:
+            parse_queue_document(demo_document(retention_days=bad))
+        assert "retention_days" in failed.value.details

@@ -84,3 +84,11 @@ def test_operations_settings_are_parsed_strictly(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("t0ken\n")
     token_file = {**env, "METRICS_BEARER_TOKEN_FILE": str(tmp_path / "token")}
     assert load_settings(token_file).metrics_bearer_token == "t0ken"
+
+
+def test_retention_days_default_to_90_and_are_parsed_strictly(tmp_path: Path) -> None:
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).retention_days == 90
+    assert load_settings({"INSTANCE_PATH": str(tmp_path), "RETENTION_DAYS": "30"}).retention_days == 30
+    for bad in ("0", "90 days", "4000"):
+        with pytest.raises(SettingsError, match="RETENTION_DAYS"):
+            load_settings({"INSTANCE_PATH": str(tmp_path), "RETENTION_DAYS": bad})
