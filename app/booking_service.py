@@ -219,9 +219,10 @@ def book(
 
     ``prepared`` comes from ``prepare_booking`` run before this write transaction (the API
     does so, in a read transaction, to keep the write lock short); without it the
-    preparation runs here. The write is three statements: the seat (one conditional
+    preparation runs here. The write is four statements: the seat (one conditional
     UPDATE … RETURNING), the callback (INSERT … ON CONFLICT DO NOTHING on the live-phone
-    index, so that a duplicate that lost a race gives its seat back) and its event."""
+    index, so that a duplicate that lost a race gives its seat back), its life-cycle
+    event and its CRM event (the outbox, events/outbox.py)."""
     prepared = prepared or prepare_booking(session, request, now)
     queue, phone = prepared.queue, prepared.phone
     if prepared.has_live_callback:
