@@ -53,6 +53,7 @@ class Worker:
         self.events = EventSender(db, clock, settings, owner=self.dialer.worker_id)
         self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
         self._dispatching = threading.Lock()
+        self._delivering = threading.Lock()
 
     def dispatch(self) -> None:
         """The dispatch tick. APScheduler calls it every second; the first call runs the
@@ -108,10 +109,17 @@ class Worker:
             pass
 
     def deliver_events(self) -> None:
-        """CRM events: fan out, hand what is due to the sender's threads (never waits for a POST)."""
-        if self.dialer.stopping.is_set():
-            return  # stopping: the POSTs in flight finish (events.close), nothing new is claimed
-        self.events.tick()
+        """CRM events: the sender's loop (events/sender.py), like the dispatch loop: the first
+        call runs it until the worker stops, later calls return at once while it runs (and
+        restart it a second later if it died on an error). It hands POSTs to its own threads
+        and never waits for one; once stopping, it claims nothing more (events.close lets
+        the POSTs in flight finish and settles them)."""
+        if not self._delivering.acquire(blocking=False):
+            return
+        try:
+            self.events.run(self.dialer.stopping, self.dispatch_window)
+        finally:
+            self._delivering.release()
 
     def extend_slots(self) -> None:
         """Keep every queue's slot rows reaching its booking horizon."""
@@ -203,7 +211,7 @@ class Worker:
         for tick, seconds in self.ticks():
             # The dispatch loop holds its job for as long as it runs: a second instance may
             # start (and returns at once) rather than be logged as skipped every second.
-            instances = 2 if tick == self.dispatch else 1
+            instances = 2 if tick in (self.dispatch, self.deliver_events) else 1
             scheduler.add_job(
                 tick, "interval", seconds=seconds, next_run_time=self.clock.now(), max_instances=instances
             )

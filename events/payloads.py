@@ -9,10 +9,12 @@ docs/events.md shows both formats.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Attempt, Callback, InboundText, OutboxEvent, SmsMessage
@@ -37,6 +39,23 @@ def call_detail_record(attempt: Attempt) -> dict[str, Any]:
         "answered_by": attempt.answered_by,
         "recording_url": attempt.recording_url,
     }
+
+
+def preload(session: Session, events: Iterable[OutboxEvent]) -> list[object]:
+    """Read, in one statement per table, the rows ``document`` will look up for these
+    events; the caller holds the list while it renders, so each lookup hits the session."""
+    wanted: dict[type[Any], set[int]] = {Callback: set(), Attempt: set(), InboundText: set(), SmsMessage: set()}
+    for event in events:
+        if event.callback_id is not None:
+            wanted[Callback].add(event.callback_id)
+        for key, model in (("attempt_id", Attempt), ("inbound_text_id", InboundText), ("sms_message_id", SmsMessage)):
+            if key in event.data:
+                wanted[model].add(event.data[key])
+    loaded: list[object] = []
+    for model, ids in wanted.items():
+        if ids:
+            loaded.extend(session.scalars(select(model).where(model.id.in_(ids))))
+    return loaded
 
 
 def document(session: Session, event: OutboxEvent) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app import metrics
@@ -76,9 +76,14 @@ def _lease(settings: Settings) -> timedelta:
 
 def claim(session: Session, now: datetime, settings: Settings, owner: str, free: int) -> list[Job]:
     """Lease up to ``free`` due deliveries, at most ``event_concurrency`` in flight per
-    subscription, and render them. Later events of a callback wait for earlier ones."""
+    subscription, and render them. Later events of a callback wait for earlier ones.
+    A handful of statements whatever the number: candidates, one read of each table the
+    payloads need, one UPDATE for the leases."""
     if free <= 0:
         return []
+    subscriptions = {s.id: s for s in session.scalars(select(EventSubscription).where(EventSubscription.active))}
+    if not subscriptions:
+        return []  # a paused subscription's deliveries wait
     in_flight = dict(
         session.execute(
             select(EventDelivery.subscription_id, func.count())
@@ -86,6 +91,13 @@ def claim(session: Session, now: datetime, settings: Settings, owner: str, free:
             .group_by(EventDelivery.subscription_id)
         ).all()
     )
+    room = {
+        sub_id: settings.event_concurrency - in_flight.get(sub_id, 0)
+        for sub_id in subscriptions
+        if in_flight.get(sub_id, 0) < settings.event_concurrency
+    }
+    if not room:
+        return []
     d = aliased(EventDelivery)
     e = aliased(EventDelivery)
     earlier_pending = (
@@ -98,45 +110,49 @@ def claim(session: Session, now: datetime, settings: Settings, owner: str, free:
         )
         .exists()
     )
-    active = select(EventSubscription.id).where(EventSubscription.active.is_(True))
-    candidates = session.scalars(
-        select(d)
+    candidates = session.execute(
+        select(d.id, d.subscription_id, d.outbox_id)
         .where(
-            d.subscription_id.in_(active.scalar_subquery()),  # a paused subscription's deliveries wait
+            d.subscription_id.in_(list(room)),
             d.status == "pending",
             d.next_attempt_at <= now,
             or_(d.lease_until.is_(None), d.lease_until < now),
             ~earlier_pending,
         )
         .order_by(d.outbox_id)
-        .limit(free * 4)
+        .limit(2 * min(free, sum(room.values())))
         .with_for_update(skip_locked=True, of=d)
     ).all()
-    jobs: list[Job] = []
-    until = now + _lease(settings)
-    for delivery in candidates:
-        if len(jobs) >= free:
-            break
-        taken = in_flight.get(delivery.subscription_id, 0)
-        if taken >= settings.event_concurrency:
-            continue
-        subscription = session.get_one(EventSubscription, delivery.subscription_id)
-        event = session.get_one(OutboxEvent, delivery.outbox_id)
-        in_flight[delivery.subscription_id] = taken + 1
-        delivery.lease_owner, delivery.lease_until = owner, until
-        document = payloads.document(session, event)
+    chosen: list[tuple[int, int, int]] = []
+    for delivery_id, sub_id, outbox_id in candidates:
+        if len(chosen) < free and room[sub_id] > 0:
+            room[sub_id] -= 1
+            chosen.append((delivery_id, sub_id, outbox_id))
+    if not chosen:
+        return []
+    session.execute(
+        update(EventDelivery)
+        .where(EventDelivery.id.in_([c[0] for c in chosen]))
+        .values(lease_owner=owner, lease_until=now + _lease(settings))
+    )
+    events = {o.id: o for o in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_({c[2] for c in chosen})))}
+    loaded = payloads.preload(session, events.values())  # held here, so payloads' lookups hit the session
+    jobs = []
+    for delivery_id, sub_id, outbox_id in chosen:
+        subscription, event = subscriptions[sub_id], events[outbox_id]
         jobs.append(
             Job(
-                delivery_id=delivery.id,
-                subscription_id=subscription.id,
+                delivery_id=delivery_id,
+                subscription_id=sub_id,
                 url=subscription.url,
                 secret=subscription.secret,
                 content_type=payloads.CONTENT_TYPES[subscription.format],
-                body=payloads.render(document, subscription.format),
+                body=payloads.render(payloads.document(session, event), subscription.format),
                 event_id=event.event_id,
                 event_type=event.type,
             )
         )
+    del loaded
     return jobs
 
 
@@ -155,35 +171,46 @@ def work_waiting(session: Session, now: datetime) -> tuple[bool, bool]:
     return fresh is not None, due is not None
 
 
-def settle(session: Session, job: Job, result: Result, now: datetime, settings: Settings, owner: str) -> str:
-    """Log the attempt and move the delivery on; returns what became of it: delivered,
-    retrying, failed, or stale (its lease ran out and another worker took it over: the
-    attempt is logged, the delivery left to its new owner)."""
-    delivery = session.get_one(EventDelivery, job.delivery_id, with_for_update=True)
-    session.add(
-        DeliveryAttempt(
-            delivery_id=delivery.id,
-            subscription_id=job.subscription_id,
-            at=now,
-            http_status=result.http_status,
-            error=result.error[:500] if result.error else None,
-            duration_ms=result.duration_ms,
-            succeeded=result.succeeded,
+def settle(
+    session: Session, finished: list[tuple[Job, Result]], now: datetime, settings: Settings, owner: str
+) -> list[str]:
+    """Log the attempts and move their deliveries on, in one transaction; returns what became
+    of each: delivered, retrying, failed, or stale (its lease ran out and another worker
+    took it over: the attempt is logged, the delivery left to its new owner)."""
+    ids = [job.delivery_id for job, _ in finished]
+    deliveries = {
+        d.id: d for d in session.scalars(select(EventDelivery).where(EventDelivery.id.in_(ids)).with_for_update())
+    }
+    outcomes = []
+    for job, result in finished:
+        session.add(
+            DeliveryAttempt(
+                delivery_id=job.delivery_id,
+                subscription_id=job.subscription_id,
+                at=now,
+                http_status=result.http_status,
+                error=result.error[:500] if result.error else None,
+                duration_ms=result.duration_ms,
+                succeeded=result.succeeded,
+            )
         )
-    )
-    if delivery.status != "pending" or delivery.lease_owner != owner:
-        return "stale"
-    delivery.lease_owner, delivery.lease_until = None, None
-    delivery.attempts += 1
-    if result.succeeded:
-        delivery.status, delivery.settled_at = "delivered", now
-        return "delivered"
-    retry_at = next_attempt_after(delivery.attempts, now, settings.event_max_attempts, settings.event_retry_seconds)
-    if retry_at is None:
-        delivery.status, delivery.settled_at = "failed", now
-        return "failed"
-    delivery.next_attempt_at = retry_at
-    return "retrying"
+        delivery = deliveries.get(job.delivery_id)
+        if delivery is None or delivery.status != "pending" or delivery.lease_owner != owner:
+            outcomes.append("stale")
+            continue
+        delivery.lease_owner, delivery.lease_until = None, None
+        delivery.attempts += 1
+        retry_at = next_attempt_after(delivery.attempts, now, settings.event_max_attempts, settings.event_retry_seconds)
+        if result.succeeded:
+            delivery.status, delivery.settled_at = "delivered", now
+            outcomes.append("delivered")
+        elif retry_at is None:
+            delivery.status, delivery.settled_at = "failed", now
+            outcomes.append("failed")
+        else:
+            delivery.next_attempt_at = retry_at
+            outcomes.append("retrying")
+    return outcomes
 
 
 def post(http: requests.Session, job: Job, timeout: float, timestamp: int) -> Result:
@@ -202,13 +229,19 @@ def post(http: requests.Session, job: Job, timeout: float, timestamp: int) -> Re
         error = f"no answer within {timeout:g} s"
     except requests.ConnectionError as exc:
         error = f"connection failed: {type(exc).__name__}: {exc}"
-    except requests.RequestException as exc:
+    except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
     return Result(status, error, int((time.monotonic() - started) * 1000))
 
 
+POLL_SECONDS = 0.2  # how long the loop sleeps when nothing is due and no POST has ended
+
+
 class EventSender:
-    """One per worker process: ``tick`` (every second) hands due deliveries to its threads."""
+    """One per worker process. ``run`` is its loop (the worker's ``deliver_events`` tick);
+    ``tick`` is one pass of it: settle the POSTs that ended, fan out new events, claim what
+    is due and hand it to the sender's threads. A pass never waits for a POST, and a POST
+    that ends wakes the loop, so a fast receiver gets the next events at once."""
 
     def __init__(self, db: Database, clock: Clock, settings: Settings, owner: str) -> None:
         self.db = db
@@ -216,58 +249,72 @@ class EventSender:
         self.settings = settings
         self.owner = owner
         self.http = requests.Session()
+        self.http.trust_env = False  # no proxy look-up per POST (receivers are reached directly)
         self._pool = ThreadPoolExecutor(settings.event_sender_threads, thread_name_prefix="event-sender")
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._idle = threading.Condition(self._lock)
+        self._running: dict[Future[Result], Job] = {}  # touched by the loop's thread only
+        self._ended = threading.Event()
         self.outcomes: dict[str, int] = {}  # what became of the deliveries this process settled
 
+    def run(self, stopping: threading.Event, window: float | None = None) -> None:
+        """Deliver until ``stopping`` (``window`` seconds if given; 0: one pass)."""
+        until = None if window is None else time.monotonic() + window
+        while not stopping.is_set():
+            handed = self.tick()
+            if until is not None and time.monotonic() >= until:
+                return
+            if not handed:
+                self._ended.wait(POLL_SECONDS)
+                self._ended.clear()
+
     def tick(self) -> int:
-        """Fan out new events, then claim and hand over what is due; returns how many were handed over."""
-        with self.db.read() as session:  # most ticks find nothing: no write transaction then
+        """One pass; returns how many deliveries it handed over."""
+        self._settle_ended()
+        with self.db.read() as session:  # most passes find nothing: no write transaction then
             fresh, due = work_waiting(session, self.clock.now())
         while fresh:
             with self.db.write() as session:
                 fresh = fan_out(session, self.clock.now()) == FAN_OUT_BATCH
                 due = True
-        with self._lock:
-            free = self.settings.event_sender_threads - self._in_flight
+        free = self.settings.event_sender_threads - len(self._running)
         if free <= 0 or not due:
             return 0
         with self.db.write() as session:
             jobs = claim(session, self.clock.now(), self.settings, self.owner, free)
-        with self._lock:
-            self._in_flight += len(jobs)
         for job in jobs:
-            self._pool.submit(self._deliver, job)
+            future = self._pool.submit(self._post, job)
+            self._running[future] = job
+            future.add_done_callback(lambda _f: self._ended.set())
         return len(jobs)
 
-    def _deliver(self, job: Job) -> None:
-        try:
-            result = post(self.http, job, self.settings.event_timeout_seconds, int(self.clock.now().timestamp()))
-            with self.db.write() as session:
-                outcome = settle(session, job, result, self.clock.now(), self.settings, self.owner)
+    def _post(self, job: Job) -> Result:
+        return post(self.http, job, self.settings.event_timeout_seconds, int(self.clock.now().timestamp()))
+
+    def _settle_ended(self) -> None:
+        ended = [(job, future.result()) for future, job in self._running.items() if future.done()]
+        if not ended:
+            return
+        for future in [f for f in self._running if f.done()]:
+            del self._running[future]
+        with self.db.write() as session:
+            outcomes = settle(session, ended, self.clock.now(), self.settings, self.owner)
+        for (job, result), outcome in zip(ended, outcomes, strict=True):
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             metrics.count_crm_delivery(outcome)
             if outcome != "delivered":
                 log.info(
                     "event %s to subscription %d: %s (%s)", job.event_id, job.subscription_id, outcome, result.error
                 )
-        except Exception:  # the lease runs out and another tick tries again
-            log.exception("event %s to subscription %d: not settled", job.event_id, job.subscription_id)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-                self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no POST is in flight (tests, a one-pass worker, shutdown)."""
-        with self._lock:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+        """Wait for the POSTs in flight and settle them (tests, a one-pass worker, shutdown)."""
+        wait(list(self._running), timeout)
+        self._settle_ended()
+        return not self._running
 
     def close(self) -> None:
         """Stop: POSTs in flight finish (each bounded by the timeout) and are settled."""
         self._pool.shutdown(wait=True)
+        self._settle_ended()
         self.http.close()
 
 
