@@ -27,7 +27,8 @@ migrated database:
 Figures only: no goal, no PASS/FAIL. Saved in bench/results/events-<UTC>.txt.
 
 Knobs (environment): EVENTS_BENCH_EVENTS (5000), EVENTS_BENCH_RUNS ("1s-c4-t16,4s-c4-t16,
-1s-c16-t16,4s-c16-t16": subscriptions, event_concurrency, event_sender_threads),
+1s-c16-t16": subscriptions, event_concurrency, event_sender_threads; 4 subscriptions at
+concurrency 16 would be bound by the 16 threads as 4 at concurrency 4 are),
 EVENTS_BENCH_BACKENDS ("sqlite,postgresql"), EVENTS_BENCH_POLL_MS (5),
 EVENTS_BENCH_TIMEOUT_SECONDS (300 per run), EVENTS_WORKER_BACKLOG (80),
 EVENTS_WORKER_RATE (3), EVENTS_WORKER_SECONDS (20; EVENTS_WORKER_BACKLOG=0 and
@@ -73,7 +74,7 @@ SECRET = "whsec_bench-secret-of-some-length"
 PHONE_START = 7700000000  # +447700000000...
 
 EVENTS = int(os.environ.get("EVENTS_BENCH_EVENTS", "5000"))
-RUNS = [r.strip() for r in os.environ.get("EVENTS_BENCH_RUNS", "1s-c4-t16,4s-c4-t16,1s-c16-t16,4s-c16-t16").split(",")]
+RUNS = [r.strip() for r in os.environ.get("EVENTS_BENCH_RUNS", "1s-c4-t16,4s-c4-t16,1s-c16-t16").split(",")]
 BACKENDS = [b.strip() for b in os.environ.get("EVENTS_BENCH_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 POLL = float(os.environ.get("EVENTS_BENCH_POLL_MS", "5")) / 1000
 TIMEOUT = float(os.environ.get("EVENTS_BENCH_TIMEOUT_SECONDS", "300"))
