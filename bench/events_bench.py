@@ -189,7 +189,7 @@ def insert_callbacks(database: Database, queue_id: int, slot_id: int, first: int
         for i in range(count)
     ]
     with database.engine.begin() as connection:
-        connection.execute(insert(Callback.__table__), rows)
+        connection.execute(insert(Callback), rows)
     with database.read() as session:
         return list(
             session.scalars(select(Callback.id).where(Callback.ref.in_([r["ref"] for r in rows])).order_by(Callback.id))

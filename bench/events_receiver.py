@@ -60,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
                 _seen.clear()
             self._answer(200, b"ok")
             return
-        key = (self.server.server_address[1], self.headers.get(EVENT_ID_HEADER, ""))
+        key = (int(self.connection.getsockname()[1]), self.headers.get(EVENT_ID_HEADER, ""))
         with _lock:
             _seen[key] += 1
         self._answer(200, b"ok")
