@@ -2,7 +2,8 @@
 # make test  - install dev tools and Prism (npm), start a throwaway PostgreSQL, run lint + the suite on
 #              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
-#              (availability, booking, storm) then bench-dialer (dialer and webhooks)
+#              (availability, booking, storm), bench-dialer (dialer and webhooks), then
+#              bench-events (CRM event deliveries per second to a fast receiver)
 # make messages - after changing an IVR prompt: extract the English msgids and merge them into
 #              the ru/fr catalogs (docs/languages.md); nothing to compile, .po files are read at run time
 
@@ -18,7 +19,7 @@ PG_URL = $(shell scripts/pg-test-server.sh url)
 # emptied at each start, as prometheus_client's multiprocess mode requires.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test lint unit bench bench-booking bench-dialer clean prism messages
+.PHONY: run test lint unit bench bench-booking bench-dialer bench-events clean prism messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,7 +87,7 @@ test: $(VENV)/.installed-dev $(PRISM) lint
 	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; exit $$rc
 
-bench: bench-booking bench-dialer
+bench: bench-booking bench-dialer bench-events
 
 # Availability, booking under contention and the storm (SQLite and a durable PostgreSQL).
 bench-booking: $(VENV)/.installed-dev
@@ -98,6 +99,12 @@ bench-booking: $(VENV)/.installed-dev
 # its own durable PostgreSQL on port 54360.
 bench-dialer: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run_dialer
+
+# CRM event deliveries per second to a fast receiver in its own process (an EventSender
+# ticked in a loop, then a real worker), SQLite and its own durable PostgreSQL on port 54395.
+# Fewer events for a quick run: EVENTS_BENCH_EVENTS=1000 make bench-events.
+bench-events: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.events_bench
 
 # After changing a prompt: re-extract the English msgids and merge them into every
 # catalog, then translate what is new or fuzzy (docs/languages.md). The .po files are read
