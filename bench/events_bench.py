@@ -8,7 +8,7 @@ migrated database:
    ``events.outbox.emit_for``, as a booking does (the same row: the callback's facts and the
    "book" change), in one transaction; 1 or 4 subscriptions point at
    bench/events_receiver.py, a separate process (its own GIL) that answers 200 at once.
-   An ``EventSender`` (events/sender.py, unchanged) runs in this process and is ticked in a
+   An ``EventSender`` (events/sender.py) runs in this process and is ticked in a
    loop (``tick()``; when it hands nothing over, a EVENTS_BENCH_POLL_MS sleep) until every
    delivery is settled: the real worker ticks it once a second (step 2), which would
    measure the tick interval, not the sender. Printed: deliveries/s (first tick to last
@@ -284,14 +284,16 @@ class StepTimer:
         for name in self.NAMES:
             self.originals[name] = getattr(sender_module, name)
             setattr(sender_module, name, self._wrap(name, self.originals[name]))
-        deliver = sender_module.EventSender._deliver
-        self.originals["_deliver"] = deliver
-        sender_module.EventSender._deliver = self._wrap("deliver (POST + settle transaction)", deliver)  # type: ignore[method-assign]
+        settle_ended = sender_module.EventSender._settle_ended
+        self.originals["_settle_ended"] = settle_ended
+        sender_module.EventSender._settle_ended = self._wrap(  # type: ignore[method-assign]
+            "settle the ended POSTs (one transaction)", settle_ended
+        )
 
     def uninstall(self) -> None:
         for name, function in self.originals.items():
-            if name == "_deliver":
-                sender_module.EventSender._deliver = function  # type: ignore[method-assign]
+            if name == "_settle_ended":
+                sender_module.EventSender._settle_ended = function  # type: ignore[method-assign]
             else:
                 setattr(sender_module, name, function)
         self.originals.clear()
