@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import context
-from app.models import EventSubscription, Queue, SimCrmEvent, SimSwitch
+from app.models import EventSubscription, SimCrmEvent, SimSwitch
 from events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from events.subscriptions import create_subscription
 from events.types import EVENT_TYPES
 
 demo_crm = Blueprint("demo_crm", __name__, url_prefix="/simulator/crm", template_folder="templates")
@@ -89,19 +90,6 @@ def ensure_demo_subscription(session: Session, base_url: str, now: datetime) -> 
     url = base_url.rstrip("/") + PATH
     if session.scalar(select(EventSubscription.id).where(EventSubscription.url == url)) is not None:
         return False
-    queue_id = session.scalar(select(Queue.id).where(Queue.key == "support"))
-    session.add(
-        EventSubscription(
-            name=DEMO_NAME,
-            url=url,
-            secret=DEMO_SECRET,
-            event_types=list(EVENT_TYPES),
-            queue_id=queue_id,
-            format="json",
-            active=True,
-            created_by="make run",
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    fields = {"name": DEMO_NAME, "url": url, "secret": DEMO_SECRET, "event_types": list(EVENT_TYPES)}
+    create_subscription(session, fields | {"queue": "support", "format": "json"}, "make run", now)
     return True

@@ -24,10 +24,13 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.clock import FixedClock
 from app.db import Database
+from app.dialer import Dialer
 from app.migrate import upgrade
 from app.models import Base
 from app.queue_documents import import_queue, parse_queue_document
 from app.settings import Settings
+from telephony.simulator_driver import SimulatorDriver
+from telephony.simulator_page import in_process_deliver
 
 DEMO_QUEUE = Path(__file__).resolve().parent.parent / "app" / "demo_queue.json"
 # Monday 4 January 2027, 10:00 in London (GMT): the demo queue is open.
@@ -151,3 +154,15 @@ def make_queue(db: Database, clock: FixedClock):  # type: ignore[no-untyped-def]
             return queue.key
 
     return make
+
+
+@pytest.fixture
+def dialer(app: Flask, db: Database, clock: FixedClock) -> Dialer:
+    """The dialer as a worker runs it, on the app's providers (the simulator) and clock."""
+    return Dialer(db, app.extensions["providers"], clock, app.extensions["settings"], worker_id="test-worker")
+
+
+@pytest.fixture
+def phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
+    """The customer's phone: answers, keys and texts, delivered to the app's webhooks in process."""
+    return SimulatorDriver(db, app.extensions["settings"].secret_key, in_process_deliver(app), clock)

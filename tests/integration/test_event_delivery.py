@@ -64,23 +64,6 @@ def sender(db: Database, clock: FixedClock, event_settings: Settings) -> Iterato
     running.close()
 
 
-@pytest.fixture
-def dialer(app: Flask, db: Database, clock: FixedClock) -> Dialer:
-    return Dialer(db, app.extensions["providers"], clock, app.extensions["settings"], worker_id="test-worker")
-
-
-@pytest.fixture
-def phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
-    client = app.test_client()
-    base = app.extensions["settings"].public_base_url
-
-    def deliver(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        response = client.open(url[len(base) :], method=method, data=body, headers=headers)
-        return response.status_code, response.get_data()
-
-    return SimulatorDriver(db, app.extensions["settings"].secret_key, deliver, clock)
-
-
 def subscribe(
     db: Database,
     clock: FixedClock,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,18 +16,6 @@ from telephony.simulator_driver import SimulatorDriver
 
 CALLER = "+447400123456"
 QUEUE_NUMBER = "+441632960001"
-
-
-@pytest.fixture
-def phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
-    client = app.test_client()
-    base = app.extensions["settings"].public_base_url
-
-    def deliver(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        response = client.open(url[len(base) :], method=method, data=body, headers=headers)
-        return response.status_code, response.get_data()
-
-    return SimulatorDriver(db, app.extensions["settings"].secret_key, deliver, clock)
 
 
 def inbound_url(app: Flask) -> str:

@@ -44,23 +44,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def dialer(app: Flask, db: Database, clock: FixedClock) -> Dialer:
-    return Dialer(db, app.extensions["providers"], clock, app.extensions["settings"], worker_id="test-worker")
-
-
-@pytest.fixture
-def phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
-    client = app.test_client()
-    base = app.extensions["settings"].public_base_url
-
-    def deliver(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        response = client.open(url[len(base) :], method=method, data=body, headers=headers)
-        return response.status_code, response.get_data()
-
-    return SimulatorDriver(db, app.extensions["settings"].secret_key, deliver, clock)
-
-
-@pytest.fixture
 def queue_on_hold(make_queue) -> str:  # type: ignore[no-untyped-def]
     """The demo queue with callers on hold: an ASAP callback is due in 5 minutes."""
     return str(make_queue(estimated_wait_seconds=300))

@@ -21,6 +21,7 @@ from app.transitions import apply_step
 from ivr_flows import inbound
 from telephony.script import VoiceScript
 from telephony.simulator_driver import SimulatorDriver
+from telephony.simulator_page import in_process_deliver
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401
 
 CALLER, HOLDER = "+447400123456", "+447400123457"
@@ -30,14 +31,7 @@ TUESDAY = MONDAY + timedelta(days=1)
 
 
 def _phone_sim(app: Flask, db: Database, clock: FixedClock) -> SimulatorDriver:
-    client = app.test_client()
-    base = app.extensions["settings"].public_base_url
-
-    def deliver(method: str, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        response = client.open(url[len(base) :], method=method, data=body, headers=headers)
-        return response.status_code, response.get_data()
-
-    return SimulatorDriver(db, app.extensions["settings"].secret_key, deliver, clock)
+    return SimulatorDriver(db, app.extensions["settings"].secret_key, in_process_deliver(app), clock)
 
 
 def _dial(
