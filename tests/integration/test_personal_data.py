@@ -39,7 +39,6 @@ from scheduler.retention import phone_digest, phone_forms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401
-from tests.integration.test_dialer_simulator import phone_sim  # noqa: F401
 from tests.integration.test_reports import MONDAY, QUEUE_NUMBER, _phone_sim, seed
 
 PERSON = "+447400000001"
@@ -403,7 +402,7 @@ def test_a_booking_by_text_records_sms_consent_and_erasing_it_leaves_nothing(
     app: Flask,
     db: Database,
     clock: FixedClock,
-    phone_sim: SimulatorDriver,  # noqa: F811
+    phone_sim: SimulatorDriver,
     demo_queue: str,
 ) -> None:
     inbound = f"{app.extensions['settings'].public_base_url}/webhooks/simulator/sms/inbound"

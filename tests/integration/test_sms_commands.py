@@ -19,9 +19,6 @@ from app.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptO
 from sms.encoding import encode_info
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, follow_link, phone, slots
-from tests.integration.test_dialer_simulator import phone_sim
-
-__all__ = ["phone_sim"]  # fixture
 
 QUEUE_NUMBER = "+441632960000"  # Settings.caller_id: what the demo queue's texts come from
 

@@ -13,9 +13,7 @@ from app.dialer import Dialer, send_pending_sms
 from app.models import SimText, SmsMessage, SmsOptOut
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, phone, weekday_hours
-from tests.integration.test_dialer_simulator import dialer, phone_sim, ringing
-
-__all__ = ["dialer", "phone_sim"]  # fixtures
+from tests.integration.test_dialer_simulator import ringing
 
 
 def opt_out(db: Database, clock: FixedClock, number: str) -> None:

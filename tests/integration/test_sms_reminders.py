@@ -17,9 +17,6 @@ from app.dialer import send_pending_sms
 from app.models import SmsMessage
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, phone
-from tests.integration.test_dialer_simulator import phone_sim
-
-__all__ = ["phone_sim"]  # fixture
 
 WEDNESDAY_1430 = "2027-01-06T14:30:00+00:00"
 THURSDAY_0900 = "2027-01-07T09:00:00+00:00"
