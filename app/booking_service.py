@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam, insert, select, text, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app import metrics
 from app.logs import note_callback
-from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
+from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, OutboxEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from app.transitions import apply_step
@@ -131,14 +131,47 @@ TAKE_SCHEDULED_SEAT = (
     .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at, _SLOT.c.booked, _SLOT.c.capacity)
 )
 # A second live callback for the phone in the queue inserts nothing (the partial unique
-# index is the arbiter): no savepoint, no exception on the duplicate path.
-INSERT_CALLBACK = {
-    dialect: dialect_insert(_CALLBACK)
+# index is the arbiter): no savepoint, no exception on the duplicate path. (SQLite; on
+# PostgreSQL the same INSERT is the first part of _pg_booking_write.)
+INSERT_CALLBACK = (
+    sqlite_insert(_CALLBACK)
     .on_conflict_do_nothing(index_elements=["queue_id", "phone"], index_where=text(LIVE_PREDICATE))
     .returning(_CALLBACK.c.id)
-    for dialect, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+)
 INSERT_EVENT = insert(_EVENT)
+_OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
+_PG_BOOKING_WRITES: dict[tuple[str, ...], Select[Any]] = {}
+
+
+def _pg_booking_write(columns: tuple[str, ...]) -> Select[Any]:
+    """PostgreSQL: the callback, its life-cycle event and its CRM event in one statement
+    (INSERT … ON CONFLICT DO NOTHING RETURNING in a CTE that the two other INSERTs select
+    from: when the live-phone index refuses the callback, none of the three writes a row).
+    Parameters: ``c_<column>`` for the callback, ``e_<column>`` for its event, ``o_<column>``
+    for the outbox row. Built once per set of columns."""
+    statement = _PG_BOOKING_WRITES.get(columns)
+    if statement is not None:
+        return statement
+    new = (
+        postgresql_insert(_CALLBACK)
+        .values({name: bindparam(f"c_{name}", type_=_CALLBACK.c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=["queue_id", "phone"], index_where=text(LIVE_PREDICATE))
+        .returning(_CALLBACK.c.id)
+        .cte("new_callback")
+    )
+    event_columns = ["step", "from_state", "to_state", "at", "actor", "reason", "payload"]
+    life_cycle = insert(_EVENT).from_select(
+        ["callback_id", *event_columns],
+        select(new.c.id, *(bindparam(f"e_{name}", type_=_EVENT.c[name].type) for name in event_columns)),
+    )
+    outbox_columns = ["event_id", "type", "at", "queue_id", "data", "fanned_out"]
+    crm = insert(_OUTBOX).from_select(
+        [*outbox_columns, "callback_id"],
+        select(*(bindparam(f"o_{name}", type_=_OUTBOX.c[name].type) for name in outbox_columns), new.c.id),
+    )
+    statement = select(new.c.id).add_cte(life_cycle.cte("life_cycle_event")).add_cte(crm.cte("crm_event"))
+    _PG_BOOKING_WRITES[columns] = statement
+    return statement
 
 
 @dataclass(frozen=True)
@@ -219,10 +252,11 @@ def book(
 
     ``prepared`` comes from ``prepare_booking`` run before this write transaction (the API
     does so, in a read transaction, to keep the write lock short); without it the
-    preparation runs here. The write is four statements: the seat (one conditional
-    UPDATE … RETURNING), the callback (INSERT … ON CONFLICT DO NOTHING on the live-phone
-    index, so that a duplicate that lost a race gives its seat back), its life-cycle
-    event and its CRM event (the outbox, events/outbox.py)."""
+    preparation runs here. The write is the seat (one conditional UPDATE … RETURNING),
+    then the callback (INSERT … ON CONFLICT DO NOTHING on the live-phone index, so that a
+    duplicate that lost a race gives its seat back), its life-cycle event and its CRM
+    event (the outbox, events/outbox.py): three statements on SQLite, one on PostgreSQL
+    (_pg_booking_write)."""
     prepared = prepared or prepare_booking(session, request, now)
     queue, phone = prepared.queue, prepared.phone
     if prepared.has_live_callback:
@@ -253,6 +287,7 @@ def book(
         "kind": request.kind,
         "state": State.SCHEDULED.value,
         "attempts": 0,
+        "dial_errors": 0,  # every column with a default is given (a CTE's INSERT applies none)
         "locale": request.locale or queue.language,
         "sms_consent": request.sms_consent,
         "sms_consent_channel": request.source if request.sms_consent else None,
@@ -265,15 +300,7 @@ def book(
         "slot_id": seat.slot_id,
         "next_attempt_at": due,
     }
-    callback_id = connection.execute(INSERT_CALLBACK[connection.dialect.name], values).scalar_one_or_none()
-    if callback_id is None:  # a concurrent booking for this phone got in first: give the seat back
-        _release_seat(session, seat.slot_id)
-        existing = _find_live(session, queue.id, phone)
-        if existing is None:
-            raise AssertionError("the live-phone index refused a callback but no live callback exists")
-        return BookingResult(existing, created=False)
     event = {
-        "callback_id": callback_id,
         "step": "book",
         "from_state": None,
         "to_state": State.SCHEDULED.value,
@@ -282,14 +309,35 @@ def book(
         "reason": f"{request.kind} callback requested via {request.source}",
         "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
     }
-    connection.execute(INSERT_EVENT, event)
-    # The row just written, as an object for the caller (not attached to the session).
-    callback = Callback(id=callback_id, **values)
+    # The row about to be written, as an object for the caller (not attached to the session).
+    callback = Callback(**values)
     callback.queue = queue
     callback.slot = Slot(id=seat.slot_id, queue_id=queue.id, starts_at=seat.starts_at, ends_at=seat.ends_at)
     change = {k: event[k] for k in ("step", "from_state", "to_state", "actor", "reason")}
     change["details"] = event["payload"]
-    outbox.emit_for(session, event_types.CREATED, callback, now, change=change)
+    crm_event = outbox.event_row(
+        event_types.CREATED,
+        now,
+        {"callback": outbox.callback_facts(callback), "change": change},
+        queue_id=queue.id,
+        callback_id=None,
+    )
+    if connection.dialect.name == "postgresql":  # one statement, one round trip
+        params = {f"c_{k}": v for k, v in values.items()} | {f"e_{k}": v for k, v in event.items()}
+        params |= {f"o_{k}": v for k, v in crm_event.items() if k != "callback_id"}
+        callback_id: int | None = connection.execute(_pg_booking_write(tuple(values)), params).scalar_one_or_none()
+    else:
+        callback_id = connection.execute(INSERT_CALLBACK, values).scalar_one_or_none()
+        if callback_id is not None:
+            connection.execute(INSERT_EVENT, event | {"callback_id": callback_id})
+            connection.execute(outbox.INSERT_EVENT, crm_event | {"callback_id": callback_id})
+    if callback_id is None:  # a concurrent booking for this phone got in first: give the seat back
+        _release_seat(session, seat.slot_id)
+        existing = _find_live(session, queue.id, phone)
+        if existing is None:
+            raise AssertionError("the live-phone index refused a callback but no live callback exists")
+        return BookingResult(existing, created=False)
+    callback.id = callback_id
     if request.sms_consent:
         sync_reminders(session, callback, now)
     note_callback(callback.ref)

@@ -76,18 +76,22 @@ def emit(
     callback_id: int | None,
 ) -> None:
     """Insert an event now, in the session's transaction."""
-    session.connection().execute(
-        INSERT_EVENT,
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": type_,
-            "at": at,
-            "queue_id": queue_id,
-            "callback_id": callback_id,
-            "data": data,
-            "fanned_out": False,
-        },
-    )
+    session.connection().execute(INSERT_EVENT, event_row(type_, at, data, queue_id=queue_id, callback_id=callback_id))
+
+
+def event_row(
+    type_: str, at: datetime, data: dict[str, Any], *, queue_id: int | None, callback_id: int | None
+) -> dict[str, Any]:
+    """An outbox row's values (a booking on PostgreSQL writes it in its own statement)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": type_,
+        "at": at,
+        "queue_id": queue_id,
+        "callback_id": callback_id,
+        "data": data,
+        "fanned_out": False,
+    }
 
 
 def emit_for(session: Session, type_: str, callback: Callback, at: datetime, **data: Any) -> None:
