@@ -253,7 +253,6 @@ class EventSender:
         self._pool = ThreadPoolExecutor(settings.event_sender_threads, thread_name_prefix="event-sender")
         self._running: dict[Future[Result], Job] = {}  # touched by the loop's thread only
         self._ended = threading.Event()
-        self.outcomes: dict[str, int] = {}  # what became of the deliveries this process settled
 
     def run(self, stopping: threading.Event, window: float | None = None) -> None:
         """Deliver until ``stopping`` (``window`` seconds if given; 0: one pass)."""
@@ -290,15 +289,13 @@ class EventSender:
         return post(self.http, job, self.settings.event_timeout_seconds, int(self.clock.now().timestamp()))
 
     def _settle_ended(self) -> None:
-        ended = [(job, future.result()) for future, job in self._running.items() if future.done()]
-        if not ended:
+        done = [future for future in self._running if future.done()]  # one look: a POST may end meanwhile
+        if not done:
             return
-        for future in [f for f in self._running if f.done()]:
-            del self._running[future]
+        ended = [(self._running.pop(future), future.result()) for future in done]
         with self.db.write() as session:
             outcomes = settle(session, ended, self.clock.now(), self.settings, self.owner)
         for (job, result), outcome in zip(ended, outcomes, strict=True):
-            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             metrics.count_crm_delivery(outcome)
             if outcome != "delivered":
                 log.info(
