@@ -62,7 +62,8 @@ from app.clock import SystemClock
 from app.db import Database
 from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from bench import data
-from bench.dialer_bench import fresh_database, percentile, tree_cpu_seconds
+from bench.dialer_bench import fresh_database, percentile, postmaster_pid, tree_cpu_seconds
+from bench.pg_server import start_postgres, stop_postgres
 from bench.run_dialer import code_state
 from events import outbox
 from events import types as event_types
@@ -128,31 +129,6 @@ class Receiver:
 
 
 # --- data ---------------------------------------------------------------------------------------
-
-
-def start_postgres() -> str:
-    completed = subprocess.run(
-        [str(ROOT / "scripts" / "pg-test-server.sh"), "start"],
-        env={**os.environ, **PG_ENV},
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    return completed.stdout.strip().splitlines()[-1]
-
-
-def stop_postgres() -> None:
-    subprocess.run([str(ROOT / "scripts" / "pg-test-server.sh"), "stop"], env={**os.environ, **PG_ENV}, check=False)
-
-
-def postmaster_pid(url: str) -> int | None:
-    if not url.startswith("postgresql"):
-        return None
-    path = Path(os.environ.get("PGTEST_DIR", PG_ENV["PGTEST_DIR"])) / "data" / "postmaster.pid"
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def sqlite_url(work: Path, name: str) -> str:
@@ -419,7 +395,7 @@ def run_sender(url: str, work: Path, backend: str, name: str, receiver: Receiver
     timer.install()
     statements = StatementCounter(database)
     sender = sender_module.EventSender(database, SystemClock(), settings, owner=f"bench-{name}")
-    pg_pid = postmaster_pid(url)
+    pg_pid = postmaster_pid() if url.startswith("postgresql") else None
     cpu_before, rx_before = own_cpu(), receiver.cpu()
     pg_before = tree_cpu_seconds(pg_pid) if pg_pid else 0.0
     started_wall = datetime.now(UTC)
@@ -666,7 +642,7 @@ def main() -> int:
     own_pg = False
     if "postgresql" in BACKENDS:
         own_pg = "EVENTS_POSTGRES_URL" not in os.environ
-        pg_url = start_postgres() if own_pg else os.environ["EVENTS_POSTGRES_URL"]
+        pg_url = start_postgres(PG_ENV) if own_pg else os.environ["EVENTS_POSTGRES_URL"]
         os.environ.setdefault("PGTEST_DIR", PG_ENV["PGTEST_DIR"])
         log(f"PostgreSQL: {pg_url} ({'own durable server, fsync on' if own_pg else 'given'})")
     receiver = Receiver(max(parse_run(r)[0] for r in RUNS))
@@ -689,7 +665,7 @@ def main() -> int:
     finally:
         receiver.stop()
         if own_pg:
-            stop_postgres()
+            stop_postgres(PG_ENV)
     elapsed = time.time() - started
     log(f"\n{elapsed / 60:.1f} minutes; load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     code_at_end = code_state()

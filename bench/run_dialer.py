@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dialer_bench import REAL_CPS, SIMULATOR_CPS, Sink, run_spread
+from bench.pg_server import start_postgres, stop_postgres
 from bench.webhook_bench import run_webhooks, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,21 +231,6 @@ def code_state() -> str:
     return f"{head} + uncommitted changes (diff sha256 {hashlib.sha256(diff.encode()).hexdigest()[:12]})"
 
 
-def start_postgres() -> str:
-    completed = subprocess.run(
-        [str(ROOT / "scripts" / "pg-test-server.sh"), "start"],
-        env={**os.environ, **PG_ENV},
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    return completed.stdout.strip().splitlines()[-1]
-
-
-def stop_postgres() -> None:
-    subprocess.run([str(ROOT / "scripts" / "pg-test-server.sh"), "stop"], env={**os.environ, **PG_ENV}, check=False)
-
-
 STEPS = (
     ("claim_due", "one claim transaction per batch, turns included"),
     ("reserve_turns", "pacer row, per batch (older dialers)"),
@@ -291,7 +277,7 @@ def main() -> int:
     code_at_start = code_state()
     log(f"code measured: {code_at_start}")
     own_pg = "DIALER_POSTGRES_URL" not in os.environ
-    url = start_postgres() if own_pg else os.environ["DIALER_POSTGRES_URL"]
+    url = start_postgres(PG_ENV) if own_pg else os.environ["DIALER_POSTGRES_URL"]
     os.environ.setdefault("PGTEST_DIR", PG_ENV["PGTEST_DIR"])
     log(f"PostgreSQL: {url} ({'own durable server, fsync on' if own_pg else 'given'})")
     results: dict[str, Any] = {"stamp": stamp, "cpus": os.cpu_count(), "dialer": [], "webhooks": []}
@@ -362,7 +348,7 @@ def main() -> int:
             rows += webhook_rows(result)
     finally:
         if own_pg:
-            stop_postgres()
+            stop_postgres(PG_ENV)
     log("")
     for line in table(rows):
         log(line)
