@@ -75,14 +75,16 @@ class OfferRow:
     accepted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Figures:
+    """A window's figures; ``tally`` counts into it as it reads the rows."""
+
     offered: int = 0
     accepted: int = 0
-    booked: dict[str, int] = field(default_factory=dict)  # by source, every source present
+    booked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))  # by source
     completed: int = 0
     unreachable: int = 0
-    cancelled: dict[str, int] = field(default_factory=dict)  # by CANCELLED_BY, every one present
+    cancelled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLED_BY, 0))
     dialled: int = 0
     connected: int = 0
     attempts_of_completed: int = 0
@@ -195,32 +197,11 @@ def _first_dial_lag(callback: CallbackRow) -> tuple[datetime, float | None] | No
     return first, (first - due).total_seconds() if due is not None else None
 
 
-@dataclass
-class _Tally:
-    offered: int = 0
-    accepted: int = 0
-    booked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
-    completed: int = 0
-    unreachable: int = 0
-    cancelled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CANCELLED_BY, 0))
-    dialled: int = 0
-    connected: int = 0
-    attempts_of_completed: int = 0
-    first_dials: int = 0
-    on_time: int = 0
-    lag_seconds_total: float = 0.0
-    attempts: int = 0
-    billable_minutes: int = 0
-
-    def figures(self) -> Figures:
-        return Figures(**vars(self))
-
-
 def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: Sequence[datetime]) -> list[Figures]:
     """The figures of each window [bounds[i], bounds[i + 1]), in one pass over the rows."""
-    windows = [_Tally() for _ in bounds[1:]]
+    windows = [Figures() for _ in bounds[1:]]
 
-    def window(at: datetime) -> _Tally | None:
+    def window(at: datetime) -> Figures | None:
         index = bisect_right(bounds, at) - 1
         return windows[index] if 0 <= index < len(windows) else None
 
@@ -238,7 +219,7 @@ def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: 
                 into.unreachable += 1
             elif event.step in ("cancel", "decline"):
                 into.cancelled[cancelled_by(event.step, event.actor)] += 1
-        made: dict[int, tuple[_Tally, list[AttemptRow]]] = {}  # by id() of the window
+        made: dict[int, tuple[Figures, list[AttemptRow]]] = {}  # by id() of the window
         for attempt in callback.attempts:
             into = window(attempt.requested_at)
             if into is not None:
@@ -260,7 +241,7 @@ def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: 
         if into is not None:
             into.offered += 1
             into.accepted += offer.accepted
-    return [w.figures() for w in windows]
+    return windows
 
 
 def figures(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], start: datetime, end: datetime) -> Figures:
