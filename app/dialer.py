@@ -598,7 +598,6 @@ class Dialer:
             attempt.error = "; ".join(errors)
             attempt.ended_at = now
             attempt_finished(session, callback, attempt, now)
-            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             if callback.state != State.DIALING.value:
                 return
             _clear_lease(callback)
@@ -724,7 +723,6 @@ class Dialer:
             attempt.outcome = Outcome.FAILED.value
             attempt.error = "the worker stopped before the provider took the call"
             attempt_finished(session, callback, attempt, now)
-            metrics.count_attempt_end(attempt.provider, attempt.outcome)
             _clear_lease(callback)
             apply_step(session, callback, "release", now, "reconcile", reason="lease expired, call never placed")
             callback.next_attempt_at = now
@@ -861,7 +859,6 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
     attempt.outcome = outcome.value if outcome else attempt.menu_choice
     if was is None and attempt.outcome is not None:
         attempt_finished(session, callback, attempt, now)
-        metrics.count_attempt_end(attempt.provider, attempt.outcome)
         log.info(
             "callback %s: attempt %d ended: %s (call %s)",
             callback.ref,
@@ -900,8 +897,10 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
 
 
 def attempt_finished(session: Session, callback: Callback, attempt: Attempt, now: datetime) -> None:
-    """The ``callback.attempt_finished`` event: written when an attempt gets its outcome
-    (once: the outcome is set once). Its call detail record is read when it is sent."""
+    """An attempt got its outcome (once: the outcome is set once): its
+    ``callback.attempt_finished`` event (the call detail record is read when it is sent)
+    and its count in the attempts metric."""
+    metrics.count_attempt_end(attempt.provider, attempt.outcome)
     outbox.emit_for(
         session, event_types.ATTEMPT_FINISHED, callback, now, attempt_id=attempt.id, outcome=attempt.outcome
     )
