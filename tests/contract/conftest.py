@@ -1,8 +1,8 @@
 """Contract tests: the real ``twilio`` and ``vonage`` SDKs, driven through our adapters,
 against Prism mock servers that serve the providers' own OpenAPI specs.
 
-Each spec in ``shared/provider-specs/`` (beside the repository; CI clones the repo with
-``shared/`` next to it) is patched into a temporary copy and served once
+Each spec in ``tests/contract/specs/`` (the providers' files, carried in the repository
+with their licences and provenance: its README) is patched into a temporary copy and served once
 per session by ``node_modules/.bin/prism mock --errors`` on a free loopback port. With
 ``--errors`` Prism answers 422 (400/401 for some faults) to any request the spec does
 not allow, and our adapters turn that into ``ProviderError``, so a non-conforming
@@ -33,7 +33,7 @@ Both record every exchange (``Traffic``) exactly as it went over the wire, and b
 ``tamper`` with a request on its way out: the negative controls break an otherwise
 valid adapter request there, to prove the check can fail.
 
-Without ``shared/`` or without Prism the tests skip, or fail when ``CI`` or
+Without Prism the tests skip, or fail when ``CI`` or
 ``REQUIRE_POSTGRES=1`` is set (as in ``make test``). They need no database.
 """
 
@@ -74,7 +74,7 @@ from tests.contract.spec_patches import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_SPECS = Path(__file__).resolve().parents[3] / "shared" / "provider-specs"
+SPECS = Path(__file__).resolve().parent / "specs"
 PRISM = REPO / "node_modules" / ".bin" / "prism"
 PRISM_START_TIMEOUT_SECONDS = 60.0
 
@@ -175,9 +175,7 @@ def _stop_prism(server: PrismServer) -> None:
 
 @pytest.fixture(scope="session")
 def provider_specs() -> Path:
-    if not SHARED_SPECS.is_dir():
-        _missing(f"provider specs not found at {SHARED_SPECS} (shared/ must sit beside the repository)")
-    return SHARED_SPECS
+    return SPECS
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Patched copies of the providers' OpenAPI specs, made at test time for Prism.
 
-The originals in ``shared/provider-specs/`` (see its README) are never edited:
+The originals in ``tests/contract/specs/`` (see its README) are never edited:
 ``write_patched`` reads one, applies its patches below to an in-memory copy and
 writes it as JSON into a temporary folder, where Prism serves it. YAML specs are
 parsed with ``@stoplight/yaml`` from ``node_modules`` (the parser Prism itself uses),
@@ -220,9 +220,9 @@ def patched_path(name: str, out_dir: Path) -> Path:
     return out_dir / f"{Path(name).stem}.patched.json"
 
 
-def write_patched(name: str, shared_specs: Path, out_dir: Path, node_root: Path) -> Path:
-    """Patch ``shared_specs/name`` into ``out_dir`` and return the patched file."""
-    original = load_spec(shared_specs / name, node_root)
+def write_patched(name: str, specs: Path, out_dir: Path, node_root: Path) -> Path:
+    """Patch ``specs/name`` into ``out_dir`` and return the patched file."""
+    original = load_spec(specs / name, node_root)
     patched = PATCHES[name](original)
     target = patched_path(name, out_dir)
     target.write_text(json.dumps(patched), encoding="utf-8")

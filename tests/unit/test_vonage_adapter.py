@@ -57,7 +57,7 @@ SIGNATURE_SECRET = "hY8nT3kQ0vW5zL2mR7pX4cB9fJ6dG1sA"
 CALL_UUID = "63f61863-4a51-4f6b-86e1-46edebcf9356"
 CUSTOMER = "+447700900001"
 OUR_NUMBER = "+447700900000"
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "provider-specs" / "vonage_voice.yml"
+SPEC = Path(__file__).resolve().parents[1] / "contract" / "specs" / "vonage_voice.yml"
 
 CREATED = Reply(
     201,
