@@ -4,6 +4,8 @@
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
 #              (availability, booking, storm), bench-dialer (dialer and webhooks), then
 #              bench-events (CRM event deliveries per second to a fast receiver)
+# make lock  - after changing requirements.in or requirements-dev.in: compile them, with every
+#              transitive package and its hashes, into requirements.txt and requirements-dev.txt
 # make messages - after changing an IVR prompt: extract the English msgids and merge them into
 #              the ru/fr catalogs (docs/languages.md); nothing to compile, .po files are read at run time
 
@@ -13,26 +15,49 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-WEB_WORKERS ?= 2
+# make run's web server: one gunicorn process with threads, so that the rate limits' counts
+# (memory://, in that process) hold for every request. More processes need a shared store:
+# RATE_LIMIT_STORAGE_URI=redis://… (docs/deployment.md); gunicorn.conf.py refuses otherwise.
+WEB_WORKERS ?= 1
+WEB_THREADS ?= 8
+# What texts, links, the widget demo and the stand-in CRM point at: the address make run
+# binds, unless PUBLIC_BASE_URL is set (0.0.0.0 binds every interface: links use 127.0.0.1).
+PUBLIC_HOST = $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
+RUN_BASE_URL := $(or $(PUBLIC_BASE_URL),http://$(PUBLIC_HOST):$(PORT))
 PG_URL = $(shell scripts/pg-test-server.sh url)
 # Web processes and the worker share their Prometheus samples here (docs/operations.md);
 # emptied at each start, as prometheus_client's multiprocess mode requires.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test lint unit bench bench-booking bench-dialer bench-events clean prism messages
+.PHONY: run test lint unit bench bench-booking bench-dialer bench-events clean prism messages lock
 
+# The lock files (requirements.txt, requirements-dev.txt) hold every package, pip itself
+# among them, with its hashes: pip refuses anything else (--require-hashes).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
+# pip-tools in a venv of its own (pinned): it is not a dependency of the product.
+PIP_TOOLS := $(CURDIR)/.venv-lock/bin/pip-compile
+$(PIP_TOOLS):
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet pip-tools==7.7.0
+
+COMPILE = $(PIP_TOOLS) --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+lock: $(PIP_TOOLS)
+	$(COMPILE) --output-file requirements.txt requirements.in
+	$(COMPILE) --output-file requirements-dev.txt requirements-dev.in
+
+run: export PUBLIC_BASE_URL := $(RUN_BASE_URL)
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo
@@ -40,21 +65,21 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks seed-demo-crm
 	@echo ""
 	@$(BIN)/flask --app wsgi callbacks demo-admin
-	@echo "  API:        http://$(HOST):$(PORT)/api/v1/queues/support"
-	@echo "  Slots:      http://$(HOST):$(PORT)/api/v1/queues/support/slots"
-	@echo "  OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"
-	@echo "  Widget:     http://$(HOST):$(PORT)/widget-demo"
-	@echo "  Book:       http://$(HOST):$(PORT)/book/support"
-	@echo "  Simulator:  http://$(HOST):$(PORT)/simulator"
-	@echo "  CRM events: http://$(HOST):$(PORT)/simulator/crm (a stand-in CRM subscribed to the demo queue)"
-	@echo "  Ready:      http://$(HOST):$(PORT)/readyz"
-	@echo "  Metrics:    http://$(HOST):$(PORT)/metrics"
+	@echo "  API:        $(RUN_BASE_URL)/api/v1/queues/support"
+	@echo "  Slots:      $(RUN_BASE_URL)/api/v1/queues/support/slots"
+	@echo "  OpenAPI:    $(RUN_BASE_URL)/api/v1/openapi.json"
+	@echo "  Widget:     $$($(BIN)/python -c 'import sys; from app.demo_site import demo_page_origin as o; print(o(sys.argv[1]))' $(RUN_BASE_URL))/widget-demo (a customer site on another origin)"
+	@echo "  Book:       $(RUN_BASE_URL)/book/support"
+	@echo "  Simulator:  $(RUN_BASE_URL)/simulator"
+	@echo "  CRM events: $(RUN_BASE_URL)/simulator/crm (a stand-in CRM subscribed to the demo queue)"
+	@echo "  Ready:      $(RUN_BASE_URL)/readyz"
+	@echo "  Metrics:    $(RUN_BASE_URL)/metrics"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo ""
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@trap 'kill 0' INT TERM EXIT; \
 	export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); \
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) wsgi:app & \
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) wsgi:app & \
 	$(BIN)/flask --app wsgi callbacks worker & \
 	wait
 
@@ -84,8 +109,9 @@ unit: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev $(PRISM) lint
 	@scripts/ensure-chromium.sh
 	@url=$$(scripts/pg-test-server.sh start) || exit 1; \
-	TEST_DATABASE_URL=$$url REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
-	scripts/pg-test-server.sh stop; exit $$rc
+	redis=$$(scripts/redis-test-server.sh start) || { scripts/pg-test-server.sh stop; exit 1; }; \
+	TEST_DATABASE_URL=$$url TEST_REDIS_URL=$$redis REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	scripts/pg-test-server.sh stop; scripts/redis-test-server.sh stop; exit $$rc
 
 bench: bench-booking bench-dialer bench-events
 
@@ -118,4 +144,4 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --previous --ignore-obsolete
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules
+	rm -rf $(VENV) .venv-lock instance .pytest_cache .mypy_cache .ruff_cache node_modules

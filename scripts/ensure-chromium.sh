@@ -3,11 +3,7 @@
 # own browser download is not used (and cannot work without the internet).
 set -euo pipefail
 [ -x /usr/bin/chromium ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Chromium (Debian package chromium)..." >&2
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-else
+"$(dirname "$0")/apt-install.sh" chromium || {
   echo "/usr/bin/chromium is missing: install the chromium package (browser tests need it)" >&2
   exit 1
-fi
+}

@@ -21,15 +21,11 @@ find_bindir() {
 
 BINDIR=$(find_bindir)
 if [ -z "$BINDIR" ] || [ ! -x "$BINDIR/initdb" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing PostgreSQL (Debian package postgresql)..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
-    BINDIR=$(find_bindir)
-  else
+  "$(dirname "$0")/apt-install.sh" postgresql || {
     echo "PostgreSQL server binaries not found: install the postgresql package (initdb, pg_ctl)" >&2
     exit 1
-  fi
+  }
+  BINDIR=$(find_bindir)
 fi
 
 # PostgreSQL refuses to run as root: run it as the postgres user when we are root.
