@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app import context
 from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
+from app.demo_site import demo_page_origin
 from app.migrate import current_revision, downgrade, upgrade
 from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
@@ -69,8 +70,11 @@ def _import(document: object) -> None:
 
 @callbacks_cli.command("seed-demo")
 def seed_demo() -> None:
-    """Create (or reset the settings of) the demo queue 'support'."""
-    _import(json.loads(DEMO_QUEUE.read_text(encoding="utf-8")))
+    """Create (or reset the settings of) the demo queue 'support'. Its widget allows the
+    demo page's other name at this service's port (PUBLIC_BASE_URL): make run on any port."""
+    document = json.loads(DEMO_QUEUE.read_text(encoding="utf-8"))
+    document["widget"]["allowed_origins"] = [demo_page_origin(context.settings().public_base_url)]
+    _import(document)
 
 
 @callbacks_cli.command("seed-demo-crm")
@@ -80,9 +84,10 @@ def seed_demo_crm() -> None:
 
     settings = context.settings()
     with context.db().write() as session:
-        made = ensure_demo_subscription(session, settings.public_base_url, context.now())
+        outcome = ensure_demo_subscription(session, settings.public_base_url, context.now())
     where = settings.public_base_url.rstrip("/") + "/simulator/crm"
-    click.echo(f"demo CRM subscription: {'made' if made else 'already there'}, events go to {where}")
+    said = {"made": "made", "moved": "moved to this address", "kept": "already there"}[outcome]
+    click.echo(f"demo CRM subscription: {said}, events go to {where}")
 
 
 @callbacks_cli.command("seed-demo-activity")
@@ -120,6 +125,7 @@ def demo_admin() -> None:
             set_password(user, password)
             user.role, user.active = "admin", True
     click.echo(f"  Console:    {context.settings().public_base_url}/console/  {DEMO_ADMIN} / {password}")
+    click.echo("              (a new password at every make run: only this one is valid now)")
 
 
 @queue_cli.command("import")

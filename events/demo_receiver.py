@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import context
 from app.models import EventSubscription, SimCrmEvent, SimSwitch
 from events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from events.subscriptions import create_subscription
+from events.subscriptions import create_subscription, update_subscription
 from events.types import EVENT_TYPES
 
 demo_crm = Blueprint("demo_crm", __name__, url_prefix="/simulator/crm", template_folder="templates")
@@ -85,11 +85,22 @@ def switch() -> BaseResponse:
     return redirect(url_for("demo_crm.page"), 303)
 
 
-def ensure_demo_subscription(session: Session, base_url: str, now: datetime) -> bool:
-    """The demo queue's subscription to the stand-in CRM (every event type, JSON), made once."""
+def ensure_demo_subscription(session: Session, base_url: str, now: datetime) -> str:
+    """The demo queue's subscription to the stand-in CRM (every event type, JSON), made once:
+    ``made``, ``moved`` (it pointed at another address, say an earlier ``make run`` on
+    another port, and now points here) or ``kept``. One subscription whatever the port, so
+    that a second ``make run`` does not deliver every event twice."""
     url = base_url.rstrip("/") + PATH
-    if session.scalar(select(EventSubscription.id).where(EventSubscription.url == url)) is not None:
-        return False
-    fields = {"name": DEMO_NAME, "url": url, "secret": DEMO_SECRET, "event_types": list(EVENT_TYPES)}
-    create_subscription(session, fields | {"queue": "support", "format": "json"}, "make run", now)
-    return True
+    existing = session.scalars(
+        select(EventSubscription)
+        .where(EventSubscription.name == DEMO_NAME, EventSubscription.url.endswith(PATH))
+        .order_by(EventSubscription.id)
+    ).first()
+    if existing is None:
+        fields = {"name": DEMO_NAME, "url": url, "secret": DEMO_SECRET, "event_types": list(EVENT_TYPES)}
+        create_subscription(session, fields | {"queue": "support", "format": "json"}, "make run", now)
+        return "made"
+    if existing.url == url:
+        return "kept"
+    update_subscription(session, existing.id, {"url": url}, "make run", now)
+    return "moved"

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request
 
 from app import context
+from app.demo_site import demo_page_origin
 
 widget_pages = Blueprint("widget_pages", __name__, template_folder="templates")
 
@@ -39,6 +40,9 @@ def _etag(body: bytes) -> str:
 @widget_pages.get("/widget-demo")
 def widget_demo() -> str:
     """A stand-in for a customer's website. Its script comes from PUBLIC_BASE_URL: opened at
-    another name (http://localhost:5000) the page is another origin, as a real site would be."""
+    another name (localhost for 127.0.0.1, same port) the page is another origin, as a real
+    site would be (app/demo_site.py)."""
     base = context.settings().public_base_url
-    return render_template("widget_demo.html", widget_src=f"{base}/widget.js", queue="support")
+    return render_template(
+        "widget_demo.html", widget_src=f"{base}/widget.js", queue="support", page_origin=demo_page_origin(base)
+    )

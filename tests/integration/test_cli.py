@@ -11,15 +11,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import create_app
 from app.clock import FixedClock
 from app.db import Database
-from app.models import Slot
+from app.models import EventSubscription, Slot
+from app.settings import Settings
 from tests.conftest import demo_document
 from tests.integration.helpers import book, slots
 
 
 def run(app: Flask, *args: str):  # type: ignore[no-untyped-def]
     return app.test_cli_runner().invoke(args=["callbacks", *args])
+
+
+def demo_credentials(output: str) -> tuple[str, str]:
+    """The email and password on demo-admin's Console line: "… URL  EMAIL / PASSWORD"."""
+    words = output.splitlines()[0].split()
+    return words[-3], words[-1]
 
 
 def test_init_db_is_repeatable(app: Flask) -> None:
@@ -132,14 +140,59 @@ def test_create_admin_makes_an_admin_who_can_sign_in(app: Flask) -> None:
 
 
 def test_demo_admin_prints_working_credentials_each_time(app: Flask) -> None:
+    """A second `make run` gives a new password that works, says so, and the old one stops working."""
     from tests.integration.test_console_access import sign_in
 
-    for _ in range(2):  # a second `make run` gives a new password that works
+    passwords = []
+    for _ in range(2):
         result = run(app, "demo-admin")
         assert result.exit_code == 0, result.output
-        email, password = result.output.split()[-3], result.output.split()[-1]
+        email, password = demo_credentials(result.output)
         assert email == "admin@example.com"
+        assert "only this one is valid" in result.output
         assert sign_in(app.test_client(), email, password).status_code == 303
+        passwords.append(password)
+    assert sign_in(app.test_client(), "admin@example.com", passwords[0]).status_code != 303
+
+
+def test_seed_demo_allows_the_demo_page_at_the_port_make_run_binds(
+    settings: Settings, clock: FixedClock, client: FlaskClient
+) -> None:
+    other = create_app(settings.with_overrides(public_base_url="http://127.0.0.1:5101"), clock)
+    try:
+        assert run(other, "seed-demo").exit_code == 0
+        page = other.test_client().get("/widget-demo").get_data(as_text=True)
+    finally:
+        other.extensions["db"].dispose()
+    assert client.get("/api/v1/queues/support").status_code == 200
+    exported = json.loads(run(other, "queue", "export", "support").output)
+    assert exported["widget"]["allowed_origins"] == ["http://localhost:5101"]
+    assert '<script src="http://127.0.0.1:5101/widget.js"' in page
+    assert 'href="http://localhost:5101/widget-demo"' in page
+    # The page's origin may book: the API's CORS answer names it.
+    preflight = client.options(
+        "/api/v1/callbacks",
+        headers={"Origin": "http://localhost:5101", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.headers.get("Access-Control-Allow-Origin") == "http://localhost:5101"
+
+
+def test_seed_demo_crm_keeps_one_subscription_whatever_the_port(
+    settings: Settings, clock: FixedClock, demo_queue: str, db: Database
+) -> None:
+    outputs = []
+    for port in (5000, 5000, 5101):
+        app = create_app(settings.with_overrides(public_base_url=f"http://127.0.0.1:{port}"), clock)
+        try:
+            result = run(app, "seed-demo-crm")
+        finally:
+            app.extensions["db"].dispose()
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "made" in outputs[0] and "already there" in outputs[1] and "moved to this address" in outputs[2]
+    with db.read() as session:
+        urls = list(session.scalars(select(EventSubscription.url)))
+    assert urls == ["http://127.0.0.1:5101/simulator/crm"]
 
 
 def test_seed_demo_activity_makes_a_week_of_reportable_history_once(app: Flask, demo_queue: str) -> None:
@@ -148,8 +201,7 @@ def test_seed_demo_activity_makes_a_week_of_reportable_history_once(app: Flask, 
     first = run(app, "seed-demo-activity")
     assert first.exit_code == 0 and "past callbacks" in first.output, first.output
     assert run(app, "seed-demo-activity").output.strip() == "demo activity: already there"
-    credentials = run(app, "demo-admin").output.split()
-    email, password = credentials[-3], credentials[-1]
+    email, password = demo_credentials(run(app, "demo-admin").output)
     client = app.test_client()
     assert sign_in(client, email, password).status_code == 303
     report = client.get("/console/reports.csv?queue=support&period=week&start=2026-12-28")
