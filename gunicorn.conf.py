@@ -12,6 +12,7 @@ Flags given on the command line or in GUNICORN_CMD_ARGS override what is set her
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from dotenv import load_dotenv
@@ -43,3 +44,15 @@ class AppLogger(Logger):
 
 
 logger_class = AppLogger
+
+
+def on_starting(server: Any) -> None:
+    """Refuse several worker processes that would each keep their own rate-limit counts
+    (RATE_LIMIT_STORAGE_URI=memory://): an address would get N times the limit."""
+    from app.settings import SettingsError, check_web_processes, load_settings
+
+    try:
+        check_web_processes(load_settings(), server.cfg.workers)
+    except SettingsError as error:
+        server.log.error("refusing to start: %s", error)
+        sys.exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import logs
 from app.clock import Clock, SystemClock
@@ -30,6 +31,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in the documented order
+    if settings.trusted_proxies:
+        # Behind that many reverse proxies: the client's address, the scheme and the host as
+        # the proxies saw them (X-Forwarded-For, -Proto, -Host; docs/deployment.md). Not
+        # X-Forwarded-Port or -Prefix: the recipes do not set them, so a client could.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     logs.configure(settings)
     logs.init_request_logging(app)
 

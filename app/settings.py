@@ -60,10 +60,15 @@ class Settings:
     # otherwise: retention_days in its document); texts with no callback age the same way.
     retention_days: int = 90
     # The public API's limit per client IP (Flask-Limiter notation), and where the counts
-    # live: memory:// counts per web process; a shared store (redis://…) counts across them.
+    # live: memory:// counts in one web process (make run: one process with threads); a
+    # shared store (redis://…) counts across every process and machine. With memory://,
+    # gunicorn refuses more than one worker process unless per-process counts are allowed
+    # explicitly (check_web_processes).
     api_rate_limit: str = "5/second"
     rate_limit_storage_uri: str = "memory://"
-    # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
+    allow_per_process_rate_limits: bool = False
+    # How many reverse proxies in front of the app set X-Forwarded-For, -Proto and -Host
+    # (0: trust none, and take the client's address and the scheme from the connection).
     trusted_proxies: int = 0
     # CRM event deliveries (events/): attempts in all, the wait between them, the receiver's
     # time to answer, POSTs in flight per subscription and in all, how long the log is kept.
@@ -80,6 +85,15 @@ class Settings:
     prometheus_multiproc_dir: Path | None = None
     # When set, /metrics answers only requests carrying "Authorization: Bearer <token>".
     metrics_bearer_token: str | None = None
+    # A worker serves its own /metrics on this port (None: it does not), for machines that
+    # run workers and no web process (docs/operations.md, "Scraping N web and M workers").
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+
+    @property
+    def rate_limits_shared(self) -> bool:
+        """The rate limits' counts live in a store every process shares."""
+        return not self.rate_limit_storage_uri.startswith("memory://")
 
     @property
     def configured_providers(self) -> tuple[str, ...]:
@@ -96,6 +110,21 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+# The stores whose client library we ship (redis, pinned): memory:// counts in one process.
+RATE_LIMIT_STORES = ("memory://", "redis://", "rediss://", "redis+unix://")
+
+
+def check_web_processes(settings: Settings, processes: int) -> None:
+    """Refuse N > 1 web processes that would each count the rate limits on their own (an
+    address would get N times API_RATE_LIMIT), unless that was allowed on purpose."""
+    if processes > 1 and not settings.rate_limits_shared and not settings.allow_per_process_rate_limits:
+        raise SettingsError(
+            f"{processes} web processes with RATE_LIMIT_STORAGE_URI=memory:// would each count the rate "
+            "limits on their own: set RATE_LIMIT_STORAGE_URI=redis://… (a store they share, "
+            "docs/deployment.md), run one process (with threads), or set ALLOW_PER_PROCESS_RATE_LIMITS=true"
+        )
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -215,6 +244,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"API_RATE_LIMIT={api_rate_limit!r} must be a limit such as 5/second or 100/minute"
         ) from None
+    storage = env.get("RATE_LIMIT_STORAGE_URI", "memory://").strip()
+    if not storage.startswith(RATE_LIMIT_STORES):
+        raise SettingsError(
+            f"RATE_LIMIT_STORAGE_URI={storage.split('://')[0]}://… must be memory:// or redis:// (rediss://, redis+unix://)"
+        )
+    metrics_port_raw = env.get("WORKER_METRICS_PORT", "").strip()
     multiproc = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     if multiproc and not Path(multiproc).is_dir():
         raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={multiproc!r} is not a directory (create it, empty, at start)")
@@ -249,7 +284,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dial_concurrency=_parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
         simulator_latency_ms=_parse_int("SIMULATOR_LATENCY_MS", env.get("SIMULATOR_LATENCY_MS", "0"), 0, 60_000),
         api_rate_limit=api_rate_limit,
-        rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", "memory://").strip(),
+        rate_limit_storage_uri=storage,
+        allow_per_process_rate_limits=parse_bool(
+            "ALLOW_PER_PROCESS_RATE_LIMITS", env.get("ALLOW_PER_PROCESS_RATE_LIMITS", "false")
+        ),
         trusted_proxies=_parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
         booking_link_days=_parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
         event_max_attempts=_parse_int("EVENT_MAX_ATTEMPTS", env.get("EVENT_MAX_ATTEMPTS", "4"), 1, 50),
@@ -263,6 +301,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
         metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
+        worker_metrics_port=_parse_int("WORKER_METRICS_PORT", metrics_port_raw, 1, 65535) if metrics_port_raw else None,
+        worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
         retention_days=_parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS", "90"), 1, 3650),
     )
     if settings.telephony_provider not in settings.configured_providers:

@@ -174,6 +174,7 @@ class Backend:
             "INSTANCE_PATH": str(self.instance),
             "LOG_LEVEL": "WARNING",
             "API_RATE_LIMIT": "1000000/second",  # the load comes from one address
+            "ALLOW_PER_PROCESS_RATE_LIMITS": "true",  # a limit nobody reaches: no shared store needed
         }
         self.server = Gunicorn(self.env, WORKERS, self.work / f"gunicorn-{self.name}.log", GUNICORN_ARGS)
         say(f"  gunicorn: {WORKERS} workers on 127.0.0.1:{self.server.port} {' '.join(GUNICORN_ARGS)}".rstrip())

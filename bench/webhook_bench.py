@@ -396,6 +396,7 @@ def run_webhooks(
         "PUBLIC_BASE_URL": base,
         "LOG_LEVEL": "WARNING",
         "API_RATE_LIMIT": "1000000/second",  # the load comes from one address
+        "ALLOW_PER_PROCESS_RATE_LIMITS": "true",  # a limit nobody reaches: no shared store needed
     }
     server = WebServer(port, env, workers, run_dir / "gunicorn.log")
     hook: list[dict[str, Any]] = []

@@ -58,6 +58,29 @@ def postgres_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis for the shared rate-limit counts (``make test`` starts one: TEST_REDIS_URL);
+    each test that takes it starts from an empty database. Absent: skipped, but with
+    ``REQUIRE_POSTGRES=1`` (make test, CI) the run fails instead."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_REDIS_URL is not set (make test starts a Redis)")
+        pytest.skip("no Redis: set TEST_REDIS_URL (make test does)")
+    return url
+
+
+@pytest.fixture
+def empty_redis(redis_url: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sqlite-template")
     path = folder / "template.db"

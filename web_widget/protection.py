@@ -4,7 +4,9 @@ field (``web_widget.schemas.CreateCallback.website``).
 
 - Per IP: ``API_RATE_LIMIT`` (default 5/second) over every ``/api/v1`` route; over it,
   429 ``request_throttle_timeout`` with ``Retry-After``. Counts live in
-  ``RATE_LIMIT_STORAGE_URI`` (memory:// by default: per web process).
+  ``RATE_LIMIT_STORAGE_URI``: memory:// by default, which holds in one web process (make
+  run's); several processes share Redis (redis://…), and gunicorn refuses several with
+  memory:// (``app.settings.check_web_processes``).
 - Per phone: ``widget.requests_per_phone_per_hour`` callbacks created for one number in
   one queue in the last hour (default 3); over it, 429 ``request_throttle_count``. Counted
   in the database (the callbacks themselves), so it holds across processes and restarts.
@@ -26,7 +28,6 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import context
 from app.models import ApiKey, Queue, UTCDateTime
@@ -100,15 +101,15 @@ def request_actor(default: str) -> str:
 def init_protection(app: Flask, settings: Settings, *blueprints: Blueprint) -> Limiter:
     """One limiter per app (its own counts), limiting every route of these blueprints (the
     API, the booking page) together: one allowance per address."""
-    if settings.trusted_proxies:
-        # The client's address from X-Forwarded-For, as set by that many proxies in front.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     limiter = Limiter(
-        get_remote_address,
+        get_remote_address,  # the client's address: behind TRUSTED_PROXIES, from X-Forwarded-For (create_app)
         app=app,
         storage_uri=settings.rate_limit_storage_uri,
         strategy="moving-window",  # exact: no burst of twice the limit at a window edge
         headers_enabled=True,
+        # A shared store that stops answering (Redis restarting) must not stop bookings:
+        # each process counts in memory meanwhile, and goes back to the store when it answers.
+        in_memory_fallback_enabled=settings.rate_limits_shared,
     )
 
     @limiter.request_filter

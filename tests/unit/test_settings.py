@@ -53,6 +53,11 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
         ("TRUSTED_PROXIES", "-1"),
         ("BOOKING_LINK_DAYS", "0"),
         ("BOOKING_LINK_DAYS", "a week"),
+        ("RATE_LIMIT_STORAGE_URI", "memcached://127.0.0.1:11211"),
+        ("RATE_LIMIT_STORAGE_URI", "127.0.0.1:6379"),
+        ("ALLOW_PER_PROCESS_RATE_LIMITS", "sometimes"),
+        ("WORKER_METRICS_PORT", "0"),
+        ("WORKER_METRICS_PORT", "metrics"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, name: str, value: str) -> None:
@@ -92,3 +97,15 @@ def test_retention_days_default_to_90_and_are_parsed_strictly(tmp_path: Path) ->
     for bad in ("0", "90 days", "4000"):
         with pytest.raises(SettingsError, match="RETENTION_DAYS"):
             load_settings({"INSTANCE_PATH": str(tmp_path), "RETENTION_DAYS": bad})
+
+
+def test_scale_out_settings(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"}
+    defaults = load_settings(env)
+    assert defaults.rate_limit_storage_uri == "memory://" and not defaults.rate_limits_shared
+    assert defaults.worker_metrics_port is None and defaults.worker_metrics_host == "127.0.0.1"
+    shared = load_settings({**env, "RATE_LIMIT_STORAGE_URI": "redis://redis:6379/0"})
+    assert shared.rate_limits_shared
+    worker = load_settings({**env, "WORKER_METRICS_PORT": "9100", "WORKER_METRICS_HOST": "0.0.0.0"})
+    assert (worker.worker_metrics_host, worker.worker_metrics_port) == ("0.0.0.0", 9100)
+    assert load_settings({**env, "ALLOW_PER_PROCESS_RATE_LIMITS": "yes"}).allow_per_process_rate_limits
