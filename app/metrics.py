@@ -215,7 +215,11 @@ def multiprocess_active() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-def build_registry(settings: Settings, db: Database, clock: Clock) -> CollectorRegistry:
+def build_registry(
+    settings: Settings, db: Database, clock: Clock, *, database_gauges: bool = True
+) -> CollectorRegistry:
+    """The counters (this process's, or with PROMETHEUS_MULTIPROC_DIR every process's that
+    shares the directory) and, with ``database_gauges``, the figures read from the database."""
     registry = CollectorRegistry(auto_describe=False)
     if settings.prometheus_multiproc_dir is not None:
         if not multiprocess_active():
@@ -226,7 +230,8 @@ def build_registry(settings: Settings, db: Database, clock: Clock) -> CollectorR
         MultiProcessCollector(registry, path=str(settings.prometheus_multiproc_dir))  # type: ignore[no-untyped-call]
     else:
         registry.register(_ThisProcess())
-    registry.register(CallbackCollector(db, clock))
+    if database_gauges:
+        registry.register(CallbackCollector(db, clock))
     return registry
 
 
@@ -242,13 +247,22 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def token_accepted(settings: Settings, authorization: str | None) -> bool:
+    """METRICS_BEARER_TOKEN, when set, is presented as "Authorization: Bearer <token>"."""
+    if not settings.metrics_bearer_token:
+        return True
+    expected = f"Bearer {settings.metrics_bearer_token}".encode()
+    return hmac.compare_digest((authorization or "").encode(), expected)
+
+
+UNAUTHORIZED = {"type": "unauthorized", "message": "a bearer token is required", "details": {}}
+
+
 @metrics.get("/metrics")
 def scrape() -> Response | tuple[dict[str, Any], int]:
     settings: Settings = current_app.extensions["settings"]
-    if settings.metrics_bearer_token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_bearer_token}".encode()):
-            return {"type": "unauthorized", "message": "a bearer token is required", "details": {}}, 401
+    if not token_accepted(settings, request.headers.get("Authorization")):
+        return UNAUTHORIZED, 401
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     response = Response(encoder(_registry()), content_type=content_type)
     response.headers["Cache-Control"] = "no-store"

@@ -29,6 +29,7 @@ from app.personal_data import anonymise_due
 from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
+from app.worker_metrics import WorkerMetricsServer
 from events.sender import EventSender, forget_old
 from sms.delivery import forget_early_reports
 
@@ -233,10 +234,16 @@ class Worker:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        metrics_server = None
+        if self.settings.worker_metrics_port is not None:  # a worker-only machine's own /metrics
+            metrics_server = WorkerMetricsServer(self.settings, self.db, self.clock)
+            metrics_server.start()
         log.info("worker started: %s", ", ".join(t.__name__ for t, _ in self.ticks()))
         try:
             scheduler.start()
         finally:
             self.dialer.close()
             self.events.close()
+            if metrics_server is not None:
+                metrics_server.stop()
         log.info("worker stopped")
