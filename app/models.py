@@ -793,6 +793,24 @@ class WorkerHeartbeat(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class JobRun(Base):
+    """One row per periodic job (the daily retention pass, the hourly upkeep): when its
+    last run started and finished, and who holds it. Workers claim a due job by one
+    conditional UPDATE of its row (app/periodic.py), so that it runs once per period in
+    the whole cluster, not once per worker process or per restart. ``lease_until`` is set
+    while a run holds the job (None once it finished); ``lease_owner`` is the worker that
+    last claimed it; ``runs`` counts the runs started."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # Reports read a queue's events and attempts by time (console/reports.py).
 Index("ix_callback_event_at", CallbackEvent.at)
 Index("ix_attempt_requested_at", Attempt.requested_at)

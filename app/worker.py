@@ -1,7 +1,9 @@
 """The worker process: APScheduler drives periodic ticks; the database holds all state.
 
 Ticks are idempotent and cheap to repeat, so a late or doubled tick is harmless,
-and nothing is lost when the process dies: APScheduler holds no work of its own.
+and nothing is lost when the process dies: APScheduler holds no work of its own. The
+daily and hourly jobs run once per cluster per period, not once per worker: their ticks
+only ask, every minute, whether this worker wins the job's claim (app/periodic.py).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from app import call_inbox, health
+from app import call_inbox, health, periodic
 from app.clock import Clock
 from app.db import Database
 from app.dialer import Dialer, send_pending_sms
@@ -31,11 +34,20 @@ from app.settings import Settings
 from app.slot_sync import sync_slots
 from app.worker_metrics import WorkerMetricsServer
 from events.sender import EventSender, forget_old
+from scheduler.periodic import PeriodicJob
 from sms.delivery import forget_early_reports
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+
+# Once per cluster per period. A lease is how long a run may take before another worker
+# takes it for dead and runs the job again (the jobs are idempotent; a repeat is harmless).
+EXTEND_SLOTS = PeriodicJob("extend_slots", period=timedelta(hours=1), lease=timedelta(minutes=10))
+FORGET_EXPIRED = PeriodicJob("forget_expired", period=timedelta(hours=1), lease=timedelta(minutes=10))
+ANONYMISE = PeriodicJob("anonymise", period=timedelta(days=1), lease=timedelta(hours=1))
+# How often each worker asks whether one of them is due: a job starts at most this late.
+PERIODIC_CHECK_SECONDS = 60
 
 _started_in_this_process = False
 
@@ -53,6 +65,8 @@ class Worker:
         self.dialer = Dialer(db, providers, clock, settings)
         self.events = EventSender(db, clock, settings, owner=self.dialer.worker_id)
         self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
+        # Run the periodic jobs whenever asked, however recently they ran (``run(once=True)``).
+        self.force_periodic = False
         self._dispatching = threading.Lock()
         self._delivering = threading.Lock()
 
@@ -160,18 +174,41 @@ class Worker:
             if done < ANONYMISE_BATCH:
                 return
 
+    def periodic_jobs(self) -> list[tuple[PeriodicJob, Callable[[], None]]]:
+        """The jobs that run once per cluster per period, with what each runs."""
+        return [(EXTEND_SLOTS, self.extend_slots), (FORGET_EXPIRED, self.forget_expired), (ANONYMISE, self.anonymise)]
+
+    def run_periodic(self, job: PeriodicJob, body: Callable[[], None]) -> bool:
+        """Run ``job`` if it is due and this worker wins its claim; True if it ran to the end."""
+        if self.dialer.stopping.is_set():
+            return False
+        return periodic.run_if_due(
+            self.db,
+            self.clock,
+            job,
+            self.dialer.worker_id,
+            body,
+            force=self.force_periodic,
+            stopping=self.dialer.stopping,
+        )
+
+    def _periodic_tick(self, job: PeriodicJob, body: Callable[[], None]) -> Callable[[], None]:
+        def tick() -> None:
+            self.run_periodic(job, body)
+
+        tick.__name__ = job.name
+        return tick
+
     def ticks(self) -> list[tuple[Callable[[], None], int]]:
-        """(tick, interval in seconds)."""
+        """(tick, interval in seconds). A periodic job's tick only asks whether it is due."""
         return [
             (self.dispatch, 1),
             (self.apply_call_events, 1),
             (self.send_texts, 2),
             (self.deliver_events, 1),
             (self.reconcile, 15),
-            (self.extend_slots, 3600),
-            (self.forget_expired, 3600),
             (self.heartbeat, 5),
-            (self.anonymise, 86400),
+            *((self._periodic_tick(job, body), PERIODIC_CHECK_SECONDS) for job, body in self.periodic_jobs()),
         ]
 
     def _overdue(self) -> None:
@@ -194,6 +231,9 @@ class Worker:
         _started_in_this_process = not once
         if once:
             self.dispatch_window = 0.0  # one pass, no waiting for what falls due later
+            # Every periodic job runs now (and counts as its period's run for the other
+            # workers), unless another worker's run of it holds the lease at this moment.
+            self.force_periodic = True
             try:
                 for tick, _ in self.ticks():
                     tick()
@@ -238,7 +278,7 @@ class Worker:
         if self.settings.worker_metrics_port is not None:  # a worker-only machine's own /metrics
             metrics_server = WorkerMetricsServer(self.settings, self.db, self.clock)
             metrics_server.start()
-        log.info("worker started: %s", ", ".join(t.__name__ for t, _ in self.ticks()))
+        log.info("worker started as %s: %s", self.dialer.worker_id, ", ".join(t.__name__ for t, _ in self.ticks()))
         try:
             scheduler.start()
         finally:

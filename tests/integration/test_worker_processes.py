@@ -1,5 +1,6 @@
 """Real worker processes: one killed with SIGKILL mid-dial is reconciled without a
-second dial, and three workers sharing a database dial every due callback once."""
+second dial, three workers sharing a database dial every due callback once, and two
+workers starting together run each daily and hourly job once between them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from app.clock import FixedClock
 from app.db import Database
-from app.models import Attempt, Callback, SimCall
+from app.models import Attempt, Callback, JobRun, SimCall, WorkerHeartbeat
 from app.settings import Settings
 from tests.integration.helpers import book
 
@@ -179,3 +180,27 @@ def test_sigterm_under_a_backlog_stops_the_worker_and_hands_back_what_it_did_not
     assert len(handed_back) == 40 - calls and all(c.lease_owner is None for c in handed_back)
     # Every attempt left is a call that went out; those never dialed left no attempt row.
     assert len(attempts) == calls and all(call_id is not None for call_id, _ in attempts)
+
+
+def test_two_workers_starting_together_run_each_periodic_job_once_between_them(
+    live_queue: str,
+    db: Database,
+    tmp_path: Path,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    workers = [start_worker(LOG_LEVEL="INFO") for _ in range(2)]
+    wait_until(lambda: count(db, select(func.count()).select_from(WorkerHeartbeat)) == 2, 30, "both workers to beat")
+    finished = select(func.count()).select_from(JobRun).where(JobRun.last_finished_at.is_not(None))
+    wait_until(lambda: count(db, finished) == 3, 30, "the three periodic jobs to finish")
+    # Each worker asks at its start, beside its first heartbeat: give the slower one's
+    # claims a moment to be made (and refused) before stopping both.
+    time.sleep(1)
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.wait(timeout=20) == 0
+    with db.read() as session:
+        rows = {row.name: row.runs for row in session.scalars(select(JobRun))}
+    assert rows == {"anonymise": 1, "extend_slots": 1, "forget_expired": 1}
+    logs = [(tmp_path / f"worker{n}.log").read_text(encoding="utf-8") for n in range(2)]
+    assert sum("periodic job anonymise finished" in log for log in logs) == 1
