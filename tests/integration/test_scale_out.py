@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from app.clock import FixedClock
 from app.db import Database
-from app.models import Callback, Queue, SimCall, Slot
+from app.models import Callback, JobRun, Queue, SimCall, Slot
 from app.settings import Settings
 from console.accounts import new_api_key
 from tests.integration.helpers import phone
@@ -204,6 +204,13 @@ def test_the_limits_metrics_and_jobs_hold_across_two_web_servers_and_two_workers
     bodies = [requests.get(url, timeout=5).text for url in metrics_urls]
     dials = [_metric(body, 'dispatch_lag_seconds_count{provider="simulator"}') for body in bodies]
     assert sum(dials) == ASAP_BOOKINGS
+
+    # The daily and hourly jobs: run once for the cluster, however many workers ask.
+    done = select(func.count()).select_from(JobRun).where(JobRun.last_finished_at.is_not(None))
+    wait_until(lambda: _count(db, done) == 3, 30, "the periodic jobs to finish")
+    with db.read() as session:
+        runs = {row.name: row.runs for row in session.scalars(select(JobRun))}
+    assert runs == {"anonymise": 1, "extend_slots": 1, "forget_expired": 1}
 
     codes_at_stop = cluster.stop()
     assert codes_at_stop == [0, 0, 0, 0], "every process stops cleanly on SIGTERM"
