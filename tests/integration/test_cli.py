@@ -162,10 +162,10 @@ def test_seed_demo_allows_the_demo_page_at_the_port_make_run_binds(
     try:
         assert run(other, "seed-demo").exit_code == 0
         page = other.test_client().get("/widget-demo").get_data(as_text=True)
+        exported = json.loads(run(other, "queue", "export", "support").output)
     finally:
         other.extensions["db"].dispose()
     assert client.get("/api/v1/queues/support").status_code == 200
-    exported = json.loads(run(other, "queue", "export", "support").output)
     assert exported["widget"]["allowed_origins"] == ["http://localhost:5101"]
     assert '<script src="http://127.0.0.1:5101/widget.js"' in page
     assert 'href="http://localhost:5101/widget-demo"' in page
