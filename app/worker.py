@@ -69,6 +69,13 @@ class Worker:
         self.force_periodic = False
         self._dispatching = threading.Lock()
         self._delivering = threading.Lock()
+        self._last_beat: float | None = None  # time.monotonic() of the last heartbeat written
+
+    def alive(self) -> bool:
+        """Whether this worker wrote its heartbeat recently (its scheduler runs and the
+        database answers): the worker's own /healthz (WORKER_METRICS_PORT)."""
+        beat = self._last_beat
+        return beat is not None and time.monotonic() - beat <= self.settings.worker_heartbeat_max_age_seconds
 
     def dispatch(self) -> None:
         """The dispatch tick. APScheduler calls it every second; the first call runs the
@@ -163,6 +170,7 @@ class Worker:
     def heartbeat(self) -> None:
         """Tell /readyz this worker is alive (app/health.py)."""
         health.beat(self.db, self.clock.now())
+        self._last_beat = time.monotonic()
 
     def anonymise(self) -> None:
         """The daily retention pass (app/personal_data.py), a batch per transaction."""
@@ -276,7 +284,7 @@ class Worker:
         signal.signal(signal.SIGINT, stop)
         metrics_server = None
         if self.settings.worker_metrics_port is not None:  # a worker-only machine's own /metrics
-            metrics_server = WorkerMetricsServer(self.settings, self.db, self.clock)
+            metrics_server = WorkerMetricsServer(self.settings, self.db, self.clock, alive=self.alive)
             metrics_server.start()
         log.info("worker started as %s: %s", self.dialer.worker_id, ", ".join(t.__name__ for t, _ in self.ticks()))
         try:

@@ -7,6 +7,11 @@ due and undialed): those are the whole cluster's, scraped from the web processes
 serving them from every worker too would count them M times in a sum. It takes the same
 bearer token as the web's /metrics (METRICS_BEARER_TOKEN). A thread of the worker serves
 it, so a worker that is alive answers; it stops with the worker.
+
+``/healthz`` beside it is the worker's liveness for a container healthcheck or a
+supervisor (no token: it says nothing but ok): 200 while the worker's heartbeat was
+written within WORKER_HEARTBEAT_MAX_AGE_SECONDS (its scheduler runs and the database
+answers), 503 otherwise.
 """
 
 from __future__ import annotations
@@ -41,13 +46,18 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not logged: one every 15 s per scraper would drown the worker's log."""
 
 
-def metrics_wsgi_app(settings: Settings, db: Database, clock: Clock) -> WsgiApp:
+def metrics_wsgi_app(settings: Settings, db: Database, clock: Clock, alive: Callable[[], bool]) -> WsgiApp:
     inner = make_wsgi_app(build_registry(settings, db, clock, database_gauges=False))
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/metrics":
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":
+            ok = alive()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            return [json.dumps({"status": "ok" if ok else "no recent heartbeat"}).encode()]
+        if path != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"the worker serves /metrics only\\n"]
+            return [b"the worker serves /metrics and /healthz only\n"]
         if not token_accepted(settings, environ.get("HTTP_AUTHORIZATION")):
             start_response("401 Unauthorized", [("Content-Type", "application/json")])
             return [json.dumps(UNAUTHORIZED).encode()]
@@ -59,12 +69,12 @@ def metrics_wsgi_app(settings: Settings, db: Database, clock: Clock) -> WsgiApp:
 class WorkerMetricsServer:
     """Serves ``metrics_wsgi_app`` on WORKER_METRICS_HOST:WORKER_METRICS_PORT in a thread."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
+    def __init__(self, settings: Settings, db: Database, clock: Clock, alive: Callable[[], bool]) -> None:
         assert settings.worker_metrics_port is not None
         self._server = make_server(
             settings.worker_metrics_host,
             settings.worker_metrics_port,
-            metrics_wsgi_app(settings, db, clock),
+            metrics_wsgi_app(settings, db, clock, alive),
             server_class=_ThreadingServer,
             handler_class=_QuietHandler,
         )

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,8 +74,25 @@ def test_a_worker_serves_its_own_counters_behind_the_token(
         refused = requests.get(url, timeout=2)
         assert refused.status_code == 401 and refused.json()["type"] == "unauthorized"
         assert requests.get(f"http://127.0.0.1:{port}/", headers=auth, timeout=2).status_code == 404
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # liveness: no token
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         log.close()
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_the_workers_healthz_fails_once_its_heartbeat_is_old(settings: Settings, app) -> None:  # type: ignore[no-untyped-def]
+    from app.worker import Worker
+
+    worker = Worker(app.extensions["db"], app.extensions["clock"], settings, app.extensions["providers"])
+    try:
+        assert not worker.alive()  # no heartbeat written yet
+        worker.heartbeat()
+        assert worker.alive()
+        worker._last_beat = time.monotonic() - settings.worker_heartbeat_max_age_seconds - 1
+        assert not worker.alive()
+    finally:
+        worker.dialer.close()
+        worker.events.close()
