@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.clock import FixedClock
 from app.db import Database
-from app.models import EventSubscription, Slot
+from app.models import ApiKey, EventSubscription, Slot
 from app.settings import Settings
 from tests.conftest import demo_document
 from tests.integration.helpers import book, slots
@@ -137,6 +137,20 @@ def test_create_admin_makes_an_admin_who_can_sign_in(app: Flask) -> None:
         args=["callbacks", "create-admin", "--email", "b@example.com"], input="short\n" * 2
     )
     assert short.exit_code == 2 and "at least 12 characters" in short.output
+
+
+def test_create_api_key_prints_a_key_the_api_takes_once_and_refuses_a_bad_name(app: Flask) -> None:
+    result = run(app, "create-api-key", "--name", "crm", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip()
+    client = app.test_client()
+    assert client.get("/api/v1/subscriptions", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert client.get("/api/v1/subscriptions", headers={"Authorization": "Bearer cbk_wrong"}).status_code == 401
+    with app.extensions["db"].read() as session:
+        row = session.scalars(select(ApiKey)).one()
+        assert (row.name, row.role, row.key_hash != key) == ("crm", "admin", True)
+    blank = run(app, "create-api-key", "--name", "  ")
+    assert blank.exit_code == 2 and "the key needs a name" in blank.output
 
 
 def test_demo_admin_prints_working_credentials_each_time(app: Flask) -> None:
