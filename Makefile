@@ -108,9 +108,10 @@ unit: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev $(PRISM) lint
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-nginx.sh
 	@url=$$(scripts/pg-test-server.sh start) || exit 1; \
 	redis=$$(scripts/redis-test-server.sh start) || { scripts/pg-test-server.sh stop; exit 1; }; \
-	TEST_DATABASE_URL=$$url TEST_REDIS_URL=$$redis REQUIRE_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	TEST_DATABASE_URL=$$url TEST_REDIS_URL=$$redis REQUIRE_POSTGRES=1 REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; scripts/redis-test-server.sh stop; exit $$rc
 
 bench: bench-booking bench-dialer bench-events

@@ -6,11 +6,14 @@
 # the venv (.venv) runs the app. Leaves nothing behind.
 #
 #   deploy/verify/nginx.sh
+#   HTTPS_PORT=8444 HTTP_PORT=8081 APP_PORT=8010 deploy/verify/nginx.sh   # the defaults
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+VENV=${VENV:-.venv}
 
 HTTPS_PORT=${HTTPS_PORT:-8444}
 APP_PORT=${APP_PORT:-8010}
+HTTP_PORT=${HTTP_PORT:-8081}
 HOST=callbacks.localhost
 BASE="https://$HOST:$HTTPS_PORT"
 LIMIT=10
@@ -40,7 +43,7 @@ sed -e "s/callbacks\.example\.com;/$HOST;/" \
     -e "s#/etc/letsencrypt/live/callbacks.example.com/privkey.pem#$work/key.pem#" \
     -e "s#/var/www/letsencrypt#$work/letsencrypt#" \
     -e "s/listen 443 ssl/listen $HTTPS_PORT ssl/" -e "s/listen \[::\]:443 ssl/listen [::]:$HTTPS_PORT ssl/" \
-    -e "s/listen 80;/listen $((HTTPS_PORT + 1));/" -e "s/listen \[::\]:80;/listen [::]:$((HTTPS_PORT + 1));/" \
+    -e "s/listen 80;/listen $HTTP_PORT;/" -e "s/listen \[::\]:80;/listen [::]:$HTTP_PORT;/" \
     -e "s/server 127.0.0.1:8000;/server 127.0.0.1:$APP_PORT;/" \
     deploy/nginx/callbacks.conf >"$work/nginx/callbacks.conf"
 cat >"$work/nginx.conf" <<CONF
@@ -62,16 +65,16 @@ export INSTANCE_PATH=$work DATABASE_URL="sqlite:///$work/callbacks.db" PUBLIC_BA
 export TRUSTED_PROXIES=1 API_RATE_LIMIT=$LIMIT/minute TELEPHONY_PROVIDER=simulator
 export TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TWILIO_AUTH_TOKEN=verify-auth-token
 export PROMETHEUS_MULTIPROC_DIR=$work/prometheus && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-.venv/bin/flask --app wsgi callbacks init-db >"$work/migrate.log" 2>&1
-for queue in deploy/verify/queues/*.json; do .venv/bin/flask --app wsgi callbacks queue import - <"$queue"; done
-key=$(.venv/bin/flask --app wsgi callbacks create-api-key --name verify | tail -n 1)
-.venv/bin/gunicorn --config gunicorn.conf.py --bind "127.0.0.1:$APP_PORT" --workers 1 --threads 8 wsgi:app \
+"$VENV"/bin/flask --app wsgi callbacks init-db >"$work/migrate.log" 2>&1
+for queue in deploy/verify/queues/*.json; do "$VENV"/bin/flask --app wsgi callbacks queue import - <"$queue"; done
+key=$("$VENV"/bin/flask --app wsgi callbacks create-api-key --name verify | tail -n 1)
+"$VENV"/bin/gunicorn --config gunicorn.conf.py --bind "127.0.0.1:$APP_PORT" --workers 1 --threads 8 wsgi:app \
   >"$work/web.log" 2>&1 & pids+=($!)
-.venv/bin/flask --app wsgi callbacks worker >"$work/worker.log" 2>&1 & pids+=($!)
+"$VENV"/bin/flask --app wsgi callbacks worker >"$work/worker.log" 2>&1 & pids+=($!)
 
 step "checks through $BASE"
-.venv/bin/python deploy/verify/smoke.py --base "$BASE" --ca "$work/cert.pem" --key "$key" \
-  --sql ".venv/bin/python deploy/verify/sqlite_query.py $work/callbacks.db" \
+"$VENV"/bin/python deploy/verify/smoke.py --base "$BASE" --ca "$work/cert.pem" --key "$key" \
+  --sql ""$VENV"/bin/python deploy/verify/sqlite_query.py $work/callbacks.db" \
   --twilio-token verify-auth-token --address-limit "$LIMIT"
 echo
 echo "deploy/nginx/callbacks.conf verified"
