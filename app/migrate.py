@@ -7,9 +7,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# PostgreSQL advisory lock key held while migrating ("cbmg"): `init-db` started on several
+# machines at once (a deploy step on each) migrates once, the others wait and find the
+# schema at head. SQLite needs none: its write lock already serialises them.
+MIGRATION_LOCK_KEY = 0x63626D67
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,10 +23,17 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def _take_migration_lock(connection: Connection) -> None:
+    """Wait for any other migration of this database; held until the transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to ``revision`` over the app's own engine (so SQLite gets our pragmas)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        _take_migration_lock(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -31,6 +42,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Migrate down to ``revision`` (``-1``: one step) before going back to an older release."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        _take_migration_lock(connection)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
