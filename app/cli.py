@@ -17,7 +17,7 @@ from app import context
 from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
 from app.demo_site import demo_page_origin
-from app.migrate import current_revision, downgrade, upgrade
+from app.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
 from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
@@ -44,7 +44,11 @@ def _fail(error: DomainError) -> None:
 @callbacks_cli.command("init-db")
 def init_db() -> None:
     """Create or migrate the database to the latest schema."""
-    upgrade(context.db().engine)
+    try:
+        upgrade(context.db().engine)
+    except DatabaseNotSupported as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
     click.echo(f"database ready: {context.db().engine.url.render_as_string(hide_password=True)}")
 
 

@@ -23,6 +23,37 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+class DatabaseNotSupported(RuntimeError):
+    """The database cannot hold this app's data as it is configured."""
+
+
+def check_encoding(engine: Engine) -> None:
+    """PostgreSQL must store UTF-8: under SQL_ASCII (initdb's default without a UTF-8 locale)
+    psycopg hands back bytes instead of text, and SQLAlchemy fails on its first connection
+    with a TypeError. Asked over a plain psycopg connection, before SQLAlchemy's first one,
+    so that the answer is this message naming the way out."""
+    if engine.dialect.name != "postgresql":
+        return
+    import psycopg
+
+    url = engine.url
+    params = {key: value for key, value in url.query.items() if isinstance(value, str)}
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, **params
+    )
+    with psycopg.connect(conninfo) as connection:
+        row = connection.execute(
+            "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    value = row[0] if row else None
+    encoding = value.decode() if isinstance(value, bytes) else str(value)
+    if encoding != "UTF8":
+        raise DatabaseNotSupported(
+            f"the database's encoding is {encoding}, not UTF8: create it with "
+            "CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0 (or initdb --encoding=UTF8)"
+        )
+
+
 def _take_migration_lock(connection: Connection) -> None:
     """Wait for any other migration of this database; held until the transaction ends."""
     if connection.dialect.name == "postgresql":
@@ -32,6 +63,7 @@ def _take_migration_lock(connection: Connection) -> None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to ``revision`` over the app's own engine (so SQLite gets our pragmas)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    check_encoding(engine)
     with engine.begin() as connection:
         _take_migration_lock(connection)
         config.attributes["connection"] = connection
