@@ -17,6 +17,7 @@ from app import context
 from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
 from app.demo_site import demo_page_origin
+from app.json_input import loads
 from app.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
 from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
@@ -152,8 +153,8 @@ def demo_admin() -> None:
 def queue_import(file: click.File) -> None:
     """Create or replace a queue from a JSON document (- reads standard input)."""
     try:
-        document = json.load(file)  # type: ignore[arg-type]
-    except json.JSONDecodeError as exc:
+        document = loads(file.read())  # type: ignore[attr-defined]
+    except ValueError as exc:
         click.echo(f"error: {getattr(file, 'name', 'input')} is not valid JSON: {exc}", err=True)
         sys.exit(2)
     _import(document)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import context
 from app.cli import DEMO_QUEUE
+from app.json_input import loads
 from app.models import Queue
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
@@ -51,8 +52,8 @@ def save_queue() -> ResponseReturnValue:
     text = request.form.get("document", "")[:MAX_DOCUMENT]
     key = request.form.get("key") or None  # the queue being edited (None: a new one)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
+        document = loads(text)
+    except ValueError as error:
         return _page(key, text, {"document": f"not valid JSON: {error}"}, 422)
     try:
         doc = parse_queue_document(document)

@@ -7,7 +7,6 @@ shows the sender's side. Registered only when TELEPHONY_PROVIDER is the simulato
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import context
+from app.json_input import loads
 from app.models import EventSubscription, SimCrmEvent, SimSwitch
 from events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from events.subscriptions import create_subscription, update_subscription
@@ -47,7 +47,7 @@ def _signed_by_a_subscriber(session: Session, body: bytes) -> bool:
 def receive() -> tuple[str, int]:
     body = request.get_data()
     try:
-        document = json.loads(body)
+        document = loads(body)
     except ValueError:
         document = {}  # an XML subscription: shown as received
     with context.db().write() as session:

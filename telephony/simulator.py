@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import Database
+from app.json_input import loads
 from app.models import SimCall, SimText
 from telephony.base import (
     AnsweredBy,
@@ -66,7 +67,7 @@ def _header(request: WebhookRequest, name: str) -> str | None:
 
 def _json(request: WebhookRequest) -> dict[str, Any]:
     try:
-        document = json.loads(request.body or b"{}")
+        document = loads(request.body or b"{}")
     except ValueError as exc:
         raise ValueError(f"simulator webhook body is not JSON: {exc}") from None
     if not isinstance(document, dict):

@@ -8,11 +8,22 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
 from app import context
+from app.json_input import loads
 from telephony.simulator_driver import Deliver, SimulatorDriver, SimulatorError
 
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates")
 
 ACTIONS = ("answer", "machine", "press", "silent", "ring_out", "busy", "decline", "hang_up")
+
+
+def _body() -> dict[str, Any]:
+    """The request's JSON object; {} when there is none or it is not an object or not JSON
+    (the view then says which field is missing)."""
+    try:
+        document = loads(request.get_data(cache=True) or b"{}")
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def in_process_deliver(app: Flask) -> Deliver:
@@ -50,7 +61,7 @@ def state() -> Response:
 @simulator.post("/api/calls")
 def call_in() -> Response | tuple[Response, int]:
     """ "Call the queue": the person dials one of our numbers from the number they typed."""
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body: dict[str, Any] = _body()
     from_, to = str(body.get("from", "")).strip()[:32], str(body.get("to", "")).strip()[:32]
     if not to:
         return jsonify({"type": "validation_error", "message": "which number are you calling?", "details": {}}), 400
@@ -66,7 +77,7 @@ def call_in() -> Response | tuple[Response, int]:
 def act(call_id: str, action: str) -> Response | tuple[Response, int]:
     if action not in ACTIONS:
         return jsonify({"type": "not_found", "message": f"no action {action}", "details": {}}), 404
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body: dict[str, Any] = _body()
     phone = driver(agents_available=bool(body.get("agents_available", True)))
     try:
         if action == "answer":
@@ -87,7 +98,7 @@ def act(call_id: str, action: str) -> Response | tuple[Response, int]:
 @simulator.post("/api/texts")
 def send_text() -> Response | tuple[Response, int]:
     """The person texts us: delivered, signed, to our inbound SMS webhook like a provider would."""
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body: dict[str, Any] = _body()
     settings = context.settings()
     sender, text = str(body.get("from", "")).strip()[:20], str(body.get("text", ""))[:1600]
     to = str(body.get("to") or "").strip()[:20] or settings.caller_id

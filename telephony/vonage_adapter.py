@@ -46,6 +46,7 @@ from vonage_utils.errors import VonageError
 from vonage_voice.models.common import AdvancedMachineDetection, Phone
 from vonage_voice.models.requests import CreateCallRequest, ListCallsFilter, ToPhone
 
+from app.json_input import loads
 from telephony.base import (
     AnsweredBy,
     CallEvent,
@@ -729,7 +730,7 @@ def _document(request: WebhookRequest, what: str) -> dict[str, Any]:
             return dict(request.query)
         raise ValueError(f"Vonage {what} is empty")
     try:
-        document = json.loads(request.body)
+        document = loads(request.body)
     except ValueError:
         raise ValueError(f"Vonage {what} body is not JSON") from None
     if not isinstance(document, dict):
@@ -837,7 +838,7 @@ def _payload_digests(request: WebhookRequest) -> Iterator[str]:
     if request.body:
         yield hashlib.sha256(request.body).hexdigest()
         try:
-            document = json.loads(request.body)
+            document = loads(request.body)
         except ValueError:
             return
         yield hashlib.sha256(_compact_json(document)).hexdigest()

@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy import select
 
 from app import context
+from app.json_input import loads
 from app.models import Callback, Queue
 from web_widget.errors import error_response
 
@@ -31,6 +32,15 @@ EXPOSE_HEADERS = "Location"
 PREFLIGHT_MAX_AGE = "600"
 
 ANY_QUEUE_WIDGETS = select(Queue.widget)
+
+
+def _json_or_none(body: bytes) -> Any:
+    """The body's document, for finding its queue; None when it is not JSON (the view
+    then answers what is wrong with it)."""
+    try:
+        return loads(body)
+    except ValueError:
+        return None
 
 
 def init_cors(app: Flask) -> None:
@@ -67,7 +77,7 @@ def _widgets(preflight: bool) -> list[Any]:
             stmt = select(Queue.widget).join(Callback, Callback.queue_id == Queue.id).where(Callback.ref == ref)
             return list(session.scalars(stmt))
         if path.rstrip("/") == "/api/v1/callbacks":
-            body = None if preflight else request.get_json(silent=True)
+            body = None if preflight else _json_or_none(request.get_data(cache=True))
             key = body.get("queue") if isinstance(body, dict) else None
             if isinstance(key, str):
                 return list(session.scalars(select(Queue.widget).where(Queue.key == key)))

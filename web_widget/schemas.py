@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -10,6 +9,7 @@ from typing import Annotated, Any, Literal
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from app.json_input import loads
 from scheduler.errors import DomainError, ValidationFailed
 
 # Control characters have no place in names or tags (and PostgreSQL cannot store NUL);
@@ -36,10 +36,6 @@ class UnsupportedMediaType(DomainError):
     http_status = 415
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def json_body(request: Request) -> Any:
     """The request's JSON document, or a clear 4xx: wrong type, bad encoding, bad JSON."""
     if request.mimetype != "application/json":
@@ -50,8 +46,8 @@ def json_body(request: Request) -> Any:
     except UnicodeDecodeError as exc:
         raise BadJSON("the body is not valid UTF-8", {"byte": exc.start}) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+        return loads(text)
+    except ValueError as exc:
         raise BadJSON(f"the body is not valid JSON: {exc}", {}) from None
 
 
