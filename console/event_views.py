@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app import context
 from app.models import Queue
 from console.accounts import at_least
+from console.redirects import local_target
 from console.views import console, requires
 from events import log, subscriptions
 from events.log import LogFilter
@@ -271,7 +272,5 @@ def redeliver(delivery_id: int) -> ResponseReturnValue:
             log.redeliver(session, delivery_id, context.now(), _actor())
     except log.DeliveryNotFound:
         abort(404)
-    back = request.form.get("next", "")
-    if not back.startswith("/console/events/deliveries") or back.startswith("//"):
-        back = url_for("console.deliveries")
+    back = local_target(request.form.get("next", ""), "/console/events/deliveries", url_for("console.deliveries"))
     return redirect(back, 303)

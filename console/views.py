@@ -34,6 +34,7 @@ from console.accounts import (
     create_user,
     new_api_key,
 )
+from console.redirects import local_target
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
@@ -113,10 +114,7 @@ def login_submit() -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session["user_id"], session["session_version"] = user_id, version
-    target = request.args.get("next", "")
-    if not target.startswith("/console/") or target.startswith("//"):
-        target = url_for("console.overview")
-    return redirect(target, 303)
+    return redirect(local_target(request.args.get("next", ""), "/console/", url_for("console.overview")), 303)
 
 
 @console.post("/logout")

@@ -232,6 +232,38 @@ def test_the_next_parameter_cannot_send_anyone_off_site(client: FlaskClient, use
     assert answer.headers["Location"] == "/console/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/%0d%0aSet-Cookie:%20x=1",  # a newline: a header of its own (was a 500)
+        "/console/%09tab",
+        "/console/%00",
+        "/console/\\evil.example/",  # browsers read a backslash as a slash
+        "https://evil.example/console/",
+        "/consolex",
+    ],
+)
+def test_the_next_parameter_takes_only_a_plain_local_path(
+    client: FlaskClient, users: dict[str, int], target: str
+) -> None:
+    token = csrf(client)
+    answer = client.post(
+        f"/console/login?next={target}",
+        data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/console/"
+    # A good one is kept: signed out, signed in again, sent back there.
+    kept = client.post("/console/logout", data={"csrf_token": csrf(client)})
+    assert kept.status_code == 303
+    token = csrf(client)
+    back = client.post(
+        "/console/login?next=/console/queues?x=1",
+        data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert back.headers["Location"] == "/console/queues?x=1"
+
+
 def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offers_at_once(
     signed_in: SignedIn, client: FlaskClient, db: Database, demo_queue: str
 ) -> None:
