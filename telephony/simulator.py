@@ -16,8 +16,9 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from sqlalchemy import select
 
 from app.db import Database
@@ -63,6 +64,72 @@ def script_to_json(script: VoiceScript) -> dict[str, Any]:
 def _header(request: WebhookRequest, name: str) -> str | None:
     lowered = name.lower()
     return next((v for k, v in request.headers.items() if k.lower() == lowered), None)
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Number = Annotated[str, StringConstraints(max_length=32)]
+Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+
+
+class _Body(BaseModel):
+    """The simulator's webhook bodies, typed like the other providers' (a signed body of
+    the wrong shape is a ValueError, answered 4xx, never a 500)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+_BodyT = TypeVar("_BodyT", bound=_Body)
+
+
+class _CallEventBody(_Body):
+    call_id: Id
+    state: CallState
+    sequence: Annotated[int, Field(ge=0)]
+    answered_by: AnsweredBy | None = None
+    duration: Seconds | None = None
+
+    @field_validator("answered_by", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+
+class _GatherBody(_Body):
+    call_id: Id
+    digits: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class _DialResultBody(_Body):
+    call_id: Id
+    state: CallState
+    duration: Seconds | None = None
+
+
+class _InboundCallBody(_Body):
+    call_id: Id
+    from_: Number | None = Field(default=None, alias="from")
+    to: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class _SmsStatusBody(_Body):
+    message_id: Id
+    status: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    error_code: Annotated[str, StringConstraints(max_length=32)] | int | None = None
+
+
+class _InboundSmsBody(_Body):
+    message_id: Id
+    from_: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(alias="from")
+    to: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    text: Annotated[str, StringConstraints(max_length=2000)]
+
+
+def _parse(model: type[_BodyT], request: WebhookRequest, what: str) -> _BodyT:
+    try:
+        return model.model_validate(_json(request))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise ValueError(f"simulator {what} is malformed: {problems}") from None
 
 
 def _json(request: WebhookRequest) -> dict[str, Any]:
@@ -166,74 +233,37 @@ class SimulatorTelephony:
             raise SignatureError("bad simulator signature")
 
     def parse_call_event(self, request: WebhookRequest) -> CallEvent:
-        document = _json(request)
-        try:
-            call_id = str(document["call_id"])
-            state = CallState(document["state"])
-            sequence = int(document["sequence"])
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"simulator call event is malformed: {exc}") from None
-        answered_by = document.get("answered_by")
-        duration = document.get("duration")
+        event = _parse(_CallEventBody, request, "call event")
         return CallEvent(
             provider=self.name,
-            call_id=call_id,
-            state=state,
-            answered_by=AnsweredBy(answered_by) if answered_by else None,
-            sequence=sequence,
-            duration_seconds=int(duration) if duration is not None else None,
-            billable_seconds=int(duration) if duration is not None else None,
-            dedupe_key=f"{call_id}:{state.value}:{sequence}",
+            call_id=event.call_id,
+            state=event.state,
+            answered_by=event.answered_by,
+            sequence=event.sequence,
+            duration_seconds=event.duration,
+            billable_seconds=event.duration,
+            dedupe_key=f"{event.call_id}:{event.state.value}:{event.sequence}",
         )
 
     def parse_gather(self, request: WebhookRequest) -> GatherResult:
-        document = _json(request)
-        if "call_id" not in document:
-            raise ValueError("simulator gather is missing call_id")
-        digits = document.get("digits") or None
-        return GatherResult(call_id=str(document["call_id"]), digits=str(digits) if digits else None)
+        gather = _parse(_GatherBody, request, "gather")
+        return GatherResult(call_id=gather.call_id, digits=gather.digits or None)
 
     def parse_dial_result(self, request: WebhookRequest) -> DialResult:
-        document = _json(request)
-        try:
-            return DialResult(
-                call_id=str(document["call_id"]),
-                state=CallState(document["state"]),
-                duration_seconds=document.get("duration"),
-            )
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"simulator dial result is malformed: {exc}") from None
+        result = _parse(_DialResultBody, request, "dial result")
+        return DialResult(call_id=result.call_id, state=result.state, duration_seconds=result.duration)
 
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall:
-        document = _json(request)
-        try:
-            return InboundCall(
-                self.name, str(document["call_id"]), str(document.get("from") or ""), str(document["to"])
-            )
-        except KeyError as exc:
-            raise ValueError(f"simulator inbound call is missing {exc}") from None
+        call = _parse(_InboundCallBody, request, "inbound call")
+        return InboundCall(self.name, call.call_id, call.from_ or "", call.to)
 
     def parse_sms_status(self, request: WebhookRequest) -> SmsStatus:
         """The simulator's delivery report: {"message_id", "status", "error_code"?} with
         status already one of ours (queued, sent, delivered, undelivered, failed)."""
-        document = _json(request)
-        try:
-            message_id = str(document["message_id"])
-            status = str(document["status"])
-        except KeyError as exc:
-            raise ValueError(f"simulator SMS status is missing {exc}") from None
-        code = document.get("error_code")
-        return SmsStatus(self.name, message_id, status, str(code) if code is not None else None, status)
+        report = _parse(_SmsStatusBody, request, "SMS status")
+        code = None if report.error_code is None else str(report.error_code)
+        return SmsStatus(self.name, report.message_id, report.status, code, report.status)
 
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
-        document = _json(request)
-        try:
-            return InboundSms(
-                self.name,
-                str(document["message_id"]),
-                str(document["from"]),
-                str(document["to"]),
-                str(document["text"]),
-            )
-        except KeyError as exc:
-            raise ValueError(f"simulator text is missing {exc}") from None
+        text = _parse(_InboundSmsBody, request, "text")
+        return InboundSms(self.name, text.message_id, text.from_, text.to, text.text)

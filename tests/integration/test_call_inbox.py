@@ -191,6 +191,9 @@ def test_an_unknown_attempt_token_is_404_and_an_unparseable_report_is_acknowledg
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(dialer.settings.secret_key, "POST", url, raw)}
     assert client.post(url[len(dialer.settings.public_base_url) :], data=raw, headers=headers).status_code == 404
     assert post_event(client, dialer, attempt, {"call_id": attempt.call_id, "state": "exploded", "sequence": 1}) == 204
+    # Signed, but a field of the wrong type (was a TypeError and a 500): acknowledged, not stored.
+    ill_typed = report(attempt, "completed", 2, duration={"seconds": 4})
+    assert post_event(client, dialer, attempt, ill_typed) == 204
     assert inbox(db) == []
 
 
