@@ -11,7 +11,11 @@ Vonage habits this module absorbs so nothing else has to know them:
 - Voice and Messages webhooks carry ``Authorization: Bearer <HS256 JWT>`` whose
   ``payload_hash`` claim is the only thing tying the JWT to the body; SMS API
   webhooks carry a ``sig`` parameter (HMAC methods only: the dashboard's "MD5 hash"
-  cannot be verified, choose "SHA-256 HMAC").
+  cannot be verified, choose "SHA-256 HMAC"). Both carry when they were signed (the
+  JWT's ``iat``, the ``timestamp`` parameter): a signature older than five minutes is a
+  replay and is refused, as is one more than five minutes ahead of this machine's clock
+  (the allowance for clocks that disagree). Measured on the machine's clock, as PyJWT
+  measures ``iat`` and ``exp``: it is about the request in transit, not about business time.
 - Every SDK, pydantic and ``requests`` failure becomes ``ProviderError``.
 """
 
@@ -21,7 +25,8 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -83,6 +88,8 @@ _MAX_BREAK_SECONDS: Final = 10
 # input.dtmf.timeOut is 0-10 s at Vonage; speech.startTimeout starts at 1 s.
 _MAX_INPUT_TIMEOUT_SECONDS: Final = 10
 _MAX_DTMF_DIGITS: Final = 20
+# Signatures: accepted from _MAX_SIGNATURE_AGE_SECONDS ago to _CLOCK_SKEW_SECONDS ahead.
+_MAX_SIGNATURE_AGE_SECONDS: Final = 300
 _CLOCK_SKEW_SECONDS: Final = 300
 # find_call reads at most this many pages of the newest calls (Vonage's maximum page).
 _FIND_CALL_PAGES: Final = 3
@@ -156,12 +163,15 @@ class VonageTelephony:
         http_client_options: HttpClientOptions | None = None,
         voice_client: Vonage | None = None,
         sms_client: Vonage | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``http_client_options`` moves the hosts (tests); ``voice_client`` and
-        ``sms_client`` replace the clients built here and must be two distinct objects."""
+        ``sms_client`` replace the clients built here and must be two distinct objects;
+        ``wall_clock`` (epoch seconds) is what signatures' freshness is measured against."""
         if voice_client is not None and voice_client is sms_client:
             raise ValueError("voice and SMS need separate Vonage clients (vonage-python-sdk issue 323)")
         self._signature_secret = signature_secret
+        self._wall_clock = wall_clock
         options = _client_options(http_client_options)
         try:
             self._voice: Vonage = voice_client or Vonage(
@@ -428,11 +438,22 @@ class VonageTelephony:
         if scheme.lower() != "bearer" or not token:
             raise SignatureError("Vonage webhook Authorization is not a Bearer token")
         try:
-            # algorithms pins HS256: a token saying alg=none or RS256 is refused. PyJWT
-            # refuses an iat in the future; leeway keeps Vonage's clock skew from doing so.
-            claims = jwt.decode(token, self._signature_secret, algorithms=["HS256"], leeway=_CLOCK_SKEW_SECONDS)
+            # algorithms pins HS256: a token saying alg=none or RS256 is refused. iat is
+            # required and judged below, on this adapter's clock (too old, too far ahead);
+            # leeway is for exp and nbf, should Vonage send them.
+            claims = jwt.decode(
+                token,
+                self._signature_secret,
+                algorithms=["HS256"],
+                leeway=_CLOCK_SKEW_SECONDS,
+                options={"require": ["iat"], "verify_iat": False},
+            )
         except jwt.PyJWTError as exc:
             raise SignatureError(f"Vonage webhook JWT rejected: {exc}") from None
+        issued = claims["iat"]
+        if not isinstance(issued, int | float) or isinstance(issued, bool):
+            raise SignatureError("Vonage webhook JWT iat is not a number")
+        self._check_fresh(issued, "JWT iat")
         claimed = claims.get("payload_hash")
         if not isinstance(claimed, str) or not claimed:
             raise SignatureError("Vonage webhook JWT has no payload_hash")
@@ -457,6 +478,23 @@ class VonageTelephony:
             valid = False
         if not valid:
             raise SignatureError("Vonage sig does not match (is the dashboard set to SHA-256 HMAC?)")
+        try:
+            signed_at = float(params.get("timestamp", ""))
+        except ValueError:
+            raise SignatureError("Vonage sig has no timestamp to tell when it was signed") from None
+        self._check_fresh(signed_at, "sig timestamp")
+
+    def _check_fresh(self, signed_at: float, what: str) -> None:
+        """A replayed request carries an old, valid signature: refuse it past its age."""
+        age = self._wall_clock() - signed_at
+        if age > _MAX_SIGNATURE_AGE_SECONDS:
+            raise SignatureError(
+                f"Vonage {what} is {age:.0f} s old (at most {_MAX_SIGNATURE_AGE_SECONDS} s): a replay?"
+            )
+        if age < -_CLOCK_SKEW_SECONDS:
+            raise SignatureError(
+                f"Vonage {what} is {-age:.0f} s ahead of this machine's clock (at most {_CLOCK_SKEW_SECONDS} s)"
+            )
 
 
 # --- NCCO -----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _vonage_params(n: int, text: str, message_id: str | None, extra: dict[str, s
         "type": "unicode" if any(ord(c) > 127 for c in text) else "text",
         "api-key": API_KEY,
         "message-timestamp": "2027-01-04 10:00:00",
-        "timestamp": "1799056800",
+        "timestamp": str(int(time.time())),  # when it was signed: checked against this machine's clock
         "nonce": str(uuid.uuid4()),
         **extra,
     }

@@ -84,7 +84,7 @@ def _dlr(message_id: str, status: str, error: str) -> dict[str, str]:
         "err-code": error,
         "api-key": API_KEY,
         "message-timestamp": "2027-01-04 10:30:00",
-        "timestamp": "1799058600",
+        "timestamp": str(int(time.time())),  # when it was signed: checked against this machine's clock
         "nonce": "5a4f2c1e-0000-4000-8000-000000000001",
     }
     signer = Auth(api_key=API_KEY, signature_secret=SIGNATURE_SECRET, signature_method="sha256")

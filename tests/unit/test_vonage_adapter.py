@@ -466,8 +466,10 @@ INBOUND_SMS = {
 }
 
 
-def vonage_signed(params: dict[str, str], method: str = "sha256") -> dict[str, str]:
-    """Signed the way Vonage signs SMS API webhooks, with the SDK's own helper."""
+def vonage_signed(params: dict[str, str], method: str = "sha256", signed_at: float | None = None) -> dict[str, str]:
+    """Signed the way Vonage signs SMS API webhooks, with the SDK's own helper; its
+    ``timestamp`` says when (now, unless told)."""
+    params = {**params, "timestamp": str(int(time.time() if signed_at is None else signed_at))}
     signer = Auth(api_key=API_KEY, signature_secret=SIGNATURE_SECRET, signature_method=method)
     return {**params, "sig": signer.sign_params(dict(params))}
 
@@ -501,6 +503,51 @@ def test_an_sms_signature_made_with_another_method_is_refused(adapter: VonageTel
 def test_an_sms_webhook_without_sig_is_refused(adapter: VonageTelephony) -> None:
     with pytest.raises(SignatureError, match="unsigned"):
         adapter.verify(WebhookRequest("GET", "https://cb.example.com/sms", {}, query=dict(INBOUND_SMS)))
+
+
+# --- verify: freshness (issue 16, finding 4) ------------------------------------------
+
+NOW = 1_800_000_000.0  # the machine's clock in these tests
+
+
+def test_a_jwt_older_than_five_minutes_is_a_replay_and_refused() -> None:
+    adapter = make_adapter(wall_clock=lambda: NOW)
+    adapter.verify(signed_request(EVENT_BODY, issued=NOW - 290))
+    with pytest.raises(SignatureError, match="s old"):
+        adapter.verify(signed_request(EVENT_BODY, issued=NOW - 310))
+    with pytest.raises(SignatureError, match="s old"):
+        adapter.verify(signed_request(EVENT_BODY, issued=NOW - 365 * 86400))
+
+
+def test_a_jwt_far_ahead_of_this_clock_or_without_iat_is_refused() -> None:
+    adapter = make_adapter(wall_clock=lambda: NOW)
+    adapter.verify(signed_request(EVENT_BODY, issued=NOW + 290))
+    with pytest.raises(SignatureError, match="ahead"):
+        adapter.verify(signed_request(EVENT_BODY, issued=NOW + 600))
+    claims = {"iss": "Vonage", "payload_hash": hashlib.sha256(EVENT_BODY).hexdigest()}
+    token = jwt.encode(claims, SIGNATURE_SECRET, algorithm="HS256")
+    with pytest.raises(SignatureError, match="iat"):
+        adapter.verify(
+            WebhookRequest("POST", "https://cb.example.com/e", {"Authorization": f"Bearer {token}"}, body=EVENT_BODY)
+        )
+
+
+def test_an_sms_sig_signed_long_ago_or_without_a_timestamp_is_refused() -> None:
+    adapter = make_adapter(wall_clock=lambda: NOW)
+    fresh = vonage_signed(INBOUND_SMS, signed_at=NOW - 60)
+    adapter.verify(WebhookRequest("GET", "https://cb.example.com/sms", {}, query=fresh))
+    for signed_at in (NOW - 365 * 86400, NOW - 310):
+        old = vonage_signed(INBOUND_SMS, signed_at=signed_at)
+        with pytest.raises(SignatureError, match="s old"):
+            adapter.verify(WebhookRequest("GET", "https://cb.example.com/sms", {}, query=old))
+    ahead = vonage_signed(INBOUND_SMS, signed_at=NOW + 600)
+    with pytest.raises(SignatureError, match="ahead"):
+        adapter.verify(WebhookRequest("GET", "https://cb.example.com/sms", {}, query=ahead))
+    untimed = {k: v for k, v in INBOUND_SMS.items() if k != "timestamp"}
+    signer = Auth(api_key=API_KEY, signature_secret=SIGNATURE_SECRET, signature_method="sha256")
+    with pytest.raises(SignatureError, match="timestamp"):
+        query = {**untimed, "sig": signer.sign_params(dict(untimed))}
+        adapter.verify(WebhookRequest("GET", "https://cb.example.com/sms", {}, query=query))
 
 
 # --- parse_call_event -------------------------------------------------------------------
