@@ -41,6 +41,12 @@ _PHONE = re.compile(r"(?:\+|%2[Bb])\d{7,15}(?!\d)")
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Path segments that are secrets (signed webhook tokens, short booking links).
 _SECRET_VIEW_ARGS = frozenset({"token", "code"})
+# Path segments that hold a phone number in whatever form the caller wrote it (a national
+# 07400123456, digits with spaces): every digit but the first two and last two is masked.
+_PHONE_VIEW_ARGS = frozenset({"phone"})
+# Control characters in a message would forge lines of their own in the text log (a URL
+# with %0a, a text's body): written as escapes instead. JSON lines escape them anyway.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HANDLER_MARK = "_callbacks_handler"
@@ -53,6 +59,21 @@ def mask_phone(number: str) -> str:
     if number.startswith(("%2B", "%2b")):
         return "%2B" + _mask_e164("+" + number[3:])[1:]
     return _mask_e164(number)
+
+
+def mask_digits(value: str) -> str:
+    """A number in any format, for logs: its digits starred but the first and last two."""
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    if len(digits) < 6:
+        return value
+    hidden = set(digits[2:-2])
+    return "".join("*" if i in hidden else c for i, c in enumerate(value))
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters as ``\\n``, ``\\r``, ``\\t`` or ``\\xNN``."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return _CONTROL.sub(lambda m: named.get(m.group(0), f"\\x{ord(m.group(0)):02x}"), text)
 
 
 def mask_text(text: str) -> str:
@@ -124,6 +145,15 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message on one line; a traceback, appended after this, keeps its own lines.
+        message = record.message
+        record.message = escape_controls(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -199,6 +229,8 @@ def loggable_path() -> str:
     for name, value in (request.view_args or {}).items():
         if name in _SECRET_VIEW_ARGS and isinstance(value, str) and value:
             path = path.replace(value, f"<{name}>")
+        elif name in _PHONE_VIEW_ARGS and isinstance(value, str) and value:
+            path = path.replace(value, mask_digits(value))
     return mask_text(path)
 
 

@@ -64,3 +64,30 @@ def test_a_webhook_refused_for_its_signature_logs_no_token(
     assert response.status_code == 403
     assert "SIGNEDTOKEN" not in caplog.text
     assert "/webhooks/simulator/voice/event/<token>" in caplog.text
+
+
+@pytest.mark.parametrize("written", ["07400123456", "+447400123456", "0740%20012%203456"])
+def test_a_number_in_a_path_is_masked_whatever_its_format(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, written: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    client.get(f"/api/v1/people/{written}")
+    (line,) = access_lines(caplog)
+    assert line.path.startswith("/api/v1/people/")  # type: ignore[attr-defined]
+    digits = "".join(c for c in line.path if c.isdigit())  # type: ignore[attr-defined]
+    assert "7400123456" not in digits and "400123" not in caplog.text
+
+
+def test_a_newline_in_a_url_is_one_escaped_line_in_the_text_log(app, client: FlaskClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from app import logs
+
+    stream = io.StringIO()
+    handler = logs.configure(app.extensions["settings"], stream)
+    try:
+        client.get("/nowhere%0a2027-01-04 10:00:00,000 INFO app.access: POST /console/login 303")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    (line,) = [entry for entry in stream.getvalue().splitlines() if "app.access" in entry.split(": ")[0]]
+    assert "/nowhere\\n2027-01-04" in line

@@ -79,3 +79,29 @@ def test_log_format_and_shutdown_seconds_are_parsed_strictly(tmp_path: Path) -> 
     assert load_settings({**env, "WORKER_SHUTDOWN_SECONDS": "5"}).worker_shutdown_seconds == 5
     with pytest.raises(SettingsError, match="WORKER_SHUTDOWN_SECONDS"):
         load_settings({**env, "WORKER_SHUTDOWN_SECONDS": "0"})
+
+
+def test_control_characters_in_a_message_cannot_forge_a_line(capture) -> None:  # type: ignore[no-untyped-def]
+    logger, stream, settings = capture
+    logs.configure(settings, stream)
+    logger.warning("GET %s 404", "/x\n2026-01-01 00:00:00,000 INFO app: admin signed in\r\x1b[31m")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "/x\\n2026-01-01" in lines[0] and "\\r\\x1b[31m" in lines[0]
+
+
+def test_a_traceback_keeps_its_own_lines_and_the_message_its_one(capture) -> None:  # type: ignore[no-untyped-def]
+    logger, stream, settings = capture
+    logs.configure(settings, stream)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.exception("failed for\nnobody")
+    first, *rest = stream.getvalue().splitlines()
+    assert first.endswith("failed for\\nnobody") and rest[0] == "Traceback (most recent call last):"
+
+
+def test_a_number_in_any_format_is_masked_but_its_ends() -> None:
+    assert logs.mask_digits("07400123456") == "07*******56"
+    assert logs.mask_digits("+44 7400 123456") == "+44 **** ****56"
+    assert logs.mask_digits("SUPPORT") == "SUPPORT" and logs.mask_digits("12345") == "12345"
