@@ -74,8 +74,11 @@ def test_a_worker_serves_its_own_counters_behind_the_token(
         refused = requests.get(url, timeout=2)
         assert refused.status_code == 401 and refused.json()["type"] == "unauthorized"
         assert requests.get(f"http://127.0.0.1:{port}/", headers=auth, timeout=2).status_code == 404
-        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # liveness: no token
-        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        # Liveness, no token: healthy once its first heartbeat is written (every tick starts
+        # at once; on a busy machine the first dial may come before it).
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        wait_until(lambda: requests.get(healthz, timeout=2).status_code == 200, 30, "the worker's /healthz 200")
+        assert requests.get(healthz, timeout=2).json() == {"status": "ok"}
     finally:
         worker.terminate()
         worker.wait(timeout=30)
