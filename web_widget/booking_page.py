@@ -34,10 +34,10 @@ from app.queues import get_queue, queue_calendar
 from ivr_flows.i18n import Catalogs
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
-from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound
+from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from sms.service import confirm_new_booking
 from web_widget.protection import check_phone
-from web_widget.schemas import parse_instant
+from web_widget.schemas import CreateCallback, parse_instant, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
 booking_page = Blueprint("booking_page", __name__, template_folder="templates")
@@ -77,6 +77,7 @@ ERROR_TEXT = {
     "too_far": N_("That time is too far ahead. Please choose an earlier one."),
     "outside_hours": N_("We are closed now. Please choose a time."),
     "required": N_("Please fill this in."),
+    "invalid": N_("Please check this: it is too long or has characters we cannot take."),
     "choose_time": N_("Please choose when we should call."),
     "link_invalid": N_("This link is not valid. You can book a callback below."),
     "link_expired": N_("This link has expired. You can book a callback below."),
@@ -260,12 +261,12 @@ def submit(key: str) -> ResponseReturnValue:
     values = request.form
     widget = queue.widget or {}
     form = Form(
-        phone=values.get("phone", "").strip()[:32],
-        name=values.get("name", "").strip()[:200],
+        phone=values.get("phone", "").strip(),
+        name=values.get("name", "").strip(),
         when=values.get("when", ""),
         unit=values.get("unit", ""),
         sms_consent=values.get("sms_consent") == "yes",
-        fields={f["name"]: values.get(f"field_{f['name']}", "").strip()[:255] for f in widget.get("fields", [])},
+        fields={f["name"]: values.get(f"field_{f['name']}", "").strip() for f in widget.get("fields", [])},
     )
     if values.get("website"):  # the honeypot: a person never sees it
         form.errors["form"] = "required"
@@ -282,6 +283,9 @@ def submit(key: str) -> ResponseReturnValue:
         slot_start = None if form.when == "asap" else parse_instant(form.when)
     except ValueError:
         form.errors["when"] = "choose_time"
+        return _page(queue, form, 422)
+    form.errors.update(_schema_problems(queue, form))  # what the API would refuse, refused here too
+    if form.errors:
         return _page(queue, form, 422)
     booking = BookingRequest(
         queue=queue.key,
@@ -315,6 +319,38 @@ def submit(key: str) -> ResponseReturnValue:
             form.when = ""
         return _page(queue, form, error.http_status)
     return redirect(url_for("booking_page.confirmation", key=queue.key, ref=ref, lang=_language(queue)), 303)
+
+
+def _schema_problems(queue: Queue, form: Form) -> dict[str, str]:
+    """The form as the API's booking document, checked with the API's own schema
+    (CreateCallback): the page takes nothing the API refuses. Per form field, "invalid"."""
+    named = [(n, v) for n, v in form.fields.items() if v]
+    document = {
+        "queue": queue.key,
+        "phone": form.phone,
+        "kind": "asap" if form.when == "asap" else "scheduled",
+        "slot_start": None if form.when == "asap" else form.when,
+        "name": form.name or None,
+        "fields": [{"name": n, "value": v} for n, v in named],
+        "unit": form.unit or None,
+        "sms_consent": form.sms_consent,
+    }
+    try:
+        validate(CreateCallback, document)
+    except ValidationFailed as error:
+        problems: dict[str, str] = {}
+        for loc in error.details:
+            head, _, rest = loc.partition(".")
+            if head == "fields" and rest.split(".")[0].isdigit() and int(rest.split(".")[0]) < len(named):
+                problems[f"field_{named[int(rest.split('.')[0])][0]}"] = "invalid"
+            elif head in ("phone", "name", "unit"):
+                problems[head] = "invalid"
+            elif head == "slot_start":
+                problems["when"] = "choose_time"
+            else:
+                problems["form"] = "invalid"
+        return problems
+    return {}
 
 
 def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> ResponseReturnValue:

@@ -111,6 +111,37 @@ def test_errors_are_shown_next_to_their_field_and_the_form_is_kept(
     assert callbacks(db) == []
 
 
+def test_the_page_refuses_what_the_api_refuses_and_stores_nothing(
+    client: FlaskClient, db: Database, make_queue: Any
+) -> None:
+    # Issue 16, finding 7: it stored control characters in a name and a 5000-character
+    # unit in a String(100). The page checks the API's own schema (CreateCallback).
+    make_queue(widget={"fields": [{"name": "order", "label": "Order number"}]})
+    cases = [
+        ({"name": "Bob\x00\x1b[31m"}, "name"),
+        ({"unit": "u" * 5000}, "unit"),
+        ({"field_order": "x" * 300}, "field_order"),
+        ({"phone": "+44 7400 " + "1" * 40}, "phone"),
+    ]
+    for extra, field in cases:
+        answer = client.post(PAGE, data={"phone": phone(1), "when": "asap", **extra})
+        assert answer.status_code == 422, (field, answer.status_code)
+        shown = page(answer)
+        assert "too long or has characters we cannot take" in shown.all_text
+        # Next to its input; a unit this queue does not offer has none: in the summary only.
+        assert field in shown.errors or field == "unit", (field, shown.errors)
+        api_body = {"queue": "support", "phone": phone(1), "kind": "asap"}
+        api_body |= {
+            "name": {"name": extra.get("name")},
+            "unit": {"unit": extra.get("unit")},
+            "field_order": {"fields": [{"name": "order", "value": extra.get("field_order", "")}]},
+            "phone": {"phone": extra.get("phone")},
+        }[field]
+        assert client.post("/api/v1/callbacks", json=api_body).status_code == 422  # the API: the same
+    assert callbacks(db) == []
+    assert client.post(PAGE, data={"phone": phone(1), "when": "asap", "name": "Zoë O'Brien"}).status_code == 303
+
+
 def test_a_time_taken_meanwhile_is_said_next_to_the_times(client: FlaskClient, db: Database, demo_queue: str) -> None:
     start = "2027-01-04T10:30:00+00:00"
     for n in (1, 2):
