@@ -701,7 +701,7 @@ class Dialer:
             with self.db.write() as session:
                 attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
                 if attempt.call_id is None:
-                    attempt.call_id = event.call_id
+                    _adopt_call_id(session, attempt, event.call_id)
                     attempt.call_state = event.state.value
                 if event.state in TERMINAL_CALL_STATES:
                     record_call_event(session, attempt_id, event, self.clock.now(), self.settings, actor="reconcile")
@@ -729,6 +729,17 @@ class Dialer:
 
 
 # --- webhooks -------------------------------------------------------------------------------
+
+
+def _adopt_call_id(session: Session, attempt: Attempt, call_id: str) -> None:
+    """An attempt whose worker died before saving the provider's call id gets it from a
+    report or from reconciliation: the call was placed, so it counts in the callback's
+    attempts as _save_placed would have counted it (once: only while the id is missing)."""
+    attempt.call_id = call_id
+    session.execute(
+        update(Callback).where(Callback.id == attempt.callback_id).values(attempts=Callback.attempts + 1),
+        execution_options={"synchronize_session": "fetch"},
+    )
 
 
 def _clear_lease(callback: Callback) -> None:
@@ -809,7 +820,7 @@ def apply_call_event(
             .with_for_update(of=Callback)
         ).one()
     if attempt.call_id is None:
-        attempt.call_id = event.call_id  # the worker died before saving it: reconciled here
+        _adopt_call_id(session, attempt, event.call_id)  # the worker died before saving it
     _merge_details(attempt, event, heard_at)
     if attempt.outcome is not None:
         return
