@@ -23,7 +23,7 @@ from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
-from console.accounts import API_KEY_ROLES, audit, create_user, new_api_key, set_password
+from console.accounts import API_KEY_ROLES, audit, create_api_key, create_user, set_password
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
 
@@ -120,13 +120,12 @@ def create_admin(email: str, password: str) -> None:
 @callbacks_cli.command("create-api-key")
 @click.option("--name", required=True, help="What uses it (a CRM, a site): shown in the console.")
 @click.option("--role", type=click.Choice(API_KEY_ROLES), default="client", show_default=True)
-def create_api_key(name: str, role: str) -> None:
+def create_api_key_command(name: str, role: str) -> None:
     """Create an API key (as the console's API keys page does) and print it, once: for an
     install provisioned without a browser. Only its hash is kept."""
     try:
         with context.db().write() as session:
-            key, row = new_api_key(session, name, "cli", context.now(), role=role)
-            audit(session, "cli", "api_key.create", f"{row.name} ({row.prefix}…, {row.role})", context.now())
+            key, _ = create_api_key(session, name, "cli", context.now(), role=role)
     except DomainError as error:
         _fail(error)
     click.echo(key)

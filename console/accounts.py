@@ -127,6 +127,13 @@ def new_api_key(
     return key, row
 
 
+def create_api_key(session: Session, name: str, actor: str, now: datetime, role: str = "client") -> tuple[str, ApiKey]:
+    """A new key made by someone (the console's admin, the CLI), in the audit log."""
+    key, row = new_api_key(session, name, actor, now, role=role)
+    audit(session, actor, "api_key.create", f"{row.name} ({row.prefix}…, {row.role})", now)
+    return key, row
+
+
 def find_api_key(session: Session, presented: str) -> ApiKey | None:
     """The live key presented (``Authorization: Bearer …``), or None."""
     if not presented.startswith(KEY_PREFIX):

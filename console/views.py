@@ -31,8 +31,8 @@ from console.accounts import (
     at_least,
     audit,
     authenticate,
+    create_api_key,
     create_user,
-    new_api_key,
 )
 from console.redirects import local_target
 from scheduler.booking import local_midnight
@@ -226,14 +226,13 @@ def _keys_page(
 def add_api_key() -> ResponseReturnValue:
     try:
         with context.db().write() as db_session:
-            key, row = new_api_key(
+            key, _ = create_api_key(
                 db_session,
                 request.form.get("name", ""),
                 _actor(),
                 context.now(),
                 role=request.form.get("role", "client"),
             )
-            audit(db_session, _actor(), "api_key.create", f"{row.name} ({row.prefix}…, {row.role})", context.now())
     except DomainError as error:
         return _keys_page(errors=error.details, status=422)
     return _keys_page(new_key=key, status=201)
