@@ -34,14 +34,9 @@ def check_encoding(engine: Engine) -> None:
     so that the answer is this message naming the way out."""
     if engine.dialect.name != "postgresql":
         return
-    import psycopg
-
-    url = engine.url
-    params = {key: value for key, value in url.query.items() if isinstance(value, str)}
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, **params
-    )
-    with psycopg.connect(conninfo) as connection:
+    # The arguments SQLAlchemy itself would connect with, given to the driver directly.
+    args, params = engine.dialect.create_connect_args(engine.url)
+    with engine.dialect.loaded_dbapi.connect(*args, **params) as connection:
         row = connection.execute(
             "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
         ).fetchone()
