@@ -340,9 +340,9 @@ def _schema_problems(queue: Queue, form: Form) -> dict[str, str]:
     except ValidationFailed as error:
         problems: dict[str, str] = {}
         for loc in error.details:
-            head, _, rest = loc.partition(".")
-            if head == "fields" and rest.split(".")[0].isdigit() and int(rest.split(".")[0]) < len(named):
-                problems[f"field_{named[int(rest.split('.')[0])][0]}"] = "invalid"
+            head, index, *_ = [*loc.split("."), ""]
+            if head == "fields" and index.isdigit() and int(index) < len(named):
+                problems[f"field_{named[int(index)][0]}"] = "invalid"
             elif head in ("phone", "name", "unit"):
                 problems[head] = "invalid"
             elif head == "slot_start":
