@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from app.health import health
     from app.metrics import metrics
     from app.providers import Providers
-    from console.views import console, csrf, login_submit
+    from console.views import console, csrf
     from events.api import events_api
     from sms.webhooks import sms_webhooks
     from telephony.webhooks import webhooks
@@ -72,9 +72,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(console)
     init_cors(app)
     csrf.init_app(app)
-    limiter = init_protection(app, settings, api, events_api, booking_page)
-    # Password guessing, per address (the account lockout is console/accounts.py's).
-    app.view_functions["console.login_submit"] = limiter.limit("10/minute")(login_submit)
+    # Console sign-ins are throttled per email and per address in the database
+    # (console/login_throttle.py), shared by every process: no Flask-Limiter limit there.
+    init_protection(app, settings, api, events_api, booking_page)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.telephony_provider == "simulator":

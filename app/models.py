@@ -596,12 +596,27 @@ class ConsoleUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on a password change or deactivation: sessions made before it end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed console sign-ins in a row, for one email or one client address (console/login_throttle.py).
+
+    ``key`` is an HMAC (keyed with SECRET_KEY) of the kind and the normalised email or
+    address: a row exists for any email tried, known or not, and none of them is stored in
+    the clear. ``not_before`` is when the next attempt may be checked; until then every
+    attempt gets the same 429."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "email" or "address"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):

@@ -33,6 +33,7 @@ from app.providers import Providers
 from app.settings import Settings
 from app.slot_sync import sync_slots
 from app.worker_metrics import WorkerMetricsServer
+from console.login_throttle import forget_old as forget_old_login_failures
 from events.sender import EventSender, forget_old
 from scheduler.periodic import PeriodicJob
 from sms.delivery import forget_early_reports
@@ -158,12 +159,13 @@ class Worker:
 
     def forget_expired(self) -> None:
         """Idempotency keys past their time, booking links long expired, delivery reports
-        no text of ours ever claimed."""
+        no text of ours ever claimed, console sign-in failures a day old."""
         with self.db.write() as session:
             keys = forget_expired_keys(session, self.clock.now())
             links = forget_expired_links(session, self.clock.now())
             forget_early_reports(session, self.clock.now())
             forget_old(session, self.clock.now(), self.settings.event_retention_days)
+            forget_old_login_failures(session, self.clock.now())
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 

@@ -1,8 +1,9 @@
 """Console users, their passwords and roles, API keys and the audit log.
 
-Passwords are hashed with Werkzeug (scrypt); a sign-in with a wrong password counts
-against the account, and ``MAX_FAILURES`` in a row lock it for ``LOCKOUT``, whatever
-the address they come from (the per-address limit is Flask-Limiter's). API keys are random
+Passwords are hashed with Werkzeug (scrypt). A failed sign-in counts against the email
+tried (known or not) and the client's address, and after a few the next attempts must wait,
+longer each time up to a cap (console/login_throttle.py, scheduler/login_backoff.py): no
+account is ever locked, and the answers never tell whether an email has one. API keys are random
 (``secrets``), shown once and stored as SHA-256: a leaked database does not leak keys.
 Time is passed in.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +22,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models import ApiKey, AuditEntry, ConsoleUser
+from console import login_throttle
+from console.login_throttle import Throttle
 from scheduler.errors import DomainError, ValidationFailed
 
 ROLES = ("viewer", "supervisor", "admin")  # weakest first
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 KEY_PREFIX = "cbk_"
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 # Checked against when the email is unknown, so that a wrong email takes as long as a wrong password.
@@ -37,9 +39,17 @@ class LoginRefused(DomainError):
     http_status = 401
 
 
-class AccountLocked(DomainError):
-    type = "account_locked"
+class LoginThrottled(DomainError):
+    """Too many failures for this email or from this address: the same answer for an email
+    with an account and one without, whatever the password."""
+
+    type = "login_throttled"
     http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(f"Too many attempts: try again in {retry_after} {unit}", {"retry_after": str(retry_after)})
+        self.retry_after = retry_after
 
 
 def at_least(role: str, needed: str) -> bool:
@@ -68,7 +78,6 @@ def create_user(session: Session, email: str, password: str, role: str, now: dat
         password_hash=generate_password_hash(password),
         role=role,
         active=True,
-        failed_logins=0,
         session_version=1,
         created_at=now,
     )
@@ -82,25 +91,29 @@ def set_password(user: ConsoleUser, password: str) -> None:
         raise ValidationFailed("the password is too short", {"password": f"at least {MIN_PASSWORD} characters"})
     user.password_hash = generate_password_hash(password)
     user.session_version += 1  # signed-in sessions end
-    user.failed_logins, user.locked_until = 0, None
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime) -> ConsoleUser:
-    """The user, or ``LoginRefused`` (one message whatever was wrong) / ``AccountLocked``."""
-    user = session.scalars(
-        select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()).with_for_update()
-    ).first()
+def authenticate(
+    session: Session, email: str, password: str, now: datetime, throttles: Sequence[Throttle]
+) -> ConsoleUser:
+    """The user, or ``LoginThrottled`` (while the email or the address must wait, the
+    password is not even checked) / ``LoginRefused`` (one message whatever was wrong).
+    Catch them inside the transaction: the failure is counted when it commits."""
+    rows = login_throttle.lock(session, throttles)
+    wait = login_throttle.wait(rows, now)
+    if wait:
+        raise LoginThrottled(wait)
+    user = session.scalars(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower())).first()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_DUMMY_HASH, password)  # as long as a wrong password takes
+        right = False
+    else:
+        right = check_password_hash(user.password_hash, password) and user.active
+    if user is None or not right:
+        login_throttle.record_failure(rows, throttles, now)
         raise LoginRefused("wrong email or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked("too many wrong passwords: try again later", {"until": user.locked_until.isoformat()})
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until, user.failed_logins = now + LOCKOUT, 0
-        raise LoginRefused("wrong email or password")
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    login_throttle.reset(rows)
+    user.last_login_at = now
     return user
 
 

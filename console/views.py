@@ -26,14 +26,15 @@ from app.queues import get_queue
 from app.slot_capacity import change_slot_capacity
 from console.accounts import (
     ROLES,
-    AccountLocked,
     LoginRefused,
+    LoginThrottled,
     at_least,
     audit,
     authenticate,
     create_api_key,
     create_user,
 )
+from console.login_throttle import peek, throttles_for
 from console.redirects import local_target
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
@@ -102,15 +103,24 @@ def login_submit() -> ResponseReturnValue:
     email = request.form.get("email", "")[:254]
     password = request.form.get("password", "")[:1024]
     now = context.now()
-    refused: LoginRefused | AccountLocked | None = None
-    with context.db().write() as db_session:
-        try:
-            user = authenticate(db_session, email, password, now)
-            user_id, version = user.id, user.session_version
-        except (LoginRefused, AccountLocked) as error:
-            refused = error  # caught inside the transaction: the failure count is kept
+    # The client's address as create_app sees it (behind TRUSTED_PROXIES, from X-Forwarded-For).
+    throttles = throttles_for(context.settings().secret_key, email, request.remote_addr)
+    with context.db().read() as db_session:
+        waiting = peek(db_session, throttles, now)  # throttled: answered without a write
+    refused: LoginRefused | LoginThrottled | None = LoginThrottled(waiting) if waiting else None
+    if refused is None:
+        with context.db().write() as db_session:
+            try:
+                user = authenticate(db_session, email, password, now, throttles)
+                user_id, version = user.id, user.session_version
+            except (LoginRefused, LoginThrottled) as error:
+                refused = error  # caught inside the transaction: the failure is counted
     if refused is not None:
-        return render_template("console_login.html", error=refused.message, email=email), refused.http_status
+        html = render_template("console_login.html", error=refused.message, email=email)
+        response = Response(html, status=refused.http_status)
+        if isinstance(refused, LoginThrottled):
+            response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     session.clear()
     session.permanent = True
     session["user_id"], session["session_version"] = user_id, version
