@@ -24,6 +24,10 @@ WEB_THREADS ?= 8
 # binds, unless PUBLIC_BASE_URL is set (0.0.0.0 binds every interface: links use 127.0.0.1).
 PUBLIC_HOST = $(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST))
 RUN_BASE_URL := $(or $(PUBLIC_BASE_URL),http://$(PUBLIC_HOST):$(PORT))
+# The stand-in CRM make run subscribes is this service, at RUN_BASE_URL's host (loopback by
+# default): events may go there, besides what EVENT_TARGETS_ALLOWED already lets through.
+comma := ,
+RUN_HOST = $(firstword $(subst :, ,$(firstword $(subst /, ,$(patsubst https://%,%,$(patsubst http://%,%,$(RUN_BASE_URL)))))))
 PG_URL = $(shell scripts/pg-test-server.sh url)
 # Web processes and the worker share their Prometheus samples here (docs/operations.md);
 # emptied at each start, as prometheus_client's multiprocess mode requires.
@@ -58,6 +62,8 @@ lock: $(PIP_TOOLS)
 	$(COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 run: export PUBLIC_BASE_URL := $(RUN_BASE_URL)
+run: export DEMO_MODE := true
+run: export EVENT_TARGETS_ALLOWED := $(RUN_HOST)$(if $(EVENT_TARGETS_ALLOWED),$(comma)$(EVENT_TARGETS_ALLOWED))
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db
 	$(BIN)/flask --app wsgi callbacks seed-demo

@@ -26,6 +26,9 @@ graceful_timeout = 20
 # A request still running after this long gets its worker killed (and replaced).
 timeout = 30
 accesslog = None
+# Above the app's own URL limit (app/security_headers.py MAX_URL_BYTES = 4096), so that a
+# long URL gets the app's JSON 414 rather than gunicorn's plain-text 400.
+limit_request_line = 8190
 
 
 class AppLogger(Logger):

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import logs
 from app.clock import Clock, SystemClock
 from app.db import Database
+from app.security_headers import init_security_headers
 from app.settings import Settings, load_settings
 
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     logs.configure(settings)
     logs.init_request_logging(app)
+    init_security_headers(app)
 
     db = Database(settings)
     app.extensions["settings"] = settings
@@ -77,24 +79,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_protection(app, settings, api, events_api, booking_page)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
-    if settings.telephony_provider == "simulator":
+    if settings.demo_mode:  # the demo's own pages, for this machine and console users only
+        from console.demo_access import guard
         from events.demo_receiver import demo_crm
         from telephony.simulator_page import simulator
 
         app.register_blueprint(simulator)
         app.register_blueprint(demo_crm)
+        guard(app, (simulator, demo_crm))
     register_error_handlers(app)
     app.cli.add_command(callbacks_cli)
 
     @app.get("/")
     def index() -> dict[str, object]:
-        return {
-            "service": "callback scheduler",
-            "api": "/api/v1/openapi.json",
-            "demo_slots": "/api/v1/queues/support/slots",
-            "simulator": "/simulator",
-            "widget_demo": "/widget-demo",
-        }
+        links: dict[str, object] = {"service": "callback scheduler", "api": "/api/v1/openapi.json"}
+        if settings.demo_mode:
+            links.update(demo_slots="/api/v1/queues/support/slots", simulator="/simulator", widget_demo="/widget-demo")
+        return links
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -7,7 +7,9 @@ error at start-up, not a surprise at 3 a.m. Any secret may also be given as
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,10 @@ class Settings:
     secret_key: str
     telephony_provider: str = "simulator"
     public_base_url: str = "http://127.0.0.1:5000"
+    # The demo's own pages: the phone simulator (/simulator) and the stand-in CRM
+    # (/simulator/crm), open to loopback and signed-in console users only. make run turns it
+    # on; it is refused on an https PUBLIC_BASE_URL unless ALLOW_DEMO_MODE_ON_HTTPS is set.
+    demo_mode: bool = False
     widget_allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
     db_pool_size: int = 10
@@ -78,6 +84,9 @@ class Settings:
     event_concurrency: int = 4
     event_sender_threads: int = 16
     event_retention_days: int = 30
+    # Hosts and networks events may go to besides public addresses (on-network CRMs, the
+    # demo's stand-in CRM on loopback): names, addresses and CIDR networks (events/address_rules.py).
+    event_targets_allowed: tuple[str, ...] = ()
     # /readyz: the newest worker heartbeat must be younger than this (docs/operations.md).
     worker_heartbeat_max_age_seconds: int = 30
     # Where every process (gunicorn's and the worker) keeps its Prometheus samples, so that
@@ -85,6 +94,8 @@ class Settings:
     prometheus_multiproc_dir: Path | None = None
     # When set, /metrics answers only requests carrying "Authorization: Bearer <token>".
     metrics_bearer_token: str | None = None
+    # /metrics without a token on an https PUBLIC_BASE_URL, on purpose (METRICS_PUBLIC).
+    metrics_public: bool = False
     # A worker serves its own /metrics on this port (None: it does not), for machines that
     # run workers and no web process (docs/operations.md, "Scraping N web and M workers").
     worker_metrics_port: int | None = None
@@ -156,6 +167,26 @@ def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
     return value
 
 
+TARGET_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$")
+
+
+def _parse_event_targets(raw: str) -> tuple[str, ...]:
+    """EVENT_TARGETS_ALLOWED: comma-separated host names, addresses and CIDR networks."""
+    entries = tuple(e.strip().lower().strip("[]").rstrip(".") for e in raw.split(",") if e.strip())
+    for entry in entries:
+        try:
+            if "/" in entry:
+                ipaddress.ip_network(entry)  # strict: 10.1.2.3/24 (host bits set) is a typo
+            elif not TARGET_NAME.match(entry) or entry.replace(".", "").isdigit():
+                ipaddress.ip_address(entry)  # 999.1.1.1 is a typo, not a host name
+        except ValueError as exc:
+            raise SettingsError(
+                f"EVENT_TARGETS_ALLOWED entry {entry!r} is not a host name, an address or a network "
+                f"such as 10.1.2.0/24 ({exc})"
+            ) from None
+    return entries
+
+
 def _read(env: Mapping[str, str], name: str) -> str | None:
     """The value of NAME, or the contents of the file named by NAME_FILE."""
     if name in env and f"{name}_FILE" in env:
@@ -216,6 +247,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not public_base_url.startswith(("http://", "https://")):
         raise SettingsError("PUBLIC_BASE_URL must start with http:// or https://")
 
+    demo_mode = parse_bool("DEMO_MODE", env.get("DEMO_MODE", "false"))
+    if (
+        demo_mode
+        and public_base_url.startswith("https://")
+        and not parse_bool("ALLOW_DEMO_MODE_ON_HTTPS", env.get("ALLOW_DEMO_MODE_ON_HTTPS", "false"))
+    ):
+        raise SettingsError(
+            "DEMO_MODE=true opens the phone simulator, which acts on real callbacks, and PUBLIC_BASE_URL is "
+            "https (a real deployment): unset DEMO_MODE, or set ALLOW_DEMO_MODE_ON_HTTPS=true for a public demo"
+        )
+
     origins = tuple(o.strip().rstrip("/") for o in env.get("WIDGET_ALLOWED_ORIGINS", "").split(",") if o.strip())
     for origin in origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
@@ -258,6 +300,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
         telephony_provider=provider,
         public_base_url=public_base_url,
+        demo_mode=demo_mode,
         widget_allowed_origins=origins,
         max_body_bytes=_parse_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "65536"), 1024, 10 * 1024 * 1024),
         db_pool_size=_parse_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "10"), 1, 200),
@@ -296,15 +339,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         event_concurrency=_parse_int("EVENT_CONCURRENCY", env.get("EVENT_CONCURRENCY", "4"), 1, 64),
         event_sender_threads=_parse_int("EVENT_SENDER_THREADS", env.get("EVENT_SENDER_THREADS", "16"), 1, 256),
         event_retention_days=_parse_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "30"), 1, 3650),
+        event_targets_allowed=_parse_event_targets(env.get("EVENT_TARGETS_ALLOWED", "")),
         worker_heartbeat_max_age_seconds=_parse_int(
             "WORKER_HEARTBEAT_MAX_AGE_SECONDS", env.get("WORKER_HEARTBEAT_MAX_AGE_SECONDS", "30"), 10, 3600
         ),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
         metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
+        metrics_public=parse_bool("METRICS_PUBLIC", env.get("METRICS_PUBLIC", "false")),
         worker_metrics_port=_parse_int("WORKER_METRICS_PORT", metrics_port_raw, 1, 65535) if metrics_port_raw else None,
         worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
         retention_days=_parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS", "90"), 1, 3650),
     )
+    if settings.public_base_url.startswith("https://") and not (
+        settings.metrics_bearer_token or settings.metrics_public
+    ):
+        raise SettingsError(
+            "PUBLIC_BASE_URL is https and /metrics would answer anyone: set METRICS_BEARER_TOKEN (or "
+            "METRICS_BEARER_TOKEN_FILE), or METRICS_PUBLIC=true when only your network reaches it"
+        )
+    if settings.demo_mode and settings.telephony_provider != "simulator":
+        raise SettingsError(
+            "DEMO_MODE=true runs on the phone simulator: set TELEPHONY_PROVIDER=simulator or unset DEMO_MODE"
+        )
     if settings.telephony_provider not in settings.configured_providers:
         raise SettingsError(
             f"TELEPHONY_PROVIDER={settings.telephony_provider} needs its credentials (see docs/providers.md)"

@@ -4,6 +4,12 @@ Ticks are idempotent and cheap to repeat, so a late or doubled tick is harmless,
 and nothing is lost when the process dies: APScheduler holds no work of its own. The
 daily and hourly jobs run once per cluster per period, not once per worker: their ticks
 only ask, every minute, whether this worker wins the job's claim (app/periodic.py).
+
+While the database is away (a restart, a failover, a network cut) the ticks do not raise:
+the first that finds it away logs one line, the ticks wait and retry with a short backoff
+(scheduler/outage.py), and the first that gets through logs that it is back. What was
+claimed but not recorded meanwhile is on a lease, settled by ``reconcile`` as for a
+worker that died: nothing is lost, nothing is dialed twice.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sqlalchemy import select
 
 from app import call_inbox, health, periodic
 from app.clock import Clock
-from app.db import Database
+from app.db import Database, describe, is_unavailable
 from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired as forget_expired_keys
 from app.links import forget_expired_links
@@ -35,6 +41,7 @@ from app.slot_sync import sync_slots
 from app.worker_metrics import WorkerMetricsServer
 from console.login_throttle import forget_old as forget_old_login_failures
 from events.sender import EventSender, forget_old
+from scheduler import outage
 from scheduler.periodic import PeriodicJob
 from sms.delivery import forget_early_reports
 
@@ -71,6 +78,8 @@ class Worker:
         self._dispatching = threading.Lock()
         self._delivering = threading.Lock()
         self._last_beat: float | None = None  # time.monotonic() of the last heartbeat written
+        self._outage = outage.Outage()  # shared by every tick: the database is away, or not
+        self._outage_lock = threading.Lock()
 
     def alive(self) -> bool:
         """Whether this worker wrote its heartbeat recently (its scheduler runs and the
@@ -102,13 +111,73 @@ class Worker:
             while not stopping.is_set():
                 while self.dialer.dispatch(wait=False) > 0 and not stopping.is_set():
                     pass
+                self.database_answered()
                 left = POLL_SECONDS if until is None else until - time.monotonic()
                 if left <= 0 or stopping.is_set():
                     return
                 wait = self.dialer.seconds_until_next_due()
                 time.sleep(min(max(wait, 0.0), POLL_SECONDS, left))
         finally:
-            self.dialer.flush()
+            self._flush_all()
+
+    def _flush_all(self) -> None:
+        """Wait for every batch handed to the saver, even after one of them failed (the
+        database going away fails them all), and re-raise the first error: each surfaces
+        once, here, not in the next loop after the database is back."""
+        first: Exception | None = None
+        while True:
+            try:
+                self.dialer.flush()  # takes each batch off its list before waiting for it
+                break
+            except Exception as error:
+                first = first or error
+        if first is not None:
+            raise first
+
+    # --- the database going away ----------------------------------------------------------
+
+    def guarded(self, tick: Callable[[], None]) -> Callable[[], None]:
+        """``tick`` as the scheduler runs it. While the database is away it waits out the
+        backoff without touching it; a tick that finds it away logs that once for all the
+        ticks (a line, no traceback) rather than raising; a tick that ran through says the
+        database answers. Any other error is raised, for APScheduler to log."""
+        # These two may return at once without touching the database (their loop runs in
+        # another thread); the dispatch loop says itself when a pass went through.
+        proves = tick not in (self.dispatch, self.deliver_events)
+
+        def run() -> None:
+            if not self._may_use_database():
+                return
+            try:
+                tick()
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self.database_failed(error)
+                return
+            if proves:
+                self.database_answered()
+
+        run.__name__ = tick.__name__
+        return run
+
+    def _may_use_database(self) -> bool:
+        with self._outage_lock:
+            return outage.may_try(self._outage, time.monotonic())
+
+    def database_failed(self, error: BaseException) -> None:
+        with self._outage_lock:
+            self._outage, started = outage.failed(self._outage, time.monotonic())
+        if started:
+            log.warning("database unavailable: %s; retrying until it answers", describe(error))
+
+    def database_answered(self) -> None:
+        if not self._outage.active:  # the usual case, without the lock
+            return
+        with self._outage_lock:
+            self._outage, lasted = outage.succeeded(self._outage, time.monotonic())
+        if lasted is not None:
+            log.warning("database reachable again after %.1f s: resuming", lasted)
 
     def reconcile(self) -> None:
         handled = self.dialer.reconcile()
@@ -264,7 +333,11 @@ class Worker:
             # start (and returns at once) rather than be logged as skipped every second.
             instances = 2 if tick in (self.dispatch, self.deliver_events) else 1
             scheduler.add_job(
-                tick, "interval", seconds=seconds, next_run_time=self.clock.now(), max_instances=instances
+                self.guarded(tick),
+                "interval",
+                seconds=seconds,
+                next_run_time=self.clock.now(),
+                max_instances=instances,
             )
 
         def stop(signum: int, _frame: FrameType | None) -> None:

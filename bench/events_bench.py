@@ -388,7 +388,10 @@ def run_sender(url: str, work: Path, backend: str, name: str, receiver: Receiver
     expected = EVENTS * subscriptions
     database, seed_seconds = prepare(url, work, EVENTS, subscriptions, receiver)
     settings = data.settings_for(url, work / "instance").with_overrides(
-        event_concurrency=concurrency, event_sender_threads=threads, event_timeout_seconds=10.0
+        event_concurrency=concurrency,
+        event_sender_threads=threads,
+        event_timeout_seconds=10.0,
+        event_targets_allowed=("127.0.0.1",),  # the receiver is on loopback
     )
     receiver.reset()
     timer = StepTimer()
@@ -506,6 +509,7 @@ def worker_env(url: str, instance: Path) -> dict[str, str]:
         TELEPHONY_PROVIDER="simulator",
         PUBLIC_BASE_URL="http://127.0.0.1:5000",
         LOG_LEVEL="WARNING",
+        EVENT_TARGETS_ALLOWED="127.0.0.1",  # the receiver is on loopback
     )
     return env
 

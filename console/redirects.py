@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
-def local_target(value: str, prefix: str, default: str) -> str:
-    """``value`` when it is a local path under ``prefix`` (with its query), else ``default``."""
+def local_target(value: str, prefix: str | tuple[str, ...], default: str) -> str:
+    """``value`` when it is a local path under ``prefix`` (or one of them; with its query), else ``default``."""
     if not value.startswith(prefix) or value.startswith("//") or UNSAFE.search(value) or len(value) > 2000:
         return default
     parts = urlsplit(value)

@@ -62,21 +62,26 @@ def requires(role: str) -> Callable[[View], View]:
     return decorate
 
 
-@console.before_request
-def _load_user() -> None:
-    if request.method == "POST":
-        csrf.protect()
-    g.user = None
+def signed_in_user() -> ConsoleUser | None:
+    """The console user this request's session cookie is for, if that session still holds
+    (an ended one is cleared): for the console's pages and the demo's (console/demo_access.py)."""
     user_id, version = session.get("user_id"), session.get("session_version")
     if user_id is None:
-        return
+        return None
     with context.db().read() as db_session:
         user = db_session.get(ConsoleUser, user_id)
         if user is not None and user.active and user.session_version == version:
             db_session.expunge(user)
-            g.user = user
-        else:
-            session.clear()
+            return user
+    session.clear()
+    return None
+
+
+@console.before_request
+def _load_user() -> None:
+    if request.method == "POST":
+        csrf.protect()
+    g.user = signed_in_user()
 
 
 @console.errorhandler(CSRFError)
@@ -124,7 +129,9 @@ def login_submit() -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session["user_id"], session["session_version"] = user_id, version
-    return redirect(local_target(request.args.get("next", ""), "/console/", url_for("console.overview")), 303)
+    return redirect(
+        local_target(request.args.get("next", ""), ("/console/", "/simulator"), url_for("console.overview")), 303
+    )
 
 
 @console.post("/logout")

@@ -2,7 +2,9 @@
 
 The same prefix, error answers and per-address limit as the booking API
 (web_widget/api.py); every route first requires an admin key (403
-``admin_key_required``). The rules live in events/subscriptions.py and events/log.py.
+``admin_key_required``). The rules live in events/subscriptions.py and events/log.py; a
+URL whose host is or resolves to an internal address, and is not in
+EVENT_TARGETS_ALLOWED, is answered ``422 target_not_allowed`` (events/address_rules.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app.models import EventSubscription
 from events import log, subscriptions
 from events.log import DeliveryView, LogFilter
 from events.subscriptions import Saved, SubscriptionInvalid
+from events.targets import TargetPolicy
 from scheduler.errors import ValidationFailed
 from web_widget.protection import request_actor, require_admin_key
 from web_widget.schemas import json_body, parse_instant
@@ -47,6 +50,22 @@ def subscription_json(subscription: EventSubscription, queue_key: str | None) ->
         "created_at": _iso(subscription.created_at),
         "updated_at": _iso(subscription.updated_at),
     }
+
+
+# event_subscription.id is a 32-bit INTEGER on PostgreSQL: a larger id overflows it (a 500).
+MAX_SUBSCRIPTION_ID = 2**31 - 1
+
+
+def _path_id(raw: str, at_most: int = 2**62) -> int:
+    """A path's id for the lookups. One no row could have (a word, a sign, more than its
+    column holds) is looked up as 0, which no row has: 404 ``subscription_not_found`` /
+    ``delivery_not_found`` as documented, not the router's ``not_found``, nor a 500 from
+    the database's integer overflow."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= at_most else 0
+
+
+def _subscription_id(raw: str) -> int:
+    return _path_id(raw, MAX_SUBSCRIPTION_ID)
 
 
 def _saved_json(saved: Saved) -> dict[str, Any]:
@@ -82,6 +101,10 @@ def delivery_json(delivery: DeliveryView) -> dict[str, Any]:
     }
 
 
+def _targets() -> TargetPolicy:
+    return TargetPolicy.of(context.settings().event_targets_allowed)
+
+
 def _object_body() -> dict[str, Any]:
     document = json_body(request)
     if not isinstance(document, dict):
@@ -100,7 +123,7 @@ def list_subscriptions() -> Response:
 def create_subscription() -> Response:
     fields = _object_body()
     with context.db().write() as session:
-        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now())
+        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now(), _targets())
         response = jsonify(_saved_json(saved))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/subscriptions/{saved.subscription.id}"
@@ -108,28 +131,32 @@ def create_subscription() -> Response:
     return response
 
 
-@events_api.get("/subscriptions/<int:subscription_id>")
-def show_subscription(subscription_id: int) -> Response:
+@events_api.get("/subscriptions/<subscription_id>")
+def show_subscription(subscription_id: str) -> Response:
     with context.db().read() as session:
-        subscription = subscriptions.get_subscription(session, subscription_id)
+        subscription = subscriptions.get_subscription(session, _subscription_id(subscription_id))
         return jsonify(subscription_json(subscription, subscriptions.queue_key_of(session, subscription)))
 
 
-@events_api.patch("/subscriptions/<int:subscription_id>")
-def change_subscription(subscription_id: int) -> Response:
+@events_api.patch("/subscriptions/<subscription_id>")
+def change_subscription(subscription_id: str) -> Response:
     fields = _object_body()
     with context.db().write() as session:
-        saved = subscriptions.update_subscription(session, subscription_id, fields, request_actor("api"), context.now())
+        saved = subscriptions.update_subscription(
+            session, _subscription_id(subscription_id), fields, request_actor("api"), context.now(), _targets()
+        )
         response = jsonify(_saved_json(saved))
     if saved.new_secret is not None:
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@events_api.delete("/subscriptions/<int:subscription_id>")
-def delete_subscription(subscription_id: int) -> Response:
+@events_api.delete("/subscriptions/<subscription_id>")
+def delete_subscription(subscription_id: str) -> Response:
     with context.db().write() as session:
-        saved = subscriptions.delete_subscription(session, subscription_id, request_actor("api"), context.now())
+        saved = subscriptions.delete_subscription(
+            session, _subscription_id(subscription_id), request_actor("api"), context.now()
+        )
         return jsonify(subscription_json(saved.subscription, saved.queue_key))
 
 
@@ -159,7 +186,7 @@ def read_log_query() -> tuple[LogFilter, int, int | None]:
     problems: dict[str, str] = {}
     since = _query_instant("from", problems)
     until = _query_instant("until", problems)
-    subscription_id = _query_id("subscription", problems)
+    subscription_id = _query_id("subscription", problems, at_most=MAX_SUBSCRIPTION_ID)
     limit = _query_id("limit", problems, at_most=log.MAX_LIMIT)
     cursor = _query_id("cursor", problems)
     status = request.args.get("status") or None
@@ -185,11 +212,12 @@ def list_deliveries() -> Response:
     )
 
 
-@events_api.post("/deliveries/<int:delivery_id>/redeliver")
-def redeliver(delivery_id: int) -> Response:
+@events_api.post("/deliveries/<delivery_id>/redeliver")
+def redeliver(delivery_id: str) -> Response:
+    number = _path_id(delivery_id)
     with context.db().write() as session:
-        log.redeliver(session, delivery_id, context.now(), request_actor("api"))
+        log.redeliver(session, number, context.now(), request_actor("api"))
     with context.db().read() as session:
-        response = jsonify(delivery_json(log.get_delivery(session, delivery_id)))
+        response = jsonify(delivery_json(log.get_delivery(session, number)))
     response.status_code = 202
     return response

@@ -19,6 +19,7 @@ from app.json_input import loads
 from app.models import EventSubscription, SimCrmEvent, SimSwitch
 from events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from events.subscriptions import create_subscription, update_subscription
+from events.targets import TargetPolicy
 from events.types import EVENT_TYPES
 
 demo_crm = Blueprint("demo_crm", __name__, url_prefix="/simulator/crm", template_folder="templates")
@@ -85,11 +86,15 @@ def switch() -> BaseResponse:
     return redirect(url_for("demo_crm.page"), 303)
 
 
-def ensure_demo_subscription(session: Session, base_url: str, now: datetime) -> str:
+def ensure_demo_subscription(
+    session: Session, base_url: str, now: datetime, targets: TargetPolicy | None = None
+) -> str:
     """The demo queue's subscription to the stand-in CRM (every event type, JSON), made once:
     ``made``, ``moved`` (it pointed at another address, say an earlier ``make run`` on
     another port, and now points here) or ``kept``. One subscription whatever the port, so
-    that a second ``make run`` does not deliver every event twice."""
+    that a second ``make run`` does not deliver every event twice. The app's own address is
+    on loopback in the demo: EVENT_TARGETS_ALLOWED must name it (make run sets it), else
+    ``target_not_allowed``."""
     url = base_url.rstrip("/") + PATH
     existing = session.scalars(
         select(EventSubscription)
@@ -98,9 +103,9 @@ def ensure_demo_subscription(session: Session, base_url: str, now: datetime) -> 
     ).first()
     if existing is None:
         fields = {"name": DEMO_NAME, "url": url, "secret": DEMO_SECRET, "event_types": list(EVENT_TYPES)}
-        create_subscription(session, fields | {"queue": "support", "format": "json"}, "make run", now)
+        create_subscription(session, fields | {"queue": "support", "format": "json"}, "make run", now, targets)
         return "made"
     if existing.url == url:
         return "kept"
-    update_subscription(session, existing.id, {"url": url}, "make run", now)
+    update_subscription(session, existing.id, {"url": url}, "make run", now, targets)
     return "moved"

@@ -15,6 +15,13 @@
   refused or dropped connection) is retried ``EVENT_RETRY_SECONDS`` later, up to
   ``EVENT_MAX_ATTEMPTS`` attempts in all, then the delivery is ``failed`` (kept, shown in
   the log, and may be redelivered by hand).
+- Targets: each POST resolves the subscription's host once, checks every address
+  (events/address_rules.py: public, or in ``EVENT_TARGETS_ALLOWED``) and connects to the
+  address it checked (events/targets.py), never following a redirect. A refused one is
+  logged as "target address not allowed", with nothing sent; and the log says no more
+  than "connection failed" of a connection that failed, whatever the reason (refused,
+  unreachable, timed out while connecting, TLS), so that it tells nobody which ports
+  answer on a host. The worker's own log has the details.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from events import payloads
 from events.outbox import FAN_OUT_BATCH, fan_out
 from events.retry import next_attempt_after
 from events.signing import signed_headers
+from events.targets import REFUSED, PinnedAdapter, Resolver, TargetNotAllowed, TargetPolicy, system_resolver, vet
 
 log = logging.getLogger(__name__)
 
@@ -213,24 +221,45 @@ def settle(
     return outcomes
 
 
-def post(http: requests.Session, job: Job, timeout: float, timestamp: int) -> Result:
+CONNECTION_FAILED = "connection failed"
+
+
+def new_http() -> requests.Session:
+    """The sender's HTTP client: it connects to the address ``vet`` checked (PinnedAdapter)."""
+    http = requests.Session()
+    http.trust_env = False  # no proxy (it would resolve the name again) nor its look-up per POST
+    for prefix in ("http://", "https://"):
+        http.mount(prefix, PinnedAdapter())
+    return http
+
+
+def post(http: requests.Session, job: Job, timeout: float, timestamp: int, targets: TargetPolicy) -> Result:
+    """POST one event to the address its host resolves to now, if that address may be sent
+    to. ``http`` must be ``new_http()``'s (or mount PinnedAdapter)."""
     headers = signed_headers(job.secret, timestamp, job.body, job.event_id, job.event_type)
     headers |= {"Content-Type": job.content_type, "User-Agent": USER_AGENT}
     started = time.monotonic()
     status: int | None = None
     error: str | None = None
     try:
-        response = http.post(job.url, data=job.body, headers=headers, timeout=timeout, allow_redirects=False)
+        target = vet(job.url, targets)
+        headers["Host"] = target.host_header
+        response = http.post(target.url, data=job.body, headers=headers, timeout=timeout, allow_redirects=False)
         status = response.status_code
         response.close()
         if not 200 <= status < 300:
             error = f"HTTP {status}"
+    except TargetNotAllowed as exc:
+        error = REFUSED
+        log.warning("event %s to subscription %d not sent: %s", job.event_id, job.subscription_id, exc.details)
+    except requests.ConnectTimeout as exc:  # before requests.Timeout: not answered is not told from refused
+        error = CONNECTION_FAILED
+        log.info("event %s to subscription %d: %r", job.event_id, job.subscription_id, exc)
     except requests.Timeout:
         error = f"no answer within {timeout:g} s"
-    except requests.ConnectionError as exc:
-        error = f"connection failed: {type(exc).__name__}: {exc}"
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # refused, unreachable, dropped, TLS, a name with no address: alike
+        error = CONNECTION_FAILED
+        log.info("event %s to subscription %d: %r", job.event_id, job.subscription_id, exc)
     return Result(status, error, int((time.monotonic() - started) * 1000))
 
 
@@ -243,13 +272,15 @@ class EventSender:
     is due and hand it to the sender's threads. A pass never waits for a POST, and a POST
     that ends wakes the loop, so a fast receiver gets the next events at once."""
 
-    def __init__(self, db: Database, clock: Clock, settings: Settings, owner: str) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, settings: Settings, owner: str, resolve: Resolver = system_resolver
+    ) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.owner = owner
-        self.http = requests.Session()
-        self.http.trust_env = False  # no proxy look-up per POST (receivers are reached directly)
+        self.targets = TargetPolicy.of(settings.event_targets_allowed, resolve)
+        self.http = new_http()
         self._pool = ThreadPoolExecutor(settings.event_sender_threads, thread_name_prefix="event-sender")
         self._running: dict[Future[Result], Job] = {}  # touched by the loop's thread only
         self._ended = threading.Event()
@@ -286,7 +317,8 @@ class EventSender:
         return len(jobs)
 
     def _post(self, job: Job) -> Result:
-        return post(self.http, job, self.settings.event_timeout_seconds, int(self.clock.now().timestamp()))
+        timestamp = int(self.clock.now().timestamp())
+        return post(self.http, job, self.settings.event_timeout_seconds, timestamp, self.targets)
 
     def _settle_ended(self) -> None:
         done = [future for future in self._running if future.done()]  # one look: a POST may end meanwhile

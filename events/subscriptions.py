@@ -8,7 +8,10 @@ given (``whsec_`` and 32 random bytes); a given one must be at least 16 characte
 kept as is (every delivery is signed with it) and shown whole only when it is made.
 
 Both ``http`` and ``https`` URLs are accepted (a receiver on the same private network may
-not have a certificate); https is what a receiver on the internet should use.
+not have a certificate); https is what a receiver on the internet should use. The URL's
+host must be, or resolve to, public addresses only, unless ``EVENT_TARGETS_ALLOWED`` lets
+it through (events/address_rules.py): otherwise ``target_not_allowed`` (422), once the
+fields are valid. The sender checks again before every POST (a name's addresses change).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import EventSubscription, Queue
 from console.accounts import audit
+from events.address_rules import parse_target
+from events.targets import TargetPolicy, check_target
 from events.types import EVENT_TYPES
 from scheduler.errors import DomainError
 
@@ -106,13 +110,7 @@ def _check_url(value: Any) -> str:
         raise ValueError(f"1 to {MAX_URL} characters")
     if not NO_CONTROL.match(url) or " " in url:
         raise ValueError("must not contain spaces or control characters")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018  # a port that is not a number raises here
-    except ValueError:
-        raise ValueError("the port is not valid") from None
+    parse_target(url)  # http(s), a host, a port that is a number, no user name or password
     return url
 
 
@@ -180,9 +178,22 @@ CHECKS = {
 }
 
 
-def check_fields(session: Session, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+def default_targets() -> TargetPolicy:
+    """The running app's allow-list (EVENT_TARGETS_ALLOWED), for a caller that passes none;
+    outside an app, none: public addresses only."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return TargetPolicy()
+    return TargetPolicy.of(current_app.extensions["settings"].event_targets_allowed)
+
+
+def check_fields(
+    session: Session, fields: Mapping[str, Any], *, creating: bool, targets: TargetPolicy | None = None
+) -> dict[str, Any]:
     """The fields given, checked and cleaned (``queue`` becomes ``queue_id``); every
-    problem at once, per field."""
+    problem at once, per field. Then a URL's target (TargetNotAllowed), with ``targets``
+    (default: the app's allow-list)."""
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name in fields:
@@ -204,6 +215,8 @@ def check_fields(session: Session, fields: Mapping[str, Any], *, creating: bool)
             problems[name] = str(exc)
     if problems:
         raise SubscriptionInvalid("some fields of the subscription are not valid", problems)
+    if "url" in clean:
+        check_target(clean["url"], targets or default_targets())
     return clean
 
 
@@ -224,8 +237,14 @@ def _target(subscription: EventSubscription) -> str:
     return f"subscription {subscription.id} ({subscription.name})"
 
 
-def create_subscription(session: Session, fields: Mapping[str, Any], actor: str, now: datetime) -> Saved:
-    clean = check_fields(session, fields, creating=True)
+def create_subscription(
+    session: Session,
+    fields: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    targets: TargetPolicy | None = None,
+) -> Saved:
+    clean = check_fields(session, fields, creating=True, targets=targets)
     secret = clean.pop("secret", None) or new_secret()
     subscription = EventSubscription(
         name=clean["name"],
@@ -247,12 +266,19 @@ def create_subscription(session: Session, fields: Mapping[str, Any], actor: str,
 
 
 def update_subscription(
-    session: Session, subscription_id: int, fields: Mapping[str, Any], actor: str, now: datetime
+    session: Session,
+    subscription_id: int,
+    fields: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    targets: TargetPolicy | None = None,
 ) -> Saved:
     """Change the fields given (the others stay). ``secret``: ``"rotate"`` for a new
-    generated one, or the new secret itself; it is then answered once, like at creation."""
+    generated one, or the new secret itself; it is then answered once, like at creation.
+    A new URL's target is checked (not the URL kept: a subscription can be paused or
+    changed whatever it points at)."""
     subscription = get_subscription(session, subscription_id)
-    clean = check_fields(session, fields, creating=False)
+    clean = check_fields(session, fields, creating=False, targets=targets)
     before = _audited(subscription, queue_key_of(session, subscription))
     secret = clean.pop("secret", None)
     for name, value in clean.items():

@@ -11,7 +11,9 @@ from app import context
 from app.json_input import loads
 from telephony.simulator_driver import Deliver, SimulatorDriver, SimulatorError
 
-simulator = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates")
+simulator = Blueprint(
+    "simulator", __name__, url_prefix="/simulator", template_folder="templates", static_folder="static"
+)
 
 ACTIONS = ("answer", "machine", "press", "silent", "ring_out", "busy", "decline", "hang_up")
 

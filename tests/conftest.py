@@ -46,7 +46,19 @@ def demo_document(**changes: object) -> dict[str, object]:
 def _settings(url: str, instance: Path) -> Settings:
     # No per-IP limit by default (tests make many requests a second from one address);
     # tests/integration/test_api_protection.py sets one.
-    return Settings(database_url=url, secret_key="test-secret", instance_path=instance, api_rate_limit="100000/second")
+    # Demo mode on: tests drive the phone simulator's pages (tests/integration/test_demo_access.py
+    # proves who may use them, and that they are absent without it).
+    return Settings(
+        database_url=url,
+        secret_key="test-secret",
+        instance_path=instance,
+        api_rate_limit="100000/second",
+        demo_mode=True,
+        # Event receivers run on loopback (tests/integration/event_receiver.py, the stand-in
+        # CRM): let them through, as make run does (tests/integration/test_event_targets.py
+        # checks the rule without it).
+        event_targets_allowed=("127.0.0.1", "localhost", "::1"),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,14 @@ from web_widget.web_booking import web_form_problems, web_tags
 
 booking_page = Blueprint("booking_page", __name__, template_folder="templates")
 
+
+@booking_page.after_request
+def _no_referrer(response: Response) -> Response:
+    """A booking link's URL holds its token (?t=): no link followed from the page sends it on."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 CATALOGS = Catalogs(Path(__file__).parent / "locales", "web")
 DAYS_SHOWN = 7
 ACTOR = "customer:web"

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, render_template, request
 
 from app import context
 from app.demo_site import demo_page_origin
+from app.security_headers import host_page_policy, origin_of
 
 widget_pages = Blueprint("widget_pages", __name__, template_folder="templates")
 
@@ -38,11 +39,17 @@ def _etag(body: bytes) -> str:
 
 
 @widget_pages.get("/widget-demo")
-def widget_demo() -> str:
+def widget_demo() -> Response:
     """A stand-in for a customer's website. Its script comes from PUBLIC_BASE_URL: opened at
     another name (localhost for 127.0.0.1, same port) the page is another origin, as a real
     site would be (app/demo_site.py)."""
     base = context.settings().public_base_url
-    return render_template(
-        "widget_demo.html", widget_src=f"{base}/widget.js", queue="support", page_origin=demo_page_origin(base)
+    response = Response(
+        render_template(
+            "widget_demo.html", widget_src=f"{base}/widget.js", queue="support", page_origin=demo_page_origin(base)
+        ),
+        mimetype="text/html",
     )
+    # The policy docs/widget.md gives a site that embeds the widget, not the console's.
+    response.headers["Content-Security-Policy"] = host_page_policy(origin_of(base))
+    return response

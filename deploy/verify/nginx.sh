@@ -62,7 +62,7 @@ nginx -p "$work" -c "$work/nginx.conf"
 
 step "gunicorn on 127.0.0.1:$APP_PORT and a worker (SQLite in $work)"
 export INSTANCE_PATH=$work DATABASE_URL="sqlite:///$work/callbacks.db" PUBLIC_BASE_URL=$BASE
-export TRUSTED_PROXIES=1 API_RATE_LIMIT=$LIMIT/minute TELEPHONY_PROVIDER=simulator
+export TRUSTED_PROXIES=1 API_RATE_LIMIT=$LIMIT/minute TELEPHONY_PROVIDER=simulator METRICS_BEARER_TOKEN=verify-metrics-token
 export TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TWILIO_AUTH_TOKEN=verify-auth-token
 export PROMETHEUS_MULTIPROC_DIR=$work/prometheus && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 "$VENV"/bin/flask --app wsgi callbacks init-db >"$work/migrate.log" 2>&1

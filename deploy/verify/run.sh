@@ -92,7 +92,9 @@ total=0
 for name in $(containers worker); do
   $ENGINE exec "$name" python deploy/container/healthcheck.py http://127.0.0.1:9101/healthz
   dials=$($ENGINE exec "$name" python -c 'import urllib.request, re
-body = urllib.request.urlopen("http://127.0.0.1:9101/metrics", timeout=3).read().decode()
+token = open("/run/secrets/metrics_token").read().strip()
+ask = urllib.request.Request("http://127.0.0.1:9101/metrics", headers={"Authorization": f"Bearer {token}"})
+body = urllib.request.urlopen(ask, timeout=3).read().decode()
 print(int(sum(float(v) for v in re.findall(r"^dispatch_lag_seconds_count\{[^}]*\} (\S+)$", body, re.M))))')
   echo "ok  $name: healthy, dials counted $dials"
   total=$(python3 -c "print(int($total + $dials))")

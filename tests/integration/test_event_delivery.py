@@ -476,14 +476,15 @@ def test_a_worker_killed_mid_delivery_loses_nothing_the_next_worker_delivers_it(
     receiver.answer(hold_the_first)
     subscribe(db, clock, receiver.url, ["callback.created"])
     ref = book(client, 1).get_json()["ref"]
-    worker = start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60")
+    worker = start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60", EVENT_TARGETS_ALLOWED="127.0.0.1")
     assert first_got.wait(30), "the worker never sent the event"
     worker.kill()  # SIGKILL, mid-POST: it never hears the answer nor records anything
     worker.wait(timeout=10)
     release.set()
     (delivery,) = deliveries(db)
     assert (delivery.status, delivery.lease_owner is not None) == ("pending", True)
-    start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60")  # its lease (3 x 3 s + 5 s) runs out first
+    # Its lease (3 x 3 s + 5 s) runs out first.
+    start_worker(EVENT_TIMEOUT_SECONDS="3", DIAL_LEASE_SECONDS="60", EVENT_TARGETS_ALLOWED="127.0.0.1")
     wait_until(lambda: deliveries(db)[0].status == "delivered", 40, "the delivery after the restart")
     got = receiver.received
     assert len(got) == 2 and len({r.headers["X-Callbacks-Event-Id"] for r in got}) == 1  # at least once: dedupe by id

@@ -194,12 +194,12 @@ def test_invalid_fields_are_refused_each_by_name(
 
 
 def test_a_change_is_checked_like_a_creation(client: FlaskClient, admin: dict[str, str]) -> None:
-    made = subscribe(client, admin, url="http://10.0.0.5:8080/hook")  # http is allowed
+    made = subscribe(client, admin, url="http://crm.example.com:8080/hook")  # http is allowed
     url = f"/api/v1/subscriptions/{made['id']}"
     answer = client.patch(url, json={"url": "mailto:crm@example.com", "event_types": []}, headers=admin)
     assert (answer.status_code, answer.get_json()["type"]) == (422, "subscription_invalid")
     assert set(answer.get_json()["details"]) == {"url", "event_types"}
-    assert client.get(url, headers=admin).get_json()["url"] == "http://10.0.0.5:8080/hook"
+    assert client.get(url, headers=admin).get_json()["url"] == "http://crm.example.com:8080/hook"
     assert client.patch("/api/v1/subscriptions/999", json={}, headers=admin).status_code == 404
 
 

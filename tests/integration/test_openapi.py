@@ -434,7 +434,7 @@ SUBSCRIPTION_CASES: list[tuple[str, str, Any, bool]] = [
         True,
     ),
     ("repeated types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["sms.received"] * 2}, True),
-    ("plain http", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "HTTP://10.1.2.3:8080/in"}, True),
+    ("plain http", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "HTTP://crm.example.com:8080/in"}, True),
     ("no types", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": []}, False),
     ("unknown type", "CreateSubscription", {**NEW_SUBSCRIPTION, "event_types": ["callback.lost"]}, False),
     ("ftp", "CreateSubscription", {**NEW_SUBSCRIPTION, "url": "ftp://crm.example.com/"}, False),

@@ -109,3 +109,29 @@ def test_scale_out_settings(tmp_path: Path) -> None:
     worker = load_settings({**env, "WORKER_METRICS_PORT": "9100", "WORKER_METRICS_HOST": "0.0.0.0"})
     assert (worker.worker_metrics_host, worker.worker_metrics_port) == ("0.0.0.0", 9100)
     assert load_settings({**env, "ALLOW_PER_PROCESS_RATE_LIMITS": "yes"}).allow_per_process_rate_limits
+
+
+def test_demo_mode_is_explicit_and_refused_on_https_unless_forced(tmp_path: Path) -> None:
+    base = {"INSTANCE_PATH": str(tmp_path)}
+    assert not load_settings(base).demo_mode  # the simulator provider alone opens no demo page
+    assert load_settings({**base, "DEMO_MODE": "true"}).demo_mode
+    https = {**base, "PUBLIC_BASE_URL": "https://callbacks.example.com", "METRICS_BEARER_TOKEN": "t"}
+    with pytest.raises(SettingsError, match=r"DEMO_MODE.*https"):
+        load_settings({**https, "DEMO_MODE": "true"})
+    assert load_settings({**https, "DEMO_MODE": "true", "ALLOW_DEMO_MODE_ON_HTTPS": "true"}).demo_mode
+    twilio = {**base, "TELEPHONY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "x"}
+    assert not load_settings(twilio).demo_mode
+    with pytest.raises(SettingsError, match="TELEPHONY_PROVIDER=simulator"):
+        load_settings({**twilio, "DEMO_MODE": "true"})
+
+
+def test_metrics_need_a_token_on_https_unless_opened_on_purpose(tmp_path: Path) -> None:
+    https = {"INSTANCE_PATH": str(tmp_path), "PUBLIC_BASE_URL": "https://callbacks.example.com"}
+    with pytest.raises(SettingsError, match="METRICS_BEARER_TOKEN"):
+        load_settings(https)
+    assert load_settings({**https, "METRICS_BEARER_TOKEN": "scrape-me"}).metrics_bearer_token == "scrape-me"
+    (tmp_path / "token").write_text("from-a-file\n")
+    from_file = load_settings({**https, "METRICS_BEARER_TOKEN_FILE": str(tmp_path / "token")})
+    assert from_file.metrics_bearer_token == "from-a-file"
+    assert load_settings({**https, "METRICS_PUBLIC": "true"}).metrics_public
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)}).metrics_bearer_token is None  # http: a developer's machine
