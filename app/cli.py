@@ -86,13 +86,12 @@ def seed_demo() -> None:
 def seed_demo_crm() -> None:
     """Subscribe the simulator's stand-in CRM (/simulator/crm) to the demo queue's events (once)."""
     from events.demo_receiver import ensure_demo_subscription
-    from events.targets import TargetPolicy
+    from events.targets import app_targets
 
     settings = context.settings()
-    targets = TargetPolicy.of(settings.event_targets_allowed)
     try:
         with context.db().write() as session:
-            outcome = ensure_demo_subscription(session, settings.public_base_url, context.now(), targets)
+            outcome = ensure_demo_subscription(session, settings.public_base_url, context.now(), app_targets())
     except DomainError as error:  # its address is not in EVENT_TARGETS_ALLOWED
         _fail(error)
         return

@@ -22,6 +22,7 @@ from console.views import console, requires
 from events import log, subscriptions
 from events.log import LogFilter
 from events.subscriptions import FORMATS, SubscriptionNotFound
+from events.targets import app_targets
 from events.types import EVENT_TYPES
 from scheduler.errors import DomainError
 
@@ -107,7 +108,7 @@ def add_subscription() -> ResponseReturnValue:
     fields = _form_fields(creating=True)
     try:
         with context.db().write() as session:
-            saved = subscriptions.create_subscription(session, fields, _actor(), context.now())
+            saved = subscriptions.create_subscription(session, fields, _actor(), context.now(), app_targets())
             name, secret = saved.subscription.name, saved.new_secret
     except DomainError as error:
         return _events_page(errors=error.details, form=fields, status=422)
@@ -154,7 +155,7 @@ def change_subscription(subscription_id: int) -> ResponseReturnValue:
     fields = _form_fields(creating=False)
     try:
         with context.db().write() as session:
-            subscriptions.update_subscription(session, subscription_id, fields, _actor(), context.now())
+            subscriptions.update_subscription(session, subscription_id, fields, _actor(), context.now(), app_targets())
     except SubscriptionNotFound:
         abort(404)
     except DomainError as error:

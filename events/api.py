@@ -19,7 +19,7 @@ from app.models import EventSubscription
 from events import log, subscriptions
 from events.log import DeliveryView, LogFilter
 from events.subscriptions import Saved, SubscriptionInvalid
-from events.targets import TargetPolicy
+from events.targets import app_targets
 from scheduler.errors import ValidationFailed
 from web_widget.protection import request_actor, require_admin_key
 from web_widget.schemas import json_body, parse_instant
@@ -101,10 +101,6 @@ def delivery_json(delivery: DeliveryView) -> dict[str, Any]:
     }
 
 
-def _targets() -> TargetPolicy:
-    return TargetPolicy.of(context.settings().event_targets_allowed)
-
-
 def _object_body() -> dict[str, Any]:
     document = json_body(request)
     if not isinstance(document, dict):
@@ -123,7 +119,7 @@ def list_subscriptions() -> Response:
 def create_subscription() -> Response:
     fields = _object_body()
     with context.db().write() as session:
-        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now(), _targets())
+        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now(), app_targets())
         response = jsonify(_saved_json(saved))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/subscriptions/{saved.subscription.id}"
@@ -143,7 +139,7 @@ def change_subscription(subscription_id: str) -> Response:
     fields = _object_body()
     with context.db().write() as session:
         saved = subscriptions.update_subscription(
-            session, _subscription_id(subscription_id), fields, request_actor("api"), context.now(), _targets()
+            session, _subscription_id(subscription_id), fields, request_actor("api"), context.now(), app_targets()
         )
         response = jsonify(_saved_json(saved))
     if saved.new_secret is not None:

@@ -86,9 +86,7 @@ def switch() -> BaseResponse:
     return redirect(url_for("demo_crm.page"), 303)
 
 
-def ensure_demo_subscription(
-    session: Session, base_url: str, now: datetime, targets: TargetPolicy | None = None
-) -> str:
+def ensure_demo_subscription(session: Session, base_url: str, now: datetime, targets: TargetPolicy) -> str:
     """The demo queue's subscription to the stand-in CRM (every event type, JSON), made once:
     ``made``, ``moved`` (it pointed at another address, say an earlier ``make run`` on
     another port, and now points here) or ``kept``. One subscription whatever the port, so

@@ -178,22 +178,12 @@ CHECKS = {
 }
 
 
-def default_targets() -> TargetPolicy:
-    """The running app's allow-list (EVENT_TARGETS_ALLOWED), for a caller that passes none;
-    outside an app, none: public addresses only."""
-    from flask import current_app, has_app_context
-
-    if not has_app_context():
-        return TargetPolicy()
-    return TargetPolicy.of(current_app.extensions["settings"].event_targets_allowed)
-
-
 def check_fields(
     session: Session, fields: Mapping[str, Any], *, creating: bool, targets: TargetPolicy | None = None
 ) -> dict[str, Any]:
     """The fields given, checked and cleaned (``queue`` becomes ``queue_id``); every
     problem at once, per field. Then a URL's target (TargetNotAllowed), with ``targets``
-    (default: the app's allow-list)."""
+    (events/targets.py ``app_targets()`` in the app; none given: public addresses only)."""
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name in fields:
@@ -216,7 +206,7 @@ def check_fields(
     if problems:
         raise SubscriptionInvalid("some fields of the subscription are not valid", problems)
     if "url" in clean:
-        check_target(clean["url"], targets or default_targets())
+        check_target(clean["url"], targets or TargetPolicy())
     return clean
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 
+from app import context
 from events.address_rules import REASONS, Allowed, IPAddress, literal_address, parse_allowed, parse_target, refusal
 from scheduler.errors import DomainError
 
@@ -65,6 +66,11 @@ class TargetPolicy:
     @classmethod
     def of(cls, entries: Iterable[str], resolve: Resolver = system_resolver) -> TargetPolicy:
         return cls(parse_allowed(entries), resolve)
+
+
+def app_targets() -> TargetPolicy:
+    """The running app's policy (EVENT_TARGETS_ALLOWED), for the API, the console and the CLI."""
+    return TargetPolicy.of(context.settings().event_targets_allowed)
 
 
 @dataclass(frozen=True)
