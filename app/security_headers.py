@@ -57,8 +57,9 @@ def host_page_policy(widget_origin: str) -> str:
 
 
 def origin_of(url: str) -> str:
+    """A URL's origin as browsers send it in ``Origin`` (scheme and host are case-blind)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def init_security_headers(app: Flask) -> None:

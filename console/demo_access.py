@@ -21,12 +21,14 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, request, url_for
+from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app import context
+from app.security_headers import origin_of
 from console.accounts import at_least
 from console.views import signed_in_user
+from web_widget.errors import error_response
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -67,14 +69,8 @@ def decide(visitor: Visitor) -> str:
 def _same_origin() -> bool:
     origin = request.headers.get("Origin")
     if origin is not None:
-        return origin.rstrip("/") == request.host_url.rstrip("/")
+        return origin_of(origin) == origin_of(request.host_url)
     return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
-
-
-def _refused(message: str, status: int) -> Response:
-    response = jsonify({"type": "demo_access_refused", "message": message, "details": {}})
-    response.status_code = status
-    return response
 
 
 def _gate() -> ResponseReturnValue | None:
@@ -94,8 +90,12 @@ def _gate() -> ResponseReturnValue | None:
     if verdict == "sign_in" and request.method == "GET" and not request.path.startswith("/simulator/api/"):
         return redirect(url_for("console.login", next=request.path))
     if verdict == "sign_in":
-        return _refused("the simulator is open to this machine and to signed-in console users only", 401)
-    return _refused("the simulator's actions need a supervisor, from the simulator's own pages", 403)
+        return error_response(
+            401, "demo_access_refused", "the simulator is open to this machine and to signed-in console users only"
+        )
+    return error_response(
+        403, "demo_access_refused", "the simulator's actions need a supervisor, from the simulator's own pages"
+    )
 
 
 # Checked by the view itself (the subscriber's signature).

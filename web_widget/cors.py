@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from app import context
 from app.json_input import loads
 from app.models import Callback, Queue
+from app.security_headers import origin_of
 from web_widget.errors import error_response
 
 API_PREFIX = "/api/v1/"
@@ -48,15 +48,10 @@ def init_cors(app: Flask) -> None:
     app.after_request(_after)
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def own_origins() -> set[str]:
     """This app's origin: the configured public URL, and the host the request was sent to
     (a page served by this app at another name, e.g. localhost, is still same-origin)."""
-    return {_origin_of(context.settings().public_base_url), _origin_of(request.host_url)}
+    return {origin_of(context.settings().public_base_url), origin_of(request.host_url)}
 
 
 def _listed(widgets: list[Any], origin: str) -> bool:
