@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app import call_inbox
+from app.models import Attempt, SimCall
+
+
+def race_in_processes(target: Callable[..., None], arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target(*args, barrier, results)`` in a forked process per ``args``, released
+    together by the barrier so that they really collide; what each put in ``results``."""
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(len(arguments)), context.Queue()
+    workers = [context.Process(target=target, args=(*args, barrier, results)) for args in arguments]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    return outcomes
+
+
+def dials(session: Session) -> tuple[dict[str, int], dict[int, int]]:
+    """How many calls the simulator got per number, and how many attempts were placed per
+    callback: a callback dialed twice shows as a 2 in either."""
+    calls_per_number = dict(session.execute(select(SimCall.to, func.count()).group_by(SimCall.to)).all())
+    placed = dict(
+        session.execute(
+            select(Attempt.callback_id, func.count()).where(Attempt.call_id.is_not(None)).group_by(Attempt.callback_id)
+        ).all()
+    )
+    return calls_per_number, placed
 
 
 def phone(n: int) -> str:

@@ -3,7 +3,6 @@ locked account, and the same answer whether or not an email has an account."""
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import traceback
 from datetime import datetime
@@ -22,6 +21,7 @@ from app.models import LoginThrottle
 from app.settings import Settings
 from console.accounts import LoginRefused, LoginThrottled, authenticate, create_user
 from console.login_throttle import forget_old, throttles_for
+from tests.integration.helpers import race_in_processes
 from tests.integration.test_console_access import PASSWORD, sign_in
 
 WRONG = "not the password at all"
@@ -165,16 +165,7 @@ def _guess(url: str, now: datetime, address: str, barrier: Barrier, results: Any
 
 
 def _race(url: str, now: datetime, addresses: list[str]) -> list[str]:
-    context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(len(addresses)), context.Queue()
-    workers = [context.Process(target=_guess, args=(url, now, a, barrier, results)) for a in addresses]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    return outcomes
+    return race_in_processes(_guess, [(url, now, address) for address in addresses])
 
 
 def _email_failures(db: Database) -> int:

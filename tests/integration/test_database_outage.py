@@ -41,7 +41,7 @@ from app.settings import Settings
 from app.worker import Worker
 from scheduler.outage import MAX_DELAY
 from tests.conftest import demo_document
-from tests.integration.helpers import book, phone
+from tests.integration.helpers import book, dials, phone
 from tests.integration.test_restarts import Processes, free_port
 from tests.integration.test_worker_processes import ALL_DAY, count, wait_until
 
@@ -429,14 +429,7 @@ def _outage_under_load(own_postgres: OwnPostgres, settings: Settings, db: Databa
     booked = booker.with_status(201)
     with db.read() as session:
         rows = session.execute(select(Callback.id, Callback.ref, Callback.phone, Callback.state)).all()
-        calls_per_number = dict(session.execute(select(SimCall.to, func.count()).group_by(SimCall.to)).all())
-        placed = dict(
-            session.execute(
-                select(Attempt.callback_id, func.count())
-                .where(Attempt.call_id.is_not(None))
-                .group_by(Attempt.callback_id)
-            ).all()
-        )
+        calls_per_number, placed = dials(session)
     # Every 201 is one row; every refused booking left none.
     assert len(rows) == len(booked)
     assert sorted(r.ref for r in rows) == sorted(str(b.ref) for b in booked)

@@ -6,7 +6,6 @@ uses, released together by a barrier so the conditional UPDATEs really collide.
 
 from __future__ import annotations
 
-import multiprocessing
 import traceback
 from datetime import datetime
 from multiprocessing.synchronize import Barrier
@@ -22,7 +21,7 @@ from app.db import Database
 from app.models import Callback, CallbackEvent, Slot
 from app.settings import Settings
 from scheduler.errors import DomainError
-from tests.integration.helpers import phone, slots
+from tests.integration.helpers import phone, race_in_processes, slots
 
 PROCESSES = 60
 
@@ -45,17 +44,7 @@ def _contender(url: str, now: datetime, start: datetime | None, n: int, barrier:
 
 
 def _race(url: str, now: datetime, start: datetime | None, phones: list[int]) -> list[tuple[str, Any]]:
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(phones))
-    results = context.Queue()
-    workers = [context.Process(target=_contender, args=(url, now, start, n, barrier, results)) for n in phones]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    return outcomes
+    return race_in_processes(_contender, [(url, now, start, n) for n in phones])
 
 
 def _booked(db: Database, start: datetime) -> tuple[int, int]:

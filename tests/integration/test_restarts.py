@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 
 from app.clock import FixedClock, SystemClock
 from app.db import Database
-from app.models import Attempt, Callback, CallbackEvent, SimCall
+from app.models import Callback, CallbackEvent, SimCall
 from app.settings import Settings
 from scheduler.lifecycle import TERMINAL_STATES
 from telephony.simulator_driver import SimulatorDriver, SimulatorError
-from tests.integration.helpers import book, phone, slots
+from tests.integration.helpers import book, dials, phone, slots
 from tests.integration.test_worker_processes import ALL_DAY, count, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,14 +250,7 @@ def test_sigterm_and_restarts_of_web_and_workers_lose_nothing_and_dial_nothing_t
 
     with db.read() as session:
         callbacks = session.execute(select(Callback.id, Callback.ref, Callback.phone, Callback.state)).all()
-        calls_per_number = dict(session.execute(select(SimCall.to, func.count()).group_by(SimCall.to)).all())
-        placed = dict(
-            session.execute(
-                select(Attempt.callback_id, func.count())
-                .where(Attempt.call_id.is_not(None))
-                .group_by(Attempt.callback_id)
-            ).all()
-        )
+        calls_per_number, placed = dials(session)
         endings = dict(
             session.execute(
                 select(CallbackEvent.callback_id, func.count())
