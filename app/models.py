@@ -66,6 +66,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def column_length(column: Any) -> int:
+    """The length of a ``String(n)`` column (``Model.attribute``): what a value put into it
+    may hold, for the code that checks outside input before storing it."""
+    length = column.property.columns[0].type.length
+    if not isinstance(length, int):
+        raise TypeError(f"{column} is not a String(n) column")
+    return length
+
+
 class Queue(Base):
     __tablename__ = "queue"
     __table_args__ = (

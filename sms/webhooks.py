@@ -11,10 +11,12 @@ calls a provider from here.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import Blueprint, Response
 
 from app import context, metrics
+from app.models import InboundText, InboundTextPart, SmsMessage, column_length
 from sms.delivery import receive_status
 from sms.service import receive
 from telephony.webhooks import WebhookRejected, rejected, verified
@@ -30,12 +32,21 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 sms_webhooks.register_error_handler(WebhookRejected, rejected)
 sms_webhooks.after_request(metrics.count_webhook)
 
+# The columns a report's ids go into: PostgreSQL refuses a longer value (a 500), so a
+# signed report with one is not one we can read (inbound) or ours (a status).
+MESSAGE_ID_LENGTH = column_length(SmsMessage.message_id)
+INBOUND_ID_LENGTH = column_length(InboundText.message_id)
+CONCAT_REF_LENGTH = column_length(InboundTextPart.concat_ref)
+ERROR_CODE_LENGTH = column_length(SmsMessage.error_code)
+
 
 @sms_webhooks.route("/<provider>/sms/inbound", methods=["GET", "POST"])
 def sms_inbound(provider: str) -> Response:
     adapter, incoming = verified(provider)
     try:
         sms = adapter.parse_inbound_sms(incoming)
+        if len(sms.message_id) > INBOUND_ID_LENGTH or len(sms.concat_ref or "") > CONCAT_REF_LENGTH:
+            raise ValueError(f"message id or concat-ref longer than {INBOUND_ID_LENGTH} / {CONCAT_REF_LENGTH}")
     except ValueError as error:
         # Signed by the provider but not a text we can read: refused visibly (the provider
         # shows the failed delivery) and logged, never dropped unseen.
@@ -56,6 +67,10 @@ def sms_status(provider: str) -> Response:
     adapter, incoming = verified(provider)
     try:
         report = adapter.parse_sms_status(incoming)
+        if len(report.message_id) > MESSAGE_ID_LENGTH:
+            raise ValueError(f"message id longer than {MESSAGE_ID_LENGTH}: not one of ours")
+        if report.error_code is not None:
+            report = replace(report, error_code=report.error_code[:ERROR_CODE_LENGTH])
     except ValueError as error:
         log.warning("%s SMS status not understood: %s", provider, error)
         return Response(status=204)

@@ -10,9 +10,11 @@ provider waits for the script they return.
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import NoResultFound
 
 from app import context, inbound_calls, metrics
 from app.call_inbox import store_call_event
@@ -70,7 +72,17 @@ def verified(provider: str) -> tuple[Telephony, WebhookRequest]:
         log.warning("rejected %s webhook %s: %s", provider, loggable_path(), error)
         metrics.count_signature_failure()
         raise WebhookRejected(403, "bad_signature", "the webhook signature is missing or wrong") from None
+    if _carries_nul(incoming):
+        log.warning("rejected %s webhook %s: a NUL character in its fields", provider, loggable_path())
+        raise WebhookRejected(400, "malformed_webhook", "the webhook carries a NUL character")
     return adapter, incoming
+
+
+def _carries_nul(incoming: WebhookRequest) -> bool:
+    """A NUL character, raw or escaped in JSON, in the body or a field: no report has one,
+    and PostgreSQL's text refuses it (a 500 when the call id or text is stored)."""
+    fields = (*incoming.form.items(), *incoming.query.items())
+    return b"\x00" in incoming.body or b"\\u0000" in incoming.body or any("\x00" in k + v for k, v in fields)
 
 
 def _urls() -> WebhookUrls:
@@ -78,10 +90,27 @@ def _urls() -> WebhookUrls:
     return WebhookUrls(settings.public_base_url, settings.secret_key)
 
 
+# Beyond any row id, and beyond what the database's integers hold (an overflow is a 500).
+MAX_ATTEMPT_ID = 2**62
+
+
 def _attempt_id(token: str) -> int:
     try:
-        return _urls().attempt_id(token)
+        attempt_id = _urls().attempt_id(token)
     except LookupError:
+        attempt_id = 0
+    if not 0 < attempt_id <= MAX_ATTEMPT_ID:
+        raise WebhookRejected(404, "attempt_not_found", "this webhook URL names no attempt")
+    return attempt_id
+
+
+@contextmanager
+def _attempt_still_stored() -> Iterator[None]:
+    """Around a handler that reads the attempt its signed URL names: an attempt no longer
+    stored (handed back undialled, say) is a 404 like an unknown token, not a 500."""
+    try:
+        yield
+    except NoResultFound:
         raise WebhookRejected(404, "attempt_not_found", "this webhook URL names no attempt") from None
 
 
@@ -110,7 +139,7 @@ def voice_answer(provider: str, token: str) -> Response:
     answered_by: AnsweredBy | None = None
     with suppress(ValueError):  # Twilio's synchronous AMD puts AnsweredBy on the answer request itself
         answered_by = adapter.parse_call_event(incoming).answered_by
-    with context.db().write() as session:
+    with _attempt_still_stored(), context.db().write() as session:
         script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(provider))
     return _render(adapter, script)
 
@@ -140,7 +169,7 @@ def voice_menu(provider: str, token: str, step: int) -> Response:
         result = adapter.parse_gather(incoming)
     except ValueError as error:
         raise _malformed(error) from None
-    with context.db().write() as session:
+    with _attempt_still_stored(), context.db().write() as session:
         script = menu_choice(
             session, attempt_id, step, result, context.now(), context.settings(), _context_for(provider)
         )
@@ -155,7 +184,7 @@ def voice_dial(provider: str, token: str) -> Response:
         result = adapter.parse_dial_result(incoming)
     except ValueError as error:
         raise _malformed(error) from None
-    with context.db().write() as session:
+    with _attempt_still_stored(), context.db().write() as session:
         script = dial_result(session, attempt_id, result, context.now(), _context_for(provider))
     return _render(adapter, script)
 
