@@ -32,6 +32,7 @@ from app.settings import Settings
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
 from events.subscriptions import SubscriptionInvalid, check_fields
 from scheduler.errors import DomainError, ValidationFailed
+from tests.integration.test_database_outage import cut_off
 from tests.integration.test_events_api import add_delivery, make_key
 from web_widget.api import OPENAPI_PATH
 from web_widget.errors import HTTP_TYPES
@@ -196,8 +197,11 @@ class Contract:
             documented |= {(path, method, int(status), t) for t in types}
         # The per-address limit answers every operation alike: exercised for all of them
         # at once by test_throttled_answers_match_the_document.
-        # So does a wrong API key: test_unauthorized_answers_match_the_document.
-        documented = {d for d in documented if d[3] not in ("request_throttle_timeout", "api_key_invalid")}
+        # So does a wrong API key: test_unauthorized_answers_match_the_document, and the
+        # database cut off: test_unavailable_answers_match_the_document.
+        documented = {
+            d for d in documented if d[3] not in ("request_throttle_timeout", "api_key_invalid", "database_unavailable")
+        }
         seen = {s for s in self.seen if s[:2] == (path, method)}
         assert seen == documented, f"not exercised: {documented - seen}; not documented: {seen - documented}"
 
@@ -276,6 +280,7 @@ def _code_statuses() -> dict[str, int]:
     walk(DomainError)
     statuses.update({type_: status for status, type_ in HTTP_TYPES.items()})
     statuses["internal_error"] = 500
+    statuses["database_unavailable"] = 503  # web_widget/errors.py, on any route that reads the database
     return statuses
 
 
@@ -685,6 +690,18 @@ def test_throttled_answers_match_the_document(settings: Settings, clock: FixedCl
     app.extensions["db"].dispose()
 
 
+def test_unavailable_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    """Every operation answers the database's outage with the documented 503 (even the
+    document, served from its file, looks the API key up)."""
+    admin = make_key(db, clock, "admin")
+    with cut_off(db):
+        for method, url, kwargs in every_operation():
+            response, body = contract.call(method, url, headers=admin, **kwargs)
+            assert_error(response, body, 503, "database_unavailable")
+            assert int(response.headers["Retry-After"]) > 0
+    assert {(p, m) for p, m, *_ in contract.seen} == set(operations())
+
+
 def test_get_callback_answers_match_the_document(contract: Contract, demo_queue: str) -> None:
     _, callback = book(contract, PHONES[0], slot_starts(contract)[0])
     _, shown = contract.call("get", f"/api/v1/callbacks/{callback['ref']}")
@@ -920,6 +937,8 @@ def test_create_subscription_answers_match_the_document(
     assert_error(response, body, 422, "subscription_invalid")
     assert body["details"] == {"queue": "no queue has this key"}
     assert_error(*contract.call("post", url, json=["a list"], headers=admin), 422, "subscription_invalid")
+    internal = {**NEW_SUBSCRIPTION, "url": "http://169.254.169.254/latest/meta-data"}
+    assert_error(*contract.call("post", url, json=internal, headers=admin), 422, "target_not_allowed")
     assert_error(
         *contract.call("post", url, data="{", content_type="application/json", headers=admin), 400, "malformed_json"
     )
@@ -953,6 +972,8 @@ def test_one_subscription_answers_match_the_document(contract: Contract, db: Dat
         assert response.status_code == 200, name
         assert ("secret" in body) == (name == "rotate")
     assert_error(*contract.call("patch", url, json={"format": "csv"}, headers=admin), 422, "subscription_invalid")
+    link_local = {"url": "http://[fe80::1]/"}
+    assert_error(*contract.call("patch", url, json=link_local, headers=admin), 422, "target_not_allowed")
     assert_error(*contract.call("patch", missing, json={"active": True}, headers=admin), 404, "subscription_not_found")
     assert_error(
         *contract.call("patch", url, data="[", content_type="application/json", headers=admin), 400, "malformed_json"
