@@ -40,7 +40,8 @@ class Settings:
     widget_allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
     db_pool_size: int = 10
-    sqlite_busy_timeout_ms: int = 30_000
+    # Below gunicorn's timeout (30 s): a request waiting for the lock answers 503 before it is killed.
+    sqlite_busy_timeout_ms: int = 10_000
     log_level: str = "INFO"
     log_format: str = "text"  # text: readable lines; json: one JSON object a line (app/logs.py)
     # How long a worker takes, after SIGTERM, to finish its dials and stop before it exits anyway.
@@ -305,7 +306,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_parse_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "65536"), 1024, 10 * 1024 * 1024),
         db_pool_size=_parse_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "10"), 1, 200),
         sqlite_busy_timeout_ms=_parse_int(
-            "SQLITE_BUSY_TIMEOUT_MS", env.get("SQLITE_BUSY_TIMEOUT_MS", "30000"), 0, 600_000
+            "SQLITE_BUSY_TIMEOUT_MS", env.get("SQLITE_BUSY_TIMEOUT_MS", "10000"), 0, 600_000
         ),
         log_level=log_level,
         log_format=log_format,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,11 @@ def test_metrics_need_a_token_on_https_unless_opened_on_purpose(tmp_path: Path) 
     assert from_file.metrics_bearer_token == "from-a-file"
     assert load_settings({**https, "METRICS_PUBLIC": "true"}).metrics_public
     assert load_settings({"INSTANCE_PATH": str(tmp_path)}).metrics_bearer_token is None  # http: a developer's machine
+
+
+def test_the_sqlite_lock_wait_ends_before_gunicorn_kills_the_request(tmp_path: Path) -> None:
+    """A request waiting for SQLite's write lock must give up (503 database_unavailable)
+    before gunicorn's worker timeout kills it without an answer."""
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert settings.sqlite_busy_timeout_ms < config["timeout"] * 1000 / 2
