@@ -106,9 +106,10 @@ def events() -> ResponseReturnValue:
 @requires("admin")
 def add_subscription() -> ResponseReturnValue:
     fields = _form_fields(creating=True)
+    targets = app_targets(fields.get("url"))  # DNS before the transaction
     try:
         with context.db().write() as session:
-            saved = subscriptions.create_subscription(session, fields, _actor(), context.now(), app_targets())
+            saved = subscriptions.create_subscription(session, fields, _actor(), context.now(), targets)
             name, secret = saved.subscription.name, saved.new_secret
     except DomainError as error:
         return _events_page(errors=error.details, form=fields, status=422)
@@ -153,9 +154,10 @@ def _edit_page(
 @requires("admin")
 def change_subscription(subscription_id: int) -> ResponseReturnValue:
     fields = _form_fields(creating=False)
+    targets = app_targets(fields.get("url"))  # DNS before the transaction
     try:
         with context.db().write() as session:
-            subscriptions.update_subscription(session, subscription_id, fields, _actor(), context.now(), app_targets())
+            subscriptions.update_subscription(session, subscription_id, fields, _actor(), context.now(), targets)
     except SubscriptionNotFound:
         abort(404)
     except DomainError as error:

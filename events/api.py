@@ -118,8 +118,9 @@ def list_subscriptions() -> Response:
 @events_api.post("/subscriptions")
 def create_subscription() -> Response:
     fields = _object_body()
+    targets = app_targets(fields.get("url"))  # DNS before the transaction
     with context.db().write() as session:
-        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now(), app_targets())
+        saved = subscriptions.create_subscription(session, fields, request_actor("api"), context.now(), targets)
         response = jsonify(_saved_json(saved))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/subscriptions/{saved.subscription.id}"
@@ -137,9 +138,10 @@ def show_subscription(subscription_id: str) -> Response:
 @events_api.patch("/subscriptions/<subscription_id>")
 def change_subscription(subscription_id: str) -> Response:
     fields = _object_body()
+    targets = app_targets(fields.get("url"))  # DNS before the transaction
     with context.db().write() as session:
         saved = subscriptions.update_subscription(
-            session, _subscription_id(subscription_id), fields, request_actor("api"), context.now(), app_targets()
+            session, _subscription_id(subscription_id), fields, request_actor("api"), context.now(), targets
         )
         response = jsonify(_saved_json(saved))
     if saved.new_secret is not None:

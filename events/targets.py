@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, ip_address
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -67,10 +67,34 @@ class TargetPolicy:
     def of(cls, entries: Iterable[str], resolve: Resolver = system_resolver) -> TargetPolicy:
         return cls(parse_allowed(entries), resolve)
 
+    def looked_up(self, url: object) -> TargetPolicy:
+        """This policy with ``url``'s host resolved now, once: a check made later inside a
+        database transaction answers from it instead of waiting for DNS there (on SQLite
+        the write lock, which every booking needs, would be held meanwhile). Anything that
+        is not a URL with a host name is left for the check to judge."""
+        try:
+            _scheme, host, port = parse_target(url) if isinstance(url, str) else ("", "", 0)
+        except ValueError:
+            return self
+        if not host or literal_address(host) is not None:
+            return self
+        try:
+            answer = self.resolve(host, port)
+        except TargetUnresolved:
+            answer = []  # no address now: the check lets it be, the sender checks again
+        fallback = self.resolve
 
-def app_targets() -> TargetPolicy:
-    """The running app's policy (EVENT_TARGETS_ALLOWED), for the API, the console and the CLI."""
-    return TargetPolicy.of(context.settings().event_targets_allowed)
+        def resolve(asked_host: str, asked_port: int) -> list[IPAddress]:
+            return answer if (asked_host, asked_port) == (host, port) else fallback(asked_host, asked_port)
+
+        return replace(self, resolve=resolve)
+
+
+def app_targets(url: object = None) -> TargetPolicy:
+    """The running app's policy (EVENT_TARGETS_ALLOWED), for the API, the console and the
+    CLI; with the URL about to be checked, its host already resolved (``looked_up``): call
+    it before opening the transaction."""
+    return TargetPolicy.of(context.settings().event_targets_allowed).looked_up(url)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import sqlite3
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -207,6 +208,41 @@ def test_a_change_to_an_internal_target_is_refused_and_the_subscription_kept(
         assert (answer.status_code, answer.get_json()["type"]) == (422, "target_not_allowed")
     assert saved_urls(db) == ["https://crm.test/hooks"]
     assert client.patch(url, json={"active": False}, headers=admin).status_code == 200  # other fields: unchecked
+
+
+def test_the_host_is_looked_up_before_the_write_transaction(
+    client: FlaskClient, admin: dict[str, str], db: Database, dns: FakeDns
+) -> None:
+    """A slow DNS answer must not hold the database: on SQLite the write lock every booking
+    needs. Each look-up of the subscription's host tries to take that lock at once."""
+    if not db.is_sqlite:
+        pytest.skip("the write lock is SQLite's")
+    lock_free: list[bool] = []
+    answer_for = dns.__call__
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(host).endswith(".test"):
+            other = sqlite3.connect(db.engine.url.database or "", timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                lock_free.append(True)
+            except sqlite3.OperationalError:  # database is locked
+                lock_free.append(False)
+            finally:
+                other.close()
+        return answer_for(host, port, *args, **kwargs)
+
+    dns.answers |= {"crm.test": ["93.184.215.14"], "internal.test": ["10.1.2.3"]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", lookup)
+        made = create(client, admin, "https://crm.test/hooks")
+        assert made.status_code == 201
+        changed = client.patch(
+            f"/api/v1/subscriptions/{made.get_json()['id']}", json={"url": "https://internal.test/"}, headers=admin
+        )
+        assert changed.get_json()["type"] == "target_not_allowed"
+    assert lock_free == [True, True]
 
 
 @pytest.mark.parametrize(

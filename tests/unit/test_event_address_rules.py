@@ -274,3 +274,27 @@ def test_the_allow_list_setting_is_read_and_checked() -> None:
     for bad in ("10.1.2.0/33", "10.1.2.3/24", "crm internal", "*.corp", "999.1.1.1", "fd00::/200"):
         with pytest.raises(SettingsError, match="EVENT_TARGETS_ALLOWED"):
             load_settings(base | {"EVENT_TARGETS_ALLOWED": f"crm.internal,{bad}"})
+
+
+def test_looked_up_resolves_the_host_once_and_answers_from_it() -> None:
+    asked: list[tuple[str, int]] = []
+    answers = {"crm.test": [ip_address("93.184.215.14")], "inside.test": [ip_address("10.0.0.1")]}
+
+    def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append((host, port))
+        if host not in answers:
+            raise TargetUnresolved(host)
+        return answers[host]
+
+    policy = TargetPolicy(resolve=resolve).looked_up("https://crm.test/hooks")
+    assert asked == [("crm.test", 443)]
+    answers["crm.test"] = [ip_address("127.0.0.1")]  # changed since: the look-up made stands
+    assert vet("https://crm.test/hooks", policy).address == ip_address("93.184.215.14")
+    assert asked == [("crm.test", 443)]
+    with pytest.raises(TargetNotAllowed):  # another host is resolved as ever
+        vet("https://inside.test/", policy)
+    assert asked[-1] == ("inside.test", 443)
+    with pytest.raises(TargetUnresolved):  # no address at the look-up: none later either
+        vet("https://later.test/", TargetPolicy(resolve=resolve).looked_up("https://later.test/"))
+    for not_a_name in (None, 42, "not a url", "http://10.0.0.1/", "gopher://x.test/"):
+        assert TargetPolicy(resolve=resolve).looked_up(not_a_name).resolve is resolve
