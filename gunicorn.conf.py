@@ -1,7 +1,7 @@
 """gunicorn's settings for ``gunicorn wsgi:app`` (read from the working directory).
 
 Logging: gunicorn's access log is off; the app writes one structured, masked line per
-request itself (``app.access``, app/logs.py). gunicorn's own lines (workers booting,
+request itself (``app.access``, infra/logs.py). gunicorn's own lines (workers booting,
 signals, timeouts) go through the app's handler too, so that every line of a web process
 has one format (LOG_FORMAT) and phone numbers are masked in all of them.
 
@@ -32,12 +32,12 @@ limit_request_line = 8190
 
 
 class AppLogger(Logger):
-    """gunicorn's error log, written through the app's logging set-up (app/logs.py)."""
+    """gunicorn's error log, written through the app's logging set-up (infra/logs.py)."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        from app.logs import configure
-        from app.settings import load_settings
+        from infra.logs import configure
+        from infra.settings import load_settings
 
         configure(load_settings())
         self.error_log.handlers = []
@@ -52,7 +52,7 @@ logger_class = AppLogger
 def on_starting(server: Any) -> None:
     """Refuse several worker processes that would each keep their own rate-limit counts
     (RATE_LIMIT_STORAGE_URI=memory://): an address would get N times the limit."""
-    from app.settings import SettingsError, check_web_processes, load_settings
+    from infra.settings import SettingsError, check_web_processes, load_settings
 
     try:
         check_web_processes(load_settings(), server.cfg.workers)

@@ -2,7 +2,7 @@
 
 from dotenv import load_dotenv
 
-from app import create_app
+from app.factory import create_app
 
 load_dotenv()  # a .env file in development; real deployments set the environment
 app = create_app()

@@ -20,13 +20,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app import metrics
-from app.logs import note_callback
-from app.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, OutboxEvent, Queue, Slot
 from app.queues import booking_policy, get_queue, queue_calendar
 from app.slot_sync import ensure_slots, slots_are_current
 from app.transitions import apply_step
 from events import outbox
 from events import types as event_types
+from infra.logs import note_callback
+from infra.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, OutboxEvent, Queue, Slot
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording

@@ -13,17 +13,17 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app import context
-from app.backup import BackupNotPossible, backup_sqlite
 from app.demo_activity import seed_activity
 from app.demo_site import demo_page_origin
-from app.json_input import loads
-from app.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
-from app.models import ConsoleUser, Queue
 from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
 from console.accounts import API_KEY_ROLES, audit, create_api_key, create_user, set_password
+from infra import context
+from infra.backup import BackupNotPossible, backup_sqlite
+from infra.json_input import loads
+from infra.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
+from infra.models import ConsoleUser, Queue
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
 

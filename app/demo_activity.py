@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.booking_service import new_ref
-from app.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
+from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 
 SOURCES = (("ivr", 40), ("web", 25), ("sms", 15), ("api", 15), ("console", 5))
 ACTORS = {

@@ -27,10 +27,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app import metrics
-from app.clock import Clock
-from app.db import Database
 from app.links import short_booking_url
-from app.models import (
+from app.providers import Providers
+from app.queues import queue_calendar, retry_policy
+from app.transitions import apply_step
+from events import outbox
+from events import types as event_types
+from infra.clock import Clock
+from infra.db import Database
+from infra.models import (
     Attempt,
     Callback,
     CallbackEvent,
@@ -41,12 +46,7 @@ from app.models import (
     SmsOptOut,
     WebhookReceipt,
 )
-from app.providers import Providers
-from app.queues import queue_calendar, retry_policy
-from app.settings import Settings
-from app.transitions import apply_step
-from events import outbox
-from events import types as event_types
+from infra.settings import Settings
 from ivr_flows import callback_script
 from ivr_flows.speech import spoken_key
 from scheduler.dial_window import customer_zone

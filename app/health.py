@@ -23,10 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import context
-from app.db import Database
-from app.migrate import MIGRATIONS, alembic_config
-from app.models import WorkerHeartbeat
+from infra import context
+from infra.db import Database
+from infra.migrate import MIGRATIONS, alembic_config
+from infra.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 

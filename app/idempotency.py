@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import Database
-from app.models import IdempotencyRecord
+from infra.db import Database
+from infra.models import IdempotencyRecord
 from scheduler.errors import IdempotencyKeyReused, ValidationFailed
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as Stripe and the IETF draft allow

@@ -22,9 +22,9 @@ from app.booking_service import BookingRequest, book, cancel, find_live_callback
 from app.dialer import queue_text
 from app.ivr_offers import note_acceptance, note_offer
 from app.links import short_booking_url
-from app.models import Callback, Queue, SmsMessage
 from app.queues import get_queue, queue_calendar, queue_key_for_number
-from app.settings import Settings
+from infra.models import Callback, Queue, SmsMessage
+from infra.settings import Settings
 from ivr_flows import inbound
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import IvrOffer
+from infra.models import IvrOffer
 from ivr_flows import inbound
 
 _OFFERS: Table = IvrOffer.__table__  # type: ignore[assignment]

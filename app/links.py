@@ -28,8 +28,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.booking_service import get_callback, reschedule
-from app.models import Callback, ShortLink, UsedLink
-from app.settings import Settings
+from infra.models import Callback, ShortLink, UsedLink
+from infra.settings import Settings
 from scheduler.errors import CallbackNotFound, LinkExpired, LinkInvalid, LinkUsed
 
 __all__ = [

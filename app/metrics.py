@@ -30,10 +30,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.clock import Clock
-from app.db import Database
-from app.models import Callback, Queue
-from app.settings import PROVIDERS, Settings
+from infra.clock import Clock
+from infra.db import Database
+from infra.models import Callback, Queue
+from infra.settings import PROVIDERS, Settings
 from scheduler.lifecycle import State
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.clock import Clock
-from app.db import Database
-from app.models import JobRun
+from infra.clock import Clock
+from infra.db import Database
+from infra.models import JobRun
 from scheduler.periodic import PeriodicJob, cutoffs
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.booking_service import cancel
 from app.links import token_phone
-from app.models import (
+from infra.models import (
     Attempt,
     AuditEntry,
     BlockedNumber,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.clock import Clock
-from app.db import Database
-from app.settings import Settings
+from infra.clock import Clock
+from infra.db import Database
+from infra.settings import Settings
 from telephony.base import Telephony
 from telephony.simulator import SimulatorTelephony
 

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import DateOverride, Queue, WeeklyHours
 from app.queues import QUEUE_KEY
 from app.slot_sync import sync_slots
+from infra.models import DateOverride, Queue, WeeklyHours
 from ivr_flows.inbound import PROMPTS, RECORDABLE_PROMPTS
 from scheduler.calendar import Interval
 from scheduler.errors import ValidationFailed

@@ -9,7 +9,7 @@ from datetime import date, time
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.models import Queue
+from infra.models import Queue
 from scheduler.booking import BookingPolicy
 from scheduler.calendar import Interval, QueueCalendar
 from scheduler.dial_window import QuietHours

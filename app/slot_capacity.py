@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Queue, Slot
 from console.accounts import audit
+from infra.models import Queue, Slot
 from scheduler.errors import CapacityBelowBooked, SlotInThePast, SlotNotFound
 from scheduler.slot_plan import new_capacity
 

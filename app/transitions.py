@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.logs import note_callback
-from app.models import Callback, CallbackEvent
 from events.outbox import emit_step_on_commit
+from infra.logs import note_callback
+from infra.models import Callback, CallbackEvent
 from scheduler.lifecycle import next_state
 
 log = logging.getLogger(__name__)

@@ -27,20 +27,20 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
 from app import call_inbox, health, periodic
-from app.clock import Clock
-from app.db import Database, describe, is_unavailable
 from app.dialer import Dialer, send_pending_sms
 from app.idempotency import forget_expired as forget_expired_keys
 from app.links import forget_expired_links
-from app.models import Queue
 from app.personal_data import BATCH as ANONYMISE_BATCH
 from app.personal_data import anonymise_due
 from app.providers import Providers
-from app.settings import Settings
 from app.slot_sync import sync_slots
 from app.worker_metrics import WorkerMetricsServer
 from console.login_throttle import forget_old as forget_old_login_failures
 from events.sender import EventSender, forget_old
+from infra.clock import Clock
+from infra.db import Database, describe, is_unavailable
+from infra.models import Queue
+from infra.settings import Settings
 from scheduler import outage
 from scheduler.periodic import PeriodicJob
 from sms.delivery import forget_early_reports

@@ -26,10 +26,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-from app.clock import Clock
-from app.db import Database
 from app.metrics import UNAUTHORIZED, build_registry, token_accepted
-from app.settings import Settings
+from infra.clock import Clock
+from infra.db import Database
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
 
-from app import create_app
-from app.context import db, now
-from app.models import Queue, Slot
+from app.factory import create_app
 from app.queues import booking_policy
-from app.settings import Settings
+from infra.context import db, now
+from infra.models import Queue, Slot
+from infra.settings import Settings
 from scheduler.booking import BookingPolicy, availability_range
 
 bench_metadata = MetaData()

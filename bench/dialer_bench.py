@@ -36,11 +36,11 @@ from typing import IO, Any
 
 from sqlalchemy import func, insert, select, update
 
-from app.db import Database
 from app.dialer import WebhookUrls
-from app.models import Attempt, Callback, CallbackEvent, Slot
 from app.queue_documents import import_queue, parse_queue_document
 from bench import data
+from infra.db import Database
+from infra.models import Attempt, Callback, CallbackEvent, Slot
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

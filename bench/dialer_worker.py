@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from app import create_app
+from app.factory import create_app
 from app.worker import Worker
 from bench.dialer_adapter import HttpSinkTelephony
 

@@ -58,15 +58,15 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import selectinload
 
 import events.sender as sender_module
-from app.clock import SystemClock
-from app.db import Database
-from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from bench import data
 from bench.dialer_bench import fresh_database, percentile, postmaster_pid, tree_cpu_seconds
 from bench.pg_server import start_postgres, stop_postgres
 from bench.run_dialer import code_state
 from events import outbox
 from events import types as event_types
+from infra.clock import SystemClock
+from infra.db import Database
+from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -42,11 +42,11 @@ from typing import Any
 
 from sqlalchemy import event, select, text, update
 
-from app.db import Database
-from app.models import Queue, Slot
 from bench import data
 from bench.baseline import build
 from bench.server import Gunicorn, run_load
+from infra.db import Database
+from infra.models import Queue, Slot
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

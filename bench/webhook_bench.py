@@ -44,13 +44,13 @@ from typing import Any
 from sqlalchemy import event, func, insert, select, update
 
 from app.call_inbox import apply_call_events
-from app.clock import SystemClock
-from app.db import Database
 from app.dialer import WebhookUrls
-from app.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
-from app.settings import Settings
 from bench.dialer_bench import PHONE_START, SECRET, fresh_database, percentile
 from bench.server import BIN, free_port
+from infra.clock import SystemClock
+from infra.db import Database
+from infra.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
+from infra.settings import Settings
 from telephony.simulator import sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,7 +301,7 @@ def statements_per_delivery(url: str, run_dir: Path, base: str, plan: list[list[
     """SQL statements (savepoints included) one delivery costs, counted in-process with the
     Flask test client on the same database: a first ringing, a first terminal, a duplicate.
     (The webhook stores the report; applying it is counted by apply_inbox.)"""
-    from app import create_app
+    from app.factory import create_app
 
     app = create_app(bench_settings(url, run_dir, base))
     engine = app.extensions["db"].engine

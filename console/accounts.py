@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.models import ApiKey, AuditEntry, ConsoleUser
 from console import login_throttle
 from console.login_throttle import Throttle
+from infra.models import ApiKey, AuditEntry, ConsoleUser
 from scheduler.errors import DomainError, ValidationFailed
 
 ROLES = ("viewer", "supervisor", "admin")  # weakest first

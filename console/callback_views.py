@@ -19,12 +19,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from app import context
 from app.availability import next_bookable_starts
 from app.booking_service import cancel, get_callback, reschedule
-from app.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
 from app.transitions import record_event
 from console.views import console, requires
+from infra import context
+from infra.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError, NotDialable
 from scheduler.lifecycle import State

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app import context
 from app.security_headers import origin_of
 from console.accounts import at_least
 from console.views import signed_in_user
+from infra import context
 from web_widget.errors import error_response
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -14,8 +14,6 @@ from flask import Response, abort, g, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app import context
-from app.models import Queue
 from console.accounts import at_least
 from console.redirects import local_target
 from console.views import console, requires
@@ -24,6 +22,8 @@ from events.log import LogFilter
 from events.subscriptions import FORMATS, SubscriptionNotFound
 from events.targets import app_targets
 from events.types import EVENT_TYPES
+from infra import context
+from infra.models import Queue
 from scheduler.errors import DomainError
 
 LOG_PAGE = 50

@@ -10,11 +10,11 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app import context
 from app.queue_documents import WEEKDAYS, export_queue
 from app.queues import get_queue
 from console.queue_views import save_edited
 from console.views import console, requires
+from infra import context
 
 BLANK_ROWS = 3
 MAX_ROWS = 200

@@ -12,14 +12,14 @@ from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app import context
 from app.cli import DEMO_QUEUE
-from app.json_input import loads
-from app.models import Queue
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
 from console.accounts import audit
 from console.views import console, requires
+from infra import context
+from infra.json_input import loads
+from infra.models import Queue
 from scheduler.errors import DomainError
 
 MAX_DOCUMENT = 200_000  # characters

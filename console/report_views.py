@@ -14,11 +14,11 @@ from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app import context
-from app.models import Queue
 from console.charts import Chart, Series, bar_chart
 from console.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
 from console.views import console, requires
+from infra import context
+from infra.models import Queue
 from scheduler.errors import DomainError
 from scheduler.reports import PERIODS, SOURCES
 

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
-from app.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from app.queues import get_queue
+from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from scheduler.reports import (
     CANCELLED_BY,
     SOURCES,

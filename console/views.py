@@ -20,8 +20,6 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 
-from app import context
-from app.models import ApiKey, AuditEntry, Callback, ConsoleUser, Queue, Slot
 from app.queues import get_queue
 from app.slot_capacity import change_slot_capacity
 from console.accounts import (
@@ -36,6 +34,8 @@ from console.accounts import (
 )
 from console.login_throttle import peek, throttles_for
 from console.redirects import local_target
+from infra import context
+from infra.models import ApiKey, AuditEntry, Callback, ConsoleUser, Queue, Slot
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES

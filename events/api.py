@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from app import context
-from app.models import EventSubscription
 from events import log, subscriptions
 from events.log import DeliveryView, LogFilter
 from events.subscriptions import Saved, SubscriptionInvalid
 from events.targets import app_targets
+from infra import context
+from infra.models import EventSubscription
 from scheduler.errors import ValidationFailed
 from web_widget.protection import request_actor, require_admin_key
 from web_widget.schemas import json_body, parse_instant

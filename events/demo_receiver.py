@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import context
-from app.json_input import loads
-from app.models import EventSubscription, SimCrmEvent, SimSwitch
 from events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from events.subscriptions import create_subscription, update_subscription
 from events.targets import TargetPolicy
 from events.types import EVENT_TYPES
+from infra import context
+from infra.json_input import loads
+from infra.models import EventSubscription, SimCrmEvent, SimSwitch
 
 demo_crm = Blueprint("demo_crm", __name__, url_prefix="/simulator/crm", template_folder="templates")
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from console.accounts import audit
+from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from scheduler.errors import DomainError
 
 STATUSES = ("pending", "delivered", "failed")

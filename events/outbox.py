@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Callback, EventDelivery, EventSubscription, OutboxEvent
 from events.types import STEP_EVENTS
+from infra.models import Callback, EventDelivery, EventSubscription, OutboxEvent
 
 _OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
 _DELIVERY: Table = EventDelivery.__table__  # type: ignore[assignment]

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Attempt, Callback, InboundText, OutboxEvent, SmsMessage
+from infra.models import Attempt, Callback, InboundText, OutboxEvent, SmsMessage
 
 
 def _iso(at: datetime | None) -> str | None:

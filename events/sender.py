@@ -38,15 +38,15 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app import metrics
-from app.clock import Clock
-from app.db import Database
-from app.models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
-from app.settings import Settings
 from events import payloads
 from events.outbox import FAN_OUT_BATCH, fan_out
 from events.retry import next_attempt_after
 from events.signing import signed_headers
 from events.targets import REFUSED, PinnedAdapter, Resolver, TargetNotAllowed, TargetPolicy, system_resolver, vet
+from infra.clock import Clock
+from infra.db import Database
+from infra.models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

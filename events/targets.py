@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 
-from app import context
 from events.address_rules import REASONS, Allowed, IPAddress, literal_address, parse_allowed, parse_target, refusal
+from infra import context
 from scheduler.errors import DomainError
 
 # A host and port to the addresses they resolve to (socket.getaddrinfo; tests give a fake).

@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from the caller (app/migrate.py), the schema from app.models."""
+"""Alembic environment: the URL comes from the caller (infra/migrate.py), the schema from infra.models."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.models import Base
+from infra.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,9 +18,9 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from app import metrics
-from app.models import Callback, EarlySmsStatus, SmsMessage
 from events import outbox
 from events import types as event_types
+from infra.models import Callback, EarlySmsStatus, SmsMessage
 from scheduler.reminders import REMINDER_PREFIX
 from telephony.base import SmsStatus
 

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import Callback, SmsMessage
 from app.queues import reminder_policy
+from infra.models import Callback, SmsMessage
 from scheduler.dial_window import customer_zone
 from scheduler.lifecycle import LIVE_STATES
 from scheduler.reminders import PlannedReminder, plan, why_not_send

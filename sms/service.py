@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from app.availability import next_bookable_starts
 from app.booking_service import BookingRequest, BookingResult, book, cancel
 from app.links import short_booking_url
-from app.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
 from app.queues import reminder_policy
-from app.settings import Settings
 from events import outbox
 from events import types as event_types
+from infra.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
+from infra.settings import Settings
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
 from scheduler.phone import mask_phone, parse_phone

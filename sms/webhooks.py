@@ -15,8 +15,9 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from app import context, metrics
-from app.models import InboundText, InboundTextPart, SmsMessage, column_length
+from app import metrics
+from infra import context
+from infra.models import InboundText, InboundTextPart, SmsMessage, column_length
 from sms.delivery import receive_status
 from sms.service import receive
 from telephony.webhooks import WebhookRejected, rejected, verified

@@ -21,9 +21,9 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from sqlalchemy import select
 
-from app.db import Database
-from app.json_input import loads
-from app.models import SimCall, SimText
+from infra.db import Database
+from infra.json_input import loads
+from infra.models import SimCall, SimText
 from telephony.base import (
     AnsweredBy,
     CallEvent,

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.clock import Clock
-from app.db import Database
-from app.models import SimCall, SimText
+from infra.clock import Clock
+from infra.db import Database
+from infra.models import SimCall, SimText
 from telephony.base import CallState
 from telephony.simulator import SIGNATURE_HEADER, sign
 

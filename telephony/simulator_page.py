@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
-from app import context
-from app.json_input import loads
+from infra import context
+from infra.json_input import loads
 from telephony.simulator_driver import Deliver, SimulatorDriver, SimulatorError
 
 simulator = Blueprint(

@@ -51,7 +51,7 @@ from vonage_utils.errors import VonageError
 from vonage_voice.models.common import AdvancedMachineDetection, Phone
 from vonage_voice.models.requests import CreateCallRequest, ListCallsFilter, ToPhone
 
-from app.json_input import loads
+from infra.json_input import loads
 from telephony.base import (
     AnsweredBy,
     CallEvent,

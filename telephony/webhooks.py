@@ -16,12 +16,13 @@ from contextlib import contextmanager, suppress
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import NoResultFound
 
-from app import context, inbound_calls, metrics
+from app import inbound_calls, metrics
 from app.call_inbox import store_call_event
 from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
-from app.logs import loggable_path
-from app.models import Attempt
 from app.providers import Providers
+from infra import context
+from infra.logs import loggable_path
+from infra.models import Attempt
 from ivr_flows.callback_script import CallContext
 from ivr_flows.inbound import IvrState
 from telephony.base import AnsweredBy, SignatureError, Telephony, WebhookRequest

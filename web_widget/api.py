@@ -13,14 +13,14 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import context
 from app.availability import bookable_rows_of_days
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from app.idempotency import run_once
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
-from app.models import Callback, Queue, SmsMessage
 from app.personal_data import erase_person, export_person
 from app.queues import get_queue, queue_calendar
+from infra import context
+from infra.models import Callback, Queue, SmsMessage
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone

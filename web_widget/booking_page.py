@@ -25,12 +25,12 @@ from babel.dates import format_date, format_datetime
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app import context
 from app.availability import bookable_rows_of_days
 from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
-from app.models import Callback, Queue
 from app.queues import get_queue, queue_calendar
+from infra import context
+from infra.models import Callback, Queue
 from ivr_flows.i18n import Catalogs
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording

@@ -16,10 +16,10 @@ from typing import Any
 from flask import Flask, Response, g, request
 from sqlalchemy import select
 
-from app import context
-from app.json_input import loads
-from app.models import Callback, Queue
 from app.security_headers import origin_of
+from infra import context
+from infra.json_input import loads
+from infra.models import Callback, Queue
 from web_widget.errors import error_response
 
 API_PREFIX = "/api/v1/"

@@ -13,8 +13,8 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app.db import describe, is_unavailable
-from app.logs import loggable_path
+from infra.db import describe, is_unavailable
+from infra.logs import loggable_path
 from scheduler.errors import DomainError
 
 log = logging.getLogger(__name__)

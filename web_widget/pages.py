@@ -8,9 +8,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request
 
-from app import context
 from app.demo_site import demo_page_origin
 from app.security_headers import host_page_policy, origin_of
+from infra import context
 
 widget_pages = Blueprint("widget_pages", __name__, template_folder="templates")
 

@@ -6,7 +6,7 @@ field (``web_widget.schemas.CreateCallback.website``).
   429 ``request_throttle_timeout`` with ``Retry-After``. Counts live in
   ``RATE_LIMIT_STORAGE_URI``: memory:// by default, which holds in one web process (make
   run's); several processes share Redis (redis://…), and gunicorn refuses several with
-  memory:// (``app.settings.check_web_processes``).
+  memory:// (``infra.settings.check_web_processes``).
 - Per phone: ``widget.requests_per_phone_per_hour`` callbacks created for one number in
   one queue in the last hour (default 3); over it, 429 ``request_throttle_count``. Counted
   in the database (the callbacks themselves), so it holds across processes and restarts.
@@ -29,10 +29,10 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from app import context
-from app.models import ApiKey, Queue, UTCDateTime
-from app.settings import Settings
 from console.accounts import find_api_key
+from infra import context
+from infra.models import ApiKey, Queue, UTCDateTime
+from infra.settings import Settings
 from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
 from web_widget.errors import error_response
 

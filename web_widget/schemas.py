@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from app.json_input import loads
+from infra.json_input import loads
 from scheduler.errors import DomainError, ValidationFailed
 
 # Control characters have no place in names or tags (and PostgreSQL cannot store NUL);

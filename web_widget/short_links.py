@@ -10,8 +10,8 @@ from html import escape
 
 from flask import Blueprint, Response, request
 
-from app import context
 from app.links import follow_short_link
+from infra import context
 from scheduler.errors import LinkExpired, LinkInvalid
 
 short_links = Blueprint("short_links", __name__)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Callback
+from infra.db import Database
+from infra.models import Callback
 from tests.browser.conftest import browser_page
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from app.booking_service import BookingRequest, book
-from app.db import Database
 from console.accounts import create_user
+from infra.db import Database
 
 PASSWORD = "correct horse battery"
 

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from app.db import Database
 from app.dialer import send_pending_sms
-from app.models import Callback
+from infra.db import Database
+from infra.models import Callback
 
 
 def send_outbox(app: Flask) -> int:

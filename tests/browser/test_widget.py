@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback
 from tests.browser.conftest import CHROMIUM, FLAGS
 from tests.integration.helpers import book, phone
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import call_inbox
-from app.models import Attempt, SimCall
+from infra.models import Attempt, SimCall
 
 
 def race_in_processes(target: Callable[..., None], arguments: Sequence[tuple[Any, ...]]) -> list[Any]:

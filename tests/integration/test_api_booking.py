@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, CallbackEvent, Slot
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, CallbackEvent, Slot
 from tests.integration.helpers import book, phone, slots, weekday_hours
 
 

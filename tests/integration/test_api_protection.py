@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app import create_app
-from app.clock import FixedClock
-from app.settings import Settings
+from app.factory import create_app
+from infra.clock import FixedClock
+from infra.settings import Settings
 from tests.integration.helpers import book, phone, slots
 
 
@@ -125,7 +125,7 @@ def test_a_request_with_an_api_key_is_not_limited_per_address_or_per_number(
     # Without the key: limited (the slot list above was the first request of this minute).
     assert [client.get("/api/v1/queues/support").status_code for _ in range(2)] == [200, 429]
     with app.extensions["db"].read() as session:
-        from app.models import ApiKey, CallbackEvent
+        from infra.models import ApiKey, CallbackEvent
 
         actors = set(session.scalars(select(CallbackEvent.actor)))
         assert actors == {"api-key:CRM"}
@@ -139,7 +139,7 @@ def test_a_wrong_or_revoked_key_is_refused_not_treated_as_anonymous(
     key = _key(db, clock)
     assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}x"}).status_code == 401
-    from app.models import ApiKey
+    from infra.models import ApiKey
 
     with db.write() as session:
         session.scalars(select(ApiKey)).one().revoked_at = clock.now()

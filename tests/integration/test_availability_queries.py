@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from app.db import Database
+from infra.db import Database
 from tests.integration.helpers import book, slots
 
 

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
 from app.links import booking_token, forget_expired_links, read_booking_token, reschedule_with_link, short_booking_url
-from app.models import CallbackEvent, ShortLink, Slot, UsedLink
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import CallbackEvent, ShortLink, Slot, UsedLink
 from scheduler.errors import DomainError
 from tests.integration.helpers import book, phone, slots
 

@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, SmsMessage
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, SmsMessage
 from tests.integration.helpers import book, phone
 
 PAGE = "/book/support"

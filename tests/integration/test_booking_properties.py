@@ -15,10 +15,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
 from app.booking_service import BookingRequest, book, cancel, reschedule
-from app.db import Database
-from app.models import Callback, Slot
 from app.queue_documents import import_queue, parse_queue_document
-from app.settings import Settings
+from infra.db import Database
+from infra.models import Callback, Slot
+from infra.settings import Settings
 from scheduler.errors import DomainError
 from tests.conftest import MONDAY_10AM, demo_document
 from tests.integration.helpers import phone

@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, func, select
 
 from app.booking_service import BookingRequest, book, prepare_booking
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, CallbackEvent, OutboxEvent, Slot
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, CallbackEvent, OutboxEvent, Slot
 from tests.integration.helpers import book as book_via_api
 from tests.integration.helpers import phone, slots
 

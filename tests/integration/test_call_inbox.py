@@ -18,10 +18,10 @@ from sqlalchemy import event, func, select, update
 
 import app.call_inbox as call_inbox
 import app.dialer as dialer_module
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import Dialer
-from app.models import Attempt, Callback, CallbackEvent, SimCall, SmsMessage, WebhookReceipt
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Callback, CallbackEvent, SimCall, SmsMessage, WebhookReceipt
 from telephony.base import CallEvent, CallState
 from telephony.simulator import SIGNATURE_HEADER, sign
 from tests.integration.helpers import apply_call_events, book

@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
-from app.models import ApiKey, EventSubscription, Slot
-from app.settings import Settings
+from app.factory import create_app
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import ApiKey, EventSubscription, Slot
+from infra.settings import Settings
 from tests.conftest import demo_document
 from tests.integration.helpers import book, slots
 

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import ApiKey, AuditEntry, ConsoleUser
 from console.accounts import create_user
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import ApiKey, AuditEntry, ConsoleUser
 
 PASSWORD = "correct horse battery"
 
@@ -262,7 +262,7 @@ def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offer
     supervisor = signed_in("supervisor")
     token = csrf(supervisor, "/console/")
     path = "/console/queues/support/slots/{}"
-    from app.models import Slot
+    from infra.models import Slot
 
     with db.read() as session:
         slot_id = session.scalars(select(Slot.id).where(Slot.starts_at == datetime.fromisoformat(friday))).one()
@@ -284,7 +284,7 @@ def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offer
 def test_a_changed_slot_keeps_its_capacity_when_the_slots_are_re_planned(
     signed_in: SignedIn, db: Database, clock: FixedClock, demo_queue: str, make_queue: Any
 ) -> None:
-    from app.models import Slot
+    from infra.models import Slot
 
     friday = "2027-01-08T09:00:00+00:00"
     supervisor = signed_in("supervisor")
@@ -303,7 +303,7 @@ def test_a_changed_slot_keeps_its_capacity_when_the_slots_are_re_planned(
 
 
 def test_a_slot_that_has_begun_cannot_change(signed_in: SignedIn, db: Database, demo_queue: str) -> None:
-    from app.models import Slot
+    from infra.models import Slot
 
     with db.read() as session:
         slot_id = session.scalars(

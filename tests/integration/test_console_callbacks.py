@@ -9,9 +9,9 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, CallbackEvent
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, CallbackEvent
 from tests.integration.helpers import book, phone, slots
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import AuditEntry, EventDelivery, EventSubscription
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import AuditEntry, EventDelivery, EventSubscription
 from tests.integration.helpers import book
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 from tests.integration.test_events_api import add_delivery

@@ -31,14 +31,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, exc, func, select, text
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
-from app.migrate import upgrade
-from app.models import Attempt, Callback, SimCall
+from app.factory import create_app
 from app.queue_documents import import_queue, parse_queue_document
-from app.settings import Settings
 from app.worker import Worker
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.migrate import upgrade
+from infra.models import Attempt, Callback, SimCall
+from infra.settings import Settings
 from scheduler.outage import MAX_DELAY
 from tests.conftest import demo_document
 from tests.integration.helpers import book, dials, phone

@@ -11,12 +11,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
-from app.models import SimText
-from app.settings import Settings
+from app.factory import create_app
 from console.accounts import create_user
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import SimText
+from infra.settings import Settings
 from tests.integration.helpers import book
 
 PASSWORD = "correct horse battery"

@@ -14,11 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, text
 
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import Dialer
-from app.models import Attempt, Callback, CallbackEvent, SimCall
 from app.providers import Providers
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Callback, CallbackEvent, SimCall
 from telephony.base import OutboundCall, PlacedCall
 from telephony.simulator import SimulatorTelephony
 from tests.integration.helpers import book, weekday_hours

@@ -11,12 +11,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import Dialer, dial_backoff, pace, record_call_event
-from app.models import Attempt, Callback, DialPacer, SimCall
 from app.providers import Providers
-from app.settings import Settings
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Callback, DialPacer, SimCall
+from infra.settings import Settings
 from telephony.base import CallEvent, CallState, OutboundCall, PlacedCall, ProviderError
 from telephony.simulator import SimulatorTelephony
 from tests.integration.helpers import book, phone
@@ -160,7 +160,7 @@ def test_a_placed_call_whose_webhooks_were_lost_is_reconciled_from_the_provider(
     dialer.reconcile()  # still ringing at the provider: keep waiting
     assert row(db, ref).state == "dialing"
     with db.write() as session:  # the call ends; its webhook never reaches us
-        from app.models import SimCall
+        from infra.models import SimCall
 
         sim = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
         sim.state, sim.sequence = "busy", 5

@@ -21,18 +21,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import Dialer
-from app.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
+from app.factory import create_app
 from app.queue_documents import import_queue, parse_queue_document
-from app.settings import Settings
 from app.transitions import apply_step
 from events.demo_receiver import DEMO_SECRET
 from events.outbox import fan_out
 from events.sender import EventSender, claim
 from events.signing import signed_headers
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
+from infra.settings import Settings
 from telephony.simulator_driver import SimulatorDriver
 from telephony.simulator_page import in_process_deliver
 from tests.conftest import demo_document

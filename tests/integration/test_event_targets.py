@@ -31,14 +31,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
-from app.models import EventSubscription
-from app.settings import Settings
+from app.factory import create_app
 from events.address_rules import IPAddress
 from events.sender import EventSender, Job, new_http, post
 from events.targets import TargetPolicy
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import EventSubscription
+from infra.settings import Settings
 from tests.conftest import _settings
 from tests.integration.helpers import book
 from tests.integration.test_event_delivery import SECRET, deliver_all, deliveries, log_of

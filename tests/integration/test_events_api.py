@@ -10,12 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
-from app.models import AuditEntry, Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
-from app.settings import Settings
+from app.factory import create_app
 from console.accounts import new_api_key
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import AuditEntry, Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.settings import Settings
 from tests.integration.helpers import book
 
 HOOK = "https://crm.example.com/hooks/callbacks"

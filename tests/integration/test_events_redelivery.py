@@ -7,8 +7,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from app.clock import FixedClock
-from app.db import Database
+from infra.clock import FixedClock
+from infra.db import Database
 from tests.integration.event_receiver import Receiver
 from tests.integration.helpers import book
 from tests.integration.test_event_delivery import deliver_all, event_settings, receiver, sender

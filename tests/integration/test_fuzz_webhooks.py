@@ -39,11 +39,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import WebhookUrls
 from app.inbound_calls import IvrUrls
-from app.models import Attempt, Base, Callback
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Base, Callback
 from ivr_flows.inbound import IvrState
 from telephony.simulator import SIGNATURE_HEADER, sign
 from telephony.twilio_adapter import TwilioTelephony

@@ -7,10 +7,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from app import health
-from app.clock import FixedClock
-from app.db import Database
-from app.models import WorkerHeartbeat
 from app.worker import Worker
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import WorkerHeartbeat
 
 
 def test_healthz_answers_without_looking_at_anything(client: FlaskClient) -> None:
@@ -84,7 +84,7 @@ def test_readyz_fails_when_the_database_is_unreachable(app: Flask, client: Flask
 
 
 def test_the_max_heartbeat_age_is_a_setting(settings, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
-    from app import create_app
+    from app.factory import create_app
 
     app = create_app(settings.with_overrides(worker_heartbeat_max_age_seconds=120), clock=clock)
     try:

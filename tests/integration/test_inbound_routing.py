@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.db import Database
 from app.queues import queue_key_for_number
+from infra.db import Database
 from scheduler.errors import ValidationFailed
 
 

@@ -1,4 +1,4 @@
-"""`init-db` on PostgreSQL (app/migrate.py): started on several machines at once (a deploy
+"""`init-db` on PostgreSQL (infra/migrate.py): started on several machines at once (a deploy
 step on each) it migrates once, each migration waiting for the advisory lock of the one
 before it and then finding the schema at head; and it refuses a database that does not
 store UTF-8, before creating anything."""
@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from app import create_app
-from app.migrate import MIGRATION_LOCK_KEY, current_revision, upgrade
-from app.settings import Settings
+from app.factory import create_app
+from infra.migrate import MIGRATION_LOCK_KEY, current_revision, upgrade
+from infra.settings import Settings
 
 RACERS = 3
 

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback
 from telephony.simulator_driver import SimulatorDriver
 
 CALLER = "+447400123456"

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, SmsMessage
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, SmsMessage
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, follow_link, slots
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, json_response

@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Callback
+from infra.db import Database
+from infra.models import Callback
 from tests.unit.test_vonage_adapter import SIGNATURE_SECRET, make_adapter
 
 CALL_UUID = "aaaaaaaa-4a51-4f6b-86e1-46edebcf9356"

@@ -16,11 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app, metrics
-from app.clock import FixedClock
-from app.db import Database
+from app import metrics
 from app.dialer import Dialer, send_pending_sms
-from app.settings import PROJECT_ROOT, Settings
+from app.factory import create_app
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.settings import PROJECT_ROOT, Settings
 from telephony.base import ProviderError
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, slots
@@ -239,8 +240,8 @@ metrics.count_attempt_end("simulator", "busy")
 WEB_SIDE = """
 import os
 import sys
-from app import create_app
-from app.settings import load_settings
+from app.factory import create_app
+from infra.settings import load_settings
 settings = load_settings({{"DATABASE_URL": {url!r}, "SECRET_KEY": "x", "INSTANCE_PATH": {instance!r},
                           "PROMETHEUS_MULTIPROC_DIR": os.environ["PROMETHEUS_MULTIPROC_DIR"]}})
 app = create_app(settings)

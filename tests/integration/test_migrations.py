@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.db import Database
-from app.migrate import alembic_config
-from app.models import Base
+from infra.db import Database
+from infra.migrate import alembic_config
+from infra.models import Base
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:

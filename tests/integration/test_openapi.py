@@ -23,14 +23,14 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
+from app.factory import create_app
 from app.links import follow_short_link, short_booking_url
-from app.models import Callback
-from app.settings import Settings
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
 from events.subscriptions import SubscriptionInvalid, check_fields
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback
+from infra.settings import Settings
 from scheduler.errors import DomainError, ValidationFailed
 from tests.integration.test_database_outage import cut_off
 from tests.integration.test_events_api import add_delivery, make_key

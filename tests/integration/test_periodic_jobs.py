@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 
 from app import periodic
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, JobRun
 from app.worker import ANONYMISE, EXTEND_SLOTS, FORGET_EXPIRED, Worker
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, JobRun
 from scheduler.periodic import is_due
 from tests.integration.test_personal_data import _book, _cancel
 

@@ -13,11 +13,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import JSON, String, Text, select
 
 from app.booking_service import BookingRequest, book, cancel
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import send_pending_sms
 from app.links import short_booking_url
-from app.models import (
+from app.personal_data import anonymise_due
+from console.accounts import audit, new_api_key
+from console.reports import queue_report
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import (
     Attempt,
     AuditEntry,
     Base,
@@ -32,9 +35,6 @@ from app.models import (
     SmsMessage,
     SmsOptOut,
 )
-from app.personal_data import anonymise_due
-from console.accounts import audit, new_api_key
-from console.reports import queue_report
 from scheduler.retention import phone_digest, phone_forms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots

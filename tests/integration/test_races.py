@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.booking_service import BookingRequest, book, cancel
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Callback, CallbackEvent, Slot
-from app.settings import Settings
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Callback, CallbackEvent, Slot
+from infra.settings import Settings
 from scheduler.errors import DomainError
 from tests.integration.helpers import phone, race_in_processes, slots
 

@@ -13,11 +13,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.booking_service import BookingRequest, book, cancel
-from app.clock import FixedClock
-from app.db import Database
 from app.ivr_offers import note_acceptance, note_offer
-from app.models import Attempt, Callback, CallbackEvent, IvrOffer
 from app.transitions import apply_step
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Callback, CallbackEvent, IvrOffer
 from ivr_flows import inbound
 from telephony.script import VoiceScript
 from telephony.simulator_driver import SimulatorDriver

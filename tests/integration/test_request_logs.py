@@ -81,7 +81,7 @@ def test_a_number_in_a_path_is_masked_whatever_its_format(
 def test_a_newline_in_a_url_is_one_escaped_line_in_the_text_log(app, client: FlaskClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import io
 
-    from app import logs
+    from infra import logs
 
     stream = io.StringIO()
     handler = logs.configure(app.extensions["settings"], stream)

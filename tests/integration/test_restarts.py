@@ -23,10 +23,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.clock import FixedClock, SystemClock
-from app.db import Database
-from app.models import Callback, CallbackEvent, SimCall
-from app.settings import Settings
+from infra.clock import FixedClock, SystemClock
+from infra.db import Database
+from infra.models import Callback, CallbackEvent, SimCall
+from infra.settings import Settings
 from scheduler.lifecycle import TERMINAL_STATES
 from telephony.simulator_driver import SimulatorDriver, SimulatorError
 from tests.integration.helpers import book, dials, phone, slots

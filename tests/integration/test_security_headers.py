@@ -14,11 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app import create_app
-from app.clock import FixedClock
-from app.db import Database
+from app.factory import create_app
 from app.security_headers import MAX_URL_BYTES
 from console.accounts import create_user
+from infra.clock import FixedClock
+from infra.db import Database
 from tests.conftest import _settings
 from tests.integration.helpers import book
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app import create_app
-from app.clock import FixedClock
-from app.settings import Settings, SettingsError, check_web_processes
+from app.factory import create_app
+from infra.clock import FixedClock
+from infra.settings import Settings, SettingsError, check_web_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 

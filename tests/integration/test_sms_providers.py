@@ -19,8 +19,8 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from vonage import Auth
 
-from app.db import Database
-from app.models import Callback, InboundText, SmsMessage, SmsOptOut
+from infra.db import Database
+from infra.models import Callback, InboundText, SmsMessage, SmsOptOut
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, phone, slots
 from tests.unit.test_vonage_adapter import API_KEY, SIGNATURE_SECRET, make_adapter

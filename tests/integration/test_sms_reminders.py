@@ -11,10 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import send_pending_sms
-from app.models import SmsMessage
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import SmsMessage
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, phone
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from vonage import Auth
 
-from app.clock import FixedClock
-from app.db import Database
 from app.dialer import send_pending_sms
-from app.models import EarlySmsStatus, SmsMessage
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import EarlySmsStatus, SmsMessage
 from sms.delivery import forget_early_reports
 from telephony.base import SentSms
 from telephony.simulator import SIGNATURE_HEADER, sign

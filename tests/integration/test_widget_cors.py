@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.db import Database
-from app.models import Callback
+from infra.db import Database
+from infra.models import Callback
 from tests.integration.helpers import book, phone, slots
 
 SHOP = "https://shop.example.com"

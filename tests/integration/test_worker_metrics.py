@@ -15,8 +15,8 @@ from pathlib import Path
 import requests
 from flask.testing import FlaskClient
 
-from app.clock import FixedClock
-from app.settings import Settings
+from infra.clock import FixedClock
+from infra.settings import Settings
 from tests.integration.helpers import book
 from tests.integration.test_worker_processes import ALL_DAY, wait_until
 

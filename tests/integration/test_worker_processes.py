@@ -18,10 +18,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.clock import FixedClock
-from app.db import Database
-from app.models import Attempt, Callback, JobRun, SimCall, WorkerHeartbeat
-from app.settings import Settings
+from infra.clock import FixedClock
+from infra.db import Database
+from infra.models import Attempt, Callback, JobRun, SimCall, WorkerHeartbeat
+from infra.settings import Settings
 from tests.integration.helpers import book
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The database-outage rules: which errors mean "the database is away" (app.db.is_unavailable)
+"""The database-outage rules: which errors mean "the database is away" (infra.db.is_unavailable)
 and how the worker logs an outage once and backs off (scheduler/outage.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import exc
 
-from app.db import describe, is_unavailable
+from infra.db import describe, is_unavailable
 from scheduler import outage
 from scheduler.outage import MAX_DELAY, Outage, failed, may_try, retry_delay, succeeded
 

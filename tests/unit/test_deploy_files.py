@@ -23,7 +23,7 @@ PROCESS_LEVEL = {"WEB_WORKERS", "WEB_THREADS", "WEB_BIND", "PORT", "TZ", "CALLBA
 
 
 def _settings_names() -> set[str]:
-    source = (ROOT / "app" / "settings.py").read_text(encoding="utf-8")
+    source = (ROOT / "infra" / "settings.py").read_text(encoding="utf-8")
     names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', source))
     return names | {f"{name}_FILE" for name in names}
 

@@ -7,7 +7,6 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from app.settings import SettingsError, load_settings
 from events.address_rules import (
     IPAddress,
     address_problem,
@@ -17,6 +16,7 @@ from events.address_rules import (
     refusal,
 )
 from events.targets import TargetNotAllowed, TargetPolicy, TargetUnresolved, vet
+from infra.settings import SettingsError, load_settings
 
 NONE = parse_allowed([])
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app import logs
-from app.settings import Settings, SettingsError, load_settings
+from infra import logs
+from infra.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture

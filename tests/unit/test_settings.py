@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import SettingsError, load_settings, parse_bool
+from infra.settings import SettingsError, load_settings, parse_bool
 
 
 def test_defaults_need_no_environment(tmp_path: Path) -> None:

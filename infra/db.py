@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from app.settings import Settings
+from infra.settings import Settings
 
 # How long a new PostgreSQL connection may take (seconds) unless the URL says otherwise: a
 # database host that drops packets fails a request quickly (503) instead of holding it

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from flask import current_app
 
-from app.clock import Clock
-from app.db import Database
-from app.settings import Settings
+from infra.clock import Clock
+from infra.db import Database
+from infra.settings import Settings
 
 
 def db() -> Database:

@@ -43,7 +43,7 @@ class Settings:
     # Below gunicorn's timeout (30 s): a request waiting for the lock answers 503 before it is killed.
     sqlite_busy_timeout_ms: int = 10_000
     log_level: str = "INFO"
-    log_format: str = "text"  # text: readable lines; json: one JSON object a line (app/logs.py)
+    log_format: str = "text"  # text: readable lines; json: one JSON object a line (infra/logs.py)
     # How long a worker takes, after SIGTERM, to finish its dials and stop before it exits anyway.
     worker_shutdown_seconds: int = 20
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")

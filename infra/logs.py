@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from app.settings import Settings
+from infra.settings import Settings
 from scheduler.phone import mask_phone as _mask_e164
 
 # What each line may carry besides the message: set by the request hooks and by
