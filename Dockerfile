@@ -41,7 +41,7 @@ COPY --from=build /opt/callbacks/venv /opt/callbacks/venv
 WORKDIR /opt/callbacks/app
 COPY --chown=root:root . .
 RUN chmod 0755 deploy/container/entrypoint.sh \
- && /opt/callbacks/venv/bin/python -m compileall -q app infra console events ivr_flows scheduler sms telephony web_widget
+ && /opt/callbacks/venv/bin/python -m compileall -q app infra services console events ivr_flows scheduler sms telephony web_widget
 ENV PATH=/opt/callbacks/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

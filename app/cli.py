@@ -18,14 +18,15 @@ from app.demo_site import demo_page_origin
 from app.personal_data import erase_person, export_person
 from app.queue_documents import export_queue, import_queue, parse_queue_document
 from app.queues import get_queue
-from console.accounts import API_KEY_ROLES, audit, create_api_key, create_user, set_password
 from infra import context
+from infra.audit import audit
 from infra.backup import BackupNotPossible, backup_sqlite
 from infra.json_input import loads
 from infra.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
 from infra.models import ConsoleUser, Queue
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
+from services.accounts import API_KEY_ROLES, create_api_key, create_user, set_password
 
 DEMO_QUEUE = Path(__file__).with_name("demo_queue.json")
 DEMO_ADMIN = "admin@example.com"

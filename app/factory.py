@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_cors(app)
     csrf.init_app(app)
     # Console sign-ins are throttled per email and per address in the database
-    # (console/login_throttle.py), shared by every process: no Flask-Limiter limit there.
+    # (services/login_throttle.py), shared by every process: no Flask-Limiter limit there.
     init_protection(app, settings, api, events_api, booking_page)
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from console.accounts import audit
+from infra.audit import audit
 from infra.models import Queue, Slot
 from scheduler.errors import CapacityBelowBooked, SlotInThePast, SlotNotFound
 from scheduler.slot_plan import new_capacity

@@ -35,7 +35,6 @@ from app.personal_data import anonymise_due
 from app.providers import Providers
 from app.slot_sync import sync_slots
 from app.worker_metrics import WorkerMetricsServer
-from console.login_throttle import forget_old as forget_old_login_failures
 from events.sender import EventSender, forget_old
 from infra.clock import Clock
 from infra.db import Database, describe, is_unavailable
@@ -43,6 +42,7 @@ from infra.models import Queue
 from infra.settings import Settings
 from scheduler import outage
 from scheduler.periodic import PeriodicJob
+from services.login_throttle import forget_old as forget_old_login_failures
 from sms.delivery import forget_early_reports
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from flask import Response, abort, g, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from console.accounts import at_least
 from console.redirects import local_target
 from console.views import console, requires
 from events import log, subscriptions
@@ -25,6 +24,7 @@ from events.types import EVENT_TYPES
 from infra import context
 from infra.models import Queue
 from scheduler.errors import DomainError
+from services.accounts import at_least
 
 LOG_PAGE = 50
 

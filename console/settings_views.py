@@ -10,9 +10,9 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from console.accounts import audit
 from console.views import console, requires
 from infra import context
+from infra.audit import audit
 from infra.models import BlockedNumber
 
 PREFIX = re.compile(r"^\+[0-9]{1,15}$")

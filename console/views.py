@@ -22,23 +22,15 @@ from sqlalchemy import func, select
 
 from app.queues import get_queue
 from app.slot_capacity import change_slot_capacity
-from console.accounts import (
-    ROLES,
-    LoginRefused,
-    LoginThrottled,
-    at_least,
-    audit,
-    authenticate,
-    create_api_key,
-    create_user,
-)
-from console.login_throttle import peek, throttles_for
 from console.redirects import local_target
 from infra import context
+from infra.audit import audit
 from infra.models import ApiKey, AuditEntry, Callback, ConsoleUser, Queue, Slot
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
+from services.accounts import ROLES, LoginRefused, LoginThrottled, at_least, authenticate, create_api_key, create_user
+from services.login_throttle import peek, throttles_for
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 csrf = CSRFProtect()

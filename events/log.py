@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from console.accounts import audit
+from infra.audit import audit
 from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from scheduler.errors import DomainError
 

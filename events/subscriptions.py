@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.accounts import audit
 from events.address_rules import parse_target
 from events.targets import TargetPolicy, check_target
 from events.types import EVENT_TYPES
+from infra.audit import audit
 from infra.models import EventSubscription, Queue
 from scheduler.errors import DomainError
 

@@ -612,7 +612,7 @@ class ConsoleUser(Base):
 
 
 class LoginThrottle(Base):
-    """Failed console sign-ins in a row, for one email or one client address (console/login_throttle.py).
+    """Failed console sign-ins in a row, for one email or one client address (services/login_throttle.py).
 
     ``key`` is an HMAC (keyed with SECRET_KEY) of the kind and the normalised email or
     address: a row exists for any email tried, known or not, and none of them is stored in

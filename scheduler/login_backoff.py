@@ -1,5 +1,5 @@
 """How long a console sign-in must wait after failed attempts: the rule, with no clock and
-no database (console/login_throttle.py keeps the counts).
+no database (services/login_throttle.py keeps the counts).
 
 Failures are counted twice, per email (whether or not it has an account, so that the
 answer never tells) and per client address. The first few are free; then each failure

@@ -13,7 +13,7 @@ field (``web_widget.schemas.CreateCallback.website``).
 - Blocked: a number starting with one of the queue's ``widget.blocked_numbers``, or one of
   the console's blocked numbers (``blocked_number``, every queue), gets 403
   ``request_phone_blacklisted``.
-- API keys (made in the console, ``console/accounts.py``): a request with
+- API keys (made in the console, ``services/accounts.py``): a request with
   ``Authorization: Bearer <key>`` comes from a server we know (a CRM); it is not held to
   the per-address limit nor the per-number allowance (blocked numbers still apply). A
   wrong or revoked key gets 401 ``api_key_invalid``, never the anonymous treatment.
@@ -29,11 +29,11 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from console.accounts import find_api_key
 from infra import context
 from infra.models import ApiKey, Queue, UTCDateTime
 from infra.settings import Settings
 from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
+from services.accounts import find_api_key
 from web_widget.errors import error_response
 
 PHONE_WINDOW = timedelta(hours=1)

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from app.booking_service import BookingRequest, book
-from console.accounts import create_user
 from infra.db import Database
+from services.accounts import create_user
 
 PASSWORD = "correct horse battery"
 

@@ -99,7 +99,7 @@ def test_the_client_address_comes_from_the_proxy_only_when_trusted(
 
 
 def _key(db: Any, clock: FixedClock) -> str:
-    from console.accounts import new_api_key
+    from services.accounts import new_api_key
 
     with db.write() as session:
         key, _ = new_api_key(session, "CRM", "admin@example.com", clock.now())

@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from console.accounts import create_user
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import ApiKey, AuditEntry, ConsoleUser
+from services.accounts import create_user
 
 PASSWORD = "correct horse battery"
 

@@ -15,12 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from console.accounts import LoginRefused, LoginThrottled, authenticate, create_user
-from console.login_throttle import forget_old, throttles_for
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import LoginThrottle
 from infra.settings import Settings
+from services.accounts import LoginRefused, LoginThrottled, authenticate, create_user
+from services.login_throttle import forget_old, throttles_for
 from tests.integration.helpers import race_in_processes
 from tests.integration.test_console_access import PASSWORD, sign_in
 

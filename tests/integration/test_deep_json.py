@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from console.accounts import new_api_key
 from infra.json_input import MAX_DEPTH, JSONTooDeep, loads
+from services.accounts import new_api_key
 from tests.unit.test_vonage_adapter import SIGNATURE_SECRET, make_adapter
 
 DEEP = b"[" * 20_000 + b"]" * 20_000  # past the parser's recursion limit, under MAX_BODY_BYTES

@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.factory import create_app
-from console.accounts import create_user
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import SimText
 from infra.settings import Settings
+from services.accounts import create_user
 from tests.integration.helpers import book
 
 PASSWORD = "correct horse battery"

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.factory import create_app
-from console.accounts import new_api_key
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import AuditEntry, Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from infra.settings import Settings
+from services.accounts import new_api_key
 from tests.integration.helpers import book
 
 HOOK = "https://crm.example.com/hooks/callbacks"

@@ -1024,7 +1024,7 @@ def test_redeliver_answers_match_the_document(contract: Contract, db: Database, 
 def test_people_answers_match_the_document(
     contract: Contract, db: Database, clock: FixedClock, demo_queue: str
 ) -> None:
-    from console.accounts import new_api_key
+    from services.accounts import new_api_key
 
     with db.write() as session:
         admin_key, _ = new_api_key(session, "DPO", "admin@example.com", clock.now(), role="admin")

@@ -16,8 +16,8 @@ from app.booking_service import BookingRequest, book, cancel
 from app.dialer import send_pending_sms
 from app.links import short_booking_url
 from app.personal_data import anonymise_due
-from console.accounts import audit, new_api_key
 from console.reports import queue_report
+from infra.audit import audit
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import (
@@ -36,6 +36,7 @@ from infra.models import (
     SmsOptOut,
 )
 from scheduler.retention import phone_digest, phone_forms
+from services.accounts import new_api_key
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401

@@ -22,11 +22,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from console.accounts import new_api_key
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, JobRun, Queue, SimCall, Slot
 from infra.settings import Settings
+from services.accounts import new_api_key
 from tests.integration.helpers import phone
 from tests.integration.test_worker_processes import ALL_DAY, wait_until
 

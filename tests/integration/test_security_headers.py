@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from app.factory import create_app
 from app.security_headers import MAX_URL_BYTES
-from console.accounts import create_user
 from infra.clock import FixedClock
 from infra.db import Database
+from services.accounts import create_user
 from tests.conftest import _settings
 from tests.integration.helpers import book
 

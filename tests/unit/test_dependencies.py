@@ -10,7 +10,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("app", "infra", "scheduler", "web_widget", "telephony", "ivr_flows", "sms", "console", "events")
+PRODUCT = ("app", "infra", "services", "scheduler", "web_widget", "telephony", "ivr_flows", "sms", "console", "events")
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
 

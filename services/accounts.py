@@ -1,8 +1,8 @@
-"""Console users, their passwords and roles, API keys and the audit log.
+"""Console users, their passwords and roles, and API keys (the audit log: infra/audit.py).
 
 Passwords are hashed with Werkzeug (scrypt). A failed sign-in counts against the email
 tried (known or not) and the client's address, and after a few the next attempts must wait,
-longer each time up to a cap (console/login_throttle.py, scheduler/login_backoff.py): no
+longer each time up to a cap (services/login_throttle.py, scheduler/login_backoff.py): no
 account is ever locked, and the answers never tell whether an email has one. API keys are random
 (``secrets``), shown once and stored as SHA-256: a leaked database does not leak keys.
 Time is passed in.
@@ -15,16 +15,16 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from console import login_throttle
-from console.login_throttle import Throttle
-from infra.models import ApiKey, AuditEntry, ConsoleUser
+from infra.audit import audit
+from infra.models import ApiKey, ConsoleUser
 from scheduler.errors import DomainError, ValidationFailed
+from services import login_throttle
+from services.login_throttle import Throttle
 
 ROLES = ("viewer", "supervisor", "admin")  # weakest first
 MIN_PASSWORD = 12
@@ -153,15 +153,3 @@ def find_api_key(session: Session, presented: str) -> ApiKey | None:
         return None
     row = session.scalars(select(ApiKey).where(ApiKey.key_hash == _digest(presented))).first()
     return row if row is not None and row.revoked_at is None else None
-
-
-def audit(
-    session: Session,
-    actor: str,
-    action: str,
-    target: str,
-    now: datetime,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    session.add(AuditEntry(at=now, actor=actor, action=action, target=target[:200], before=before, after=after))
