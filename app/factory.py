@@ -48,8 +48,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["clock"] = clock or SystemClock()
 
     from app.cli import callbacks_cli
+    from app.errors import register_error_handlers
     from app.health import health
     from app.metrics import metrics
+    from app.protection import init_protection
     from app.providers import Providers
     from console.views import console, csrf
     from events.api import events_api
@@ -58,9 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from web_widget.api import api
     from web_widget.booking_page import booking_page
     from web_widget.cors import init_cors
-    from web_widget.errors import register_error_handlers
     from web_widget.pages import widget_pages
-    from web_widget.protection import init_protection
     from web_widget.short_links import short_links
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.availability import next_bookable_starts
 from app.booking_service import cancel, get_callback, reschedule
+from app.request_input import parse_instant
 from app.transitions import record_event
 from console.views import console, requires
 from infra import context
@@ -28,7 +29,6 @@ from infra.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError, NotDialable
 from scheduler.lifecycle import State
-from web_widget.schemas import parse_instant
 
 PAGE_SIZE = 50
 STATES = [s.value for s in State]

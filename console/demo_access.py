@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.errors import error_response
 from app.security_headers import origin_of
 from console.views import signed_in_user
 from infra import context
 from services.accounts import at_least
-from web_widget.errors import error_response
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 

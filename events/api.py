@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.protection import request_actor, require_admin_key
+from app.request_input import json_body, parse_instant
 from events import log, subscriptions
 from events.log import DeliveryView, LogFilter
 from events.subscriptions import Saved, SubscriptionInvalid
@@ -21,8 +23,6 @@ from events.targets import app_targets
 from infra import context
 from infra.models import EventSubscription
 from scheduler.errors import ValidationFailed
-from web_widget.protection import request_actor, require_admin_key
-from web_widget.schemas import json_body, parse_instant
 
 events_api = Blueprint("events_api", __name__, url_prefix="/api/v1")
 

@@ -18,23 +18,16 @@ from app.booking_service import BookingRequest, book, cancel, get_callback, prep
 from app.idempotency import run_once
 from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.personal_data import erase_person, export_person
+from app.protection import check_phone, request_actor, request_api_key, require_admin_key
 from app.queues import get_queue, queue_calendar
+from app.request_input import json_body, parse_instant, parse_query_date, parse_query_int
 from infra import context
 from infra.models import Callback, Queue, SmsMessage
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
 from sms.service import confirm_new_booking
-from web_widget.protection import check_phone, request_actor, request_api_key, require_admin_key
-from web_widget.schemas import (
-    CreateCallback,
-    Reschedule,
-    json_body,
-    parse_instant,
-    parse_query_date,
-    parse_query_int,
-    validate,
-)
+from web_widget.schemas import CreateCallback, Reschedule, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -16,11 +16,11 @@ from typing import Any
 from flask import Flask, Response, g, request
 from sqlalchemy import select
 
+from app.errors import error_response
 from app.security_headers import origin_of
 from infra import context
 from infra.json_input import loads
 from infra.models import Callback, Queue
-from web_widget.errors import error_response
 
 API_PREFIX = "/api/v1/"
 QUEUE_PATH = re.compile(r"^/api/v1/queues/([^/]+)")

@@ -98,7 +98,7 @@ def test_the_api_answers_503_database_unavailable_while_the_database_is_cut_off(
         ]
         for answer in answers:
             assert_unavailable(answer)
-        warnings = [r for r in caplog.records if r.name == "web_widget.errors"]
+        warnings = [r for r in caplog.records if r.name == "app.errors"]
         assert [r.levelno for r in warnings] == [logging.WARNING] * 4  # one line per failure
         assert (
             warnings[0].getMessage().startswith("database unavailable on POST /api/v1/callbacks: OperationalError: (")
@@ -132,7 +132,7 @@ def test_a_postgresql_that_refuses_connections_is_503_not_500(tmp_path: Path, ca
         client = app.test_client()
         assert_unavailable(book(client, 1))
         assert_unavailable(client.get("/api/v1/queues/support"))
-        warnings = [r.getMessage() for r in caplog.records if r.name == "web_widget.errors"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "app.errors"]
         assert len(warnings) == 2 and "Connection refused" in warnings[0]
         assert no_tracebacks(caplog)
     finally:
@@ -158,7 +158,7 @@ def test_sqlite_still_locked_after_its_busy_timeout_is_503_and_reads_go_on(
     finally:
         holder.close()
         impatient.extensions["db"].dispose()
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "web_widget.errors"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "app.errors"]
     assert "database is locked" in line and no_tracebacks(caplog)
 
 
@@ -190,7 +190,7 @@ def test_integrity_programming_and_data_errors_stay_500_with_their_traceback(
     monkeypatch.setattr("web_widget.api.get_callback", broken)
     answer = client.get("/api/v1/callbacks/K7QXM2PDRA")
     assert answer.status_code == 500 and answer.get_json()["type"] == "internal_error"
-    (logged,) = [r for r in caplog.records if r.name == "web_widget.errors"]
+    (logged,) = [r for r in caplog.records if r.name == "app.errors"]
     assert logged.levelno == logging.ERROR and logged.exc_info is not None
 
 
@@ -203,7 +203,7 @@ def test_a_missing_table_is_a_bug_not_an_outage(
         session.execute(text("ALTER TABLE queue RENAME TO queue_gone"))
     answer = client.get("/api/v1/queues/support")
     assert answer.status_code == 500 and answer.get_json()["type"] == "internal_error"
-    assert any(r.exc_info for r in caplog.records if r.name == "web_widget.errors")
+    assert any(r.exc_info for r in caplog.records if r.name == "app.errors")
 
 
 def test_the_worker_logs_an_outage_once_and_resumes_without_dialing_twice(
@@ -448,7 +448,7 @@ def _outage_under_load(own_postgres: OwnPostgres, settings: Settings, db: Databa
     assert len([m for m in worker_lines if m.startswith("database unavailable: ")]) == 1
     assert len([m for m in worker_lines if m.startswith("database reachable again after ")]) == 1
     assert not [line for line in lines if str(line["logger"]).startswith("apscheduler") and line["level"] == "ERROR"]
-    web_warnings = [line for line in lines if line["logger"] == "web_widget.errors"]
+    web_warnings = [line for line in lines if line["logger"] == "app.errors"]
     assert len(web_warnings) == len(refused)
     assert all(line["level"] == "WARNING" and "exception" not in line for line in web_warnings)
     # The only tracebacks allowed: a dial the simulator (whose calls are rows in this very

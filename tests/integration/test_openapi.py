@@ -23,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
+from app.errors import HTTP_TYPES
 from app.factory import create_app
 from app.links import follow_short_link, short_booking_url
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
@@ -35,7 +36,6 @@ from scheduler.errors import DomainError, ValidationFailed
 from tests.integration.test_database_outage import cut_off
 from tests.integration.test_events_api import add_delivery, make_key
 from web_widget.api import OPENAPI_PATH
-from web_widget.errors import HTTP_TYPES
 from web_widget.schemas import CreateCallback, Reschedule, validate
 
 DOCUMENT: dict[str, Any] = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
@@ -280,7 +280,7 @@ def _code_statuses() -> dict[str, int]:
     walk(DomainError)
     statuses.update({type_: status for status, type_ in HTTP_TYPES.items()})
     statuses["internal_error"] = 500
-    statuses["database_unavailable"] = 503  # web_widget/errors.py, on any route that reads the database
+    statuses["database_unavailable"] = 503  # app/errors.py, on any route that reads the database
     return statuses
 
 

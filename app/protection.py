@@ -29,12 +29,12 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from app.errors import error_response
 from infra import context
 from infra.models import ApiKey, Queue, UTCDateTime
 from infra.settings import Settings
 from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
 from services.accounts import find_api_key
-from web_widget.errors import error_response
 
 PHONE_WINDOW = timedelta(hours=1)
 DEFAULT_PER_PHONE = 3
