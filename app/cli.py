@@ -13,11 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.demo_activity import seed_activity
 from app.demo_site import demo_page_origin
-from app.personal_data import erase_person, export_person
-from app.queue_documents import export_queue, import_queue, parse_queue_document
-from app.queues import get_queue
 from infra import context
 from infra.audit import audit
 from infra.backup import BackupNotPossible, backup_sqlite
@@ -27,6 +23,10 @@ from infra.models import ConsoleUser, Queue
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
 from services.accounts import API_KEY_ROLES, create_api_key, create_user, set_password
+from services.demo_activity import seed_activity
+from services.personal_data import erase_person, export_person
+from services.queue_documents import export_queue, import_queue, parse_queue_document
+from services.queues import get_queue
 
 DEMO_QUEUE = Path(__file__).with_name("demo_queue.json")
 DEMO_ADMIN = "admin@example.com"

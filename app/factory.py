@@ -50,12 +50,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from app.cli import callbacks_cli
     from app.errors import register_error_handlers
     from app.health import health
-    from app.metrics import metrics
+    from app.metrics_page import metrics
     from app.protection import init_protection
-    from app.providers import Providers
     from console.views import console, csrf
     from events.api import events_api
     from sms.webhooks import sms_webhooks
+    from telephony.registry import Providers
     from telephony.webhooks import webhooks
     from web_widget.api import api
     from web_widget.booking_page import booking_page

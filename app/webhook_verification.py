@@ -10,11 +10,10 @@ import logging
 
 from flask import Response, current_app, jsonify, request
 
-from app import metrics
-from app.providers import Providers
-from infra import context
+from infra import context, metrics
 from infra.logs import loggable_path
 from telephony.base import SignatureError, Telephony, WebhookRequest
+from telephony.registry import Providers
 
 log = logging.getLogger(__name__)
 

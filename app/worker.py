@@ -3,7 +3,7 @@
 Ticks are idempotent and cheap to repeat, so a late or doubled tick is harmless,
 and nothing is lost when the process dies: APScheduler holds no work of its own. The
 daily and hourly jobs run once per cluster per period, not once per worker: their ticks
-only ask, every minute, whether this worker wins the job's claim (app/periodic.py).
+only ask, every minute, whether this worker wins the job's claim (services/periodic.py).
 
 While the database is away (a restart, a failover, a network cut) the ticks do not raise:
 the first that finds it away logs one line, the ticks wait and retry with a short backoff
@@ -26,14 +26,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from app import call_inbox, health, periodic
-from app.dialer import Dialer, send_pending_sms
-from app.idempotency import forget_expired as forget_expired_keys
-from app.links import forget_expired_links
-from app.personal_data import BATCH as ANONYMISE_BATCH
-from app.personal_data import anonymise_due
-from app.providers import Providers
-from app.slot_sync import sync_slots
+from app import health
 from app.worker_metrics import WorkerMetricsServer
 from events.sender import EventSender, forget_old
 from infra.clock import Clock
@@ -42,8 +35,16 @@ from infra.models import Queue
 from infra.settings import Settings
 from scheduler import outage
 from scheduler.periodic import PeriodicJob
+from services import call_inbox, periodic
+from services.dialer import Dialer, send_pending_sms
+from services.idempotency import forget_expired as forget_expired_keys
+from services.links import forget_expired_links
 from services.login_throttle import forget_old as forget_old_login_failures
+from services.personal_data import BATCH as ANONYMISE_BATCH
+from services.personal_data import anonymise_due
+from services.slot_sync import sync_slots
 from sms.delivery import forget_early_reports
+from telephony.registry import Providers
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class Worker:
             pass
 
     def apply_call_events(self) -> None:
-        """Apply the call-progress reports the status webhook stored (app/call_inbox.py)."""
+        """Apply the call-progress reports the status webhook stored (services/call_inbox.py)."""
         while (
             call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH
             and not self.dialer.stopping.is_set()
@@ -244,7 +245,7 @@ class Worker:
         self._last_beat = time.monotonic()
 
     def anonymise(self) -> None:
-        """The daily retention pass (app/personal_data.py), a batch per transaction."""
+        """The daily retention pass (services/personal_data.py), a batch per transaction."""
         while True:
             with self.db.write() as session:
                 done = anonymise_due(session, self.settings.retention_days, self.clock.now())

@@ -26,9 +26,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-from app.metrics import UNAUTHORIZED, build_registry, token_accepted
 from infra.clock import Clock
 from infra.db import Database
+from infra.metrics import UNAUTHORIZED, build_registry, token_accepted
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)

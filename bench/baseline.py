@@ -26,11 +26,11 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
 
 from app.factory import create_app
-from app.queues import booking_policy
 from infra.context import db, now
 from infra.models import Queue, Slot
 from infra.settings import Settings
 from scheduler.booking import BookingPolicy, availability_range
+from services.queues import booking_policy
 
 bench_metadata = MetaData()
 bench_row = Table(

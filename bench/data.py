@@ -26,14 +26,14 @@ from sqlalchemy import Connection, Engine, create_engine, func, insert, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from app.queue_documents import import_queue, parse_queue_document
-from app.queues import queue_calendar
 from bench.baseline import bench_metadata
 from infra.db import Database
 from infra.migrate import upgrade
 from infra.models import Callback, Queue, Slot
 from infra.settings import Settings
 from scheduler.calendar import slots_between
+from services.queue_documents import import_queue, parse_queue_document
+from services.queues import queue_calendar
 
 DEMO_QUEUE = Path(__file__).resolve().parent.parent / "app" / "demo_queue.json"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

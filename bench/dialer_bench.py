@@ -3,7 +3,7 @@ provider endpoint that records when each dial request reaches it.
 
 Per run: a fresh migrated PostgreSQL schema; one queue open all week 00:00-00:00 (one
 day-long slot of 10,000 seats, ``max_concurrent_calls`` 10,000) imported with
-``app.queue_documents.import_queue``; N callbacks in state ``scheduled`` with distinct
+``services.queue_documents.import_queue``; N callbacks in state ``scheduled`` with distinct
 valid UK mobiles (+447400000000 + n), all holding a seat in today's slot, their
 ``next_attempt_at`` evenly spread over one minute that starts ~20 s after the insert
 (SQLAlchemy Core, one transaction). Then 1 or 3 ``python -m bench.dialer_worker``
@@ -36,11 +36,11 @@ from typing import IO, Any
 
 from sqlalchemy import func, insert, select, update
 
-from app.dialer import WebhookUrls
-from app.queue_documents import import_queue, parse_queue_document
 from bench import data
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, Slot
+from services.dialer import WebhookUrls
+from services.queue_documents import import_queue, parse_queue_document
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

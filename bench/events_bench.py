@@ -173,7 +173,7 @@ def insert_callbacks(database: Database, queue_id: int, slot_id: int, first: int
 
 
 def emit_created(database: Database, callback_ids: list[int]) -> None:
-    """One ``callback.created`` event per callback, as app.booking_service.book writes it."""
+    """One ``callback.created`` event per callback, as services.booking_service.book writes it."""
     with database.write() as session:
         callbacks = session.scalars(
             select(Callback)

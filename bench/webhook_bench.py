@@ -18,7 +18,7 @@ The load generator (bench/webhook_load.py) is its own process with K keep-alive 
 Rounds alternate (bare, webhooks, webhooks, bare, ...), each webhook round with its own
 attempts and each bare round with as many requests; throughput is total requests over
 total seconds per side, latencies are pooled. The webhook only stores each report in the
-inbox (app/call_inbox.py); once the load is over, the bench runs the worker's applier
+inbox (services/call_inbox.py); once the load is over, the bench runs the worker's applier
 in-process until the inbox is empty and times it (events applied per second, SQL
 statements per event). Then the database must show exactly one effect per event: one
 receipt per distinct event, none left unapplied, every attempt with its terminal state and
@@ -43,14 +43,14 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
 
-from app.call_inbox import apply_call_events
-from app.dialer import WebhookUrls
 from bench.dialer_bench import PHONE_START, SECRET, fresh_database, percentile
 from bench.server import BIN, free_port
 from infra.clock import SystemClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
 from infra.settings import Settings
+from services.call_inbox import apply_call_events
+from services.dialer import WebhookUrls
 from telephony.simulator import sign
 
 ROOT = Path(__file__).resolve().parent.parent

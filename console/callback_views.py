@@ -19,16 +19,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.availability import next_bookable_starts
-from app.booking_service import cancel, get_callback, reschedule
 from app.request_input import parse_instant
-from app.transitions import record_event
 from console.views import console, requires
 from infra import context
 from infra.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError, NotDialable
 from scheduler.lifecycle import State
+from services.availability import next_bookable_starts
+from services.booking_service import cancel, get_callback, reschedule
+from services.transitions import record_event
 
 PAGE_SIZE = 50
 STATES = [s.value for s in State]
@@ -252,7 +252,7 @@ def _detail(ref: str, error: str | None = None, status: int = 200) -> ResponseRe
 
 
 def _slots_ready(queue: Queue, now: datetime) -> bool:
-    from app.slot_sync import slots_are_current
+    from services.slot_sync import slots_are_current
 
     return slots_are_current(queue, now)
 

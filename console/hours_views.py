@@ -1,6 +1,6 @@
 """A queue's weekly hours and date overrides as forms: one row per interval, seats typed
 or derived from staffing, blank rows to add, an emptied row removed. Saved through the
-queue document (``app.queue_documents``), so the checks, the slot re-planning and the
+queue document (``services.queue_documents``), so the checks, the slot re-planning and the
 audit log are the document editor's."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.queue_documents import WEEKDAYS, export_queue
-from app.queues import get_queue
 from console.queue_views import save_edited
 from console.views import console, requires
 from infra import context
+from services.queue_documents import WEEKDAYS, export_queue
+from services.queues import get_queue
 
 BLANK_ROWS = 3
 MAX_ROWS = 200

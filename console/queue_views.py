@@ -13,14 +13,14 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.cli import DEMO_QUEUE
-from app.queue_documents import export_queue, import_queue, parse_queue_document
-from app.queues import get_queue
 from console.views import console, requires
 from infra import context
 from infra.audit import audit
 from infra.json_input import loads
 from infra.models import Queue
 from scheduler.errors import DomainError
+from services.queue_documents import export_queue, import_queue, parse_queue_document
+from services.queues import get_queue
 
 MAX_DOCUMENT = 200_000  # characters
 

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
-from app.queues import get_queue
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from scheduler.reports import (
     CANCELLED_BY,
@@ -28,6 +27,7 @@ from scheduler.reports import (
     period_days,
     report,
 )
+from services.queues import get_queue
 
 # The steps reports read; the rest (start_dial, retry, connect, …) are left in the database.
 STEPS = ("book", "reschedule", "complete", "give_up", "cancel", "decline")

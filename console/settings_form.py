@@ -9,12 +9,12 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.queue_documents import export_queue
-from app.queues import get_queue
 from console.queue_views import save_edited
 from console.views import console, requires
 from infra import context
 from scheduler.retry import DEFAULT_RULES, Outcome
+from services.queue_documents import export_queue
+from services.queues import get_queue
 
 TEXT = ("name", "timezone", "region", "agent_target", "caller_id", "voicemail_text")
 NUMBERS = (

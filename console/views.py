@@ -20,8 +20,6 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 
-from app.queues import get_queue
-from app.slot_capacity import change_slot_capacity
 from console.redirects import local_target
 from infra import context
 from infra.audit import audit
@@ -31,6 +29,8 @@ from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
 from services.accounts import ROLES, LoginRefused, LoginThrottled, at_least, authenticate, create_api_key, create_user
 from services.login_throttle import peek, throttles_for
+from services.queues import get_queue
+from services.slot_capacity import change_slot_capacity
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 csrf = CSRFProtect()

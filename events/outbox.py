@@ -6,7 +6,7 @@ Two ways in, one row shape:
 - ``emit`` inserts an event at once, for code that writes with Core statements (a booking)
   and for events that are not a life-cycle step (an attempt's end, a reminder sent, a text
   received);
-- ``emit_on_commit`` is for a step applied to an ORM ``Callback`` (app/transitions.py):
+- ``emit_on_commit`` is for a step applied to an ORM ``Callback`` (services/transitions.py):
   the event is inserted just before that session commits, so that the callback it carries
   is the callback as the transaction leaves it (a rescheduled callback's new slot, set by
   the caller after the step), and a transaction that rolls back emits nothing.

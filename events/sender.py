@@ -37,12 +37,12 @@ import requests
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app import metrics
 from events import payloads
 from events.outbox import FAN_OUT_BATCH, fan_out
 from events.retry import next_attempt_after
 from events.signing import signed_headers
 from events.targets import REFUSED, PinnedAdapter, Resolver, TargetNotAllowed, TargetPolicy, system_resolver, vet
+from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
 from infra.models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent

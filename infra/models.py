@@ -123,7 +123,7 @@ class Queue(Base):
     # A fresh random tag whenever weekly hours or date overrides change: keys the
     # in-process calendar cache (random, so that no two databases ever share one).
     calendar_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
-    # Slots exist as rows up to and including this local date (see app/slot_sync.py).
+    # Slots exist as rows up to and including this local date (see services/slot_sync.py).
     slots_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -281,7 +281,7 @@ class Callback(Base):
     sms_consent_wording: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Set when its personal data was removed (retention or an erasure request; app/personal_data.py).
+    # Set when its personal data was removed (retention or an erasure request; services/personal_data.py).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     queue: Mapped[Queue] = relationship()
@@ -374,7 +374,7 @@ class WebhookReceipt(Base):
     """Every call-progress report, once per dedupe key: the inbox of the status webhook.
 
     The webhook stores the parsed report here with one INSERT … ON CONFLICT DO NOTHING (a
-    redelivery finds its row and does nothing) and the worker applies it (app/call_inbox.py).
+    redelivery finds its row and does nothing) and the worker applies it (services/call_inbox.py).
     Reports fetched from the provider by reconciliation are stored already applied."""
 
     __tablename__ = "webhook_receipt"
@@ -397,7 +397,7 @@ class WebhookReceipt(Base):
     # No foreign key: the webhook's INSERT would take a share lock on the attempt row and so
     # wait for an applier that holds it. The id comes from our own signed URL.
     attempt_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
-    event: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # app.call_inbox.event_to_json
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # services.call_inbox.event_to_json
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tries: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts to apply it
     error: Mapped[str | None] = mapped_column(Text)  # why the last try failed
@@ -436,7 +436,7 @@ class SmsMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str | None] = mapped_column(String(16))
     # The number it is sent from: a reply, the number the customer texted; None: the
-    # callback's queue's caller_id, else CALLER_ID (app.dialer.send_pending_sms).
+    # callback's queue's caller_id, else CALLER_ID (services.dialer.send_pending_sms).
     from_number: Mapped[str | None] = mapped_column(String(20))
     message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -670,7 +670,7 @@ class ShortLink(Base):
     __table_args__ = (Index("ix_short_link_expires_at", "expires_at"),)
 
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    token: Mapped[str] = mapped_column(Text)  # the signed booking token (app/links.py)
+    token: Mapped[str] = mapped_column(Text)  # the signed booking token (services/links.py)
     queue_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -820,7 +820,7 @@ class WorkerHeartbeat(Base):
 class JobRun(Base):
     """One row per periodic job (the daily retention pass, the hourly upkeep): when its
     last run started and finished, and who holds it. Workers claim a due job by one
-    conditional UPDATE of its row (app/periodic.py), so that it runs once per period in
+    conditional UPDATE of its row (services/periodic.py), so that it runs once per period in
     the whole cluster, not once per worker process or per restart. ``lease_until`` is set
     while a run holds the job (None once it finished); ``lease_owner`` is the worker that
     last claimed it; ``runs`` counts the runs started."""

@@ -149,7 +149,7 @@ def text(name: str, language: str, **values: str) -> PromptText:
 @dataclass(frozen=True)
 class IvrState:
     """Everything the flow remembers between two webhooks of one call. It travels signed
-    in the gather's action URL (see ``encode``/``decode`` in app/inbound_calls.py)."""
+    in the gather's action URL (see ``encode``/``decode`` in services/inbound_calls.py)."""
 
     queue: str
     call_id: str

@@ -6,7 +6,7 @@ run last finished. The period counts from start to start, so two runs that finis
 never less than a period apart, however many workers ask or restart. A run that has not
 finished (it is running, it raised, or its worker died) holds the job for its lease: when
 the lease has run out, the job is due again, so that a dead runner's period is not lost.
-The database claim (app/periodic.py) is this rule as one conditional UPDATE, with the two
+The database claim (services/periodic.py) is this rule as one conditional UPDATE, with the two
 instants of ``cutoffs`` as its parameters.
 """
 

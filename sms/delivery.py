@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from app import metrics
 from events import outbox
 from events import types as event_types
+from infra import metrics
 from infra.models import Callback, EarlySmsStatus, SmsMessage
 from scheduler.reminders import REMINDER_PREFIX
 from telephony.base import SmsStatus

@@ -1,13 +1,13 @@
 """Reminders of scheduled callbacks, as rows of the text outbox planned for later.
 
 ``sync_reminders`` is called in the transaction that books, moves or cancels a callback
-(``app.booking_service``, the dialer's re-booking, the IVR's "text me" key): it cancels
+(``services.booking_service``, the dialer's re-booking, the IVR's "text me" key): it cancels
 the planned reminders that no longer hold and plans the missing ones (``scheduler.reminders``
 decides when), so a moved callback's reminders move at once and a cancelled one's stop.
 A planned reminder is an ``SmsMessage`` with ``status = "scheduled"`` and ``send_at``; one per
 (callback, kind, time reminded of), a unique index, so planning twice plans once.
 
-``release_due`` runs in the outbox's transaction (``app.dialer.send_pending_sms``): a
+``release_due`` runs in the outbox's transaction (``services.dialer.send_pending_sms``): a
 reminder whose ``send_at`` has come is checked once more against its callback (still
 live, still at that time, not too late, not in the customer's quiet hours) and becomes
 ``pending`` (then sent once, like any text) or ``cancelled`` with the reason in ``error``.
@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from app.queues import reminder_policy
 from infra.models import Callback, SmsMessage
 from scheduler.dial_window import customer_zone
 from scheduler.lifecycle import LIVE_STATES
 from scheduler.reminders import PlannedReminder, plan, why_not_send
+from services.queues import reminder_policy
 from sms import texts
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Received once: the text is stored with INSERT … ON CONFLICT DO NOTHING on (pro
 message id), so a redelivered webhook inserts nothing and does nothing twice; the action
 and its reply are written in the same transaction, so a failure leaves no half of it.
 Replies go to the outbox (``SmsMessage``) and the worker sends them; the outbox skips
-numbers that opted out. Booking and cancelling go through ``app.booking_service``.
+numbers that opted out. Booking and cancelling go through ``services.booking_service``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.availability import next_bookable_starts
-from app.booking_service import BookingRequest, BookingResult, book, cancel
-from app.links import short_booking_url
-from app.queues import reminder_policy
 from events import outbox
 from events import types as event_types
 from infra.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
@@ -30,6 +26,10 @@ from infra.settings import Settings
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
 from scheduler.phone import mask_phone, parse_phone
+from services.availability import next_bookable_starts
+from services.booking_service import BookingRequest, BookingResult, book, cancel
+from services.links import short_booking_url
+from services.queues import reminder_policy
 from sms import texts
 from sms.commands import Command, ParsedText, parse, twilio_opted_out
 from telephony.base import InboundSms

@@ -15,9 +15,8 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from app import metrics
 from app.webhook_verification import WebhookRejected, rejected, verified
-from infra import context
+from infra import context, metrics
 from infra.models import InboundText, InboundTextPart, SmsMessage, column_length
 from sms.delivery import receive_status
 from sms.service import receive

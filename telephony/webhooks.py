@@ -3,7 +3,7 @@
 Nothing is read before the signature is checked (403 otherwise), handlers answer fast
 and never call a provider inline (texts go to the outbox the worker sends). Call-progress
 reports are stored in an inbox with one statement and applied by the worker within about
-a second (app/call_inbox.py); the answer, menu and dial webhooks act at once, because the
+a second (services/call_inbox.py); the answer, menu and dial webhooks act at once, because the
 provider waits for the script they return.
 """
 
@@ -16,14 +16,14 @@ from contextlib import contextmanager, suppress
 from flask import Blueprint, Response
 from sqlalchemy.exc import NoResultFound
 
-from app import inbound_calls, metrics
-from app.call_inbox import store_call_event
-from app.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
 from app.webhook_verification import WebhookRejected, rejected, verified
-from infra import context
+from infra import context, metrics
 from infra.models import Attempt
 from ivr_flows.callback_script import CallContext
 from ivr_flows.inbound import IvrState
+from services import inbound_calls
+from services.call_inbox import store_call_event
+from services.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
 from telephony.base import AnsweredBy, Telephony, WebhookRequest
 from telephony.script import VoiceScript
 
@@ -140,7 +140,7 @@ def voice_dial(provider: str, token: str) -> Response:
     return _render(adapter, script)
 
 
-# --- inbound calls: a caller dials a queue's number (app/inbound_calls.py) ---------------
+# --- inbound calls: a caller dials a queue's number (services/inbound_calls.py) ---------------
 
 
 @webhooks.route("/<provider>/voice/inbound", methods=["GET", "POST"])

@@ -21,14 +21,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from app.dialer import Dialer
 from app.factory import create_app
-from app.queue_documents import import_queue, parse_queue_document
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.migrate import upgrade
 from infra.models import Base
 from infra.settings import Settings
+from services.dialer import Dialer
+from services.queue_documents import import_queue, parse_queue_document
 from telephony.simulator_driver import SimulatorDriver
 from telephony.simulator_page import in_process_deliver
 

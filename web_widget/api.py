@@ -13,19 +13,19 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.availability import bookable_rows_of_days
-from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
-from app.idempotency import run_once
-from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
-from app.personal_data import erase_person, export_person
 from app.protection import check_phone, request_actor, request_api_key, require_admin_key
-from app.queues import get_queue, queue_calendar
 from app.request_input import json_body, parse_instant, parse_query_date, parse_query_int
 from infra import context
 from infra.models import Callback, Queue, SmsMessage
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
+from services.availability import bookable_rows_of_days
+from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
+from services.idempotency import run_once
+from services.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
+from services.personal_data import erase_person, export_person
+from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
 from web_widget.schemas import CreateCallback, Reschedule, validate
 from web_widget.web_booking import web_form_problems, web_tags

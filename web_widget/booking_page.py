@@ -1,10 +1,10 @@
 """The hosted booking page: ``/book/<queue>``, server-rendered, working without JavaScript.
 
-The same booking as the widget and the API (``app.booking_service``), with the same
+The same booking as the widget and the API (``services.booking_service``), with the same
 guards (``app.protection``: per-address limit, per-number allowance, blocked
 numbers, the honeypot). Errors are shown next to the field they are about, with a 4xx
 status; nothing a visitor sends is put in the page unescaped (Jinja autoescaping).
-A booking link from a text (``?t=``, ``app.links``) fills in the phone number.
+A booking link from a text (``?t=``, ``services.links``) fills in the phone number.
 
 Routes:
 - ``GET /book/<queue>``: the form (``?from=YYYY-MM-DD`` for later days, ``?lang=`` en/ru/fr).
@@ -25,11 +25,7 @@ from babel.dates import format_date, format_datetime
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.availability import bookable_rows_of_days
-from app.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
-from app.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from app.protection import check_phone
-from app.queues import get_queue, queue_calendar
 from app.request_input import parse_instant
 from infra import context
 from infra.models import Callback, Queue
@@ -37,6 +33,10 @@ from ivr_flows.i18n import Catalogs
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
+from services.availability import bookable_rows_of_days
+from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
+from services.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
+from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
 from web_widget.schemas import CreateCallback, validate
 from web_widget.web_booking import web_form_problems, web_tags

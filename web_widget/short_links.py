@@ -10,9 +10,9 @@ from html import escape
 
 from flask import Blueprint, Response, request
 
-from app.links import follow_short_link
 from infra import context
 from scheduler.errors import LinkExpired, LinkInvalid
+from services.links import follow_short_link
 
 short_links = Blueprint("short_links", __name__)
 

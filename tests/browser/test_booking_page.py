@@ -54,7 +54,7 @@ def test_an_invalid_number_is_shown_next_to_the_phone_field(no_js_page: Any, dem
 def test_an_sms_reschedule_link_moves_the_booking(
     app: Any, live_server: str, no_js_page: Any, demo_queue: str, db: Database
 ) -> None:
-    from app.links import short_booking_url
+    from services.links import short_booking_url
     from tests.integration.helpers import book
 
     client = app.test_client()

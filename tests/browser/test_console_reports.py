@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from app.booking_service import BookingRequest, book
 from infra.db import Database
 from services.accounts import create_user
+from services.booking_service import BookingRequest, book
 
 PASSWORD = "correct horse battery"
 

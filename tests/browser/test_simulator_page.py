@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from app.dialer import Dialer, send_pending_sms
 from infra.db import Database
 from infra.models import Callback
+from services.dialer import Dialer, send_pending_sms
 from tests.integration.helpers import apply_call_events
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from app.dialer import send_pending_sms
 from infra.db import Database
 from infra.models import Callback
+from services.dialer import send_pending_sms
 
 
 def send_outbox(app: Flask) -> int:

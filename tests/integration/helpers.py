@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import call_inbox
 from infra.models import Attempt, SimCall
+from services import call_inbox
 
 
 def race_in_processes(target: Callable[..., None], arguments: Sequence[tuple[Any, ...]]) -> list[Any]:

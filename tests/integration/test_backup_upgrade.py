@@ -16,13 +16,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from app.booking_service import BookingRequest, book
 from app.factory import create_app
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.migrate import alembic_config
 from infra.models import Callback
 from infra.settings import Settings
+from services.booking_service import BookingRequest, book
 from tests.integration.helpers import phone
 
 

@@ -12,11 +12,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.links import booking_token, forget_expired_links, read_booking_token, reschedule_with_link, short_booking_url
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import CallbackEvent, ShortLink, Slot, UsedLink
 from scheduler.errors import DomainError
+from services.links import (
+    booking_token,
+    forget_expired_links,
+    read_booking_token,
+    reschedule_with_link,
+    short_booking_url,
+)
 from tests.integration.helpers import book, phone, slots
 
 

@@ -230,7 +230,7 @@ def test_a_double_submit_books_once(client: FlaskClient, db: Database, demo_queu
 
 def _links(app: Flask, db: Database, clock: FixedClock, ref: str | None = None) -> str:
     """The booking page path and token a texted short link leads to."""
-    from app.links import short_booking_url
+    from services.links import short_booking_url
     from tests.integration.helpers import follow_link
 
     with db.write() as session:

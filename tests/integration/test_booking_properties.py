@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
-from app.booking_service import BookingRequest, book, cancel, reschedule
-from app.queue_documents import import_queue, parse_queue_document
 from infra.db import Database
 from infra.models import Callback, Slot
 from infra.settings import Settings
 from scheduler.errors import DomainError
+from services.booking_service import BookingRequest, book, cancel, reschedule
+from services.queue_documents import import_queue, parse_queue_document
 from tests.conftest import MONDAY_10AM, demo_document
 from tests.integration.helpers import phone
 

@@ -14,10 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, func, select
 
-from app.booking_service import BookingRequest, book, prepare_booking
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, CallbackEvent, OutboxEvent, Slot
+from services.booking_service import BookingRequest, book, prepare_booking
 from tests.integration.helpers import book as book_via_api
 from tests.integration.helpers import phone, slots
 

@@ -16,12 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, update
 
-import app.call_inbox as call_inbox
-import app.dialer as dialer_module
-from app.dialer import Dialer
+import services.call_inbox as call_inbox
+import services.dialer as dialer_module
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, SimCall, SmsMessage, WebhookReceipt
+from services.dialer import Dialer
 from telephony.base import CallEvent, CallState
 from telephony.simulator import SIGNATURE_HEADER, sign
 from tests.integration.helpers import apply_call_events, book

@@ -32,7 +32,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, exc, func, select, text
 
 from app.factory import create_app
-from app.queue_documents import import_queue, parse_queue_document
 from app.worker import Worker
 from infra.clock import FixedClock
 from infra.db import Database
@@ -40,6 +39,7 @@ from infra.migrate import upgrade
 from infra.models import Attempt, Callback, SimCall
 from infra.settings import Settings
 from scheduler.outage import MAX_DELAY
+from services.queue_documents import import_queue, parse_queue_document
 from tests.conftest import demo_document
 from tests.integration.helpers import book, dials, phone
 from tests.integration.test_restarts import Processes, free_port
@@ -454,7 +454,9 @@ def _outage_under_load(own_postgres: OwnPostgres, settings: Settings, db: Databa
     # The only tracebacks allowed: a dial the simulator (whose calls are rows in this very
     # database) could not place at the instant it went away.
     assert all(
-        line["logger"] == "app.dialer" and "raised" in str(line["message"]) for line in lines if "exception" in line
+        line["logger"] == "services.dialer" and "raised" in str(line["message"])
+        for line in lines
+        if "exception" in line
     )
 
 

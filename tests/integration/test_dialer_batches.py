@@ -14,12 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, text
 
-from app.dialer import Dialer
-from app.providers import Providers
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, SimCall
+from services.dialer import Dialer
 from telephony.base import OutboundCall, PlacedCall
+from telephony.registry import Providers
 from telephony.simulator import SimulatorTelephony
 from tests.integration.helpers import book, weekday_hours
 

@@ -11,13 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.dialer import Dialer, dial_backoff, pace, record_call_event
-from app.providers import Providers
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, DialPacer, SimCall
 from infra.settings import Settings
+from services.dialer import Dialer, dial_backoff, pace, record_call_event
 from telephony.base import CallEvent, CallState, OutboundCall, PlacedCall, ProviderError
+from telephony.registry import Providers
 from telephony.simulator import SimulatorTelephony
 from tests.integration.helpers import book, phone
 

@@ -21,10 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.dialer import Dialer
 from app.factory import create_app
-from app.queue_documents import import_queue, parse_queue_document
-from app.transitions import apply_step
 from events.demo_receiver import DEMO_SECRET
 from events.outbox import fan_out
 from events.sender import EventSender, claim
@@ -33,6 +30,9 @@ from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
 from infra.settings import Settings
+from services.dialer import Dialer
+from services.queue_documents import import_queue, parse_queue_document
+from services.transitions import apply_step
 from telephony.simulator_driver import SimulatorDriver
 from telephony.simulator_page import in_process_deliver
 from tests.conftest import demo_document

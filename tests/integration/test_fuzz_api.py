@@ -39,10 +39,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.serving import make_server
 
-from app.links import follow_short_link, short_booking_url
 from infra.clock import FixedClock
 from infra.db import Database
 from services.accounts import create_api_key
+from services.links import follow_short_link, short_booking_url
 from tests.integration.helpers import book, phone, slots
 from tests.integration.test_events_api import add_delivery
 from web_widget.api import OPENAPI_PATH

@@ -39,12 +39,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from app.dialer import WebhookUrls
-from app.inbound_calls import IvrUrls
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Base, Callback
 from ivr_flows.inbound import IvrState
+from services.dialer import WebhookUrls
+from services.inbound_calls import IvrUrls
 from telephony.simulator import SIGNATURE_HEADER, sign
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, phone

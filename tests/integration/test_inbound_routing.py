@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.queues import queue_key_for_number
 from infra.db import Database
 from scheduler.errors import ValidationFailed
+from services.queues import queue_key_for_number
 
 
 def test_a_called_number_finds_its_queue(db: Database, make_queue) -> None:  # type: ignore[no-untyped-def]

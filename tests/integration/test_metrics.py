@@ -16,12 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import metrics
-from app.dialer import Dialer, send_pending_sms
 from app.factory import create_app
+from infra import metrics
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.settings import PROJECT_ROOT, Settings
+from services.dialer import Dialer, send_pending_sms
 from telephony.base import ProviderError
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, slots
@@ -233,7 +233,7 @@ def test_a_bearer_token_guards_the_page_when_set(settings: Settings, clock: Fixe
 # multiprocess mode needs PROMETHEUS_MULTIPROC_DIR in the environment before
 # prometheus_client is imported, so both sides run in fresh interpreters.
 WORKER_SIDE = """
-from app import metrics
+from infra import metrics
 metrics.count_crm_delivery("failed")
 metrics.count_attempt_end("simulator", "busy")
 """

@@ -25,7 +25,6 @@ from werkzeug.test import TestResponse
 
 from app.errors import HTTP_TYPES
 from app.factory import create_app
-from app.links import follow_short_link, short_booking_url
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
 from events.subscriptions import SubscriptionInvalid, check_fields
 from infra.clock import FixedClock
@@ -33,6 +32,7 @@ from infra.db import Database
 from infra.models import Callback
 from infra.settings import Settings
 from scheduler.errors import DomainError, ValidationFailed
+from services.links import follow_short_link, short_booking_url
 from tests.integration.test_database_outage import cut_off
 from tests.integration.test_events_api import add_delivery, make_key
 from web_widget.api import OPENAPI_PATH

@@ -1,4 +1,4 @@
-"""Daily and hourly jobs run once per cluster per period (app/periodic.py): whichever of
+"""Daily and hourly jobs run once per cluster per period (services/periodic.py): whichever of
 several workers asks first runs it, a restarted worker does not run it again within its
 period, and a run whose worker died is taken up by another once its lease runs out."""
 
@@ -12,12 +12,12 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from app import periodic
 from app.worker import ANONYMISE, EXTEND_SLOTS, FORGET_EXPIRED, Worker
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, JobRun
 from scheduler.periodic import is_due
+from services import periodic
 from tests.integration.test_personal_data import _book, _cancel
 
 DAY = timedelta(days=1)
@@ -117,7 +117,7 @@ def test_a_job_that_raises_is_logged_and_left_to_its_lease(
         raise RuntimeError("database went away")
 
     worker = new_worker()
-    with caplog.at_level(logging.ERROR, logger="app.periodic"), pytest.raises(RuntimeError):
+    with caplog.at_level(logging.ERROR, logger="services.periodic"), pytest.raises(RuntimeError):
         worker.run_periodic(ANONYMISE, broken)
     assert "periodic job anonymise failed (RuntimeError)" in caplog.text
     row = job_run(db, "anonymise")

@@ -12,10 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import JSON, String, Text, select
 
-from app.booking_service import BookingRequest, book, cancel
-from app.dialer import send_pending_sms
-from app.links import short_booking_url
-from app.personal_data import anonymise_due
 from console.reports import queue_report
 from infra.audit import audit
 from infra.clock import FixedClock
@@ -37,6 +33,10 @@ from infra.models import (
 )
 from scheduler.retention import phone_digest, phone_forms
 from services.accounts import new_api_key
+from services.booking_service import BookingRequest, book, cancel
+from services.dialer import send_pending_sms
+from services.links import short_booking_url
+from services.personal_data import anonymise_due
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401

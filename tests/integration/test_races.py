@@ -15,12 +15,12 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.booking_service import BookingRequest, book, cancel
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, CallbackEvent, Slot
 from infra.settings import Settings
 from scheduler.errors import DomainError
+from services.booking_service import BookingRequest, book, cancel
 from tests.integration.helpers import phone, race_in_processes, slots
 
 PROCESSES = 60

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from app.booking_service import BookingRequest, book, cancel
-from app.ivr_offers import note_acceptance, note_offer
-from app.transitions import apply_step
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer
 from ivr_flows import inbound
+from services.booking_service import BookingRequest, book, cancel
+from services.ivr_offers import note_acceptance, note_offer
+from services.transitions import apply_step
 from telephony.script import VoiceScript
 from telephony.simulator_driver import SimulatorDriver
 from telephony.simulator_page import in_process_deliver

@@ -43,7 +43,7 @@ def test_a_booking_logs_its_callback_and_never_the_whole_number(
     ref = response.get_json()["ref"]
     (line,) = access_lines(caplog)
     assert line.callback == ref and line.status == 201  # type: ignore[attr-defined]
-    booked = [r for r in caplog.records if r.name == "app.booking_service"]
+    booked = [r for r in caplog.records if r.name == "services.booking_service"]
     assert booked and booked[0].callback == ref  # type: ignore[attr-defined]
     assert booked[0].request_id == line.request_id  # type: ignore[attr-defined]
     assert all("+447400000007" not in r.getMessage() for r in caplog.records)

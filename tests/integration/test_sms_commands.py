@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.dialer import send_pending_sms
-from app.links import read_booking_token
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
+from services.dialer import send_pending_sms
+from services.links import read_booking_token
 from sms.encoding import encode_info
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, follow_link, phone, slots

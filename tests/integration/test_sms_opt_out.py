@@ -7,10 +7,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.dialer import Dialer, send_pending_sms
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import SimText, SmsMessage, SmsOptOut
+from services.dialer import Dialer, send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, phone, weekday_hours
 from tests.integration.test_dialer_simulator import ringing

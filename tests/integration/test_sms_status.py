@@ -19,10 +19,10 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from vonage import Auth
 
-from app.dialer import send_pending_sms
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import EarlySmsStatus, SmsMessage
+from services.dialer import send_pending_sms
 from sms.delivery import forget_early_reports
 from telephony.base import SentSms
 from telephony.simulator import SIGNATURE_HEADER, sign

@@ -33,26 +33,13 @@ LAYERS = {
     "telephony.base": CORE,  # the adapters' interface and the call-script vocabulary:
     "telephony.script": CORE,  # what the pure IVR flows speak
     "infra": INFRA,
-    "app.metrics": INFRA,  # counters every layer bumps (its /metrics route is to move up)
     "telephony": ADAPTERS,
-    "app.providers": ADAPTERS,  # the registry of adapters
-    "app": SERVICES,  # the services still in app/ (to move to their own package)
     "sms": SERVICES,
     "events": SERVICES,
     "services": SERVICES,
     "console.reports": SERVICES,
     "web_widget.web_booking": SERVICES,
-    "app.factory": ENTRY,
-    "app.cli": ENTRY,
-    "app.worker": ENTRY,
-    "app.worker_metrics": ENTRY,
-    "app.health": ENTRY,
-    "app.security_headers": ENTRY,
-    "app.demo_site": ENTRY,
-    "app.errors": ENTRY,  # the web kit every channel shares: JSON errors, API keys and limits,
-    "app.protection": ENTRY,  # reading a request's input
-    "app.request_input": ENTRY,
-    "app.webhook_verification": ENTRY,
+    "app": ENTRY,  # the factory, CLI, worker and the web kit every channel shares
     "console": ENTRY,
     "web_widget": ENTRY,
     "events.api": ENTRY,

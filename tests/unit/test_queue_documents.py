@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.queue_documents import parse_queue_document
 from scheduler.errors import ValidationFailed
+from services.queue_documents import parse_queue_document
 from tests.conftest import demo_document
 
 

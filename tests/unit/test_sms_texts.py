@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from babel.messages.pofile import read_po
 
-from app.links import CODE_LENGTH, new_code
 from ivr_flows import inbound
+from services.links import CODE_LENGTH, new_code
 from sms import texts
 from sms.commands import Command, parse
 from sms.encoding import MAX_REPLY_SEGMENTS, encode_info
@@ -33,7 +33,7 @@ def test_every_text_is_translated_with_the_same_placeholders(language: str) -> N
         assert msgstr and _fields(msgstr) == _fields(msgid), msgid
 
 
-# Texts carry the short link (app/links.py: short_booking_url), never the ~150-character
+# Texts carry the short link (services/links.py: short_booking_url), never the ~150-character
 # signed URL: a realistic public https host and a real code.
 LINK = f"https://callbacks.example.com/b/{new_code()}"
 

@@ -26,13 +26,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from app import metrics
-from app.links import short_booking_url
-from app.providers import Providers
-from app.queues import queue_calendar, retry_policy
-from app.transitions import apply_step
 from events import outbox
 from events import types as event_types
+from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
 from infra.models import (
@@ -54,6 +50,9 @@ from scheduler.lifecycle import State, next_state
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT, CallFacts, classify
 from scheduler.phone import mask_phone
 from scheduler.retry import Complete, GiveUp, Outcome, Rebook, Retry, decide, first_dialable_slot
+from services.links import short_booking_url
+from services.queues import queue_calendar, retry_policy
+from services.transitions import apply_step
 from sms import texts
 from sms.delivery import record_sent
 from sms.reminders import release_due, sync_reminders
@@ -68,6 +67,7 @@ from telephony.base import (
     ProviderError,
     call_event_to_json,
 )
+from telephony.registry import Providers
 from telephony.script import VoiceScript
 
 log = logging.getLogger(__name__)
@@ -785,7 +785,7 @@ def record_call_event(
     session: Session, attempt_id: int, event: CallEvent, now: datetime, settings: Settings, actor: str = "provider"
 ) -> None:
     """Apply a report fetched from the provider (reconciliation) at once, unless a report
-    with its key was applied before. Webhooks go through the inbox (app/call_inbox.py)."""
+    with its key was applied before. Webhooks go through the inbox (services/call_inbox.py)."""
     if event.dedupe_key and not take_receipt(session, attempt_id, event, now):
         return
     apply_call_event(session, attempt_id, event, now, settings, actor)
@@ -801,7 +801,7 @@ def apply_call_event(
     heard_at: datetime | None = None,
 ) -> None:
     """Apply one call-progress report: the one way a report is applied, whether it came
-    through the inbox (app/call_inbox.py) or from reconciliation. Late, doubled and
+    through the inbox (services/call_inbox.py) or from reconciliation. Late, doubled and
     out-of-order reports are safe: a finished attempt never changes outcome, and a report
     older than one already seen only fills in missing details. Deduplication is the
     caller's (one receipt per key). ``heard_at``, when we received the report, dates what

@@ -19,12 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app import metrics
-from app.queues import booking_policy, get_queue, queue_calendar
-from app.slot_sync import ensure_slots, slots_are_current
-from app.transitions import apply_step
 from events import outbox
 from events import types as event_types
+from infra import metrics
 from infra.logs import note_callback
 from infra.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, OutboxEvent, Queue, Slot
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
@@ -33,6 +30,9 @@ from scheduler.consent import consent_wording
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
+from services.queues import booking_policy, get_queue, queue_calendar
+from services.slot_sync import ensure_slots, slots_are_current
+from services.transitions import apply_step
 from sms.reminders import sync_reminders
 
 log = logging.getLogger(__name__)

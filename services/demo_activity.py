@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.booking_service import new_ref
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
+from services.booking_service import new_ref
 
 SOURCES = (("ivr", 40), ("web", 25), ("sms", 15), ("api", 15), ("console", 5))
 ACTORS = {

@@ -1,6 +1,6 @@
 """The shell around ivr_flows/inbound.py: load what the flow needs, sign its state into
 the gather URLs, and carry out what it asks (book, reschedule, cancel, text a link)
-through the one way each is done (app/booking_service.py, the SMS outbox).
+through the one way each is done (services/booking_service.py, the SMS outbox).
 
 Everything runs in the webhook's write transaction: a caller who hangs up mid-flow
 leaves nothing half-done, because each webhook either completes its one effect or
@@ -17,12 +17,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.availability import next_bookable_starts
-from app.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
-from app.dialer import queue_text
-from app.ivr_offers import note_acceptance, note_offer
-from app.links import short_booking_url
-from app.queues import get_queue, queue_calendar, queue_key_for_number
 from infra.models import Callback, Queue, SmsMessage
 from infra.settings import Settings
 from ivr_flows import inbound
@@ -31,6 +25,12 @@ from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
+from services.availability import next_bookable_starts
+from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
+from services.dialer import queue_text
+from services.ivr_offers import note_acceptance, note_offer
+from services.links import short_booking_url
+from services.queues import get_queue, queue_calendar, queue_key_for_number
 from sms.reminders import sync_reminders
 from telephony.base import CallState, DialResult, GatherResult, InboundCall, QueueData
 from telephony.script import VoiceScript

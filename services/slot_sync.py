@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.queues import queue_calendar
 from infra.models import Queue, Slot
 from scheduler.booking import local_midnight
 from scheduler.calendar import local_date, slots_between
 from scheduler.slot_plan import ExistingSlot, plan_slots
+from services.queues import queue_calendar
 
 # One day beyond the horizon, so that a booking horizon counted in the customer's
 # zone never looks past the rows.

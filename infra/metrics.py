@@ -19,11 +19,9 @@ import hmac
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, values
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -39,7 +37,7 @@ from scheduler.lifecycle import State
 log = logging.getLogger(__name__)
 
 STATES = tuple(s.value for s in State)
-DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)  # as app/dialer.py claims them
+DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)  # as services/dialer.py claims them
 
 # --- definitions (process-local; multiprocess-safe with PROMETHEUS_MULTIPROC_DIR) ------------
 
@@ -235,18 +233,6 @@ def build_registry(
     return registry
 
 
-metrics = Blueprint("metrics", __name__)
-
-
-def _registry() -> CollectorRegistry:
-    """The app's registry, built at the first scrape (it holds the app's database)."""
-    ext = current_app.extensions
-    registry: CollectorRegistry | None = ext.get("metrics_registry")
-    if registry is None:
-        registry = ext["metrics_registry"] = build_registry(ext["settings"], ext["db"], ext["clock"])
-    return registry
-
-
 def token_accepted(settings: Settings, authorization: str | None) -> bool:
     """METRICS_BEARER_TOKEN, when set, is presented as "Authorization: Bearer <token>"."""
     if not settings.metrics_bearer_token:
@@ -256,14 +242,3 @@ def token_accepted(settings: Settings, authorization: str | None) -> bool:
 
 
 UNAUTHORIZED = {"type": "unauthorized", "message": "a bearer token is required", "details": {}}
-
-
-@metrics.get("/metrics")
-def scrape() -> Response | tuple[dict[str, Any], int]:
-    settings: Settings = current_app.extensions["settings"]
-    if not token_accepted(settings, request.headers.get("Authorization")):
-        return UNAUTHORIZED, 401
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    response = Response(encoder(_registry()), content_type=content_type)
-    response.headers["Cache-Control"] = "no-store"
-    return response

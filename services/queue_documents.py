@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.queues import QUEUE_KEY
-from app.slot_sync import sync_slots
 from infra.models import DateOverride, Queue, WeeklyHours
 from ivr_flows.inbound import PROMPTS, RECORDABLE_PROMPTS
 from scheduler.calendar import Interval
 from scheduler.errors import ValidationFailed
 from scheduler.slot_plan import capacity_from_staffing
+from services.queues import QUEUE_KEY
+from services.slot_sync import sync_slots
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

@@ -19,8 +19,6 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.booking_service import cancel
-from app.links import token_phone
 from infra.models import (
     Attempt,
     AuditEntry,
@@ -55,6 +53,8 @@ from scheduler.retention import (
     scrub_json,
     scrub_text,
 )
+from services.booking_service import cancel
+from services.links import token_phone
 
 BATCH = 500
 ON_CALL = frozenset({State.DIALING.value, State.CONNECTED.value})

@@ -27,10 +27,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.booking_service import get_callback, reschedule
 from infra.models import Callback, ShortLink, UsedLink
 from infra.settings import Settings
 from scheduler.errors import CallbackNotFound, LinkExpired, LinkInvalid, LinkUsed
+from services.booking_service import get_callback, reschedule
 
 __all__ = [
     "BookingLink",

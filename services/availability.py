@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.queues import booking_policy, get_queue
-from app.slot_sync import ensure_slots, slots_are_current
 from infra.db import Database
 from infra.models import Queue, Slot
 from scheduler.booking import availability_range, bookable_window
+from services.queues import booking_policy, get_queue
+from services.slot_sync import ensure_slots, slots_are_current
 
 
 def bookable_rows(

@@ -28,11 +28,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.dialer import apply_call_event
 from infra.clock import Clock
 from infra.db import Database
 from infra.models import Attempt, WebhookReceipt
 from infra.settings import Settings
+from services.dialer import apply_call_event
 from telephony.base import CallEvent, call_event_from_json, call_event_to_json
 
 log = logging.getLogger(__name__)
