@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
-        # CSRF tokens are checked by the console on its own POSTs (console/views.py), not
+        # CSRF tokens are checked by the console on its own POSTs (console/blueprint.py), not
         # app-wide: the JSON API and the providers' webhooks carry none.
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=8 * 3600,
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from app.health import health
     from app.metrics_page import metrics
     from app.protection import init_protection
-    from console.views import console, csrf
+    from console.pages import console, csrf
     from events.api import events_api
     from sms.webhooks import sms_webhooks
     from telephony.registry import Providers

@@ -36,7 +36,7 @@ from infra.settings import Settings
 from scheduler import outage
 from scheduler.periodic import PeriodicJob
 from services import call_inbox, periodic
-from services.dialer import Dialer, send_pending_sms
+from services.dialer.dialer import Dialer
 from services.idempotency import forget_expired as forget_expired_keys
 from services.links import forget_expired_links
 from services.login_throttle import forget_old as forget_old_login_failures
@@ -44,6 +44,7 @@ from services.personal_data import BATCH as ANONYMISE_BATCH
 from services.personal_data import anonymise_due
 from services.slot_sync import sync_slots
 from sms.delivery import forget_early_reports
+from sms.outbox import send_pending_sms
 from telephony.registry import Providers
 
 log = logging.getLogger(__name__)

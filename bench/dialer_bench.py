@@ -39,7 +39,7 @@ from sqlalchemy import func, insert, select, update
 from bench import data
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, Slot
-from services.dialer import WebhookUrls
+from services.dialer.urls import WebhookUrls
 from services.queue_documents import import_queue, parse_queue_document
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -94,7 +94,7 @@ class BenchWorker(Worker):
             return claims
 
         dialer.claim_due = counted_claim_due  # type: ignore[method-assign]
-        # The dialer's steps, timed by name when this version of services/dialer.py has them.
+        # The dialer's steps, timed by name when this version of the Dialer has them.
         for method in TIMED_DIALER_METHODS:
             if hasattr(dialer, method):
                 setattr(dialer, method, timings.wrap(method, getattr(dialer, method)))

@@ -50,7 +50,7 @@ from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
 from infra.settings import Settings
 from services.call_inbox import apply_call_events
-from services.dialer import WebhookUrls
+from services.dialer.urls import WebhookUrls
 from telephony.simulator import sign
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.request_input import parse_instant
-from console.views import console, requires
+from console.blueprint import console, requires
 from infra import context
 from infra.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
 from scheduler.booking import local_midnight

@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 
 from app.errors import error_response
 from app.security_headers import origin_of
-from console.views import signed_in_user
+from console.blueprint import signed_in_user
 from infra import context
 from services.accounts import at_least
 

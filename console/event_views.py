@@ -14,8 +14,8 @@ from flask import Response, abort, g, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from console.blueprint import console, requires
 from console.redirects import local_target
-from console.views import console, requires
 from events import log, subscriptions
 from events.log import LogFilter
 from events.subscriptions import FORMATS, SubscriptionNotFound

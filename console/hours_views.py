@@ -10,8 +10,8 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from console.blueprint import console, requires
 from console.queue_views import save_edited
-from console.views import console, requires
 from infra import context
 from services.queue_documents import WEEKDAYS, export_queue
 from services.queues import get_queue

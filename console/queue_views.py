@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.cli import DEMO_QUEUE
-from console.views import console, requires
+from console.blueprint import console, requires
 from infra import context
 from infra.audit import audit
 from infra.json_input import loads

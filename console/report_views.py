@@ -14,13 +14,13 @@ from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from console.blueprint import console, requires
 from console.charts import Chart, Series, bar_chart
-from console.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
-from console.views import console, requires
 from infra import context
 from infra.models import Queue
 from scheduler.errors import DomainError
 from scheduler.reports import PERIODS, SOURCES
+from services.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
 
 
 def _request_report() -> tuple[QueueReport, list[str]]:

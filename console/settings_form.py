@@ -9,8 +9,8 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from console.blueprint import console, requires
 from console.queue_views import save_edited
-from console.views import console, requires
 from infra import context
 from scheduler.retry import DEFAULT_RULES, Outcome
 from services.queue_documents import export_queue

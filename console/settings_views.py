@@ -10,7 +10,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from console.views import console, requires
+from console.blueprint import console, requires
 from infra import context
 from infra.audit import audit
 from infra.models import BlockedNumber

@@ -1,25 +1,18 @@
-"""The console's pages: sign-in, the overview of queues, users and API keys (admins).
-
-Every route states the weakest role that may use it (``@requires``); anonymous visitors
-are sent to the sign-in page, a signed-in user without the role gets 403. Every POST
-carries a CSRF token (Flask-WTF), checked before the view runs. The session cookie holds
-the user's id and ``session_version``: a password change or deactivation ends the
-sessions made before it.
+"""The console's pages: sign-in, the overview of queues, users and API keys (admins), the
+audit log and the capacity grid. The guard on every route (roles, CSRF, the session
+cookie) is console/blueprint.py's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
-from functools import wraps
-from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask import Response, abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 
+from console.blueprint import console, requires
 from console.redirects import local_target
 from infra import context
 from infra.audit import audit
@@ -31,59 +24,6 @@ from services.accounts import ROLES, LoginRefused, LoginThrottled, at_least, aut
 from services.login_throttle import peek, throttles_for
 from services.queues import get_queue
 from services.slot_capacity import change_slot_capacity
-
-console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
-csrf = CSRFProtect()
-
-View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
-
-
-def requires(role: str) -> Callable[[View], View]:
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-            user = g.get("user")
-            if user is None:
-                return redirect(url_for("console.login", next=request.path))
-            if not at_least(user.role, role):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return cast(View, guarded)
-
-    return decorate
-
-
-def signed_in_user() -> ConsoleUser | None:
-    """The console user this request's session cookie is for, if that session still holds
-    (an ended one is cleared): for the console's pages and the demo's (console/demo_access.py)."""
-    user_id, version = session.get("user_id"), session.get("session_version")
-    if user_id is None:
-        return None
-    with context.db().read() as db_session:
-        user = db_session.get(ConsoleUser, user_id)
-        if user is not None and user.active and user.session_version == version:
-            db_session.expunge(user)
-            return user
-    session.clear()
-    return None
-
-
-@console.before_request
-def _load_user() -> None:
-    if request.method == "POST":
-        csrf.protect()
-    g.user = signed_in_user()
-
-
-@console.errorhandler(CSRFError)
-def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
-    return render_template("console_message.html", title="Form expired", message=error.description), 400
-
-
-@console.errorhandler(403)
-def _forbidden(_error: Exception) -> ResponseReturnValue:
-    return render_template("console_message.html", title="Not allowed", message="Your role cannot do this."), 403
 
 
 def _actor() -> str:
@@ -338,15 +278,3 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
     except DomainError as error:
         return _grid(key, week, error.message, error.http_status)
     return redirect(url_for("console.grid", key=key, week=week), 303)
-
-
-# The other pages register on this blueprint.
-from console import (  # noqa: E402,F401
-    callback_views,
-    event_views,
-    hours_views,
-    queue_views,
-    report_views,
-    settings_form,
-    settings_views,
-)

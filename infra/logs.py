@@ -141,7 +141,7 @@ def _context_suffix(record: logging.LogRecord) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """``2026-11-23 19:30:00,123 INFO services.dialer: dial placed [callback=K7… request_id=…]``."""
+    """``2026-11-23 19:30:00,123 INFO services.dialer.dialer: dial placed [callback=K7… request_id=…]``."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")

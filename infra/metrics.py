@@ -32,12 +32,11 @@ from infra.clock import Clock
 from infra.db import Database
 from infra.models import Callback, Queue
 from infra.settings import PROVIDERS, Settings
-from scheduler.lifecycle import State
+from scheduler.lifecycle import DUE_STATES, State
 
 log = logging.getLogger(__name__)
 
 STATES = tuple(s.value for s in State)
-DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)  # as services/dialer.py claims them
 
 # --- definitions (process-local; multiprocess-safe with PROMETHEUS_MULTIPROC_DIR) ------------
 

@@ -436,7 +436,7 @@ class SmsMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str | None] = mapped_column(String(16))
     # The number it is sent from: a reply, the number the customer texted; None: the
-    # callback's queue's caller_id, else CALLER_ID (services.dialer.send_pending_sms).
+    # callback's queue's caller_id, else CALLER_ID (sms.outbox.send_pending_sms).
     from_number: Mapped[str | None] = mapped_column(String(20))
     message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -835,7 +835,7 @@ class JobRun(Base):
     runs: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# Reports read a queue's events and attempts by time (console/reports.py).
+# Reports read a queue's events and attempts by time (services/reports.py).
 Index("ix_callback_event_at", CallbackEvent.at)
 Index("ix_attempt_requested_at", Attempt.requested_at)
 # The outbox's sender finds events not yet fanned out, and the log is read by subscription and time.

@@ -59,7 +59,7 @@ def menu(ctx: CallContext, step: int) -> VoiceScript:
     prompt = (
         (_say(ctx, _t(ctx, "greeting")), _say(ctx, _t(ctx, "menu"))) if step == 1 else (_say(ctx, _t(ctx, "menu")),)
     )
-    # Answered by key or aloud ("one", "deux"): services/dialer.py reads speech with spoken_key.
+    # Answered by key or aloud ("one", "deux"): services/dialer/voice_answers.py reads speech with spoken_key.
     gather = Gather(
         prompt=prompt,
         action_url=ctx.menu_url.format(step=step),

@@ -27,6 +27,10 @@ class State(StrEnum):
 
 LIVE_STATES = frozenset({State.REQUESTED, State.SCHEDULED, State.DIALING, State.CONNECTED, State.RETRY_WAIT})
 TERMINAL_STATES = frozenset({State.COMPLETED, State.UNREACHABLE, State.CANCELLED})
+# Due for a dial when their time comes; on a call now (a dial placed, or talking).
+DUE_STATES = (State.SCHEDULED.value, State.RETRY_WAIT.value)
+ON_CALL_STATES = (State.DIALING.value, State.CONNECTED.value)
+BOOKED = State.SCHEDULED  # the state a new callback starts in (its step: "book")
 
 # step -> (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[State], State]] = {

@@ -1,6 +1,6 @@
 """Report figures for one queue and period: pure arithmetic over plain rows.
 
-The shell (console/reports.py) loads every callback *touched* in the period (an event
+The shell (services/reports.py) loads every callback *touched* in the period (an event
 or an attempt in it) with its whole history, and the inbound IVR's offers made in it;
 ``report`` cuts the period into the queue's local days and computes the same figures for
 each day and for the whole period. No clock, no database.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, Table, bindparam, insert, select, text, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,8 +31,9 @@ from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFo
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
 from services.queues import booking_policy, get_queue, queue_calendar
+from services.seats import TAKE_SCHEDULED_SEAT, release_seat, take_seat
 from services.slot_sync import ensure_slots, slots_are_current
-from services.transitions import apply_step
+from services.transitions import apply_step, step_event
 from sms.reminders import sync_reminders
 
 log = logging.getLogger(__name__)
@@ -70,26 +71,6 @@ def new_ref() -> str:
     return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
 
 
-def _take_seat(session: Session, slot_id: int, *, use_reserve: bool) -> bool:
-    limit = Slot.capacity if use_reserve else Slot.capacity - Slot.reserved
-    result = session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.active.is_(True), Slot.booked < limit)
-        .values(booked=Slot.booked + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _release_seat(session: Session, slot_id: int) -> None:
-    session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.booked > 0)
-        .values(booked=Slot.booked - 1)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _live_states() -> BindParameter[list[str]]:
     """The live states as sorted literals: SQLite uses the partial unique index
     uq_callback_live_phone only when a query repeats its predicate literally."""
@@ -111,24 +92,12 @@ def find_live_callback(session: Session, queue_id: int, phone: str) -> Callback 
 
 # The hot path's statements, built once: constructing SQLAlchemy statements per request
 # costs more than running them.
-_SLOT: Table = Slot.__table__  # type: ignore[assignment]
 _CALLBACK: Table = Callback.__table__  # type: ignore[assignment]
 _EVENT: Table = CallbackEvent.__table__  # type: ignore[assignment]
 FIND_LIVE_ID = select(_CALLBACK.c.id).where(
     _CALLBACK.c.queue_id == bindparam("queue_id"),
     _CALLBACK.c.phone == bindparam("phone"),
     _CALLBACK.c.state.in_(_live_states()),
-)
-TAKE_SCHEDULED_SEAT = (
-    update(_SLOT)
-    .where(
-        _SLOT.c.queue_id == bindparam("for_queue"),
-        _SLOT.c.starts_at == bindparam("start"),
-        _SLOT.c.active.is_(True),
-        _SLOT.c.booked < _SLOT.c.capacity - _SLOT.c.reserved,
-    )
-    .values(booked=_SLOT.c.booked + 1)
-    .returning(_SLOT.c.id, _SLOT.c.starts_at, _SLOT.c.ends_at, _SLOT.c.booked, _SLOT.c.capacity)
 )
 # A second live callback for the phone in the queue inserts nothing (the partial unique
 # index is the arbiter): no savepoint, no exception on the duplicate path. (SQLite; on
@@ -215,7 +184,7 @@ def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
             metrics.count_slot_full(queue.key, "asap")
             raise SlotFull("no agent time is free for a callback soon; please book a time instead", {})
         for slot_id, starts_at, ends_at in candidates:
-            if _take_seat(session, slot_id, use_reserve=True):
+            if take_seat(session, slot_id, use_reserve=True):
                 return Seat(slot_id, starts_at, ends_at)
 
 
@@ -300,15 +269,15 @@ def book(
         "slot_id": seat.slot_id,
         "next_attempt_at": due,
     }
-    event = {
-        "step": "book",
-        "from_state": None,
-        "to_state": State.SCHEDULED.value,
-        "at": now,
-        "actor": actor,
-        "reason": f"{request.kind} callback requested via {request.source}",
-        "payload": {"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
-    }
+    event = step_event(
+        "book",
+        None,
+        now,
+        actor,
+        reason=f"{request.kind} callback requested via {request.source}",
+        payload={"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+    )
+    assert event is not None and event["to_state"] == values["state"]
     # The row about to be written, as an object for the caller (not attached to the session).
     callback = Callback(**values)
     callback.queue = queue
@@ -332,7 +301,7 @@ def book(
             connection.execute(INSERT_EVENT, event | {"callback_id": callback_id})
             connection.execute(outbox.INSERT_EVENT, crm_event | {"callback_id": callback_id})
     if callback_id is None:  # a concurrent booking for this phone got in first: give the seat back
-        _release_seat(session, seat.slot_id)
+        release_seat(session, seat.slot_id)
         existing = _find_live(session, queue.id, phone)
         if existing is None:
             raise AssertionError("the live-phone index refused a callback but no live callback exists")
@@ -372,7 +341,7 @@ def cancel(session: Session, ref: str, now: datetime, actor: str, reason: str | 
     if not apply_step(session, callback, "cancel", now, actor, reason or "cancelled"):
         return callback
     if callback.slot_id is not None:
-        _release_seat(session, callback.slot_id)
+        release_seat(session, callback.slot_id)
     callback.next_attempt_at = None
     sync_reminders(session, callback, now)  # its planned reminders stop now
     return callback
@@ -390,7 +359,7 @@ def reschedule(session: Session, ref: str, slot_start: datetime, now: datetime, 
     ensure_slots(session, queue, now)
     seat = _scheduled_seat(session, queue, slot_start, now)
     if old_slot is not None:
-        _release_seat(session, old_slot.id)
+        release_seat(session, old_slot.id)
     new_slot = session.get_one(Slot, seat.slot_id)
     apply_step(
         session,

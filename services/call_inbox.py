@@ -32,7 +32,7 @@ from infra.clock import Clock
 from infra.db import Database
 from infra.models import Attempt, WebhookReceipt
 from infra.settings import Settings
-from services.dialer import apply_call_event
+from services.dialer.call_reports import apply_call_event
 from telephony.base import CallEvent, call_event_from_json, call_event_to_json
 
 log = logging.getLogger(__name__)

@@ -27,10 +27,10 @@ from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
-from services.dialer import queue_text
 from services.ivr_offers import note_acceptance, note_offer
 from services.links import short_booking_url
 from services.queues import get_queue, queue_calendar, queue_key_for_number
+from sms.outbox import queue_text
 from sms.reminders import sync_reminders
 from telephony.base import CallState, DialResult, GatherResult, InboundCall, QueueData
 from telephony.script import VoiceScript

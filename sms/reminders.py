@@ -7,7 +7,7 @@ decides when), so a moved callback's reminders move at once and a cancelled one'
 A planned reminder is an ``SmsMessage`` with ``status = "scheduled"`` and ``send_at``; one per
 (callback, kind, time reminded of), a unique index, so planning twice plans once.
 
-``release_due`` runs in the outbox's transaction (``services.dialer.send_pending_sms``): a
+``release_due`` runs in the outbox's transaction (``sms.outbox.send_pending_sms``): a
 reminder whose ``send_at`` has come is checked once more against its callback (still
 live, still at that time, not too late, not in the customer's quiet hours) and becomes
 ``pending`` (then sent once, like any text) or ``cancelled`` with the reason in ``error``.

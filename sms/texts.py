@@ -41,7 +41,7 @@ ASAP_BOOKED = N_("{name} will call you in about {minutes} minutes from {number}.
 HELP = N_("{name}: reply CALL ME to book a callback, CANCEL CALL to cancel it, CHANGE to move it, STOP to opt out.")
 OPTED_OUT = N_("You will get no more texts from {name}. Reply START to get them again.")
 OPTED_IN = N_("You will get texts from {name} again. Reply STOP to stop them.")
-# The dialer's texts (services/dialer.py). A rebooked callback is still booked, so its text says
+# The dialer's texts (services/dialer/call_reports.py). A rebooked callback is still booked, so its text says
 # how to cancel or move it; after "unreachable" or a "choose another time" on the call
 # the callback is over, and the link books a new one.
 REBOOKED = N_(

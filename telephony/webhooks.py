@@ -23,7 +23,8 @@ from ivr_flows.callback_script import CallContext
 from ivr_flows.inbound import IvrState
 from services import inbound_calls
 from services.call_inbox import store_call_event
-from services.dialer import WebhookUrls, answer_script, call_context, dial_result, menu_choice
+from services.dialer.urls import WebhookUrls
+from services.dialer.voice_answers import answer_script, call_context, dial_result, menu_choice
 from telephony.base import AnsweredBy, Telephony, WebhookRequest
 from telephony.script import VoiceScript
 

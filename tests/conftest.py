@@ -27,7 +27,7 @@ from infra.db import Database
 from infra.migrate import upgrade
 from infra.models import Base
 from infra.settings import Settings
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from services.queue_documents import import_queue, parse_queue_document
 from telephony.simulator_driver import SimulatorDriver
 from telephony.simulator_page import in_process_deliver

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from infra.db import Database
 from infra.models import Callback
-from services.dialer import Dialer, send_pending_sms
+from services.dialer.dialer import Dialer
+from sms.outbox import send_pending_sms
 from tests.integration.helpers import apply_call_events
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from infra.db import Database
 from infra.models import Callback
-from services.dialer import send_pending_sms
+from sms.outbox import send_pending_sms
 
 
 def send_outbox(app: Flask) -> int:

@@ -16,7 +16,7 @@ from app.factory import create_app
 from infra.clock import FixedClock
 from infra.models import WebhookReceipt
 from infra.settings import Settings
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, call_payload, json_response

@@ -17,11 +17,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, update
 
 import services.call_inbox as call_inbox
-import services.dialer as dialer_module
+import services.dialer.call_reports as dialer_module
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, SimCall, SmsMessage, WebhookReceipt
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from telephony.base import CallEvent, CallState
 from telephony.simulator import SIGNATURE_HEADER, sign
 from tests.integration.helpers import apply_call_events, book

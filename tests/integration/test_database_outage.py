@@ -454,7 +454,7 @@ def _outage_under_load(own_postgres: OwnPostgres, settings: Settings, db: Databa
     # The only tracebacks allowed: a dial the simulator (whose calls are rows in this very
     # database) could not place at the instant it went away.
     assert all(
-        line["logger"] == "services.dialer" and "raised" in str(line["message"])
+        line["logger"] == "services.dialer.dialer" and "raised" in str(line["message"])
         for line in lines
         if "exception" in line
     )

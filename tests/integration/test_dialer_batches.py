@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select, text
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, SimCall
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from telephony.base import OutboundCall, PlacedCall
 from telephony.registry import Providers
 from telephony.simulator import SimulatorTelephony

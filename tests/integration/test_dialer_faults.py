@@ -15,7 +15,9 @@ from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, DialPacer, SimCall
 from infra.settings import Settings
-from services.dialer import Dialer, dial_backoff, pace, record_call_event
+from scheduler.dialing import dial_backoff, pace
+from services.dialer.call_reports import record_call_event
+from services.dialer.dialer import Dialer
 from telephony.base import CallEvent, CallState, OutboundCall, PlacedCall, ProviderError
 from telephony.registry import Providers
 from telephony.simulator import SimulatorTelephony

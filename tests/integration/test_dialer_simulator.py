@@ -14,7 +14,8 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, SimText, Slot, SmsMessage
-from services.dialer import Dialer, send_pending_sms
+from services.dialer.dialer import Dialer
+from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, follow_link, phone, weekday_hours
 

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import apply_call_events, book
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, call_payload, json_response

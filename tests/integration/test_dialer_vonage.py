@@ -18,7 +18,7 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from telephony.vonage_adapter import VonageTelephony
 from tests.integration.helpers import apply_call_events, book
 from tests.unit.test_vonage_adapter import SIGNATURE_SECRET, make_adapter

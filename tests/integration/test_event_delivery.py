@@ -30,7 +30,7 @@ from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
 from infra.settings import Settings
-from services.dialer import Dialer
+from services.dialer.dialer import Dialer
 from services.queue_documents import import_queue, parse_queue_document
 from services.transitions import apply_step
 from telephony.simulator_driver import SimulatorDriver

@@ -43,7 +43,7 @@ from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Base, Callback
 from ivr_flows.inbound import IvrState
-from services.dialer import WebhookUrls
+from services.dialer.urls import WebhookUrls
 from services.inbound_calls import IvrUrls
 from telephony.simulator import SIGNATURE_HEADER, sign
 from telephony.twilio_adapter import TwilioTelephony

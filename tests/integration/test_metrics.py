@@ -21,7 +21,8 @@ from infra import metrics
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.settings import PROJECT_ROOT, Settings
-from services.dialer import Dialer, send_pending_sms
+from services.dialer.dialer import Dialer
+from sms.outbox import send_pending_sms
 from telephony.base import ProviderError
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, slots

@@ -12,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import JSON, String, Text, select
 
-from console.reports import queue_report
 from infra.audit import audit
 from infra.clock import FixedClock
 from infra.db import Database
@@ -34,9 +33,10 @@ from infra.models import (
 from scheduler.retention import phone_digest, phone_forms
 from services.accounts import new_api_key
 from services.booking_service import BookingRequest, book, cancel
-from services.dialer import send_pending_sms
 from services.links import short_booking_url
 from services.personal_data import anonymise_due
+from services.reports import queue_report
+from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
-from services.dialer import send_pending_sms
 from services.links import read_booking_token
 from sms.encoding import encode_info
+from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, follow_link, phone, slots
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import SimText, SmsMessage, SmsOptOut
-from services.dialer import Dialer, send_pending_sms
+from services.dialer.dialer import Dialer
+from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, phone, weekday_hours
 from tests.integration.test_dialer_simulator import ringing

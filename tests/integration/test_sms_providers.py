@@ -268,7 +268,7 @@ def test_last_parts_delivered_at_once_complete_the_text_exactly_once(
 def test_a_reply_goes_back_through_the_provider_the_text_came_in_on(
     app: Flask, client: FlaskClient, db: Database, demo_queue: str
 ) -> None:
-    from services.dialer import send_pending_sms
+    from sms.outbox import send_pending_sms
     from tests.unit.test_vonage_adapter import SMS_OK
     from tests.unit.vonage_fakes import FakeTransport, mount
 

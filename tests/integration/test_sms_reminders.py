@@ -14,7 +14,7 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import SmsMessage
-from services.dialer import send_pending_sms
+from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, phone
 
@@ -194,7 +194,7 @@ def test_every_reminder_row_is_planned_once(client: FlaskClient, db: Database, d
 def test_a_callback_the_dialer_rebooks_has_its_reminders_moved_at_once(
     app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, demo_queue: str
 ) -> None:
-    from services.dialer import Dialer
+    from services.dialer.dialer import Dialer
     from tests.integration.helpers import apply_call_events
     from tests.integration.test_dialer_simulator import callback_row, ringing
 

@@ -22,8 +22,8 @@ from vonage import Auth
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import EarlySmsStatus, SmsMessage
-from services.dialer import send_pending_sms
 from sms.delivery import forget_early_reports
+from sms.outbox import send_pending_sms
 from telephony.base import SentSms
 from telephony.simulator import SIGNATURE_HEADER, sign
 from telephony.twilio_adapter import TwilioTelephony

@@ -1,0 +1,79 @@
+"""The dialer's rules: which due callbacks a claim takes, how fast calls go out, how long
+to wait after a failed dial, how call-progress reports rank. Pure: time comes in as an
+argument; services/dialer/ loads, saves and talks to the providers around them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from scheduler.lifecycle import next_state
+
+MAX_BACKOFF = timedelta(minutes=10)
+ON_CALL_RETRY = timedelta(seconds=30)  # a number already on a call (another queue's callback)
+CALL_WATCH = timedelta(minutes=5)  # how long a placed call goes without news before we ask the provider
+PROVIDER_API_GRACE = timedelta(seconds=30)  # longer than any provider API call we make (10 s timeouts)
+# How far a call has got: a report never moves an attempt back down this order.
+CALL_STATE_RANK = {s: i for i, s in enumerate(["requested", "queued", "ringing", "answered"])}
+
+
+def dial_backoff(errors: int) -> timedelta:
+    """Provider API failures: 15 s, 30 s, 1 min … up to 10 minutes."""
+    return min(timedelta(seconds=15 * 2 ** max(0, errors - 1)), MAX_BACKOFF)
+
+
+def pace(next_at: datetime | None, now: datetime, calls_per_second: float) -> tuple[datetime, datetime]:
+    """(when this call may go, when the next one may): one call per 1/cps seconds."""
+    slot = max(next_at or now, now)
+    return slot, slot + timedelta(seconds=1 / calls_per_second)
+
+
+def claim_budget(limit: int, lease: timedelta, next_at: datetime | None, now: datetime, calls_per_second: float) -> int:
+    """No more than can be dialled, at the provider's pace and behind the turns other
+    workers already hold, within half a lease (claims beyond that would only run out
+    before their turn and be fenced off)."""
+    backlog = max(0.0, (next_at - now).total_seconds()) if next_at else 0.0
+    return max(0, min(limit, int((lease.total_seconds() / 2 - backlog) * calls_per_second)))
+
+
+class Due(Protocol):
+    """What the choice needs to know about a due callback."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def queue_id(self) -> int: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def number_on_call(self) -> bool: ...
+    @property
+    def max_concurrent_calls(self) -> int: ...
+
+
+D = TypeVar("D", bound=Due)
+
+
+def choose_claims(due: Iterable[D], calls_by_queue: dict[int, int]) -> tuple[list[D], list[int]]:
+    """(the callbacks to dial now, the ids to put off by ``ON_CALL_RETRY``), in the order
+    given: a queue never has more calls than its agents (``max_concurrent_calls``), and a
+    number is never on two calls (one on a call, another queue's, waits)."""
+    calls = dict(calls_by_queue)
+    chosen: list[D] = []
+    postponed: list[int] = []
+    numbers: set[str] = set()
+    for callback in due:
+        going = calls.get(callback.queue_id, 0)
+        if going >= callback.max_concurrent_calls:
+            continue  # the queue's agents are all on callbacks: wait for one to end
+        if callback.number_on_call or callback.phone in numbers:
+            postponed.append(callback.id)  # this number is on a call (another queue's): later
+            continue
+        next_state(callback.state, "start_dial")  # the life cycle's rule (raises if broken)
+        calls[callback.queue_id] = going + 1
+        numbers.add(callback.phone)
+        chosen.append(callback)
+    return chosen, postponed
