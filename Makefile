@@ -141,7 +141,7 @@ bench-events: $(VENV)/.installed-dev
 
 # After changing a prompt: re-extract the English msgids and merge them into every
 # catalog, then translate what is new or fuzzy (docs/languages.md). The .po files are read
-# at run time (ivr_flows/i18n.py): there is nothing to compile.
+# at run time (infra/i18n.py): there is nothing to compile.
 LOCALES := ivr_flows/locales
 
 messages: $(VENV)/.installed

@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from app.demo_site import demo_page_origin
 from infra import context
+from infra.account_models import ConsoleUser
 from infra.audit import audit
 from infra.backup import BackupNotPossible, backup_sqlite
 from infra.json_input import loads
 from infra.migrate import DatabaseNotSupported, current_revision, downgrade, upgrade
-from infra.models import ConsoleUser, Queue
+from infra.models import Queue
 from scheduler.errors import DomainError
 from scheduler.phone import parse_phone
 from services.accounts import API_KEY_ROLES, create_api_key, create_user, set_password

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from app.error_statuses import http_status
 from infra.db import describe, is_unavailable
 from infra.logs import loggable_path
 from scheduler.errors import DomainError
@@ -50,7 +51,7 @@ def error_response(status: int, type_: str, message: str, details: dict[str, obj
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> Response:
-        return error_response(error.http_status, error.type, error.message, error.details)
+        return error_response(http_status(error), error.type, error.message, error.details)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response | HTTPException:

@@ -1,4 +1,5 @@
-"""The application factory. No app object is built at import time (see wsgi.py)."""
+"""The application factory: every blueprint, registered on one app. No app object is built
+at import time (see wsgi.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,29 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.cli import callbacks_cli
+from app.errors import register_error_handlers
+from app.health import health
+from app.metrics_page import metrics
+from app.protection import init_protection
 from app.security_headers import init_security_headers
+from app.simulator_page import simulator
+from app.voice_webhooks import webhooks
+from console.demo_access import guard
+from console.pages import console, csrf
+from events.api import events_api
+from events.demo_receiver import demo_crm
 from infra import logs
 from infra.clock import Clock, SystemClock
 from infra.db import Database
 from infra.settings import Settings, load_settings
+from sms.webhooks import sms_webhooks
+from telephony.registry import Providers
+from web_widget.api import api
+from web_widget.booking_page import booking_page
+from web_widget.cors import init_cors
+from web_widget.pages import widget_pages
+from web_widget.short_links import short_links
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -47,22 +66,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["db"] = db
     app.extensions["clock"] = clock or SystemClock()
 
-    from app.cli import callbacks_cli
-    from app.errors import register_error_handlers
-    from app.health import health
-    from app.metrics_page import metrics
-    from app.protection import init_protection
-    from console.pages import console, csrf
-    from events.api import events_api
-    from sms.webhooks import sms_webhooks
-    from telephony.registry import Providers
-    from telephony.webhooks import webhooks
-    from web_widget.api import api
-    from web_widget.booking_page import booking_page
-    from web_widget.cors import init_cors
-    from web_widget.pages import widget_pages
-    from web_widget.short_links import short_links
-
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(health)
     app.register_blueprint(metrics)
@@ -80,10 +83,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(webhooks)
     app.register_blueprint(sms_webhooks)
     if settings.demo_mode:  # the demo's own pages, for this machine and console users only
-        from console.demo_access import guard
-        from events.demo_receiver import demo_crm
-        from telephony.simulator_page import simulator
-
         app.register_blueprint(simulator)
         app.register_blueprint(demo_crm)
         guard(app, (simulator, demo_crm))

@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import error_response
 from infra import context
-from infra.models import ApiKey, Queue, UTCDateTime
+from infra.account_models import ApiKey
+from infra.models import Queue, UTCDateTime
 from infra.settings import Settings
 from scheduler.errors import DomainError, PhoneBlocked, TooManyForPhone
 from services.accounts import find_api_key
@@ -46,7 +47,6 @@ class ApiKeyInvalid(DomainError):
     """An Authorization header with a key we do not know, or one that was revoked."""
 
     type = "api_key_invalid"
-    http_status = 401
 
 
 def request_api_key() -> ApiKey | None:
@@ -79,7 +79,6 @@ class AdminKeyRequired(DomainError):
     asked without a key or with a client key."""
 
     type = "admin_key_required"
-    http_status = 403
 
 
 def require_admin_key() -> ApiKey:

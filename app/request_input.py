@@ -16,12 +16,10 @@ from scheduler.errors import DomainError, ValidationFailed
 
 class BadJSON(DomainError):
     type = "malformed_json"
-    http_status = 400
 
 
 class UnsupportedMediaType(DomainError):
     type = "unsupported_media_type"
-    http_status = 415
 
 
 def json_body(request: Request) -> Any:

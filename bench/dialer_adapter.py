@@ -40,6 +40,15 @@ HOST = "127.0.0.1"
 
 class HttpSinkTelephony:
     name = "simulator"
+    default_agent_target = "sim:agent"
+    verifies_webhooks = True
+    confirms_opt_out = False
+
+    def opted_out_by_provider(self, text: str) -> bool:
+        return self.fallback.opted_out_by_provider(text)
+
+    def sms_webhook_answer(self) -> RenderedScript | None:
+        return self.fallback.sms_webhook_answer()
 
     def __init__(self, port: int, fallback: Telephony, timeout: float = 10.0) -> None:
         self.port = port
@@ -64,7 +73,7 @@ class HttpSinkTelephony:
             except TimeoutError:
                 conn.close()
                 self._local.conn = None
-                raise ProviderError("the sink did not answer in time", code="timeout") from None
+                raise ProviderError("the sink did not answer in time", uncertain=True, code="timeout") from None
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 self._local.conn = None
@@ -72,7 +81,7 @@ class HttpSinkTelephony:
                 # have arrived is not resent blindly (it would be a second dial).
                 if attempt == 1 and method == "GET":
                     continue
-                raise ProviderError(f"sink request failed: {exc}", code="timeout") from None
+                raise ProviderError(f"sink request failed: {exc}", uncertain=True, code="timeout") from None
             return response.status, json.loads(payload or b"{}")
         raise AssertionError("unreachable")
 

@@ -47,8 +47,9 @@ from bench.dialer_bench import PHONE_START, SECRET, fresh_database, percentile
 from bench.server import BIN, free_port
 from infra.clock import SystemClock
 from infra.db import Database
-from infra.models import Attempt, Callback, CallbackEvent, Slot, SmsMessage, WebhookReceipt
+from infra.models import Attempt, Callback, CallbackEvent, Slot, WebhookReceipt
 from infra.settings import Settings
+from infra.text_models import SmsMessage
 from services.call_inbox import apply_call_events
 from services.dialer.urls import WebhookUrls
 from telephony.simulator import sign

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from infra import context
-from infra.models import ConsoleUser
+from infra.account_models import ConsoleUser
 from services.accounts import at_least
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")

@@ -19,10 +19,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.error_statuses import http_status
 from app.request_input import parse_instant
 from console.blueprint import console, requires
 from infra import context
-from infra.models import Attempt, Callback, CallbackEvent, Queue, SmsMessage
+from infra.models import Attempt, Callback, CallbackEvent, Queue
+from infra.text_models import SmsMessage
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError, NotDialable
 from scheduler.lifecycle import State
@@ -262,7 +264,7 @@ def _act(ref: str, action: Any) -> ResponseReturnValue:
         with context.db().write() as session:
             action(session)
     except DomainError as error:
-        return _detail(ref, error.message, error.http_status)
+        return _detail(ref, error.message, http_status(error))
     return redirect(url_for("console.callback_detail", ref=ref), 303)
 
 

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.cli import DEMO_QUEUE
+from app.error_statuses import http_status
 from console.blueprint import console, requires
 from infra import context
 from infra.audit import audit
@@ -76,7 +77,7 @@ def save_queue() -> ResponseReturnValue:
                 after,
             )
     except DomainError as error:
-        return _page(key, text, error.details or {"document": error.message}, error.http_status)
+        return _page(key, text, error.details or {"document": error.message}, http_status(error))
     return redirect(url_for("console.queue_document", key=doc.key, saved=1), 303)
 
 

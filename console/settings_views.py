@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
 from infra import context
+from infra.account_models import BlockedNumber
 from infra.audit import audit
-from infra.models import BlockedNumber
+from telephony.registry import Providers
 
 PREFIX = re.compile(r"^\+[0-9]{1,15}$")
 
@@ -67,22 +68,18 @@ def remove_blocked(row_id: int) -> ResponseReturnValue:
 def providers() -> ResponseReturnValue:
     settings = context.settings()
     base = settings.public_base_url
-    verifiable = {
-        "simulator": True,  # signed with SECRET_KEY
-        "twilio": bool(settings.twilio_auth_token),
-        "vonage": bool(settings.vonage_signature_secret),  # signed JWTs (voice, Messages) and signed SMS
-    }
+    configured: Providers = current_app.extensions["providers"]
     rows = [
         {
             "name": name,
-            "default": name == settings.telephony_provider,
-            "verifies": verifiable[name],
+            "default": name == configured.default,
+            "verifies": configured.get(name).verifies_webhooks,
             "urls": {
                 "Inbound calls (the number's voice webhook)": f"{base}/webhooks/{name}/voice/inbound",
                 "Inbound texts (the number's messaging webhook)": f"{base}/webhooks/{name}/sms/inbound",
                 "Text delivery reports (Vonage Messages: the Status URL)": f"{base}/webhooks/{name}/sms/status",
             },
         }
-        for name in settings.configured_providers
+        for name in configured.names()
     ]
     return render_template("console_providers.html", rows=rows, base=base, https=base.startswith("https://"))

@@ -12,11 +12,13 @@ from flask import Response, abort, g, redirect, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
+from app.error_statuses import http_status
 from console.blueprint import console, requires
 from console.redirects import local_target
 from infra import context
+from infra.account_models import ApiKey, AuditEntry, ConsoleUser
 from infra.audit import audit
-from infra.models import ApiKey, AuditEntry, Callback, ConsoleUser, Queue, Slot
+from infra.models import Callback, Queue, Slot
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
@@ -54,7 +56,7 @@ def login_submit() -> ResponseReturnValue:
                 refused = error  # caught inside the transaction: the failure is counted
     if refused is not None:
         html = render_template("console_login.html", error=refused.message, email=email)
-        response = Response(html, status=refused.http_status)
+        response = Response(html, status=http_status(refused))
         if isinstance(refused, LoginThrottled):
             response.headers["Retry-After"] = str(refused.retry_after)
         return response
@@ -276,5 +278,5 @@ def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
             queue = get_queue(db_session, key)
             change_slot_capacity(db_session, queue, slot_id, int(raw), context.now(), _actor())
     except DomainError as error:
-        return _grid(key, week, error.message, error.http_status)
+        return _grid(key, week, error.message, http_status(error))
     return redirect(url_for("console.grid", key=key, week=week), 303)

@@ -21,7 +21,7 @@ from events.log import DeliveryView, LogFilter
 from events.subscriptions import Saved, SubscriptionInvalid
 from events.targets import app_targets
 from infra import context
-from infra.models import EventSubscription
+from infra.event_models import EventSubscription
 from scheduler.errors import ValidationFailed
 
 events_api = Blueprint("events_api", __name__, url_prefix="/api/v1")

@@ -19,8 +19,9 @@ from events.subscriptions import create_subscription, update_subscription
 from events.targets import TargetPolicy
 from events.types import EVENT_TYPES
 from infra import context
+from infra.event_models import EventSubscription
 from infra.json_input import loads
-from infra.models import EventSubscription, SimCrmEvent, SimSwitch
+from infra.simulator_models import SimCrmEvent, SimSwitch
 
 demo_crm = Blueprint("demo_crm", __name__, url_prefix="/simulator/crm", template_folder="templates")
 

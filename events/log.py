@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from infra.audit import audit
-from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.event_models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.models import Callback
 from scheduler.errors import DomainError
 
 STATUSES = ("pending", "delivered", "failed")
@@ -29,7 +30,6 @@ class DeliveryNotFound(DomainError):
     """No event delivery has that id."""
 
     type = "delivery_not_found"
-    http_status = 404
 
 
 @dataclass(frozen=True)

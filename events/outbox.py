@@ -32,7 +32,8 @@ from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from events.types import STEP_EVENTS
-from infra.models import Callback, EventDelivery, EventSubscription, OutboxEvent
+from infra.event_models import EventDelivery, EventSubscription, OutboxEvent
+from infra.models import Callback
 
 _OUTBOX: Table = OutboxEvent.__table__  # type: ignore[assignment]
 _DELIVERY: Table = EventDelivery.__table__  # type: ignore[assignment]

@@ -17,7 +17,9 @@ from xml.etree import ElementTree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Attempt, Callback, InboundText, OutboxEvent, SmsMessage
+from infra.event_models import OutboxEvent
+from infra.models import Attempt, Callback
+from infra.text_models import InboundText, SmsMessage
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -45,7 +45,7 @@ from events.targets import REFUSED, PinnedAdapter, Resolver, TargetNotAllowed, T
 from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
-from infra.models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.event_models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)

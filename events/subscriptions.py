@@ -30,7 +30,8 @@ from events.address_rules import parse_target
 from events.targets import TargetPolicy, check_target
 from events.types import EVENT_TYPES
 from infra.audit import audit
-from infra.models import EventSubscription, Queue
+from infra.event_models import EventSubscription
+from infra.models import Queue
 from scheduler.errors import DomainError
 
 SECRET_PREFIX = "whsec_"
@@ -50,14 +51,12 @@ class SubscriptionInvalid(DomainError):
     """A subscription's fields break a rule (details per field)."""
 
     type = "subscription_invalid"
-    http_status = 422
 
 
 class SubscriptionNotFound(DomainError):
     """No event subscription has that id."""
 
     type = "subscription_not_found"
-    http_status = 404
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ class TargetNotAllowed(DomainError):
     """A subscription's URL points at an address the sender will not connect to."""
 
     type = "target_not_allowed"
-    http_status = 422
 
 
 class TargetUnresolved(Exception):

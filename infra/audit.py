@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from infra.models import AuditEntry
+from infra.account_models import AuditEntry
 
 
 def audit(

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from infra.clock import Clock
 from infra.db import Database
 from infra.models import Callback, Queue
-from infra.settings import PROVIDERS, Settings
+from infra.settings import Settings
 from scheduler.lifecycle import DUE_STATES, State
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,17 @@ SLOT_FULL = Counter(
 )
 
 
+_PROVIDER_LABELS: set[str] = set()
+
+
+def name_providers(names: Iterable[str]) -> None:
+    """The providers there are (telephony/registry.py names them when imported)."""
+    _PROVIDER_LABELS.update(names)
+
+
 def _provider(name: str | None) -> str:
     """A provider label from a URL or a row: the known names, else "other" (bounded labels)."""
-    return name if name in PROVIDERS else "other"
+    return name if name in _PROVIDER_LABELS else "other"
 
 
 def observe_dispatch_lag(provider: str, due_at: datetime | None, placed_at: datetime) -> None:
@@ -122,7 +130,7 @@ def _webhook_labels() -> tuple[str, str]:
 
 
 def count_signature_failure() -> None:
-    """Called by the webhook views where they answer 403 (telephony/webhooks.py)."""
+    """Called by the webhook views where they answer 403 (app/voice_webhooks.py)."""
     SIGNATURE_FAILURES.labels(*_webhook_labels()).inc()
 
 

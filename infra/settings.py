@@ -18,7 +18,6 @@ from typing import Any
 
 from limits import parse_many
 
-PROVIDERS = ("simulator", "twilio", "vonage")
 LOG_FORMATS = ("text", "json")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,19 +48,11 @@ class Settings:
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
     caller_id: str = "+441632960000"  # the default number callbacks and texts come from
     company_name: str = "our team"  # what the callback greeting calls us
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    vonage_application_id: str | None = None
-    vonage_private_key: str | None = None
-    vonage_api_key: str | None = None
-    vonage_api_secret: str | None = None
-    vonage_signature_secret: str | None = None
-    calls_per_second: dict[str, float] = field(
-        default_factory=lambda: {"simulator": 20.0, "twilio": 1.0, "vonage": 3.0}
-    )
+    # A provider's pace, from <NAME>_CPS (SIMULATOR_CPS, TWILIO_CPS…): calls per second
+    # across every worker. A provider not named here goes at its adapter's own pace.
+    calls_per_second: dict[str, float] = field(default_factory=dict)
     dial_lease_seconds: int = 60
     dial_concurrency: int = 8  # provider API requests a worker keeps in flight at once
-    simulator_latency_ms: int = 0  # a slow provider API, for tests and benchmarks
     booking_link_days: int = 7  # how long a texted booking or reschedule link works
     # Days after which a finished callback's personal data is anonymised (a queue may say
     # otherwise: retention_days in its document); texts with no callback age the same way.
@@ -101,20 +92,14 @@ class Settings:
     # run workers and no web process (docs/operations.md, "Scraping N web and M workers").
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
+    # The environment these were read from: each provider module reads its own settings
+    # (credentials, quirks) from it (telephony/provider_setup.py). Never shown.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rate_limits_shared(self) -> bool:
         """The rate limits' counts live in a store every process shares."""
         return not self.rate_limit_storage_uri.startswith("memory://")
-
-    @property
-    def configured_providers(self) -> tuple[str, ...]:
-        names = ["simulator"]
-        if self.twilio_account_sid and self.twilio_auth_token:
-            names.append("twilio")
-        if self.vonage_application_id and self.vonage_private_key and self.vonage_api_key:
-            names.append("vonage")
-        return tuple(names)
 
     @property
     def is_sqlite(self) -> bool:
@@ -148,7 +133,7 @@ def parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
 
 
-def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
+def parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
     try:
         value = int(raw.strip(), 10)
     except ValueError:
@@ -158,7 +143,7 @@ def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
     return value
 
 
-def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
+def parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
     try:
         value = float(raw.strip())
     except ValueError:
@@ -168,6 +153,7 @@ def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
     return value
 
 
+PACE_SETTING = re.compile(r"^[A-Z][A-Z0-9]*_CPS$")  # <PROVIDER>_CPS
 TARGET_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$")
 
 
@@ -188,7 +174,7 @@ def _parse_event_targets(raw: str) -> tuple[str, ...]:
     return entries
 
 
-def _read(env: Mapping[str, str], name: str) -> str | None:
+def read_setting(env: Mapping[str, str], name: str) -> str | None:
     """The value of NAME, or the contents of the file named by NAME_FILE."""
     if name in env and f"{name}_FILE" in env:
         raise SettingsError(f"set {name} or {name}_FILE, not both")
@@ -239,10 +225,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     instance_path = Path(env.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
 
-    database_url = _read(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'callbacks.db'}"
-    provider = env.get("TELEPHONY_PROVIDER", "simulator").strip().lower()
-    if provider not in PROVIDERS:
-        raise SettingsError(f"TELEPHONY_PROVIDER={provider!r} must be one of {', '.join(PROVIDERS)}")
+    database_url = read_setting(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'callbacks.db'}"
+    provider = env.get("TELEPHONY_PROVIDER", "simulator").strip().lower()  # checked by telephony/registry.py
 
     public_base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/")
     if not public_base_url.startswith(("http://", "https://")):
@@ -276,9 +260,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not caller_id.startswith("+") or not caller_id[1:].isdigit():
         raise SettingsError(f"CALLER_ID={caller_id!r} must be an E.164 number such as +441632960000")
     cps = {
-        "simulator": _parse_float("SIMULATOR_CPS", env.get("SIMULATOR_CPS", "20"), 0.1, 1000),
-        "twilio": _parse_float("TWILIO_CPS", env.get("TWILIO_CPS", "1"), 0.1, 1000),
-        "vonage": _parse_float("VONAGE_CPS", env.get("VONAGE_CPS", "3"), 0.1, 1000),
+        name[: -len("_CPS")].lower(): parse_float(name, value, 0.1, 1000)
+        for name, value in env.items()
+        if PACE_SETTING.match(name)
     }
     api_rate_limit = env.get("API_RATE_LIMIT", "5/second").strip()
     try:
@@ -298,58 +282,49 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={multiproc!r} is not a directory (create it, empty, at start)")
     settings = Settings(
         database_url=_normalise_database_url(database_url.strip()),
-        secret_key=_read(env, "SECRET_KEY") or _instance_secret(instance_path),
+        secret_key=read_setting(env, "SECRET_KEY") or _instance_secret(instance_path),
         telephony_provider=provider,
         public_base_url=public_base_url,
         demo_mode=demo_mode,
         widget_allowed_origins=origins,
-        max_body_bytes=_parse_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "65536"), 1024, 10 * 1024 * 1024),
-        db_pool_size=_parse_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "10"), 1, 200),
-        sqlite_busy_timeout_ms=_parse_int(
+        max_body_bytes=parse_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "65536"), 1024, 10 * 1024 * 1024),
+        db_pool_size=parse_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "10"), 1, 200),
+        sqlite_busy_timeout_ms=parse_int(
             "SQLITE_BUSY_TIMEOUT_MS", env.get("SQLITE_BUSY_TIMEOUT_MS", "10000"), 0, 600_000
         ),
         log_level=log_level,
         log_format=log_format,
-        worker_shutdown_seconds=_parse_int(
-            "WORKER_SHUTDOWN_SECONDS", env.get("WORKER_SHUTDOWN_SECONDS", "20"), 1, 3600
-        ),
+        worker_shutdown_seconds=parse_int("WORKER_SHUTDOWN_SECONDS", env.get("WORKER_SHUTDOWN_SECONDS", "20"), 1, 3600),
         instance_path=instance_path,
         caller_id=caller_id,
         company_name=env.get("COMPANY_NAME", "our team").strip() or "our team",
-        twilio_account_sid=_read(env, "TWILIO_ACCOUNT_SID"),
-        twilio_auth_token=_read(env, "TWILIO_AUTH_TOKEN"),
-        vonage_application_id=_read(env, "VONAGE_APPLICATION_ID"),
-        vonage_private_key=_read(env, "VONAGE_PRIVATE_KEY"),
-        vonage_api_key=_read(env, "VONAGE_API_KEY"),
-        vonage_api_secret=_read(env, "VONAGE_API_SECRET"),
-        vonage_signature_secret=_read(env, "VONAGE_SIGNATURE_SECRET"),
         calls_per_second=cps,
-        dial_lease_seconds=_parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 2, 3600),
-        dial_concurrency=_parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
-        simulator_latency_ms=_parse_int("SIMULATOR_LATENCY_MS", env.get("SIMULATOR_LATENCY_MS", "0"), 0, 60_000),
+        dial_lease_seconds=parse_int("DIAL_LEASE_SECONDS", env.get("DIAL_LEASE_SECONDS", "60"), 2, 3600),
+        dial_concurrency=parse_int("DIAL_CONCURRENCY", env.get("DIAL_CONCURRENCY", "8"), 1, 64),
         api_rate_limit=api_rate_limit,
         rate_limit_storage_uri=storage,
         allow_per_process_rate_limits=parse_bool(
             "ALLOW_PER_PROCESS_RATE_LIMITS", env.get("ALLOW_PER_PROCESS_RATE_LIMITS", "false")
         ),
-        trusted_proxies=_parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
-        booking_link_days=_parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
-        event_max_attempts=_parse_int("EVENT_MAX_ATTEMPTS", env.get("EVENT_MAX_ATTEMPTS", "4"), 1, 50),
-        event_retry_seconds=_parse_int("EVENT_RETRY_SECONDS", env.get("EVENT_RETRY_SECONDS", "300"), 1, 86_400),
-        event_timeout_seconds=_parse_float("EVENT_TIMEOUT_SECONDS", env.get("EVENT_TIMEOUT_SECONDS", "10"), 0.1, 120),
-        event_concurrency=_parse_int("EVENT_CONCURRENCY", env.get("EVENT_CONCURRENCY", "4"), 1, 64),
-        event_sender_threads=_parse_int("EVENT_SENDER_THREADS", env.get("EVENT_SENDER_THREADS", "16"), 1, 256),
-        event_retention_days=_parse_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "30"), 1, 3650),
+        trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
+        booking_link_days=parse_int("BOOKING_LINK_DAYS", env.get("BOOKING_LINK_DAYS", "7"), 1, 90),
+        event_max_attempts=parse_int("EVENT_MAX_ATTEMPTS", env.get("EVENT_MAX_ATTEMPTS", "4"), 1, 50),
+        event_retry_seconds=parse_int("EVENT_RETRY_SECONDS", env.get("EVENT_RETRY_SECONDS", "300"), 1, 86_400),
+        event_timeout_seconds=parse_float("EVENT_TIMEOUT_SECONDS", env.get("EVENT_TIMEOUT_SECONDS", "10"), 0.1, 120),
+        event_concurrency=parse_int("EVENT_CONCURRENCY", env.get("EVENT_CONCURRENCY", "4"), 1, 64),
+        event_sender_threads=parse_int("EVENT_SENDER_THREADS", env.get("EVENT_SENDER_THREADS", "16"), 1, 256),
+        event_retention_days=parse_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "30"), 1, 3650),
         event_targets_allowed=_parse_event_targets(env.get("EVENT_TARGETS_ALLOWED", "")),
-        worker_heartbeat_max_age_seconds=_parse_int(
+        worker_heartbeat_max_age_seconds=parse_int(
             "WORKER_HEARTBEAT_MAX_AGE_SECONDS", env.get("WORKER_HEARTBEAT_MAX_AGE_SECONDS", "30"), 10, 3600
         ),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
-        metrics_bearer_token=_read(env, "METRICS_BEARER_TOKEN") or None,
+        metrics_bearer_token=read_setting(env, "METRICS_BEARER_TOKEN") or None,
         metrics_public=parse_bool("METRICS_PUBLIC", env.get("METRICS_PUBLIC", "false")),
-        worker_metrics_port=_parse_int("WORKER_METRICS_PORT", metrics_port_raw, 1, 65535) if metrics_port_raw else None,
+        worker_metrics_port=parse_int("WORKER_METRICS_PORT", metrics_port_raw, 1, 65535) if metrics_port_raw else None,
         worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
-        retention_days=_parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS", "90"), 1, 3650),
+        retention_days=parse_int("RETENTION_DAYS", env.get("RETENTION_DAYS", "90"), 1, 3650),
+        environment=dict(env),
     )
     if settings.public_base_url.startswith("https://") and not (
         settings.metrics_bearer_token or settings.metrics_public
@@ -361,9 +336,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if settings.demo_mode and settings.telephony_provider != "simulator":
         raise SettingsError(
             "DEMO_MODE=true runs on the phone simulator: set TELEPHONY_PROVIDER=simulator or unset DEMO_MODE"
-        )
-    if settings.telephony_provider not in settings.configured_providers:
-        raise SettingsError(
-            f"TELEPHONY_PROVIDER={settings.telephony_provider} needs its credentials (see docs/providers.md)"
         )
     return settings

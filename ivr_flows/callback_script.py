@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr_flows.i18n import N_, language_code, translations
+from infra.i18n import N_
+from ivr_flows.i18n import language_code, translations
 from telephony.script import Connect, Gather, Hangup, Say, VoiceScript, script
 
 VOICES = {"en": "en-GB", "ru": "ru-RU", "fr": "fr-FR"}
@@ -32,7 +33,7 @@ class CallContext:
     language: str
     menu_url: str  # the gather action, with {step} to fill
     dial_url: str
-    agent_target: str
+    agent_target: str | None  # None: the queue names no agent and its provider has no stand-in
     caller_id: str | None
     voicemail_text: str | None
 
@@ -72,6 +73,8 @@ def menu(ctx: CallContext, step: int) -> VoiceScript:
 
 
 def connect(ctx: CallContext) -> VoiceScript:
+    if ctx.agent_target is None:
+        return no_agent(ctx)  # nowhere to put the call through (the queue's agent_target is unset)
     return script(
         _say(ctx, _t(ctx, "connecting")),
         Connect(ctx.agent_target, caller_id=ctx.caller_id, timeout_seconds=30, status_url=ctx.dial_url),

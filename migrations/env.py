@@ -1,14 +1,14 @@
-"""Alembic environment: the URL comes from the caller (infra/migrate.py), the schema from infra.models."""
+"""Alembic environment: the URL comes from the caller (infra/migrate.py), the schema from infra/schema.py."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from infra.models import Base
+from infra.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 class DomainError(Exception):
     type = "domain_error"
-    http_status = 400
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -26,154 +25,132 @@ class QueueNotFound(DomainError):
     """No queue has that key."""
 
     type = "queue_not_found"
-    http_status = 404
 
 
 class CallbackNotFound(DomainError):
     """No callback has that reference."""
 
     type = "callback_not_found"
-    http_status = 404
 
 
 class SlotNotFound(DomainError):
     """The queue has no bookable slot starting at that instant."""
 
     type = "slot_not_found"
-    http_status = 404
 
 
 class SlotFull(DomainError):
     """Every seat of the slot is taken."""
 
     type = "slot_full"
-    http_status = 409
 
 
 class OutsideHours(DomainError):
     """The queue is closed and does not collect requests off-hours."""
 
     type = "outside_hours"
-    http_status = 409
 
 
 class TooSoon(DomainError):
     """The slot starts before the queue's lead time allows."""
 
     type = "too_soon"
-    http_status = 422
 
 
 class TooFar(DomainError):
     """The slot starts beyond the queue's booking horizon."""
 
     type = "too_far"
-    http_status = 422
 
 
 class PhoneInvalid(DomainError):
     """The phone number is not a valid number."""
 
     type = "phone_invalid"
-    http_status = 422
 
 
 class PhoneCountryNotAllowed(DomainError):
     """The queue does not call that country."""
 
     type = "phone_country_not_allowed"
-    http_status = 422
 
 
 class ValidationFailed(DomainError):
     """The request does not have the expected shape (details per field)."""
 
     type = "validation_error"
-    http_status = 422
 
 
 class NotCancellable(DomainError):
     """The callback is past the point where it can be cancelled."""
 
     type = "not_cancellable"
-    http_status = 409
 
 
 class NotReschedulable(DomainError):
     """The callback can no longer be moved to another slot."""
 
     type = "not_reschedulable"
-    http_status = 409
 
 
 class IdempotencyKeyReused(DomainError):
     """The Idempotency-Key was used before with a different request."""
 
     type = "idempotency_key_reused"
-    http_status = 422
 
 
 class IllegalTransition(DomainError):
     """A life-cycle step the current state does not allow: a bug or a race, never user input."""
 
     type = "illegal_transition"
-    http_status = 409
 
 
 class PhoneBlocked(DomainError):
     """The number (or its prefix) is on the queue's list of numbers not accepted from the web."""
 
     type = "request_phone_blacklisted"
-    http_status = 403
 
 
 class TooManyForPhone(DomainError):
     """This number made the queue's hourly allowance of booking requests."""
 
     type = "request_throttle_count"
-    http_status = 429
 
 
 class CapacityBelowBooked(DomainError):
     """A slot's capacity may not go below the seats already booked in it."""
 
     type = "capacity_below_booked"
-    http_status = 409
 
 
 class SlotInThePast(DomainError):
     """A slot that has begun is history: its capacity no longer changes."""
 
     type = "slot_in_the_past"
-    http_status = 409
 
 
 class LinkInvalid(DomainError):
     """A booking link that is not ours: tampered with, signed with another key, or unknown."""
 
     type = "link_invalid"
-    http_status = 404
 
 
 class LinkExpired(DomainError):
     """A booking link past its expiry (BOOKING_LINK_DAYS after it was sent)."""
 
     type = "link_expired"
-    http_status = 410
 
 
 class LinkUsed(DomainError):
     """A reschedule link that has already moved its callback once: it is single-use."""
 
     type = "link_used"
-    http_status = 410
 
 
 class NotDialable(DomainError):
     """Only a callback waiting for its call (requested, scheduled, retry_wait) can be dialled now."""
 
     type = "not_dialable"
-    http_status = 409
 
 
 class PersonOnCall(DomainError):
@@ -181,4 +158,3 @@ class PersonOnCall(DomainError):
     the call has ended, it goes through."""
 
     type = "person_on_call"
-    http_status = 409

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from infra.account_models import ApiKey, ConsoleUser
 from infra.audit import audit
-from infra.models import ApiKey, ConsoleUser
 from scheduler.errors import DomainError, ValidationFailed
 from services import login_throttle
 from services.login_throttle import Throttle
@@ -36,7 +36,6 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 class LoginRefused(DomainError):
     type = "login_refused"
-    http_status = 401
 
 
 class LoginThrottled(DomainError):
@@ -44,7 +43,6 @@ class LoginThrottled(DomainError):
     with an account and one without, whatever the password."""
 
     type = "login_throttled"
-    http_status = 429
 
     def __init__(self, retry_after: int) -> None:
         unit = "second" if retry_after == 1 else "seconds"

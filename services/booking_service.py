@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from events import outbox
 from events import types as event_types
 from infra import metrics
+from infra.event_models import OutboxEvent
 from infra.logs import note_callback
-from infra.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, OutboxEvent, Queue, Slot
+from infra.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
 from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording

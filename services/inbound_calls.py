@@ -17,8 +17,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Callback, Queue, SmsMessage
+from infra.models import Callback, Queue
 from infra.settings import Settings
+from infra.text_models import SmsMessage
 from ivr_flows import inbound
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
@@ -32,9 +33,8 @@ from services.links import short_booking_url
 from services.queues import get_queue, queue_calendar, queue_key_for_number
 from sms.outbox import queue_text
 from sms.reminders import sync_reminders
-from telephony.base import CallState, DialResult, GatherResult, InboundCall, QueueData
+from telephony.base import CALLER_CALL_ID_PARAM, CallState, DialResult, GatherResult, InboundCall, QueueData, Telephony
 from telephony.script import VoiceScript
-from telephony.vonage_adapter import DIAL_CALL_ID_PARAM
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class IvrUrls:
         if state.step == "holding":
             # The hold's status URL: Vonage's connect events name the agent's leg only,
             # so the caller's call id rides along (the adapter reads it from here).
-            url += f"?{urlencode({DIAL_CALL_ID_PARAM: state.call_id})}"
+            url += f"?{urlencode({CALLER_CALL_ID_PARAM: state.call_id})}"
         return url
 
     def state(self, token: str) -> inbound.IvrState:
@@ -85,7 +85,7 @@ def load_facts(
     queue: Queue,
     phone: str | None,
     now: datetime,
-    provider: str,
+    adapter: Telephony,
     queue_data: QueueData | None = None,
 ) -> inbound.Facts:
     queue_facts = inbound.QueueFacts(
@@ -95,8 +95,8 @@ def load_facts(
         language=queue.language,
         region=queue.region,
         allowed_countries=tuple(queue.allowed_countries or ()),
-        # The simulator stands in an agent when the queue names none (as for callbacks).
-        agent_target=queue.agent_target or ("sim:agent" if provider == "simulator" else None),
+        # The provider's stand-in agent (the simulator's) when the queue names none.
+        agent_target=queue.agent_target or adapter.default_agent_target,
         open_now=is_open(queue_calendar(queue), now),
         estimated_wait_seconds=estimated_wait_seconds(
             queue.callers_waiting, queue.average_handle_seconds, queue.agents
@@ -121,16 +121,19 @@ def _when(callback: Callback, now: datetime) -> datetime:
     return callback.promised_at or now
 
 
-def answer_call(session: Session, provider: str, call: InboundCall, now: datetime, settings: Settings) -> VoiceScript:
+def answer_call(
+    session: Session, adapter: Telephony, call: InboundCall, now: datetime, settings: Settings
+) -> VoiceScript:
     """The first webhook of an inbound call: find the queue by the number dialled."""
     urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
     key = queue_key_for_number(session, call.to)
     if key is None:
         log.warning("inbound %s call %s to %s: no queue answers this number", provider, call.call_id, call.to)
         return inbound.unknown_number()
     queue = get_queue(session, key)
     caller = caller_number(call.from_, queue)
-    facts = load_facts(session, queue, caller, now, provider, call.queue_data)
+    facts = load_facts(session, queue, caller, now, adapter, call.queue_data)
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     note_offer(session, queue.id, provider, reply, now)
@@ -138,16 +141,22 @@ def answer_call(session: Session, provider: str, call: InboundCall, now: datetim
 
 
 def gather(
-    session: Session, provider: str, state: inbound.IvrState, result: GatherResult, now: datetime, settings: Settings
+    session: Session,
+    adapter: Telephony,
+    state: inbound.IvrState,
+    result: GatherResult,
+    now: datetime,
+    settings: Settings,
 ) -> VoiceScript:
     """The caller's answer to a gather: the next prompt, or an effect and what follows it."""
     urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
 
     def url_for(next_state: inbound.IvrState) -> str:
         return urls.gather(provider, next_state)
 
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data)
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
@@ -156,15 +165,16 @@ def gather(
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
     if not isinstance(outcome, inbound.Failed):
         note_acceptance(session, provider, after, reply.effect, now)
-    facts = load_facts(session, queue, after.caller, now, provider, result.queue_data)  # seats and callbacks now
+    facts = load_facts(session, queue, after.caller, now, adapter, result.queue_data)  # seats and callbacks now
     return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
 
 
 def dialled(
-    session: Session, provider: str, state: inbound.IvrState, result: DialResult, now: datetime, settings: Settings
+    session: Session, adapter: Telephony, state: inbound.IvrState, result: DialResult, now: datetime, settings: Settings
 ) -> VoiceScript:
     """How ringing the agents for a holding caller went."""
     urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
 
     def url_for(next_state: inbound.IvrState) -> str:
         return urls.gather(provider, next_state)
@@ -179,7 +189,7 @@ def dialled(
     else:
         agent = "missed"
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, provider, result.queue_data)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data)
     reply = inbound.dialled(state, agent, facts, now, url_for)
     note_offer(session, queue.id, provider, reply, now)
     if isinstance(reply.effect, inbound.Resolve):

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from infra.models import LoginThrottle
+from infra.account_models import LoginThrottle
 from scheduler.login_backoff import (
     FORGET_AFTER,
     PER_ADDRESS,

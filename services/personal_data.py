@@ -19,26 +19,11 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from infra.models import (
-    Attempt,
-    AuditEntry,
-    BlockedNumber,
-    Callback,
-    CallbackEvent,
-    IdempotencyRecord,
-    InboundText,
-    InboundTextPart,
-    OutboxEvent,
-    Queue,
-    ShortLink,
-    SimCall,
-    SimCrmEvent,
-    SimText,
-    SmsMessage,
-    SmsOffer,
-    SmsOptOut,
-    WebhookReceipt,
-)
+from infra.account_models import AuditEntry, BlockedNumber
+from infra.event_models import OutboxEvent
+from infra.models import Attempt, Callback, CallbackEvent, IdempotencyRecord, Queue, ShortLink, WebhookReceipt
+from infra.simulator_models import SimCall, SimCrmEvent, SimText
+from infra.text_models import InboundText, InboundTextPart, SmsMessage, SmsOffer, SmsOptOut
 from scheduler.errors import PersonOnCall
 from scheduler.lifecycle import LIVE_STATES, TERMINAL_STATES, State
 from scheduler.retention import (

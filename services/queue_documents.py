@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +34,7 @@ from scheduler.errors import ValidationFailed
 from scheduler.slot_plan import capacity_from_staffing
 from services.queues import QUEUE_KEY
 from services.slot_sync import sync_slots
+from telephony.registry import PROVIDERS
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -101,7 +111,15 @@ class OverrideDoc(BaseModel):
 
 
 OutcomeName = Literal["busy", "no_answer", "machine", "rejected", "failed", "customer_hung_up", "agent_unavailable"]
-Provider = Literal["simulator", "twilio", "vonage"]
+
+
+def _known_provider(name: str) -> str:
+    if name not in PROVIDERS:
+        raise ValueError(f"{name!r} is not a provider; providers: {', '.join(PROVIDERS)}")
+    return name
+
+
+Provider = Annotated[str, AfterValidator(_known_provider)]  # one of telephony/registry.py's
 
 
 class RuleDoc(BaseModel):

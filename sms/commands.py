@@ -60,10 +60,6 @@ for _command, _phrases in (
     for _phrase in _phrases.split("|"):
         PHRASES[_phrase] = _command
 
-# Twilio's default opt-out keywords (PROVIDERS.md): Twilio blocks all later texts to a
-# sender whose whole message is one of these, whatever our webhook then does.
-TWILIO_OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout", "cancel"})
-
 _PICK = re.compile(r"^\s*#?\s*([1-9])\s*[.!)]?\s*$")
 
 
@@ -94,9 +90,3 @@ def parse(text: str) -> ParsedText:
     if command is None:
         return ParsedText(Command.UNKNOWN, keyword=phrase)
     return ParsedText(command, keyword=phrase)
-
-
-def twilio_opted_out(text: str) -> bool:
-    """Whether Twilio's default opt-out handling took this message as an opt-out: the
-    whole body, trimmed, is one of its keywords (case does not matter)."""
-    return text.strip().casefold() in TWILIO_OPT_OUT_KEYWORDS

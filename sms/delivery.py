@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from events import outbox
 from events import types as event_types
 from infra import metrics
-from infra.models import Callback, EarlySmsStatus, SmsMessage
+from infra.models import Callback
+from infra.text_models import EarlySmsStatus, SmsMessage
 from scheduler.reminders import REMINDER_PREFIX
 from telephony.base import SmsStatus
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
-from infra.models import Callback, Queue, SmsMessage, SmsOptOut
+from infra.models import Callback, Queue
 from infra.settings import Settings
+from infra.text_models import SmsMessage, SmsOptOut
 from scheduler.phone import mask_phone
 from sms.delivery import record_sent
 from sms.reminders import release_due

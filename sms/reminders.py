@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from infra.models import Callback, SmsMessage
+from infra.models import Callback
+from infra.text_models import SmsMessage
 from scheduler.dial_window import customer_zone
 from scheduler.lifecycle import LIVE_STATES
 from scheduler.reminders import PlannedReminder, plan, why_not_send

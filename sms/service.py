@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from events import outbox
 from events import types as event_types
-from infra.models import Callback, InboundText, InboundTextPart, Queue, SmsMessage, SmsOffer, SmsOptOut
+from infra.models import Callback, Queue
 from infra.settings import Settings
+from infra.text_models import InboundText, InboundTextPart, SmsMessage, SmsOffer, SmsOptOut
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES, State
 from scheduler.phone import mask_phone, parse_phone
@@ -31,8 +32,8 @@ from services.booking_service import BookingRequest, BookingResult, book, cancel
 from services.links import short_booking_url
 from services.queues import reminder_policy
 from sms import texts
-from sms.commands import Command, ParsedText, parse, twilio_opted_out
-from telephony.base import InboundSms
+from sms.commands import Command, ParsedText, parse
+from telephony.base import InboundSms, Telephony
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def _insert(session: Session, table: Table) -> object:
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
-def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings) -> Outcome:
-    """Store the text once, then act on it and queue the reply."""
+def receive(session: Session, sms: InboundSms, adapter: Telephony, now: datetime, settings: Settings) -> Outcome:
+    """Store the text once, then act on it and queue the reply (``adapter``: the provider
+    it came through, whose opt-out quirks count)."""
     if sms.concat_ref is not None:
         whole = _assemble(session, sms, now)
         if whole is None:
@@ -88,12 +90,12 @@ def receive(session: Session, sms: InboundSms, now: datetime, settings: Settings
         log.warning("text to %s: no queue answers this number", sms.to)
         return Outcome("no_queue", parsed.command.value)
     phone = _e164(sms.from_, queue)
-    if sms.provider == "twilio" and twilio_opted_out(sms.text):
-        # Twilio has already blocked texts to this number (bare CANCEL included): say so here
-        # too, so that the outbox skips them visibly instead of failing with error 21610.
+    if adapter.opted_out_by_provider(sms.text):
+        # The provider has already blocked texts to this number (Twilio's bare CANCEL): say
+        # so here too, so that the outbox skips them visibly instead of failing (21610).
         _opt_out(session, phone, sms.text.strip().casefold(), sms.provider, now)
     _received(session, row, queue, phone, now)
-    reply = _act(session, parsed, phone, queue, sms.provider, now, settings)
+    reply = _act(session, parsed, phone, queue, adapter, now, settings)
     if reply is not None:
         kind, body, callback_id = reply
         row.reply_kind, row.callback_id = kind, callback_id
@@ -129,14 +131,20 @@ def _received(session: Session, row: InboundText, queue: Queue, phone: str, now:
 
 
 def _act(
-    session: Session, parsed: ParsedText, phone: str, queue: Queue, provider: str, now: datetime, settings: Settings
+    session: Session,
+    parsed: ParsedText,
+    phone: str,
+    queue: Queue,
+    adapter: Telephony,
+    now: datetime,
+    settings: Settings,
 ) -> Reply | None:
     language = queue.language
     name = queue.name
     if parsed.command is Command.OPT_OUT:
-        _opt_out(session, phone, parsed.keyword, provider, now)
-        if provider == "twilio":
-            return None  # Twilio confirms the opt-out itself; ours would be refused (21610)
+        _opt_out(session, phone, parsed.keyword, adapter.name, now)
+        if adapter.confirms_opt_out:
+            return None  # the provider confirms it itself; ours would be refused (Twilio: 21610)
         return "opt_out_confirmation", texts.render(texts.OPTED_OUT, language, name=name), None
     if parsed.command is Command.OPT_IN:
         session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))

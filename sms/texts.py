@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from ivr_flows.i18n import N_, Catalogs
+from infra.i18n import N_, Catalogs
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "sms"

@@ -17,17 +17,14 @@ from flask import Blueprint, Response
 
 from app.webhook_verification import WebhookRejected, rejected, verified
 from infra import context, metrics
-from infra.models import InboundText, InboundTextPart, SmsMessage, column_length
+from infra.models import column_length
+from infra.text_models import InboundText, InboundTextPart, SmsMessage
 from sms.delivery import receive_status
 from sms.service import receive
 
 log = logging.getLogger(__name__)
 
 sms_webhooks = Blueprint("sms_webhooks", __name__, url_prefix="/webhooks")
-
-# Twilio runs the TwiML a messaging webhook answers: an empty <Response/> sends nothing.
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
 
 sms_webhooks.register_error_handler(WebhookRejected, rejected)
 sms_webhooks.after_request(metrics.count_webhook)
@@ -53,9 +50,10 @@ def sms_inbound(provider: str) -> Response:
         log.warning("%s inbound text not understood: %s", provider, error)
         raise WebhookRejected(400, "malformed_webhook", str(error)) from None
     with context.db().write() as session:
-        receive(session, sms, context.now(), context.settings())
-    if provider == "twilio":
-        return Response(EMPTY_TWIML, content_type="application/xml")
+        receive(session, sms, adapter, context.now(), context.settings())
+    answer = adapter.sms_webhook_answer()
+    if answer is not None:
+        return Response(answer.body, content_type=answer.content_type)
     return Response(status=204)
 
 

@@ -18,12 +18,17 @@ from telephony.script import VoiceScript
 
 class ProviderError(Exception):
     """A provider call failed. ``permanent`` says retrying cannot help (an invalid or
-    blocked number); otherwise (5xx, timeout, rate limit, connection refused) it may."""
+    blocked number); otherwise (5xx, timeout, rate limit, connection refused) it may.
+    ``uncertain`` says the request may have reached the provider all the same (it timed
+    out after being sent): a dial that may be ringing is neither redialled nor failed over."""
 
-    def __init__(self, message: str, *, permanent: bool = False, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, uncertain: bool = False, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.uncertain = uncertain
         self.code = code
 
 
@@ -286,9 +291,33 @@ class RenderedScript:
     content_type: str
 
 
+# A hold's status URL carries the caller's own call id under this query parameter: a
+# provider whose bridge reports name only the agent's leg (Vonage) reads it from there.
+CALLER_CALL_ID_PARAM = "call_id"
+
+
 @runtime_checkable
 class Telephony(Protocol):
+    """A provider. Besides calls, texts and webhooks, each adapter states its quirks here
+    so that nothing outside telephony/ branches on a provider's name."""
+
     name: str
+    # Where a call is put through when the queue names no agent (the simulator's stand-in
+    # agent); None: a queue on this provider must name its agent_target to be bridged.
+    default_agent_target: str | None
+    # Whether the webhooks' signatures are checked (the credentials to check them are set).
+    verifies_webhooks: bool
+    # Whether the provider answers an opt-out keyword itself (ours would then be refused).
+    confirms_opt_out: bool
+
+    def opted_out_by_provider(self, text: str) -> bool:
+        """Whether the provider itself took this inbound text as an opt-out and blocks
+        every later text to its sender, whatever our webhook answers (Twilio's bare CANCEL)."""
+        ...
+
+    def sms_webhook_answer(self) -> RenderedScript | None:
+        """What an inbound-text webhook answers once handled (None: an empty 204)."""
+        ...
 
     def place_call(self, call: OutboundCall) -> PlacedCall: ...
 

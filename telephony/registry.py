@@ -1,37 +1,62 @@
-"""The providers this installation can use, built once from the settings."""
+"""The providers: one line each in ``PROVIDERS``, and the adapters this installation
+configured, built once from the settings.
+
+A provider is one module (its adapter with its settings, parsing and quirks: see
+telephony/provider_setup.py) and one line here; the simulator is built the same way.
+"""
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+from typing import Final
+
+from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
-from infra.settings import Settings
+from infra.settings import Settings, SettingsError
 from telephony.base import Telephony
-from telephony.simulator import SimulatorTelephony
+from telephony.provider_setup import ProviderSetup
+
+# Provider name (in webhook URLs, queue documents, TELEPHONY_PROVIDER) -> its module.
+PROVIDERS: Final[dict[str, str]] = {
+    "simulator": "telephony.simulator",
+    "twilio": "telephony.twilio_adapter",
+    "vonage": "telephony.vonage_adapter",
+}
+
+# The provider labels metrics may carry: every process that meets a provider (web, worker)
+# imports this module before it counts.
+metrics.name_providers(PROVIDERS)
+
+
+def provider_module(name: str) -> ModuleType:
+    return importlib.import_module(PROVIDERS[name])
 
 
 class Providers:
     def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
-        self.default = settings.telephony_provider
-        simulator = SimulatorTelephony(
-            db, settings.secret_key, clock=clock, latency_seconds=settings.simulator_latency_ms / 1000
-        )
-        self._adapters: dict[str, Telephony] = {"simulator": simulator}
-        if "twilio" in settings.configured_providers:
-            from telephony.twilio_adapter import TwilioTelephony
-
-            assert settings.twilio_account_sid and settings.twilio_auth_token
-            self._adapters["twilio"] = TwilioTelephony(settings.twilio_account_sid, settings.twilio_auth_token)
-        if "vonage" in settings.configured_providers:
-            from telephony.vonage_adapter import VonageTelephony
-
-            assert settings.vonage_application_id and settings.vonage_private_key
-            self._adapters["vonage"] = VonageTelephony(
-                application_id=settings.vonage_application_id,
-                private_key=settings.vonage_private_key,
-                api_key=settings.vonage_api_key or "",
-                api_secret=settings.vonage_api_secret or "",
-                signature_secret=settings.vonage_signature_secret or "",
+        if settings.telephony_provider not in PROVIDERS:
+            raise SettingsError(
+                f"TELEPHONY_PROVIDER={settings.telephony_provider!r} must be one of {', '.join(PROVIDERS)}"
             )
+        unknown = sorted(set(settings.calls_per_second) - set(PROVIDERS))
+        if unknown:
+            raise SettingsError(f"{unknown[0].upper()}_CPS names no provider (known: {', '.join(PROVIDERS)})")
+        self.default = settings.telephony_provider
+        self._settings = settings
+        setup = ProviderSetup(settings, db, clock)
+        self._adapters: dict[str, Telephony] = {}
+        self._pace: dict[str, float] = {}
+        for name in PROVIDERS:
+            module = provider_module(name)
+            adapter: Telephony | None = module.configure(setup)
+            if adapter is not None:
+                assert adapter.name == name, f"{PROVIDERS[name]} builds {adapter.name!r}, listed as {name!r}"
+                self._adapters[name] = adapter
+                self._pace[name] = float(module.CALLS_PER_SECOND)
+        if self.default not in self._adapters:
+            raise SettingsError(f"TELEPHONY_PROVIDER={self.default} needs its credentials (see docs/providers.md)")
 
     def get(self, name: str) -> Telephony:
         try:
@@ -42,9 +67,18 @@ class Providers:
     def __contains__(self, name: str) -> bool:
         return name in self._adapters
 
+    def names(self) -> tuple[str, ...]:
+        """The providers configured here, in the registry's order."""
+        return tuple(name for name in PROVIDERS if name in self._adapters)
+
     def register(self, adapter: Telephony) -> None:
         """Replace or add an adapter (tests put fakes at the HTTP boundary this way)."""
         self._adapters[adapter.name] = adapter
+
+    def calls_per_second(self, name: str, settings: Settings | None = None) -> float:
+        """The pace of calls to ``name``: its ``<NAME>_CPS`` setting, else the provider's own."""
+        chosen = settings or self._settings
+        return chosen.calls_per_second.get(name) or self._pace.get(name, 1.0)
 
     def route(self, primary: str | None, secondary: str | None) -> list[str]:
         """Providers to try for one dial, in order: the queue's primary (or the default),

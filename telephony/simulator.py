@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from infra.db import Database
 from infra.json_input import loads
-from infra.models import SimCall, SimText
+from infra.simulator_models import SimCall, SimText
 from telephony.base import (
     AnsweredBy,
     CallEvent,
@@ -41,6 +41,7 @@ from telephony.base import (
     SmsStatus,
     WebhookRequest,
 )
+from telephony.provider_setup import ProviderSetup
 from telephony.script import Gather, VoiceScript
 
 SIGNATURE_HEADER = "X-Simulator-Signature"
@@ -144,6 +145,9 @@ def _json(request: WebhookRequest) -> dict[str, Any]:
 
 class SimulatorTelephony:
     name = "simulator"
+    default_agent_target: str | None = "sim:agent"  # the simulator's stand-in agent
+    verifies_webhooks = True  # signed with SECRET_KEY
+    confirms_opt_out = False
 
     def __init__(self, db: Database, secret: str, *, clock: Any = None, latency_seconds: float = 0.0) -> None:
         self.db = db
@@ -224,6 +228,12 @@ class SimulatorTelephony:
 
     # --- inbound --------------------------------------------------------------------------
 
+    def opted_out_by_provider(self, text: str) -> bool:
+        return False  # opt-outs are ours to read (sms/commands.py)
+
+    def sms_webhook_answer(self) -> None:
+        return None
+
     def verify(self, request: WebhookRequest) -> None:
         given = _header(request, SIGNATURE_HEADER)
         if not given:
@@ -267,3 +277,15 @@ class SimulatorTelephony:
     def parse_inbound_sms(self, request: WebhookRequest) -> InboundSms:
         text = _parse(_InboundSmsBody, request, "text")
         return InboundSms(self.name, text.message_id, text.from_, text.to, text.text)
+
+
+# --- set-up (telephony/registry.py) -------------------------------------------------------
+
+CALLS_PER_SECOND = 20.0  # SIMULATOR_CPS overrides it
+
+
+def configure(setup: ProviderSetup) -> SimulatorTelephony:
+    """Always there: signed with SECRET_KEY. SIMULATOR_LATENCY_MS makes its API answer
+    slowly (the call is placed, then the answer lags), for tests and benchmarks."""
+    latency_ms = setup.whole_number("SIMULATOR_LATENCY_MS", 0, 0, 60_000)
+    return SimulatorTelephony(setup.db, setup.settings.secret_key, clock=setup.clock, latency_seconds=latency_ms / 1000)

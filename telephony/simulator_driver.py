@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from infra.clock import Clock
 from infra.db import Database
-from infra.models import SimCall, SimText
+from infra.simulator_models import SimCall, SimText
 from telephony.base import CallState
 from telephony.simulator import SIGNATURE_HEADER, sign
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +22,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from scheduler.phone import mask_phone
 from telephony.base import (
-    AnsweredBy,
     CallEvent,
     CallState,
     DialResult,
@@ -33,14 +31,26 @@ from telephony.base import (
     OutboundCall,
     PlacedCall,
     ProviderError,
-    QueueData,
     RenderedScript,
     SentSms,
     SignatureError,
     SmsStatus,
     WebhookRequest,
 )
+from telephony.provider_setup import ProviderSetup
 from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, VoiceScript
+from telephony.twilio_fields import (
+    _answered_by,
+    _aware_utc,
+    _field,
+    _header,
+    _int_or_none,
+    _required,
+    _rfc2822,
+    _sid,
+    parse_queue_data,
+)
+from telephony.twilio_twiml import _add_dial, _add_gather, _add_prompt
 
 if TYPE_CHECKING:
     from telephony.base import Telephony
@@ -50,6 +60,12 @@ PROVIDER: Final = "twilio"
 # The SDK's default HTTP client has no timeout at all: a stalled connection would hang
 # a dialer worker (and its lease) forever.
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
+
+# Twilio's default opt-out keywords (PROVIDERS.md): Twilio blocks all later texts to a
+# sender whose whole message is one of these, whatever our webhook then does.
+OPT_OUT_KEYWORDS: Final = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout", "cancel"})
+
+EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 STATUS_CALLBACK_EVENTS: Final = ("initiated", "ringing", "answered", "completed")
 
@@ -109,7 +125,6 @@ _TERMINAL: Final = frozenset(
     {CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.CANCELED}
 )
 
-_E164: Final = re.compile(r"^\+[1-9]\d{1,14}$")
 _PHONE_IN_TEXT: Final = re.compile(r"\+?\d{7,15}")
 
 
@@ -138,6 +153,9 @@ class _NoEnvironment(dict[str, str]):
 
 class TwilioTelephony:
     name = PROVIDER
+    default_agent_target: str | None = None
+    verifies_webhooks = True  # the auth token, without which Twilio is not configured
+    confirms_opt_out = True  # Twilio answers STOP itself; ours would be refused (21610)
 
     def __init__(self, account_sid: str, auth_token: str, *, http_client: Any = None) -> None:
         self._validator = RequestValidator(auth_token)
@@ -225,6 +243,17 @@ class TwilioTelephony:
         return RenderedScript(str(response.to_xml()), "application/xml")
 
     # --- Webhooks -----------------------------------------------------------------
+
+    # --- quirks -----------------------------------------------------------------
+
+    def opted_out_by_provider(self, text: str) -> bool:
+        """Twilio's default opt-out handling takes the whole body, trimmed and in any case,
+        as an opt-out when it is one of its keywords (a bare CANCEL included) and blocks
+        later texts to the sender whatever our webhook answers (PROVIDERS.md)."""
+        return text.strip().casefold() in OPT_OUT_KEYWORDS
+
+    def sms_webhook_answer(self) -> RenderedScript:
+        return RenderedScript(EMPTY_TWIML, "application/xml")  # TwiML, or Twilio logs error 12300
 
     def verify(self, request: WebhookRequest) -> None:
         signature = _header(request.headers, "X-Twilio-Signature")
@@ -428,7 +457,7 @@ def _provider_error(exc: Exception) -> ProviderError:
         return ProviderError(f"cannot reach Twilio: {type(exc).__name__}", code="connection")
     if isinstance(exc, requests.exceptions.Timeout):
         # The request may have been carried out (a call placed) before the answer was lost.
-        return ProviderError(f"Twilio did not answer in time: {type(exc).__name__}", code="timeout")
+        return ProviderError(f"Twilio did not answer in time: {type(exc).__name__}", uncertain=True, code="timeout")
     if isinstance(exc, requests.exceptions.RequestException | OSError):
         return ProviderError(f"transport failure talking to Twilio: {type(exc).__name__}", code="transport")
     if isinstance(exc, TwilioException):
@@ -455,151 +484,14 @@ def _mask_numbers(text: str) -> str:
     return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(0)), text)
 
 
-# --- TwiML ------------------------------------------------------------------------
+# --- set-up (telephony/registry.py) -------------------------------------------------------
+
+CALLS_PER_SECOND = 1.0  # Twilio's default for a long-code number; TWILIO_CPS overrides it
 
 
-def _add_prompt(parent: Any, action: Say | Play | Pause) -> None:
-    if isinstance(action, Say):
-        parent.say(action.text, language=action.language)
-    elif isinstance(action, Play):
-        parent.play(action.url)
-    else:
-        parent.pause(length=action.seconds)
-
-
-def _add_gather(response: Any, action: Gather) -> None:
-    gather = response.gather(
-        input="dtmf speech" if action.speech else "dtmf",
-        num_digits=action.num_digits,
-        action=action.action_url,
-        method="POST",
-        timeout=action.timeout_seconds,
-        # Without it Twilio skips the action URL when nothing was pressed and runs
-        # the next verb instead; the script promises the action URL hears "nothing".
-        action_on_empty_result=True,
-        language=action.speech_language if action.speech else None,
-    )
-    for prompt in action.prompt:
-        _add_prompt(gather, prompt)
-
-
-def _add_dial(response: Any, action: Connect) -> None:
-    # With an action URL, Twilio asks it what to do when the Dial ends (DialCallStatus,
-    # DialCallSid, DialCallDuration) and runs no verb after the Dial in this script.
-    dial = response.dial(
-        caller_id=action.caller_id,
-        timeout=action.timeout_seconds,
-        action=action.status_url,
-        method="POST" if action.status_url else None,
-    )
-    target = action.target.strip()
-    if target.startswith("queue:"):
-        name = target.removeprefix("queue:").strip()
-        if not name:
-            raise ValueError("Connect target 'queue:' has no queue name")
-        # <Dial><Queue> bridges to the member at the head of that Twilio queue.
-        dial.queue(name)
-    elif target.startswith(("sip:", "sips:")):
-        dial.sip(target)
-    else:
-        number = target.removeprefix("tel:")
-        if not _E164.match(number):
-            raise ValueError(f"Connect target {mask_phone(number)!r} is not +E.164, tel:, sip: or queue:")
-        dial.number(number)
-
-
-# --- Webhook fields ---------------------------------------------------------------
-
-_QUEUE_FIELDS: Final = ("QueuePosition", "QueueTime", "AvgQueueTime", "CurrentQueueSize")
-
-
-def parse_queue_data(form: Mapping[str, str]) -> QueueData | None:
-    """The queue figures Twilio posts to an ``<Enqueue>`` wait URL, when a request carries
-    them; None when it carries none. A figure that is not a whole number is dropped (as if
-    not sent) rather than refusing the call: the wait falls back to our own estimate."""
-    if not any(_field(form, name) is not None for name in _QUEUE_FIELDS):
+def configure(setup: ProviderSetup) -> TwilioTelephony | None:
+    """TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or their _FILE), else not configured."""
+    account_sid, auth_token = setup.secret("TWILIO_ACCOUNT_SID"), setup.secret("TWILIO_AUTH_TOKEN")
+    if not (account_sid and auth_token):
         return None
-
-    def figure(name: str) -> int | None:
-        raw = _field(form, name)
-        try:
-            value = int(raw) if raw is not None else None
-        except ValueError:
-            return None
-        return value if value is not None and value >= 0 else None
-
-    return QueueData(
-        position=figure("QueuePosition"),
-        waited_seconds=figure("QueueTime"),
-        average_wait_seconds=figure("AvgQueueTime"),
-        size=figure("CurrentQueueSize"),
-    )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-def _field(form: Mapping[str, str], name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _required(form: Mapping[str, str], name: str) -> str:
-    value = _field(form, name)
-    if value is None:
-        raise ValueError(f"Twilio webhook without {name}")
-    return value
-
-
-def _int_or_none(raw: object, name: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"Twilio {name} {raw!r} is not a whole number") from None
-
-
-def _rfc2822(raw: str | None) -> datetime | None:
-    """Twilio's ``Timestamp``: RFC 2822 ("Tue, 05 Jan 2027 10:00:00 +0000"), made aware UTC."""
-    if raw is None:
-        return None
-    try:
-        parsed = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"Twilio Timestamp {raw!r} is not an RFC 2822 date") from None
-    return _aware_utc(parsed)
-
-
-def _aware_utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    # "-0000" (and the SDK's own parser, which drops the offset) give a naive value
-    # that is UTC by definition.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _answered_by(raw: object) -> AnsweredBy | None:
-    """human; machine_start, machine_end_beep|silence|other and fax; unknown."""
-    if not raw:
-        return None
-    value = str(raw).strip().lower()
-    if value == "human":
-        return AnsweredBy.HUMAN
-    if value.startswith("machine") or value == "fax":
-        return AnsweredBy.MACHINE
-    return AnsweredBy.UNKNOWN
-
-
-def _sid(value: object) -> str:
-    if not value:
-        raise ProviderError("Twilio answered without a sid", code="unexpected_response")
-    return str(value)
+    return TwilioTelephony(account_sid, auth_token)

@@ -22,15 +22,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app.factory import create_app
+from app.simulator_page import in_process_deliver
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.migrate import upgrade
-from infra.models import Base
+from infra.schema import metadata
 from infra.settings import Settings
 from services.dialer.dialer import Dialer
 from services.queue_documents import import_queue, parse_queue_document
 from telephony.simulator_driver import SimulatorDriver
-from telephony.simulator_page import in_process_deliver
 
 DEMO_QUEUE = Path(__file__).resolve().parent.parent / "app" / "demo_queue.json"
 # Monday 4 January 2027, 10:00 in London (GMT): the demo queue is open.
@@ -119,7 +119,7 @@ def migrated_postgres(postgres_url: str | None) -> str | None:
 
 def _truncate(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from app.protection import check_phone, request_actor, request_api_key, require_admin_key
 from app.request_input import json_body, parse_instant, parse_query_date, parse_query_int
 from infra import context
-from infra.models import Callback, Queue, SmsMessage
+from infra.models import Callback, Queue
+from infra.text_models import SmsMessage
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone

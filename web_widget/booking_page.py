@@ -25,11 +25,12 @@ from babel.dates import format_date, format_datetime
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.error_statuses import http_status
 from app.protection import check_phone
 from app.request_input import parse_instant
 from infra import context
+from infra.i18n import Catalogs
 from infra.models import Callback, Queue
-from ivr_flows.i18n import Catalogs
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
@@ -190,9 +191,9 @@ def _read_link(queue: Queue, token: str) -> tuple[BookingLink | None, str | None
     try:
         link = read_booking_token(context.settings().secret_key, token, context.now())
     except (LinkInvalid, LinkExpired) as error:
-        return None, error.type, error.http_status
+        return None, error.type, http_status(error)
     if link.queue != queue.key:
-        return None, "link_invalid", LinkInvalid.http_status
+        return None, "link_invalid", http_status(LinkInvalid)
     return link, None, 200
 
 
@@ -221,9 +222,9 @@ def _reschedule_page(queue: Queue, link: BookingLink, token: str, form: Form, st
         try:
             callback = link_callback(session, link)
         except LinkInvalid as error:
-            return _page(queue, Form(phone=link.phone), error.http_status, error.type)
+            return _page(queue, Form(phone=link.phone), http_status(error), error.type)
         if is_used(session, link):
-            return _page(queue, Form(phone=link.phone), LinkUsed.http_status, "link_used")
+            return _page(queue, Form(phone=link.phone), http_status(LinkUsed), "link_used")
         if callback.state not in ("requested", "scheduled", "retry_wait"):
             return _page(queue, Form(phone=link.phone), 409, "not_reschedulable")
         current = _when(queue, callback)
@@ -249,11 +250,11 @@ def reschedule_submit(key: str) -> ResponseReturnValue:
             callback = reschedule_with_link(session, link, slot_start, context.now())
             ref = callback.ref
     except (LinkUsed, LinkInvalid) as error:
-        return _page(queue, Form(phone=link.phone), error.http_status, error.type)
+        return _page(queue, Form(phone=link.phone), http_status(error), error.type)
     except DomainError as error:  # the time went meanwhile, or is too soon: say so by the times
         form.errors[FIELD_OF.get(error.type, "when")] = error.type
         form.when = ""
-        return _reschedule_page(queue, link, token, form, error.http_status)
+        return _reschedule_page(queue, link, token, form, http_status(error))
     return redirect(url_for("booking_page.confirmation", key=queue.key, ref=ref, lang=_language(queue)), 303)
 
 
@@ -326,7 +327,7 @@ def submit(key: str) -> ResponseReturnValue:
         form.errors[FIELD_OF.get(error.type, "form")] = error.type
         if error.type in ("slot_full", "too_soon", "slot_not_found"):
             form.when = ""
-        return _page(queue, form, error.http_status)
+        return _page(queue, form, http_status(error))
     return redirect(url_for("booking_page.confirmation", key=queue.key, ref=ref, lang=_language(queue)), 303)
 
 
@@ -397,7 +398,7 @@ def cancel_booking(key: str, ref: str) -> ResponseReturnValue:
         try:
             callback = cancel(session, ref, context.now(), ACTOR, reason="cancelled on the booking page")
         except DomainError as error:  # being dialled or done: say so on its page
-            return _callback_page(queue, callback, error.http_status)
+            return _callback_page(queue, callback, http_status(error))
         return _callback_page(queue, callback)
 
 
@@ -409,4 +410,4 @@ def _not_found(queue: Queue) -> Response:
 def _page_error(error: DomainError) -> ResponseReturnValue:
     """A missing queue or callback on a page is a page with the status, not the API's JSON."""
     html = render_template("book_error.html", _=_translator("en"), lang="en", message=error.message)
-    return html, error.http_status
+    return html, http_status(error)

@@ -10,6 +10,7 @@ from html import escape
 
 from flask import Blueprint, Response, request
 
+from app.error_statuses import http_status
 from infra import context
 from scheduler.errors import LinkExpired, LinkInvalid
 from services.links import follow_short_link
@@ -45,7 +46,7 @@ def follow(code: str) -> Response:
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(message)}</p></html>"
         )
-        return Response(page, status=error.http_status, mimetype="text/html")
+        return Response(page, status=http_status(error), mimetype="text/html")
     response = Response(status=302, headers={"Location": target})
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -133,7 +133,7 @@ def claim_due(db: Database, claimer: Claimer, now: datetime, limit: int) -> list
 
 def budget_now(claimer: Claimer, limit: int, next_at: datetime | None, now: datetime) -> int:
     """How many callbacks a claim takes now, behind the turns ``next_at`` says are held."""
-    cps = claimer.settings.calls_per_second.get(claimer.providers.default, 1.0)
+    cps = claimer.providers.calls_per_second(claimer.providers.default, claimer.settings)
     return claim_budget(limit, claimer.lease, next_at, now, cps)
 
 
@@ -153,6 +153,14 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
         events.append(event | {"callback_id": row.id})
     connection.execute(insert(_CALLBACK_EVENT), events)
     routes = {row.id: claimer.providers.route(row.primary_provider, row.secondary_provider) for row in rows}
+    # Agent-first rings the queue's agent (or the first provider's stand-in agent) first;
+    # with neither, the customer is rung first.
+    agent_targets = {
+        row.id: (row.agent_target or claimer.providers.get(routes[row.id][0]).default_agent_target)
+        if row.dial_mode == "agent_first"
+        else None
+        for row in rows
+    }
     inserted = connection.execute(
         insert(_ATTEMPT).returning(_ATTEMPT.c.callback_id, _ATTEMPT.c.id),
         [
@@ -162,7 +170,7 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
                 "provider": routes[row.id][0],
                 "call_state": "requested",
                 "requested_at": now,
-                "agent_first": row.dial_mode == "agent_first",
+                "agent_first": agent_targets[row.id] is not None,
             }
             for row in rows
         ],
@@ -171,10 +179,12 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
     wanted: dict[str, int] = {}
     for row in rows:
         wanted[routes[row.id][0]] = wanted.get(routes[row.id][0], 0) + 1
-    turns = {provider: reserve(session, claimer.settings, provider, n, now) for provider, n in wanted.items()}
+    turns = {
+        provider: reserve(session, claimer.settings, claimer.providers, provider, n, now)
+        for provider, n in wanted.items()
+    }
     claims = []
     for row in rows:
-        agent_first = row.dial_mode == "agent_first"
         claims.append(
             Claim(
                 callback_id=row.id,
@@ -182,7 +192,7 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
                 phone=row.phone,
                 providers=routes[row.id],
                 caller_id=row.caller_id or claimer.settings.caller_id,
-                agent_target=(row.agent_target or "sim:agent") if agent_first else None,
+                agent_target=agent_targets[row.id],
                 lease_until=lease_until,
                 turn=turns[routes[row.id][0]].pop(0),
                 due_at=row.next_attempt_at,
@@ -192,10 +202,12 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
     return claims
 
 
-def reserve(session: Session, settings: Settings, provider: str, count: int, now: datetime) -> list[datetime]:
+def reserve(
+    session: Session, settings: Settings, providers: Providers, provider: str, count: int, now: datetime
+) -> list[datetime]:
     """Pace calls to the provider's calls-per-second across every worker: one shared row
     holds the next free instant; a batch reserves its turns in one go."""
-    cps = settings.calls_per_second.get(provider, 1.0)
+    cps = providers.calls_per_second(provider, settings)
     row = session.get(DialPacer, provider, with_for_update=True)
     following = row.next_at if row else None
     turns: list[datetime] = []

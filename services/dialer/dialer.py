@@ -97,7 +97,7 @@ class Dialer:
         """Pace calls to the provider's calls-per-second across every worker: one shared
         DB row holds the next free instant; a batch reserves its turns in one go."""
         with self.db.write() as session:
-            return claims.reserve(session, self.settings, provider, count, self.clock.now())
+            return claims.reserve(session, self.settings, self.providers, provider, count, self.clock.now())
 
     def wait_for_turn(self, provider: str) -> None:
         self._sleep_until(self.reserve_turns(provider)[0])
@@ -225,7 +225,7 @@ class Dialer:
                     error.message,
                     extra={"callback": claim.ref, "attempt": claim.attempt_id, "provider": provider},
                 )
-                if error.code == "timeout":
+                if error.uncertain:
                     # The request may have reached the provider and the phone may be ringing:
                     # neither redial nor fail over. Its webhooks (which carry the attempt) or,
                     # failing those, the lease reconciliation settle it.

@@ -22,21 +22,24 @@ from services.links import short_booking_url
 from services.seats import release_seat
 from services.transitions import apply_step
 from sms import texts
-from telephony.base import AnsweredBy, CallState, DialResult, GatherResult
+from telephony.base import AnsweredBy, CallState, DialResult, GatherResult, Telephony
 from telephony.script import VoiceScript
 
 CtxFactory = Callable[[Attempt], callback_script.CallContext]
 
 
-def call_context(settings: Settings, urls: WebhookUrls, provider: str, attempt: Attempt) -> callback_script.CallContext:
+def call_context(
+    settings: Settings, urls: WebhookUrls, adapter: Telephony, attempt: Attempt
+) -> callback_script.CallContext:
     callback = attempt.callback
     queue = callback.queue
+    provider = adapter.name
     return callback_script.CallContext(
         company=settings.company_name if settings.company_name != "our team" else queue.name,
         language=callback.locale or queue.language,
         menu_url=urls.menu(provider, attempt.id),
         dial_url=urls.dial(provider, attempt.id),
-        agent_target=queue.agent_target or "sim:agent",
+        agent_target=queue.agent_target or adapter.default_agent_target,
         caller_id=queue.caller_id or settings.caller_id,
         voicemail_text=queue.voicemail_text,
     )

@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from infra.models import Attempt, SimCall
+from infra.models import Attempt
+from infra.simulator_models import SimCall
 from services import call_inbox
 
 

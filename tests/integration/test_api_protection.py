@@ -125,7 +125,8 @@ def test_a_request_with_an_api_key_is_not_limited_per_address_or_per_number(
     # Without the key: limited (the slot list above was the first request of this minute).
     assert [client.get("/api/v1/queues/support").status_code for _ in range(2)] == [200, 429]
     with app.extensions["db"].read() as session:
-        from infra.models import ApiKey, CallbackEvent
+        from infra.account_models import ApiKey
+        from infra.models import CallbackEvent
 
         actors = set(session.scalars(select(CallbackEvent.actor)))
         assert actors == {"api-key:CRM"}
@@ -139,7 +140,7 @@ def test_a_wrong_or_revoked_key_is_refused_not_treated_as_anonymous(
     key = _key(db, clock)
     assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert client.get("/api/v1/queues/support", headers={"Authorization": f"Bearer {key}x"}).status_code == 401
-    from infra.models import ApiKey
+    from infra.account_models import ApiKey
 
     with db.write() as session:
         session.scalars(select(ApiKey)).one().revoked_at = clock.now()

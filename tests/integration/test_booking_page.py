@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, SmsMessage
+from infra.models import Callback
+from infra.text_models import SmsMessage
 from tests.integration.helpers import book, phone
 
 PAGE = "/book/support"

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, event, func, select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, CallbackEvent, OutboxEvent, Slot
+from infra.event_models import OutboxEvent
+from infra.models import Callback, CallbackEvent, Slot
 from services.booking_service import BookingRequest, book, prepare_booking
 from tests.integration.helpers import book as book_via_api
 from tests.integration.helpers import phone, slots

@@ -20,7 +20,9 @@ import services.call_inbox as call_inbox
 import services.dialer.call_reports as dialer_module
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Callback, CallbackEvent, SimCall, SmsMessage, WebhookReceipt
+from infra.models import Attempt, Callback, CallbackEvent, WebhookReceipt
+from infra.simulator_models import SimCall
+from infra.text_models import SmsMessage
 from services.dialer.dialer import Dialer
 from telephony.base import CallEvent, CallState
 from telephony.simulator import SIGNATURE_HEADER, sign

@@ -12,9 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.factory import create_app
+from infra.account_models import ApiKey
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import ApiKey, EventSubscription, Slot
+from infra.event_models import EventSubscription
+from infra.models import Slot
 from infra.settings import Settings
 from tests.conftest import demo_document
 from tests.integration.helpers import book, slots

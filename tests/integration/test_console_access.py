@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from infra.account_models import ApiKey, AuditEntry, ConsoleUser
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import ApiKey, AuditEntry, ConsoleUser
 from services.accounts import create_user
 
 PASSWORD = "correct horse battery"

@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from infra.account_models import AuditEntry
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import AuditEntry, EventDelivery, EventSubscription
+from infra.event_models import EventDelivery, EventSubscription
 from tests.integration.helpers import book
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 from tests.integration.test_events_api import add_delivery

@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from infra.account_models import LoginThrottle
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import LoginThrottle
 from infra.settings import Settings
 from services.accounts import LoginRefused, LoginThrottled, authenticate, create_user
 from services.login_throttle import forget_old, throttles_for

@@ -8,8 +8,8 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from infra.account_models import AuditEntry
 from infra.db import Database
-from infra.models import AuditEntry
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 

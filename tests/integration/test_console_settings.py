@@ -6,8 +6,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from infra.account_models import AuditEntry
 from infra.db import Database
-from infra.models import AuditEntry
 from tests.integration.helpers import phone
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 

@@ -36,8 +36,9 @@ from app.worker import Worker
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.migrate import upgrade
-from infra.models import Attempt, Callback, SimCall
+from infra.models import Attempt, Callback
 from infra.settings import Settings
+from infra.simulator_models import SimCall
 from scheduler.outage import MAX_DELAY
 from services.queue_documents import import_queue, parse_queue_document
 from tests.conftest import demo_document

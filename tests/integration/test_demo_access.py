@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from app.factory import create_app
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import SimText
 from infra.settings import Settings
+from infra.simulator_models import SimText
 from services.accounts import create_user
 from tests.integration.helpers import book
 

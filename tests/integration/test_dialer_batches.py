@@ -16,7 +16,8 @@ from sqlalchemy import event, func, select, text
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Callback, CallbackEvent, SimCall
+from infra.models import Attempt, Callback, CallbackEvent
+from infra.simulator_models import SimCall
 from services.dialer.dialer import Dialer
 from telephony.base import OutboundCall, PlacedCall
 from telephony.registry import Providers

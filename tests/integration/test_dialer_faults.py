@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Callback, DialPacer, SimCall
+from infra.models import Attempt, Callback, DialPacer
 from infra.settings import Settings
+from infra.simulator_models import SimCall
 from scheduler.dialing import dial_backoff, pace
 from services.dialer.call_reports import record_call_event
 from services.dialer.dialer import Dialer
@@ -162,7 +163,7 @@ def test_a_placed_call_whose_webhooks_were_lost_is_reconciled_from_the_provider(
     dialer.reconcile()  # still ringing at the provider: keep waiting
     assert row(db, ref).state == "dialing"
     with db.write() as session:  # the call ends; its webhook never reaches us
-        from infra.models import SimCall
+        from infra.simulator_models import SimCall
 
         sim = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
         sim.state, sim.sequence = "busy", 5
@@ -266,7 +267,7 @@ def test_the_pacer_is_one_row_shared_by_every_worker(
         dialer.wait_for_turn("simulator")
     with db.read() as session:
         pacer = session.get_one(DialPacer, "simulator")
-    assert pacer.next_at == clock.now() + 3 * timedelta(seconds=1 / settings.calls_per_second["simulator"])
+    assert pacer.next_at == clock.now() + 3 * timedelta(seconds=1 / providers.calls_per_second("simulator"))
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -286,7 +287,7 @@ def test_a_timeout_is_never_redialled_blindly(
     # the lease (and a grace for late webhooks) has run out with no word from the provider.
     make_queue(estimated_wait_seconds=0, primary_provider="twilio", secondary_provider="simulator")
     ref = book(client, 1).get_json()["ref"]
-    flaky.failures = [ProviderError("read timed out", code="timeout")]
+    flaky.failures = [ProviderError("read timed out", uncertain=True, code="timeout")]
     dialer.dispatch()
     assert row(db, ref).state == "dialing"
     assert only_attempt(db).provider == "twilio" and "may have been placed" in (only_attempt(db).error or "")

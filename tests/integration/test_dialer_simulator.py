@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Callback, CallbackEvent, SimText, Slot, SmsMessage
+from infra.models import Attempt, Callback, CallbackEvent, Slot
+from infra.simulator_models import SimText
+from infra.text_models import SmsMessage
 from services.dialer.dialer import Dialer
 from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver

@@ -22,19 +22,21 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.factory import create_app
+from app.simulator_page import in_process_deliver
 from events.demo_receiver import DEMO_SECRET
 from events.outbox import fan_out
 from events.sender import EventSender, claim
 from events.signing import signed_headers
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent, Queue, SimCrmEvent
+from infra.event_models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.models import Callback, Queue
 from infra.settings import Settings
+from infra.simulator_models import SimCrmEvent
 from services.dialer.dialer import Dialer
 from services.queue_documents import import_queue, parse_queue_document
 from services.transitions import apply_step
 from telephony.simulator_driver import SimulatorDriver
-from telephony.simulator_page import in_process_deliver
 from tests.conftest import demo_document
 from tests.integration.event_receiver import Received, Receiver, running_receiver
 from tests.integration.helpers import apply_call_events, book, phone, slots

@@ -37,7 +37,7 @@ from events.sender import EventSender, Job, new_http, post
 from events.targets import TargetPolicy
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import EventSubscription
+from infra.event_models import EventSubscription
 from infra.settings import Settings
 from tests.conftest import _settings
 from tests.integration.helpers import book

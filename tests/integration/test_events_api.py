@@ -11,9 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.factory import create_app
+from infra.account_models import AuditEntry
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import AuditEntry, Callback, DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.event_models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
+from infra.models import Callback
 from infra.settings import Settings
 from services.accounts import new_api_key
 from tests.integration.helpers import book

@@ -11,7 +11,7 @@ where a number is read, huge and negative numbers), and generated ones (Hypothes
 derandomized). Each is sent unsigned and signed as its provider signs (the simulator's
 HMAC, Twilio's X-Twilio-Signature with bodySHA256 for a raw body, Vonage's JWT).
 
-Every answer must be below 500; every 4xx must leave every table (``Base.metadata``) as
+Every answer must be below 500; every 4xx must leave every table (``metadata``) as
 it was, row for row. A 2xx may record what it was sent (a call-progress report into the
 inbox, a text), and becomes the new baseline.
 """
@@ -41,7 +41,8 @@ from werkzeug.wrappers import Request
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Base, Callback
+from infra.models import Attempt, Callback
+from infra.schema import metadata
 from ivr_flows.inbound import IvrState
 from services.dialer.urls import WebhookUrls
 from services.inbound_calls import IvrUrls
@@ -264,12 +265,12 @@ class Fuzz:
     def __init__(self, app: Flask, client: FlaskClient, db: Database) -> None:
         self.app, self.client, self.db = app, client, db
         self.base = app.extensions["settings"].public_base_url
-        self.tables = list(Base.metadata.sorted_tables)
+        self.tables = list(metadata.sorted_tables)
         self.counts = union_all(*(select(literal(t.name), func.count()).select_from(t) for t in self.tables))
         quote = db.engine.dialect.identifier_preparer.quote
         self.updated = {
             name: f"SELECT * FROM {quote(name)} ORDER BY "
-            + ", ".join(quote(c.name) for c in Base.metadata.tables[name].primary_key.columns)
+            + ", ".join(quote(c.name) for c in metadata.tables[name].primary_key.columns)
             for name in UPDATED_IN_PLACE
         }
         self.requests = 0

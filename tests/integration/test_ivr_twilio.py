@@ -15,7 +15,8 @@ from twilio.request_validator import RequestValidator
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, SmsMessage
+from infra.models import Callback
+from infra.text_models import SmsMessage
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, follow_link, slots
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, json_response

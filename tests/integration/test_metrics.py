@@ -235,6 +235,7 @@ def test_a_bearer_token_guards_the_page_when_set(settings: Settings, clock: Fixe
 # prometheus_client is imported, so both sides run in fresh interpreters.
 WORKER_SIDE = """
 from infra import metrics
+from telephony import registry  # noqa: F401  # as a worker does: it names the providers
 metrics.count_crm_delivery("failed")
 metrics.count_attempt_end("simulator", "busy")
 """

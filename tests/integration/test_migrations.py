@@ -9,13 +9,13 @@ from sqlalchemy import inspect
 
 from infra.db import Database
 from infra.migrate import alembic_config
-from infra.models import Base
+from infra.schema import metadata
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []
 
 

@@ -23,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
+from app.error_statuses import http_status
 from app.errors import HTTP_TYPES
 from app.factory import create_app
 from events import api as events_api  # noqa: F401  # its error types, for _code_statuses
@@ -274,7 +275,7 @@ def _code_statuses() -> dict[str, int]:
 
     def walk(cls: type[DomainError]) -> None:
         for sub in cls.__subclasses__():
-            statuses[sub.type] = sub.http_status
+            statuses[sub.type] = http_status(sub)
             walk(sub)
 
     walk(DomainError)

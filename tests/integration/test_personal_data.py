@@ -12,24 +12,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import JSON, String, Text, select
 
+from infra.account_models import AuditEntry, BlockedNumber
 from infra.audit import audit
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import (
-    Attempt,
-    AuditEntry,
-    Base,
-    BlockedNumber,
-    Callback,
-    InboundText,
-    OutboxEvent,
-    Queue,
-    SimCrmEvent,
-    SimText,
-    Slot,
-    SmsMessage,
-    SmsOptOut,
-)
+from infra.event_models import OutboxEvent
+from infra.models import Attempt, Callback, Queue, Slot
+from infra.schema import metadata
+from infra.simulator_models import SimCrmEvent, SimText
+from infra.text_models import InboundText, SmsMessage, SmsOptOut
 from scheduler.retention import phone_digest, phone_forms
 from services.accounts import new_api_key
 from services.booking_service import BookingRequest, book, cancel
@@ -79,7 +70,7 @@ def _mentions(db: Database, forms: list[str]) -> list[tuple[str, str]]:
     """(table, column) of every text or JSON value in the database that mentions a form."""
     found = []
     with db.engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
             for row in connection.execute(select(*columns)) if columns else []:
                 for column, value in zip(columns, row, strict=True):

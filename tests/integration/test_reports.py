@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from sqlalchemy import select
 
+from app.simulator_page import in_process_deliver
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer
@@ -21,7 +22,6 @@ from services.ivr_offers import note_acceptance, note_offer
 from services.transitions import apply_step
 from telephony.script import VoiceScript
 from telephony.simulator_driver import SimulatorDriver
-from telephony.simulator_page import in_process_deliver
 from tests.integration.test_console_access import SignedIn, signed_in, users  # noqa: F401
 
 CALLER, HOLDER = "+447400123456", "+447400123457"

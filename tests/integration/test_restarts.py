@@ -25,8 +25,9 @@ from sqlalchemy import func, select
 
 from infra.clock import FixedClock, SystemClock
 from infra.db import Database
-from infra.models import Callback, CallbackEvent, SimCall
+from infra.models import Callback, CallbackEvent
 from infra.settings import Settings
+from infra.simulator_models import SimCall
 from scheduler.lifecycle import TERMINAL_STATES
 from telephony.simulator_driver import SimulatorDriver, SimulatorError
 from tests.integration.helpers import book, dials, phone, slots

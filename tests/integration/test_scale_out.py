@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, JobRun, Queue, SimCall, Slot
+from infra.models import Callback, JobRun, Queue, Slot
 from infra.settings import Settings
+from infra.simulator_models import SimCall
 from services.accounts import new_api_key
 from tests.integration.helpers import phone
 from tests.integration.test_worker_processes import ALL_DAY, wait_until

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback, InboundText, SimText, Slot, SmsMessage, SmsOptOut
+from infra.models import Callback, Slot
+from infra.simulator_models import SimText
+from infra.text_models import InboundText, SmsMessage, SmsOptOut
 from services.links import read_booking_token
 from sms.encoding import encode_info
 from sms.outbox import send_pending_sms

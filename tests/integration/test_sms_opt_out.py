@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import SimText, SmsMessage, SmsOptOut
+from infra.simulator_models import SimText
+from infra.text_models import SmsMessage, SmsOptOut
 from services.dialer.dialer import Dialer
 from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver

@@ -20,7 +20,8 @@ from twilio.request_validator import RequestValidator
 from vonage import Auth
 
 from infra.db import Database
-from infra.models import Callback, InboundText, SmsMessage, SmsOptOut
+from infra.models import Callback
+from infra.text_models import InboundText, SmsMessage, SmsOptOut
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, phone, slots
 from tests.unit.test_vonage_adapter import API_KEY, SIGNATURE_SECRET, make_adapter

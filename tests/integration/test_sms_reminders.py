@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import SmsMessage
+from infra.text_models import SmsMessage
 from sms.outbox import send_pending_sms
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import book, phone

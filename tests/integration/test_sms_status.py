@@ -21,7 +21,7 @@ from vonage import Auth
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import EarlySmsStatus, SmsMessage
+from infra.text_models import EarlySmsStatus, SmsMessage
 from sms.delivery import forget_early_reports
 from sms.outbox import send_pending_sms
 from telephony.base import SentSms

@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Attempt, Callback, JobRun, SimCall, WorkerHeartbeat
+from infra.models import Attempt, Callback, JobRun, WorkerHeartbeat
 from infra.settings import Settings
+from infra.simulator_models import SimCall
 from tests.integration.helpers import book
 
 ROOT = Path(__file__).resolve().parents[2]

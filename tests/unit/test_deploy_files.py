@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from app.cli import callbacks_cli
+from telephony.registry import PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
@@ -23,8 +24,11 @@ PROCESS_LEVEL = {"WEB_WORKERS", "WEB_THREADS", "WEB_BIND", "PORT", "TZ", "CALLBA
 
 
 def _settings_names() -> set[str]:
-    source = (ROOT / "infra" / "settings.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', source))
+    """What infra/settings.py reads, each provider module's own settings, and <PROVIDER>_CPS."""
+    sources = [ROOT / "infra" / "settings.py"]
+    sources += [ROOT / (module.replace(".", "/") + ".py") for module in PROVIDERS.values()]
+    names = {name for path in sources for name in re.findall(r'"([A-Z][A-Z0-9_]{2,})"', path.read_text("utf-8"))}
+    names |= {f"{provider.upper()}_CPS" for provider in PROVIDERS}
     return names | {f"{name}_FILE" for name in names}
 
 

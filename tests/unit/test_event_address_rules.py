@@ -7,6 +7,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
+from app.error_statuses import http_status
 from events.address_rules import (
     IPAddress,
     address_problem,
@@ -243,7 +244,7 @@ def test_vet_reads_numeric_hosts_itself_and_refuses_internal_answers() -> None:
     assert dns.asked == []  # never looked up: the resolver's answer for them does not matter
     with pytest.raises(TargetNotAllowed) as refused:
         vet("http://internal.example.com/", policy)
-    assert (refused.value.type, refused.value.http_status, refused.value.details["reason"]) == (
+    assert (refused.value.type, http_status(refused.value), refused.value.details["reason"]) == (
         "target_not_allowed",
         422,
         "private",

@@ -30,6 +30,7 @@ LAYERS = {
     "telephony.base": CORE,  # the adapters' interface and the call-script vocabulary:
     "telephony.script": CORE,  # what the pure IVR flows speak
     "infra": INFRA,
+    "infra.i18n": CORE,  # gettext catalogs read from files: pure, and what the core's prompts are said in
     "telephony": ADAPTERS,
     "sms": SERVICES,
     "events": SERVICES,
@@ -40,8 +41,6 @@ LAYERS = {
     "events.api": ENTRY,
     "events.demo_receiver": ENTRY,
     "sms.webhooks": ENTRY,
-    "telephony.webhooks": ENTRY,
-    "telephony.simulator_page": ENTRY,
 }
 
 CHANNELS = {
@@ -49,8 +48,8 @@ CHANNELS = {
     "console": "console",
     "events": "events",
     "sms": "texts",
-    "telephony.webhooks": "voice",
-    "telephony.simulator_page": "voice",
+    "app.voice_webhooks": "voice",
+    "app.simulator_page": "voice",
 }
 
 
@@ -220,3 +219,35 @@ def test_the_rules_catch_what_they_are_for(tmp_path: Path) -> None:
     }
     # Inside a function, and the package app (its __init__ has code) with it; not empty.
     assert import_graph(known)["infra"] == {"app.queues", "app", "empty.rules"}
+    # A provider's family of modules, which only the registry and the family itself import.
+    assert provider_family("telephony.vonage_ncco") == provider_family("telephony.vonage_adapter") == "vonage"
+    assert provider_family("telephony.simulator_driver") == "simulator"
+    assert provider_family("telephony.registry") is None and provider_family("telephony.base") is None
+
+
+def provider_family(module: str) -> str | None:
+    """The provider whose module (or helper module: telephony.vonage_ncco) this is."""
+    from telephony.registry import PROVIDERS
+
+    for name, provider_module in PROVIDERS.items():
+        stem = provider_module.removesuffix("_adapter")
+        if module in (provider_module, stem) or module.startswith(stem + "_"):
+            return name
+    return None
+
+
+# The simulator's demo page drives the simulator's phone (telephony.simulator_driver).
+MAY_USE_A_PROVIDER = {"app.simulator_page": "simulator"}
+
+
+def test_only_the_registry_knows_a_provider_module() -> None:
+    """Provider details stay in the provider's modules: everything else goes through
+    telephony/registry.py and the Telephony interface (docs/providers.md)."""
+    graph = import_graph(modules())
+    found = {
+        (a, b)
+        for a, targets in graph.items()
+        for b in targets
+        if (family := provider_family(b)) and provider_family(a) != family and MAY_USE_A_PROVIDER.get(a) != family
+    }
+    assert not found, "a provider's module imported from outside it:\n" + _show(found)

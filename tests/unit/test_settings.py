@@ -44,7 +44,6 @@ def test_postgres_urls_get_the_psycopg_driver(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("TELEPHONY_PROVIDER", "skype"),
         ("PUBLIC_BASE_URL", "example.com"),
         ("MAX_BODY_BYTES", "lots"),
         ("MAX_BODY_BYTES", "10"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sms.commands import Command, parse, twilio_opted_out
+from sms.commands import Command, parse
 
 
 @pytest.mark.parametrize(
@@ -61,11 +61,3 @@ def test_a_digit_picks_an_offered_time(text: str, choice: int) -> None:
 def test_a_number_that_is_not_one_digit_is_not_a_pick() -> None:
     assert parse("12").command is Command.UNKNOWN
     assert parse("0").command is Command.UNKNOWN
-
-
-def test_twilio_takes_a_bare_cancel_as_an_opt_out_but_not_a_longer_message() -> None:
-    assert twilio_opted_out(" Cancel ")
-    assert twilio_opted_out("STOP")
-    assert not twilio_opted_out("cancel call")
-    assert not twilio_opted_out("cancel please")
-    assert not twilio_opted_out("ОТМЕНА")

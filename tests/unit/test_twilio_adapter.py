@@ -815,3 +815,16 @@ def test_find_call_returns_the_newest_call_to_the_number_after_the_instant() -> 
     assert http.only_request.method == "GET" and "To=" in http.only_request.url
     twilio, _ = adapter(json_response(200, {**page, "calls": [older]}))
     assert twilio.find_call(CUSTOMER, datetime(2027, 1, 4, 10, 0, tzinfo=UTC)) is None
+
+
+def test_twilio_takes_a_bare_cancel_as_an_opt_out_but_not_a_longer_message() -> None:
+    twilio, _ = adapter()
+    assert twilio.opted_out_by_provider(" Cancel ")
+    assert twilio.opted_out_by_provider("STOP")
+    assert not twilio.opted_out_by_provider("cancel call")
+    assert not twilio.opted_out_by_provider("cancel please")
+    assert not twilio.opted_out_by_provider("ОТМЕНА")
+    assert twilio.confirms_opt_out  # so ours is not sent (Twilio refuses it: 21610)
+    answer = twilio.sms_webhook_answer()  # TwiML that sends nothing
+    assert answer.content_type == "application/xml" and ET.fromstring(answer.body).tag == "Response"
+    assert not list(ET.fromstring(answer.body))

@@ -66,11 +66,11 @@ def _attempt_still_stored() -> Iterator[None]:
         raise WebhookRejected(404, "attempt_not_found", "this webhook URL names no attempt") from None
 
 
-def _context_for(provider: str):  # type: ignore[no-untyped-def]
+def _context_for(adapter: Telephony):  # type: ignore[no-untyped-def]
     settings, urls = context.settings(), _urls()
 
     def make(attempt: Attempt) -> CallContext:
-        return call_context(settings, urls, provider, attempt)
+        return call_context(settings, urls, adapter, attempt)
 
     return make
 
@@ -92,7 +92,7 @@ def voice_answer(provider: str, token: str) -> Response:
     with suppress(ValueError):  # Twilio's synchronous AMD puts AnsweredBy on the answer request itself
         answered_by = adapter.parse_call_event(incoming).answered_by
     with _attempt_still_stored(), context.db().write() as session:
-        script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(provider))
+        script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(adapter))
     return _render(adapter, script)
 
 
@@ -123,7 +123,7 @@ def voice_menu(provider: str, token: str, step: int) -> Response:
         raise _malformed(error) from None
     with _attempt_still_stored(), context.db().write() as session:
         script = menu_choice(
-            session, attempt_id, step, result, context.now(), context.settings(), _context_for(provider)
+            session, attempt_id, step, result, context.now(), context.settings(), _context_for(adapter)
         )
     return _render(adapter, script)
 
@@ -137,7 +137,7 @@ def voice_dial(provider: str, token: str) -> Response:
     except ValueError as error:
         raise _malformed(error) from None
     with _attempt_still_stored(), context.db().write() as session:
-        script = dial_result(session, attempt_id, result, context.now(), _context_for(provider))
+        script = dial_result(session, attempt_id, result, context.now(), _context_for(adapter))
     return _render(adapter, script)
 
 
@@ -153,7 +153,7 @@ def voice_inbound(provider: str) -> Response:
     except ValueError as error:
         raise _malformed(error) from None
     with context.db().write() as session:
-        script = inbound_calls.answer_call(session, provider, call, context.now(), context.settings())
+        script = inbound_calls.answer_call(session, adapter, call, context.now(), context.settings())
     return _render(adapter, script)
 
 
@@ -180,7 +180,7 @@ def voice_ivr(provider: str, token: str) -> Response:
     if result.call_id != state.call_id:  # a state is good for the call it was made for only
         raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
     with context.db().write() as session:
-        script = inbound_calls.gather(session, provider, state, result, context.now(), context.settings())
+        script = inbound_calls.gather(session, adapter, state, result, context.now(), context.settings())
     return _render(adapter, script)
 
 
@@ -193,5 +193,5 @@ def _ivr_dialled(provider: str, adapter: Telephony, incoming: WebhookRequest, st
     if result.call_id != state.call_id:
         raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
     with context.db().write() as session:
-        script = inbound_calls.dialled(session, provider, state, result, context.now(), context.settings())
+        script = inbound_calls.dialled(session, adapter, state, result, context.now(), context.settings())
     return _render(adapter, script)

@@ -1,0 +1,197 @@
+"""The inbound flow's vocabulary (ivr_flows/inbound.py): what it knows (the signed state
+of the call, the facts the shell loads), what it asks the shell to do (effects) and what
+it hears back (outcomes), and the reply it gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scheduler.errors import DomainError
+from telephony.base import QueueData
+from telephony.script import VoiceScript
+
+# --- what the flow knows --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IvrState:
+    """Everything the flow remembers between two webhooks of one call. It travels signed
+    in the gather's action URL (see ``encode``/``decode`` in services/inbound_calls.py)."""
+
+    queue: str
+    call_id: str
+    step: str
+    language: str = "en"
+    caller: str | None = None  # the caller id, E.164, when it is a number we could call
+    chosen: str | None = None  # the number to call back, once known
+    entered: str | None = None  # a keyed-in number waiting for "press 1 if that is right"
+    choice: str | None = None  # "asap" | "time" | "link"
+    offered: tuple[int, ...] = ()  # the slot starts just read out, epoch seconds (UTC)
+    page: int = 0
+    tries: int = 0
+    existing_ref: str | None = None  # changing this callback's time instead of booking one
+    held: int = 0  # seconds spent ringing the agents so far
+    booked: int | None = None  # once booked: its slot start (or ASAP due), epoch seconds, for the text
+
+    def to_json(self) -> dict[str, object]:
+        document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
+        for key, value in (
+            ("f", self.caller),
+            ("n", self.chosen),
+            ("e", self.entered),
+            ("k", self.choice),
+            ("r", self.existing_ref),
+        ):
+            if value is not None:
+                document[key] = value
+        if self.offered:
+            document["o"] = list(self.offered)
+        if self.page:
+            document["p"] = self.page
+        if self.tries:
+            document["t"] = self.tries
+        if self.booked is not None:
+            document["b"] = self.booked
+        if self.held:
+            document["h"] = self.held
+        return document
+
+    @classmethod
+    def from_json(cls, document: object) -> IvrState:
+        if not isinstance(document, dict):
+            raise ValueError("an IVR state is a JSON object")
+        offered = document.get("o", [])
+        if not isinstance(offered, list) or not all(isinstance(o, int) for o in offered):
+            raise ValueError("offered slots must be a list of instants")
+        return cls(
+            queue=str(document["q"]),
+            call_id=str(document["c"]),
+            step=str(document["s"]),
+            language=str(document.get("l", "en")),
+            caller=_opt(document.get("f")),
+            chosen=_opt(document.get("n")),
+            entered=_opt(document.get("e")),
+            choice=_opt(document.get("k")),
+            offered=tuple(offered),
+            page=int(document.get("p", 0)),
+            tries=int(document.get("t", 0)),
+            existing_ref=_opt(document.get("r")),
+            booked=int(document["b"]) if "b" in document else None,
+            held=int(document.get("h", 0)),
+        )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class QueueFacts:
+    key: str
+    name: str
+    timezone: str
+    language: str
+    region: str
+    allowed_countries: tuple[str, ...]
+    agent_target: str | None  # None: nobody to put a caller through to (a provider with no target)
+    open_now: bool
+    estimated_wait_seconds: int
+    offer_threshold_seconds: int
+    offer_at_entry: bool
+    offer_repeat_seconds: int = 60
+    average_handle_seconds: int = 300  # with ``agents``: what a provider's queue position is worth
+    agents: int = 1
+    # Recordings to play instead of text-to-speech, by prompt key (RECORDABLE_PROMPTS only).
+    prompt_audio: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExistingCallback:
+    ref: str
+    kind: str  # "asap" | "scheduled"
+    at: datetime  # the slot's start (scheduled) or when it falls due (ASAP)
+
+
+@dataclass(frozen=True)
+class Facts:
+    queue: QueueFacts
+    existing: ExistingCallback | None = None
+    slots: tuple[datetime, ...] = ()  # the next slot starts with seats left, in order
+    queue_data: QueueData | None = None  # the provider's own queue figures, where this webhook has them
+
+
+# --- what the shell does for the flow ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Book:
+    phone: str
+    kind: str  # "asap" | "scheduled"
+    slot_start: datetime | None = None
+    estimated_wait_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    ref: str
+    slot_start: datetime
+
+
+@dataclass(frozen=True)
+class Cancel:
+    ref: str
+
+
+@dataclass(frozen=True)
+class TextLink:
+    phone: str
+    body_template: str  # the SMS text with {link} still to fill
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """The caller reached an agent while their callback was still waiting: close it, so
+    that nobody dials them for what is already done."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
+class TextConfirmation:
+    """The caller pressed 1 for a text confirming their callback: send it, and note
+    their consent to texts on the callback."""
+
+    phone: str
+    body: str
+
+
+Effect = Book | Reschedule | Cancel | TextLink | TextConfirmation | Resolve
+
+
+@dataclass(frozen=True)
+class Booked:
+    """The callback the effect left: booked now, or the one the number already had."""
+
+    kind: str
+    at: datetime  # slot start (scheduled) or due (ASAP)
+    phone: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: DomainError
+
+
+Outcome = Booked | Failed | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    script: VoiceScript
+    state: IvrState | None = None  # the state the script's gather carries, if any
+    effect: Effect | None = None
+
+
+UrlFor = Callable[[IvrState], str]

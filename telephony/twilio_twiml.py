@@ -1,0 +1,65 @@
+"""Rendering the provider-neutral call script as TwiML (Say, Play, Pause, Gather, Dial),
+for twilio_adapter.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from scheduler.phone import mask_phone
+from telephony.script import Connect, Gather, Pause, Play, Say
+
+_E164: Final = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+# --- TwiML ------------------------------------------------------------------------
+
+
+def _add_prompt(parent: Any, action: Say | Play | Pause) -> None:
+    if isinstance(action, Say):
+        parent.say(action.text, language=action.language)
+    elif isinstance(action, Play):
+        parent.play(action.url)
+    else:
+        parent.pause(length=action.seconds)
+
+
+def _add_gather(response: Any, action: Gather) -> None:
+    gather = response.gather(
+        input="dtmf speech" if action.speech else "dtmf",
+        num_digits=action.num_digits,
+        action=action.action_url,
+        method="POST",
+        timeout=action.timeout_seconds,
+        # Without it Twilio skips the action URL when nothing was pressed and runs
+        # the next verb instead; the script promises the action URL hears "nothing".
+        action_on_empty_result=True,
+        language=action.speech_language if action.speech else None,
+    )
+    for prompt in action.prompt:
+        _add_prompt(gather, prompt)
+
+
+def _add_dial(response: Any, action: Connect) -> None:
+    # With an action URL, Twilio asks it what to do when the Dial ends (DialCallStatus,
+    # DialCallSid, DialCallDuration) and runs no verb after the Dial in this script.
+    dial = response.dial(
+        caller_id=action.caller_id,
+        timeout=action.timeout_seconds,
+        action=action.status_url,
+        method="POST" if action.status_url else None,
+    )
+    target = action.target.strip()
+    if target.startswith("queue:"):
+        name = target.removeprefix("queue:").strip()
+        if not name:
+            raise ValueError("Connect target 'queue:' has no queue name")
+        # <Dial><Queue> bridges to the member at the head of that Twilio queue.
+        dial.queue(name)
+    elif target.startswith(("sip:", "sips:")):
+        dial.sip(target)
+    else:
+        number = target.removeprefix("tel:")
+        if not _E164.match(number):
+            raise ValueError(f"Connect target {mask_phone(number)!r} is not +E.164, tel:, sip: or queue:")
+        dial.number(number)
