@@ -40,6 +40,7 @@ HTTP_STATUS: dict[str, int] = {
     "malformed_json": 400,
     "unsupported_media_type": 415,
     "api_key_invalid": 401,
+    "api_key_required": 401,
     "admin_key_required": 403,
     # CRM events (events/)
     "delivery_not_found": 404,

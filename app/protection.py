@@ -92,6 +92,20 @@ def require_admin_key() -> ApiKey:
     return key
 
 
+class ApiKeyRequired(DomainError):
+    """An operation for servers only (an ACD pushing its agent figures), asked without a key."""
+
+    type = "api_key_required"
+
+
+def require_api_key() -> ApiKey:
+    """The request's API key, client or admin; else 401 ``api_key_required``."""
+    key = request_api_key()
+    if key is None:
+        raise ApiKeyRequired("this needs an API key: Authorization: Bearer <key>", {})
+    return key
+
+
 def request_actor(default: str) -> str:
     key = request_api_key()
     return f"api-key:{key.name}" if key is not None else default

@@ -459,6 +459,22 @@ class IvrOffer(Base):
     choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"
 
 
+class AgentFigureReport(Base):
+    """A queue's live agent figures, the latest report of its source (scheduler/agents.py):
+    one row per queue, replaced only by a report measured at the same time or later."""
+
+    __tablename__ = "agent_figures"
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    signed_in: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    average_handle_seconds: Mapped[int] = mapped_column(Integer)
+    longest_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the source measured them
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class WorkerHeartbeat(Base):
     """One row per worker process (``hostname:pid``), upserted by its heartbeat tick:
     ``/readyz`` is ready only while some worker beat recently (app/health.py). Rows of

@@ -81,6 +81,9 @@ class Settings:
     event_targets_allowed: tuple[str, ...] = ()
     # /readyz: the newest worker heartbeat must be younger than this (docs/operations.md).
     worker_heartbeat_max_age_seconds: int = 30
+    # Live agent figures (PUT /api/v1/queues/{key}/agents) older than this count as unknown:
+    # the queue's static staffing is used instead.
+    agent_figures_max_age_seconds: int = 120
     # Where every process (gunicorn's and the worker) keeps its Prometheus samples, so that
     # /metrics on any web process adds them all up. None: each process counts on its own.
     prometheus_multiproc_dir: Path | None = None
@@ -317,6 +320,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         event_targets_allowed=_parse_event_targets(env.get("EVENT_TARGETS_ALLOWED", "")),
         worker_heartbeat_max_age_seconds=parse_int(
             "WORKER_HEARTBEAT_MAX_AGE_SECONDS", env.get("WORKER_HEARTBEAT_MAX_AGE_SECONDS", "30"), 10, 3600
+        ),
+        agent_figures_max_age_seconds=parse_int(
+            "AGENT_FIGURES_MAX_AGE_SECONDS", env.get("AGENT_FIGURES_MAX_AGE_SECONDS", "120"), 10, 86_400
         ),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
         metrics_bearer_token=read_setting(env, "METRICS_BEARER_TOKEN") or None,

@@ -21,11 +21,13 @@ from infra.models import Callback, Queue
 from infra.settings import Settings
 from infra.text_models import SmsMessage
 from ivr_flows import inbound
+from scheduler.agents import callers_ahead
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.wait import estimated_wait_seconds
+from services.agent_figures import queue_staffing
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
 from services.ivr_offers import note_acceptance, note_offer
@@ -86,8 +88,10 @@ def load_facts(
     phone: str | None,
     now: datetime,
     adapter: Telephony,
-    queue_data: QueueData | None = None,
+    queue_data: QueueData | None,
+    agent_figures_max_age: timedelta,
 ) -> inbound.Facts:
+    staff = queue_staffing(session, queue, now, agent_figures_max_age)
     queue_facts = inbound.QueueFacts(
         key=queue.key,
         name=queue.name,
@@ -98,14 +102,16 @@ def load_facts(
         # The provider's stand-in agent (the simulator's) when the queue names none.
         agent_target=queue.agent_target or adapter.default_agent_target,
         open_now=is_open(queue_calendar(queue), now),
+        # The live agent figures when fresh (PUT /api/v1/queues/{key}/agents), else the
+        # queue's static staffing: callers a free agent takes at once wait for nobody.
         estimated_wait_seconds=estimated_wait_seconds(
-            queue.callers_waiting, queue.average_handle_seconds, queue.agents
+            callers_ahead(queue.callers_waiting, staff), staff.average_handle_seconds, staff.agents
         ),
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         offer_repeat_seconds=queue.offer_repeat_seconds,
-        average_handle_seconds=queue.average_handle_seconds,
-        agents=queue.agents,
+        average_handle_seconds=staff.average_handle_seconds,
+        agents=staff.agents,
         prompt_audio=dict(queue.prompt_audio or {}),
     )
     existing = None
@@ -115,6 +121,10 @@ def load_facts(
             existing = inbound.ExistingCallback(callback.ref, callback.kind, _when(callback, now))
     slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
     return inbound.Facts(queue_facts, existing, slots, queue_data)
+
+
+def _max_age(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.agent_figures_max_age_seconds)
 
 
 def _when(callback: Callback, now: datetime) -> datetime:
@@ -133,7 +143,7 @@ def answer_call(
         return inbound.unknown_number()
     queue = get_queue(session, key)
     caller = caller_number(call.from_, queue)
-    facts = load_facts(session, queue, caller, now, adapter, call.queue_data)
+    facts = load_facts(session, queue, caller, now, adapter, call.queue_data, _max_age(settings))
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     note_offer(session, queue.id, provider, reply, now)
@@ -156,7 +166,7 @@ def gather(
         return urls.gather(provider, next_state)
 
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
@@ -165,7 +175,9 @@ def gather(
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
     if not isinstance(outcome, inbound.Failed):
         note_acceptance(session, provider, after, reply.effect, now)
-    facts = load_facts(session, queue, after.caller, now, adapter, result.queue_data)  # seats and callbacks now
+    facts = load_facts(
+        session, queue, after.caller, now, adapter, result.queue_data, _max_age(settings)
+    )  # seats and callbacks now
     return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
 
 
@@ -189,7 +201,7 @@ def dialled(
     else:
         agent = "missed"
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
     reply = inbound.dialled(state, agent, facts, now, url_for)
     note_offer(session, queue.id, provider, reply, now)
     if isinstance(reply.effect, inbound.Resolve):

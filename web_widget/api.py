@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,14 +13,16 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.protection import check_phone, request_actor, request_api_key, require_admin_key
+from app.protection import check_phone, request_actor, request_api_key, require_admin_key, require_api_key
 from app.request_input import json_body, parse_instant, parse_query_date, parse_query_int
 from infra import context
 from infra.models import Callback, Queue
 from infra.text_models import SmsMessage
+from scheduler.agents import AgentFigures, staffing
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
+from services import agent_figures
 from services.availability import bookable_rows_of_days
 from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from services.idempotency import run_once
@@ -28,7 +30,7 @@ from services.links import BookingLink, is_used, link_callback, read_booking_tok
 from services.personal_data import erase_person, export_person
 from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
-from web_widget.schemas import CreateCallback, Reschedule, validate
+from web_widget.schemas import AgentFiguresBody, CreateCallback, Reschedule, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -99,6 +101,65 @@ def show_queue(key: str) -> Response:
                 "widget": public_widget_settings(queue),
             }
         )
+
+
+def agent_figures_json(queue: Queue, figures: AgentFigures | None, now: datetime) -> dict[str, Any]:
+    max_age = timedelta(seconds=context.settings().agent_figures_max_age_seconds)
+    used = staffing(
+        figures, now, max_age, static_agents=queue.agents, static_average_handle_seconds=queue.average_handle_seconds
+    )
+    zone = ZoneInfo(queue.timezone)
+    return {
+        "queue": queue.key,
+        "live": used.live,
+        "reported": None
+        if figures is None
+        else {
+            "signed_in": figures.signed_in,
+            "available": figures.available,
+            "average_handle_seconds": figures.average_handle_seconds,
+            "longest_wait_seconds": figures.longest_wait_seconds,
+            "at": _iso(figures.reported_at, zone),
+            "source": figures.source,
+        },
+        "max_age_seconds": int(max_age.total_seconds()),
+        "static": {"agents": queue.agents, "average_handle_seconds": queue.average_handle_seconds},
+        "used": {
+            "agents": used.agents,
+            "available": used.available,
+            "average_handle_seconds": used.average_handle_seconds,
+        },
+    }
+
+
+@api.put("/queues/<key>/agents")
+def put_agent_figures(key: str) -> Response:
+    """A queue's live agent figures, pushed by an ACD or WFM tool (any API key)."""
+    require_api_key()
+    body = validate(AgentFiguresBody, json_body(request))
+    now = context.now()
+    figures = AgentFigures(
+        signed_in=body.signed_in,
+        available=body.available,
+        average_handle_seconds=body.average_handle_seconds,
+        longest_wait_seconds=body.longest_wait_seconds,
+        reported_at=parse_instant(body.at) if body.at is not None else now,
+        source="push",
+    )
+    with context.db().write() as session:
+        queue = get_queue(session, key)
+        stored = agent_figures.report(session, queue, figures, now)
+        return jsonify(agent_figures_json(queue, stored, now))
+
+
+@api.get("/queues/<key>/agents")
+def show_agent_figures(key: str) -> Response:
+    """The figures last reported, whether they are fresh enough to use, and what is used."""
+    require_api_key()
+    now = context.now()
+    with context.db().read() as session:
+        queue = get_queue(session, key)
+        return jsonify(agent_figures_json(queue, agent_figures.latest(session, queue), now))
 
 
 def public_widget_settings(queue: Queue) -> dict[str, Any]:

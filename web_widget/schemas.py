@@ -99,3 +99,22 @@ class Reschedule(BaseModel):
     def _instant(cls, value: str) -> str:
         parse_instant(value)
         return value
+
+
+class AgentFiguresBody(BaseModel):
+    """PUT /api/v1/queues/{key}/agents: a queue's live agents, as an ACD or WFM tool sees them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    signed_in: Annotated[int, Field(ge=0, le=100_000)]
+    available: Annotated[int, Field(ge=0, le=100_000)]
+    average_handle_seconds: Annotated[int, Field(ge=1, le=86_400)]
+    longest_wait_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    at: str | None = None  # when they were measured (ISO 8601 with offset); the time of the request when absent
+
+    @field_validator("at")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_instant(value)
+        return value

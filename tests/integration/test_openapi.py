@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -658,6 +658,8 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("get", SUPPORT, {}),
         ("get", f"{SUPPORT}/slots", {}),
+        ("put", f"{SUPPORT}/agents", {"json": {"signed_in": 3, "available": 1, "average_handle_seconds": 300}}),
+        ("get", f"{SUPPORT}/agents", {}),
         ("post", "/api/v1/callbacks", {"json": ASAP}),
         ("get", "/api/v1/callbacks/ZZZZZZZZZZ", {}),
         ("delete", "/api/v1/callbacks/ZZZZZZZZZZ", {}),
@@ -1055,3 +1057,40 @@ def test_people_answers_match_the_document(
     assert after["callbacks"] == []
     contract.assert_exercised("/api/v1/people/{phone}", "get")
     contract.assert_exercised("/api/v1/people/{phone}", "delete")
+
+
+def test_agent_figures_answers_match_the_document(
+    contract: Contract, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    from services.accounts import new_api_key
+
+    with db.write() as session:
+        client_key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
+    key = {"Authorization": f"Bearer {client_key}"}
+    url = f"{SUPPORT}/agents"
+    now = clock.now()
+    body = {"signed_in": 8, "available": 2, "average_handle_seconds": 360, "longest_wait_seconds": 95}
+    assert_error(*contract.call("put", url, json=body), 401, "api_key_required")
+    assert_error(*contract.call("get", url), 401, "api_key_required")
+    _, before = contract.call("get", url, headers=key)
+    assert (before["live"], before["reported"], before["used"]["available"]) == (False, None, None)
+    response, stored = contract.call("put", url, json={**body, "at": now.isoformat()}, headers=key)
+    assert response.status_code == 200 and stored["live"]
+    assert stored["used"] == {"agents": 8, "available": 2, "average_handle_seconds": 360}
+    late = {**body, "signed_in": 1, "available": 0, "at": (now - timedelta(minutes=1)).isoformat()}
+    _, unchanged = contract.call("put", url, json=late, headers=key)
+    assert unchanged["reported"]["signed_in"] == 8  # an older report changes nothing
+    assert_error(*contract.call("put", url, json={**body, "available": 9}, headers=key), 422, "validation_error")
+    assert_error(*contract.call("put", url, json={**body, "extra": 1}, headers=key), 422, "validation_error")
+    assert_error(*contract.call("put", f"{SUPPORT}x/agents", json=body, headers=key), 404, "queue_not_found")
+    assert_error(*contract.call("get", f"{SUPPORT}x/agents", headers=key), 404, "queue_not_found")
+    bad = {"headers": key}
+    assert_error(*contract.call("put", url, data="[", content_type="application/json", **bad), 400, "malformed_json")
+    assert_error(*contract.call("put", url, data="{}", content_type="text/plain", **bad), 415, "unsupported_media_type")
+    assert_error(*contract.call("put", url, json={"pad": "x" * 70_000}, **bad), 413, "payload_too_large")
+    clock.advance(minutes=3)  # older than AGENT_FIGURES_MAX_AGE_SECONDS: unknown, static staffing again
+    _, stale = contract.call("get", url, headers=key)
+    assert not stale["live"] and stale["used"]["available"] is None
+    assert stale["used"]["agents"] == stale["static"]["agents"]
+    contract.assert_exercised("/api/v1/queues/{key}/agents", "put")
+    contract.assert_exercised("/api/v1/queues/{key}/agents", "get")

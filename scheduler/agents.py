@@ -1,0 +1,83 @@
+"""Live agent figures: how many agents are signed in and available now, their average
+handle time and the longest-waiting contact, as an ACD, a WFM tool or the provider reports
+them. Pure: the figures and ``now`` are arguments.
+
+A report older than ``max_age`` (or stamped ahead of ``now`` by more than the clock skew)
+counts as unknown, and the queue falls back to its static staffing (``agents`` and
+``average_handle_seconds`` in its document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.errors import ValidationFailed
+
+CLOCK_SKEW = timedelta(seconds=30)  # a report's time may run this far ahead of ours
+MAX_AGENTS = 100_000
+MAX_SECONDS = 86_400
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    signed_in: int
+    available: int
+    average_handle_seconds: int
+    longest_wait_seconds: int | None
+    reported_at: datetime  # when the source measured them
+    source: str  # "push" (PUT /api/v1/queues/{key}/agents)
+
+    def __post_init__(self) -> None:
+        problems: dict[str, str] = {}
+        if not 0 <= self.signed_in <= MAX_AGENTS:
+            problems["signed_in"] = f"must be 0 … {MAX_AGENTS}"
+        if not 0 <= self.available <= self.signed_in:
+            problems["available"] = "must be 0 … signed_in (an available agent is signed in)"
+        if not 1 <= self.average_handle_seconds <= MAX_SECONDS:
+            problems["average_handle_seconds"] = f"must be 1 … {MAX_SECONDS}"
+        if self.longest_wait_seconds is not None and not 0 <= self.longest_wait_seconds <= MAX_SECONDS:
+            problems["longest_wait_seconds"] = f"must be 0 … {MAX_SECONDS} or null"
+        if self.reported_at.tzinfo is None:
+            problems["at"] = "needs a time zone"
+        if problems:
+            raise ValidationFailed("the agent figures do not add up", problems)
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """What the wait estimate uses: the live figures when fresh, else the static ones."""
+
+    agents: int  # agents answering the queue
+    available: int | None  # free now (None: not known, static staffing)
+    average_handle_seconds: int
+    live: bool
+
+
+def is_fresh(figures: AgentFigures, now: datetime, max_age: timedelta) -> bool:
+    return now - max_age <= figures.reported_at <= now + CLOCK_SKEW
+
+
+def newer(candidate: AgentFigures, stored: AgentFigures | None) -> bool:
+    """Whether a report replaces the stored one: reports may arrive out of order."""
+    return stored is None or candidate.reported_at >= stored.reported_at
+
+
+def staffing(
+    figures: AgentFigures | None,
+    now: datetime,
+    max_age: timedelta,
+    *,
+    static_agents: int,
+    static_average_handle_seconds: int,
+) -> Staffing:
+    if figures is not None and is_fresh(figures, now, max_age):
+        return Staffing(figures.signed_in, figures.available, figures.average_handle_seconds, live=True)
+    return Staffing(static_agents, None, static_average_handle_seconds, live=False)
+
+
+def callers_ahead(callers_waiting: int, staffing: Staffing) -> int:
+    """The callers a new caller waits behind: those not already taken by a free agent."""
+    if staffing.available is None:
+        return callers_waiting
+    return max(callers_waiting - staffing.available, 0)

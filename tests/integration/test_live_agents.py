@@ -1,0 +1,48 @@
+"""Live agent figures (PUT /api/v1/queues/{key}/agents) drive what an inbound caller is
+told: the wait they hear and whether a callback is offered, until the figures grow too
+old and the queue's static staffing counts again. Pushed through the real API with a
+client key, read by the IVR's webhook: two requests, as two web processes would."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from infra.clock import FixedClock
+from infra.db import Database
+from services.accounts import new_api_key
+from telephony.simulator_driver import SimulatorDriver
+from tests.integration.test_ivr_simulator import CALLER, QUEUE_NUMBER, heard, inbound_url
+
+
+def push(client: FlaskClient, key: str, **figures: int) -> dict[str, object]:
+    response = client.put("/api/v1/queues/support/agents", json=figures, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def test_the_wait_a_caller_hears_follows_the_live_agents(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    make_queue,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue()  # 4 callers waiting, 2 agents of 4 minutes each: 8 minutes, over the 60 s threshold
+    with db.write() as session:
+        key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
+    static = heard(phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app)))
+    assert "about 8 minutes" in static and "press star" in static
+
+    push(client, key, signed_in=1, available=0, average_handle_seconds=600)  # one agent, 10 minutes a call
+    slow = heard(phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app)))
+    assert "about 40 minutes" in slow and "press star" in slow
+
+    push(client, key, signed_in=6, available=4, average_handle_seconds=240)  # free agents take all 4 at once
+    fast = heard(phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app)))
+    assert "press star" not in fast  # no wait: no offer, the caller is put through
+
+    clock.advance(seconds=app.extensions["settings"].agent_figures_max_age_seconds + 1)
+    again = heard(phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app)))
+    assert "about 8 minutes" in again  # the report is too old: static staffing again
