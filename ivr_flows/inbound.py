@@ -78,7 +78,7 @@ PROMPTS: dict[str, str] = {
     "kept": N_("Your callback stays booked. Thank you, goodbye."),
     "cancelled_hold": N_("Your callback is cancelled."),
     # TRANSLATORS: {wait} completes the sentence, e.g. "in about 5 minutes".
-    "wait": N_("Your expected wait is {wait}."),
+    "wait": N_("An agent should be with you {wait}."),
     "offer": N_(
         "To be called back as soon as possible, keeping your place, press 1. To choose a time for a callback,"
         " press 2. To get a text with a link to choose a time, press 3. To keep holding, press star."

@@ -390,7 +390,7 @@ def queue_booking_confirmation(session: Session, callback: Callback, now: dateti
     if callback.kind == "asap" and callback.next_attempt_at is not None:
         minutes = max(1, math.ceil((callback.next_attempt_at - now).total_seconds() / 60))
         number = from_number or "-"
-        body = texts.render(texts.ASAP_BOOKED, language, name=name, minutes=str(minutes), number=number)
+        body = texts.render_count(texts.ASAP_BOOKED, minutes, language, name=name, minutes=str(minutes), number=number)
     else:
         body = texts.render(texts.BOOKED, language, name=name, when=_when(callback))
     session.add(

@@ -89,7 +89,7 @@ def test_offered_a_callback_the_caller_chooses_one_of_three_real_times(
     call = TwilioCall(app, client)
     greeting = call.dial()
     assert "Thank you for calling Support." in said(greeting)
-    assert "Your expected wait is in about 8 minutes." in said(greeting)  # 4 callers × 240 s ÷ 2 agents
+    assert "An agent should be with you in about 8 minutes." in said(greeting)  # 4 callers × 240 s ÷ 2 agents
     gather = greeting.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1" and gather.get("method") == "POST"
     assert all(say.get("language") == "en-GB" for say in greeting.iter("Say"))
@@ -545,7 +545,7 @@ def test_the_wait_and_the_offer_follow_twilios_queue_figures_when_they_come(
     queued = {"QueuePosition": "4", "QueueTime": "12", "AvgQueueTime": "1200", "CurrentQueueSize": "6"}
     form = {**call.fields(), "CallStatus": "ringing", "Direction": "inbound", **queued}
     greeting = call._twiml(call.post(f"{call.base}/webhooks/twilio/voice/inbound", form))
-    assert "Your expected wait is in about 20 minutes." in said(greeting)
+    assert "An agent should be with you in about 20 minutes." in said(greeting)
     assert greeting.find("Gather") is not None and greeting.find("Dial") is None
     # Signed like every webhook: the same figures with a wrong signature change nothing.
     forged = call.post(f"{call.base}/webhooks/twilio/voice/inbound", form, token="not-the-token")
@@ -571,7 +571,7 @@ def test_a_caller_who_waited_in_twilios_queue_rings_only_what_is_left_of_the_thr
     assert dial is not None and dial.get("timeout") == "30"
     busy = {**call.fields(), "DialCallStatus": "busy", "AvgQueueTime": "600"}
     again = call._twiml(call.post(dial.get("action", ""), busy))
-    assert "Your expected wait is in about 10 minutes." in said(again) and again.find("Gather") is not None
+    assert "An agent should be with you in about 10 minutes." in said(again) and again.find("Gather") is not None
 
 
 def test_a_queues_recorded_prompts_are_played_and_the_rest_spoken(
@@ -589,4 +589,4 @@ def test_a_queues_recorded_prompts_are_played_and_the_rest_spoken(
     assert [child.tag for child in gather] == ["Play", "Say", "Say"]
     assert gather.findtext("Play") == welcome
     assert "Thank you for calling" not in said(greeting)  # the recording says it
-    assert "Your expected wait is in about 8 minutes." in said(greeting)
+    assert "An agent should be with you in about 8 minutes." in said(greeting)

@@ -176,8 +176,9 @@ def test_an_asap_callback_is_confirmed_with_the_wait_and_the_number_we_call_from
     [confirmation] = texts(client, callback["ref"])
     due = datetime.fromisoformat(callback["due_at"])
     minutes = max(1, -(-int((due - clock.now()).total_seconds()) // 60))
+    unit = "minute" if minutes == 1 else "minutes"  # the plural form: never "1 minutes"
     assert confirmation["body"] == (
-        f"Support will call you in about {minutes} minutes from +441632960000. Reply CANCEL CALL to cancel."
+        f"Support will call you in about {minutes} {unit} from +441632960000. Reply CANCEL CALL to cancel."
     )
 
 

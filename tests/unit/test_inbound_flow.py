@@ -81,7 +81,7 @@ def test_the_state_survives_its_json_form() -> None:
 
 def test_a_long_wait_is_announced_and_the_offer_made() -> None:
     reply = start()
-    assert "Your expected wait is in about 8 minutes." in heard(reply)
+    assert "An agent should be with you in about 8 minutes." in heard(reply)
     assert reply.state is not None and reply.state.step == "offer"
     gather = reply.script.actions[-1]
     assert isinstance(gather, Gather) and gather.action_url == "https://example.test/ivr/offer"
@@ -225,7 +225,7 @@ def test_the_providers_average_wait_replaces_our_estimate_in_the_offer_and_the_a
     data = QueueData(position=3, waited_seconds=5, average_wait_seconds=1200, size=7)
     reply = start(estimated_wait_seconds=30, queue_data=data)  # ours alone would put them through
     assert reply.state is not None and reply.state.step == "offer"
-    assert "Your expected wait is in about 20 minutes." in heard(reply)
+    assert "An agent should be with you in about 20 minutes." in heard(reply)
     asap = press(press(reply, "1", queue_data=data), "1", queue_data=data)
     assert asap.effect == inbound.Book("+447400123456", "asap", estimated_wait_seconds=1200)
 
@@ -233,7 +233,7 @@ def test_the_providers_average_wait_replaces_our_estimate_in_the_offer_and_the_a
 def test_a_provider_position_counts_our_handle_time_shared_among_agents() -> None:
     data = QueueData(position=5)
     reply = start(estimated_wait_seconds=30, average_handle_seconds=240, agents=2, queue_data=data)
-    assert "Your expected wait is in about 10 minutes." in heard(reply)  # 5 × 240 s ÷ 2
+    assert "An agent should be with you in about 10 minutes." in heard(reply)  # 5 × 240 s ÷ 2
     short = start(estimated_wait_seconds=900, average_handle_seconds=10, agents=1, queue_data=QueueData(position=1))
     assert isinstance(short.script.actions[-1], Connect)  # the provider says it is short: put through
 
@@ -248,7 +248,7 @@ def test_time_already_waited_in_the_providers_queue_counts_towards_the_threshold
 
 def test_a_missed_hold_reoffers_with_the_providers_wait() -> None:
     again = inbound.dialled(holding(), "missed", facts(queue_data=QueueData(average_wait_seconds=300)), NOW, url_for)
-    assert "Your expected wait is in about 5 minutes." in heard(again)
+    assert "An agent should be with you in about 5 minutes." in heard(again)
 
 
 def test_a_number_may_be_said_instead_of_keyed_and_keys_still_work() -> None:
@@ -281,7 +281,7 @@ def test_a_recorded_prompt_is_played_and_the_rest_is_spoken() -> None:
     assert isinstance(gather, Gather)
     welcome, wait, offer = gather.prompt
     assert welcome == Play(WELCOME, text="Thank you for calling Support.")
-    assert wait == Say("Your expected wait is in about 8 minutes.", "en-GB")
+    assert wait == Say("An agent should be with you in about 8 minutes.", "en-GB")
     assert isinstance(offer, Play) and offer.url == OFFER
     assert offer.text.startswith("To be called back as soon as possible")
     times = press(press(reply, "2", prompt_audio=audio), "1", prompt_audio=audio)
@@ -293,3 +293,18 @@ def test_every_recordable_prompt_is_said_the_same_on_every_call() -> None:
     assert not {"wait", "slot_choice", "booked", "confirm_number", "existing", "link_sms", "unknown_number"} & (
         inbound.RECORDABLE_PROMPTS
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (40, "An agent should be with you in about 1 minute."),  # not "1 minutes"
+        (60, "An agent should be with you in about 1 minute."),
+        (61, "An agent should be with you in about 2 minutes."),
+    ],
+)
+def test_the_wait_is_said_with_the_right_plural(seconds: int, said: str) -> None:
+    reply = inbound.answer(
+        "CA1", "+447400123456", facts(estimated_wait_seconds=seconds, offer_threshold_seconds=0), NOW, url_for
+    )
+    assert said in heard(reply)

@@ -19,8 +19,17 @@ LANGUAGES = ("en", "ru", "fr")
 WHEN = datetime(2027, 1, 6, 14, 45, tzinfo=UTC)
 
 
-def _fields(template: str) -> set[str]:
-    return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+def _fields(template: str | tuple[str, ...]) -> set[str]:
+    """The placeholders of a text (of each form of a text that says a count)."""
+    forms = (template,) if isinstance(template, str) else template
+    return {name for form in forms for _t, name, _spec, _conv in string.Formatter().parse(form) if name is not None}
+
+
+def _render(message: str | tuple[str, str], language: str, values: dict[str, str], count: int = 25) -> str:
+    used = {k: v for k, v in values.items() if k in _fields(message)}
+    if isinstance(message, tuple):
+        return texts.render_count(message, count, language, **used)
+    return texts.render(message, language, **used)
 
 
 @pytest.mark.parametrize("language", ["ru", "fr"])
@@ -30,7 +39,7 @@ def test_every_text_is_translated_with_the_same_placeholders(language: str) -> N
     translated = {m.id: m.string for m in catalog if m.id and not m.fuzzy}
     assert set(translated) == set(texts.ALL_TEXTS)
     for msgid, msgstr in translated.items():
-        assert msgstr and _fields(msgstr) == _fields(msgid), msgid
+        assert msgstr and all(msgstr) and _fields(msgstr) == _fields(msgid), msgid
 
 
 # Texts carry the short link (services/links.py: short_booking_url), never the ~150-character
@@ -57,8 +66,28 @@ def test_every_reply_fits_in_two_segments(language: str, message: str) -> None:
         "minutes": "25",
         "number": "+441632960000",
     }
-    body = texts.render(message, language, **{k: v for k, v in values.items() if k in _fields(message)})
-    assert encode_info(body).segments <= MAX_REPLY_SEGMENTS, (body, encode_info(body))
+    for count in (1, 2, 5, 25):
+        body = _render(message, language, {**values, "minutes": str(count)}, count)
+        assert encode_info(body).segments <= MAX_REPLY_SEGMENTS, (body, encode_info(body))
+
+
+@pytest.mark.parametrize(
+    ("language", "count", "said"),
+    [
+        ("en", 1, "in about 1 minute from"),
+        ("en", 2, "in about 2 minutes from"),
+        ("ru", 1, "через 1 минуту с"),
+        ("ru", 3, "через 3 минуты с"),
+        ("ru", 5, "через 5 минут с"),
+        ("ru", 21, "через 21 минуту с"),
+        ("ru", 12, "через 12 минут с"),
+        ("fr", 1, "dans environ 1 minute depuis"),
+        ("fr", 2, "dans environ 2 minutes depuis"),
+    ],
+)
+def test_a_text_that_says_a_count_takes_the_language_s_plural_form(language: str, count: int, said: str) -> None:
+    values = {"name": "Support", "minutes": str(count), "number": "+441632960000"}
+    assert said in texts.render_count(texts.ASAP_BOOKED, count, language, **values)
 
 
 # Each text about a callback that is still booked says how to cancel it and, but for the
@@ -85,7 +114,7 @@ def test_texts_about_a_booked_callback_say_how_to_cancel_or_change_it(language: 
     assert parse(cancel_word).command is Command.CANCEL
     assert parse(change_word).command is Command.CHANGE
     values = {"name": "Support", "when": "Mon 4 Jan 10:30", "link": LINK}
-    body = texts.render(message, language, **{k: v for k, v in values.items() if k in _fields(message)})
+    body = _render(message, language, values)
     assert cancel_word in body, body
     if ABOUT_A_BOOKED_CALLBACK[message]:
         assert change_word in body, body
