@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -107,6 +108,7 @@ class Queue(Base):
     collect_off_hours: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
+    over_dial_ratio: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     caller_id: Mapped[str | None] = mapped_column(String(20))  # the number callbacks come from
     primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails

@@ -55,7 +55,12 @@ class Staffing:
 
 
 def is_fresh(figures: AgentFigures, now: datetime, max_age: timedelta) -> bool:
-    return now - max_age <= figures.reported_at <= now + CLOCK_SKEW
+    return reported_in_time(figures.reported_at, now, max_age)
+
+
+def reported_in_time(reported_at: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    """Whether figures measured at ``reported_at`` still count (None: never reported)."""
+    return reported_at is not None and now - max_age <= reported_at <= now + CLOCK_SKEW
 
 
 def newer(candidate: AgentFigures, stored: AgentFigures | None) -> bool:

@@ -4,7 +4,8 @@ argument; services/dialer/ loads, saves and talks to the providers around them."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -57,11 +58,26 @@ class Due(Protocol):
 D = TypeVar("D", bound=Due)
 
 
-def choose_claims(due: Iterable[D], calls_by_queue: dict[int, int]) -> tuple[list[D], list[int]]:
+def agent_allowance(available: int, ringing: int, over_dial_ratio: float) -> int:
+    """How many more of a queue's callbacks may be dialled now, by its free agents: never
+    more ringing (dialled, not yet with an agent) than the agents free now plus the
+    over-dial share of them (``over_dial_ratio`` 0.25: 5 free agents, 6 calls out), so
+    that whoever answers finds an agent. At least one free agent, at least one call."""
+    if available <= 0:
+        return 0
+    return max(0, math.floor(available * (1 + max(over_dial_ratio, 0.0))) - max(ringing, 0))
+
+
+def choose_claims(
+    due: Iterable[D], calls_by_queue: dict[int, int], allowance: Mapping[int, int] | None = None
+) -> tuple[list[D], list[int]]:
     """(the callbacks to dial now, the ids to put off by ``ON_CALL_RETRY``), in the order
-    given: a queue never has more calls than its agents (``max_concurrent_calls``), and a
-    number is never on two calls (one on a call, another queue's, waits)."""
+    given (due time first: FIFO within a queue): a queue never has more calls than its
+    agents (``max_concurrent_calls``), nor more new ones than its ``allowance`` when its
+    live agent figures give one (``agent_allowance``); a number is never on two calls (one
+    on a call, another queue's, waits). A callback held back stays due, first in line."""
     calls = dict(calls_by_queue)
+    left = dict(allowance or {})
     chosen: list[D] = []
     postponed: list[int] = []
     numbers: set[str] = set()
@@ -69,11 +85,15 @@ def choose_claims(due: Iterable[D], calls_by_queue: dict[int, int]) -> tuple[lis
         going = calls.get(callback.queue_id, 0)
         if going >= callback.max_concurrent_calls:
             continue  # the queue's agents are all on callbacks: wait for one to end
+        if left.get(callback.queue_id, 1) <= 0:
+            continue  # no agent will be free for it yet: dialled (late, in due order) when one is
         if callback.number_on_call or callback.phone in numbers:
             postponed.append(callback.id)  # this number is on a call (another queue's): later
             continue
         next_state(callback.state, "start_dial")  # the life cycle's rule (raises if broken)
         calls[callback.queue_id] = going + 1
+        if callback.queue_id in left:
+            left[callback.queue_id] -= 1
         numbers.add(callback.phone)
         chosen.append(callback)
     return chosen, postponed

@@ -49,8 +49,10 @@ def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime)
 
 def latest(session: Session, queue: Queue) -> AgentFigures | None:
     row = session.get(AgentFigureReport, queue.id)
-    if row is None:
-        return None
+    return _figures(row) if row is not None else None
+
+
+def _figures(row: AgentFigureReport) -> AgentFigures:
     return AgentFigures(
         signed_in=row.signed_in,
         available=row.available,

@@ -247,6 +247,9 @@ class QueueDoc(BaseModel):
     collect_off_hours: bool = False
     allowed_countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = []
     max_concurrent_calls: Annotated[int, Field(ge=1, le=10_000)] = 10
+    # Pacing by live agents (PUT /api/v1/queues/{key}/agents): no more calls ringing than
+    # agents free plus this share of them (0.25: 5 free agents, 6 calls out).
+    over_dial_ratio: Annotated[float, Field(ge=0, le=2)] = 0.0
     caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
     primary_provider: Provider | None = None
     secondary_provider: Provider | None = None

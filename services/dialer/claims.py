@@ -6,6 +6,7 @@ providers' pace (scheduler/dialing.py holds the rules)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -15,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from infra.db import Database
-from infra.models import Attempt, Callback, CallbackEvent, DialPacer, Queue
+from infra.models import AgentFigureReport, Attempt, Callback, CallbackEvent, DialPacer, Queue
 from infra.settings import Settings
-from scheduler.dialing import ON_CALL_RETRY, choose_claims, claim_budget, pace
+from scheduler.agents import reported_in_time
+from scheduler.dialing import ON_CALL_RETRY, agent_allowance, choose_claims, claim_budget, pace
 from scheduler.lifecycle import DUE_STATES, ON_CALL_STATES, State
 from services.transitions import step_event
 from telephony.registry import Providers
@@ -72,6 +74,9 @@ DUE_FOR_CLAIM = (
         _LAST_ATTEMPT.scalar_subquery().label("last_number"),
         _NUMBER_ON_CALL.label("number_on_call"),
         Queue.max_concurrent_calls,
+        Queue.over_dial_ratio,
+        AgentFigureReport.available.label("agents_available"),
+        AgentFigureReport.reported_at.label("agents_reported_at"),
         Queue.primary_provider,
         Queue.secondary_provider,
         Queue.dial_mode,
@@ -79,6 +84,7 @@ DUE_FOR_CLAIM = (
         Queue.agent_target,
     )
     .join(Queue, Queue.id == Callback.queue_id)
+    .outerjoin(AgentFigureReport, AgentFigureReport.queue_id == Queue.id)  # live agents, if reported
     .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= bindparam("now"))
     .order_by(Callback.next_attempt_at, Callback.id)
     .limit(bindparam("limit"))
@@ -88,6 +94,11 @@ DUE_FOR_CLAIM = (
 # concurrent-call limit holds across workers (no-op on SQLite, whose writers take turns).
 LOCK_QUEUES = (
     select(Queue.id).where(Queue.id.in_(bindparam("queue_ids", expanding=True))).order_by(Queue.id).with_for_update()
+)
+RINGING_BY_QUEUE = (
+    select(Callback.queue_id, func.count())
+    .where(Callback.queue_id.in_(bindparam("queue_ids", expanding=True)), Callback.state == State.DIALING.value)
+    .group_by(Callback.queue_id)
 )
 CALLS_BY_QUEUE = (
     select(Callback.queue_id, func.count())
@@ -117,7 +128,7 @@ def claim_due(db: Database, claimer: Claimer, now: datetime, limit: int) -> list
             session.execute(LOCK_QUEUES, {"queue_ids": queue_ids})
             # Counted after the lock: it sees the calls every earlier claimer committed.
             calls = {qid: n for qid, n in session.execute(CALLS_BY_QUEUE, {"queue_ids": queue_ids})}
-            chosen, postponed = choose_claims(rows, calls)
+            chosen, postponed = choose_claims(rows, calls, agent_allowances(session, claimer, rows, now))
             if postponed:
                 session.execute(
                     update(Callback).where(Callback.id.in_(postponed)).values(next_attempt_at=now + ON_CALL_RETRY),
@@ -129,6 +140,22 @@ def claim_due(db: Database, claimer: Claimer, now: datetime, limit: int) -> list
         # written; the next pass sees it and postpones that callback.
         log.info("a claim raced another worker for a number on a call: claiming again")
         return []
+
+
+def agent_allowances(session: Session, claimer: Claimer, rows: Sequence[Row[Any]], now: datetime) -> dict[int, int]:
+    """For each queue with fresh live agent figures, how many more calls its free agents
+    allow now (scheduler/dialing.py: agent_allowance); a queue without them is held by
+    ``max_concurrent_calls`` alone, as before. The figures come with the due rows; the
+    calls ringing are counted only for queues that have them."""
+    max_age = timedelta(seconds=claimer.settings.agent_figures_max_age_seconds)
+    live = {row.queue_id: row for row in rows if reported_in_time(row.agents_reported_at, now, max_age)}
+    if not live:
+        return {}
+    ringing = {qid: n for qid, n in session.execute(RINGING_BY_QUEUE, {"queue_ids": sorted(live)})}
+    return {
+        queue_id: agent_allowance(row.agents_available, ringing.get(queue_id, 0), row.over_dial_ratio)
+        for queue_id, row in live.items()
+    }
 
 
 def budget_now(claimer: Claimer, limit: int, next_at: datetime | None, now: datetime) -> int:

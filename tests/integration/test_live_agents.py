@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from infra.clock import FixedClock
 from infra.db import Database
+from infra.models import Callback
 from services.accounts import new_api_key
+from services.dialer.dialer import Dialer
 from telephony.simulator_driver import SimulatorDriver
+from tests.integration.helpers import book, weekday_hours
 from tests.integration.test_ivr_simulator import CALLER, QUEUE_NUMBER, heard, inbound_url
 
 
@@ -46,3 +50,38 @@ def test_the_wait_a_caller_hears_follows_the_live_agents(
     clock.advance(seconds=app.extensions["settings"].agent_figures_max_age_seconds + 1)
     again = heard(phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app)))
     assert "about 8 minutes" in again  # the report is too old: static staffing again
+
+
+def test_callbacks_are_released_as_agents_are_free_first_due_first(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    make_queue,  # type: ignore[no-untyped-def]
+) -> None:
+    # ASAP callbacks due at once, with seats for all four in the first slot
+    make_queue(estimated_wait_seconds=0, over_dial_ratio=0.0, weekly_hours=weekday_hours(capacity=10))
+    with db.write() as session:
+        key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
+    refs = []
+    for n in range(1, 5):
+        refs.append(book(client, n).get_json()["ref"])
+        clock.advance(seconds=1)  # due in booking order
+    push(client, key, signed_in=3, available=1, average_handle_seconds=300)
+    assert dialer.dispatch() == 1
+    assert dialing(db) == refs[:1]  # the first due
+    push(client, key, signed_in=3, available=0, average_handle_seconds=300)
+    assert dialer.dispatch() == 0  # nobody free: they wait, still due
+    push(client, key, signed_in=3, available=2, average_handle_seconds=300)
+    assert dialer.dispatch() == 1  # two free, one call already ringing: one more
+    assert dialing(db) == refs[:2]
+    clock.advance(seconds=app.extensions["settings"].agent_figures_max_age_seconds + 1)
+    assert dialer.dispatch() == 2  # the figures are too old: the queue's own limit alone
+    assert dialing(db) == refs
+
+
+def dialing(db: Database) -> list[str]:
+    with db.read() as session:
+        rows = session.scalars(select(Callback).where(Callback.state == "dialing").order_by(Callback.id)).all()
+        return [row.ref for row in rows]
