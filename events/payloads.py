@@ -30,6 +30,7 @@ def call_detail_record(attempt: Attempt) -> dict[str, Any]:
     return {
         "number": attempt.number,
         "provider": attempt.provider,
+        "failover_from": attempt.failover_from,
         "call_id": attempt.call_id,
         "requested_at": _iso(attempt.requested_at),
         "started_at": _iso(attempt.started_at),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.protection import check_phone, request_actor, request_api_key, require_admin_key, require_api_key
 from app.request_input import json_body, parse_instant, parse_query_date, parse_query_int
 from infra import context
-from infra.models import Callback, Queue
+from infra.models import Attempt, Callback, Queue
 from infra.text_models import SmsMessage
 from scheduler.agents import AgentFigures, staffing
 from scheduler.calendar import is_open, weekly_schedule
@@ -254,6 +254,32 @@ def list_callback_texts(ref: str) -> Response:
             .order_by(func.coalesce(SmsMessage.send_at, SmsMessage.created_at), SmsMessage.id)
         )
         return jsonify({"texts": [text_json(m, zone) for m in rows]})
+
+
+@api.get("/callbacks/<ref>/calls")
+def list_callback_calls(ref: str) -> Response:
+    """Its calls, oldest first: through which provider each went (and which one it failed
+    over from), when it was answered and ended, and how it ended."""
+    with context.db().read() as session:
+        callback = get_callback(session, ref)
+        zone = ZoneInfo(callback.queue.timezone)
+        rows = session.scalars(select(Attempt).where(Attempt.callback_id == callback.id).order_by(Attempt.number))
+        return jsonify({"calls": [call_json(a, zone) for a in rows]})
+
+
+def call_json(attempt: Attempt, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "provider": attempt.provider,
+        "failover_from": attempt.failover_from,
+        "state": attempt.call_state,
+        "requested_at": _iso(attempt.requested_at, zone),
+        "answered_at": _iso(attempt.answered_at, zone),
+        "ended_at": _iso(attempt.ended_at, zone),
+        "duration_seconds": attempt.duration_seconds,
+        "result": attempt.outcome,
+        "answered_by": attempt.answered_by,
+    }
 
 
 def text_json(message: SmsMessage, zone: ZoneInfo) -> dict[str, Any]:

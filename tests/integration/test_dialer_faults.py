@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from events.payloads import call_detail_record
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback, DialPacer
@@ -23,6 +24,9 @@ from telephony.base import CallEvent, CallState, OutboundCall, PlacedCall, Provi
 from telephony.registry import Providers
 from telephony.simulator import SimulatorTelephony
 from tests.integration.helpers import book, phone
+from tests.integration.test_console_access import SignedIn, signed_in, users
+
+__all__ = ["signed_in", "users"]  # fixtures
 
 
 @dataclass
@@ -125,7 +129,8 @@ def test_failover_dials_through_the_secondary_and_records_it(
     make_queue,
     db: Database,
     dialer: Dialer,
-    flaky: FlakyProvider,  # type: ignore[no-untyped-def]
+    flaky: FlakyProvider,
+    signed_in: SignedIn,  # type: ignore[no-untyped-def]
 ) -> None:
     make_queue(estimated_wait_seconds=0, primary_provider="twilio", secondary_provider="simulator")
     ref = book(client, 1).get_json()["ref"]
@@ -134,6 +139,12 @@ def test_failover_dials_through_the_secondary_and_records_it(
     attempt = only_attempt(db)
     assert (attempt.provider, attempt.failover_from) == ("simulator", "twilio")
     assert attempt.call_id is not None and row(db, ref).state == "dialing"
+    # Said where people look: the API's calls, the CRM event's call record, the console.
+    (call,) = client.get(f"/api/v1/callbacks/{ref}/calls").get_json()["calls"]
+    assert (call["number"], call["provider"], call["failover_from"]) == (1, "simulator", "twilio")
+    assert call_detail_record(attempt)["failover_from"] == "twilio"
+    page = signed_in("viewer").get(f"/console/callbacks/{ref}").get_data(as_text=True)
+    assert "simulator <small>(failed over from twilio)</small>" in page
 
 
 def test_a_lease_that_runs_out_before_the_call_was_placed_is_released_after_a_grace(

@@ -665,6 +665,7 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
         ("delete", "/api/v1/callbacks/ZZZZZZZZZZ", {}),
         ("post", "/api/v1/callbacks/ZZZZZZZZZZ/reschedule", {"json": {"slot_start": "2027-01-05T09:00:00Z"}}),
         ("get", "/api/v1/callbacks/ZZZZZZZZZZ/texts", {}),
+        ("get", "/api/v1/callbacks/ZZZZZZZZZZ/calls", {}),
         ("get", "/api/v1/booking-links/not-a-token", {}),
         ("post", "/api/v1/booking-links/not-a-token/reschedule", {"json": {"slot_start": "2027-01-05T09:00:00Z"}}),
         ("get", "/api/v1/openapi.json", {}),
@@ -737,6 +738,27 @@ def test_callback_texts_answers_match_the_document(contract: Contract, demo_queu
     response, body = contract.call("get", "/api/v1/callbacks/ZZZZZZZZZZ/texts")
     assert_error(response, body, 404, "callback_not_found")
     contract.assert_exercised("/api/v1/callbacks/{ref}/texts", "get")
+
+
+def test_callback_calls_answers_match_the_document(
+    contract: Contract, app: Flask, demo_queue: str, clock: FixedClock
+) -> None:
+    from services.dialer.dialer import Dialer
+
+    _, callback = contract.call(
+        "post", "/api/v1/callbacks", json={"queue": "support", "phone": PHONES[0], "kind": "asap"}
+    )
+    _, answer = contract.call("get", f"/api/v1/callbacks/{callback['ref']}/calls")
+    assert answer == {"calls": []}
+    clock.advance(minutes=10)  # due: the dialer rings the customer
+    dialer = Dialer(app.extensions["db"], app.extensions["providers"], clock, app.extensions["settings"], worker_id="w")
+    assert dialer.dispatch() == 1
+    _, answer = contract.call("get", f"/api/v1/callbacks/{callback['ref']}/calls")
+    (call,) = answer["calls"]
+    assert (call["number"], call["provider"], call["failover_from"], call["result"]) == (1, "simulator", None, None)
+    response, body = contract.call("get", "/api/v1/callbacks/ZZZZZZZZZZ/calls")
+    assert_error(response, body, 404, "callback_not_found")
+    contract.assert_exercised("/api/v1/callbacks/{ref}/calls", "get")
 
 
 def test_cancel_answers_match_the_document(contract: Contract, demo_queue: str, db: Database) -> None:
