@@ -206,3 +206,42 @@ def test_two_workers_starting_together_run_each_periodic_job_once_between_them(
     assert rows == {"anonymise": 1, "extend_slots": 1, "forget_expired": 1}
     logs = [(tmp_path / f"worker{n}.log").read_text(encoding="utf-8") for n in range(2)]
     assert sum("periodic job anonymise finished" in log for log in logs) == 1
+
+
+def test_three_workers_together_never_ring_more_than_the_free_agents(
+    client: FlaskClient,
+    live_queue: str,
+    db: Database,
+    clock: FixedClock,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    """Pacing by live agent figures holds across worker processes: with 5 agents free and
+    nobody answering, three workers together leave exactly 5 calls ringing; 3 more free
+    agents let exactly 3 more out."""
+    from services.accounts import new_api_key
+
+    with db.write() as session:
+        key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def free(available: int) -> None:
+        clock.set(datetime.now(UTC))  # the figures are measured now, as the workers see it
+        figures = {"signed_in": 10, "available": available, "average_handle_seconds": 300}
+        assert client.put(f"/api/v1/queues/{live_queue}/agents", json=figures, headers=auth).status_code == 200
+
+    free(5)
+    for n in range(30):
+        assert book(client, n).status_code == 201
+    workers = [start_worker(DIAL_LEASE_SECONDS="60") for _ in range(3)]
+    calls = select(func.count()).select_from(SimCall)
+    wait_until(lambda: count(db, calls) >= 5, 60, "5 calls")
+    time.sleep(3)  # several claim passes of every worker
+    assert count(db, calls) == 5
+    free(8)  # 8 free, 5 ringing: 3 more
+    wait_until(lambda: count(db, calls) >= 8, 60, "8 calls")
+    time.sleep(3)
+    assert count(db, calls) == 8
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.wait(timeout=20) == 0
