@@ -63,6 +63,9 @@ lock: $(PIP_TOOLS)
 
 run: export PUBLIC_BASE_URL := $(RUN_BASE_URL)
 run: export DEMO_MODE := true
+# The phone simulator's agents: 3, each handling a call for 90 s (the page shows them busy and free).
+run: export SIMULATOR_AGENTS := $(or $(SIMULATOR_AGENTS),3)
+run: export SIMULATOR_HANDLE_SECONDS := $(or $(SIMULATOR_HANDLE_SECONDS),90)
 run: export EVENT_TARGETS_ALLOWED := $(RUN_HOST)$(if $(EVENT_TARGETS_ALLOWED),$(comma)$(EVENT_TARGETS_ALLOWED))
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi callbacks init-db

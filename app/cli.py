@@ -238,4 +238,5 @@ def worker(once: bool) -> None:
     from app.worker import Worker
 
     extensions = current_app.extensions
-    Worker(extensions["db"], extensions["clock"], extensions["settings"], extensions["providers"]).run(once=once)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    Worker(extensions["db"], extensions["clock"], extensions["settings"], extensions["providers"], app).run(once=once)

@@ -42,10 +42,19 @@ def in_process_deliver(app: Flask) -> Deliver:
 
 
 def driver(agents_available: bool = True) -> SimulatorDriver:
+    """The phone, with the simulator's agents when it has some (SIMULATOR_AGENTS): then a
+    bridge finds an agent only when one is free, whatever the page's switch says."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = context.settings()
+    simulator = app.extensions["providers"].get("simulator")
     return SimulatorDriver(
-        context.db(), settings.secret_key, in_process_deliver(app), app.extensions["clock"], agents_available
+        context.db(),
+        settings.secret_key,
+        in_process_deliver(app),
+        app.extensions["clock"],
+        agents_available,
+        agents=getattr(simulator, "agents", 0),
+        handle_seconds=getattr(simulator, "agent_handle_seconds", 240),
     )
 
 
@@ -57,7 +66,7 @@ def page() -> str:
 @simulator.get("/api/state")
 def state() -> Response:
     phone = driver()
-    return jsonify({"calls": phone.calls(), "texts": phone.texts()})
+    return jsonify({"calls": phone.calls(), "texts": phone.texts(), "agents": phone.agents_state()})
 
 
 @simulator.post("/api/calls")

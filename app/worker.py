@@ -24,9 +24,12 @@ from datetime import timedelta
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
 from sqlalchemy import select
 
 from app import health
+from app.simulated_agents import simulator_with_agents
+from app.simulated_agents import tick as simulated_agents_tick
 from app.worker_metrics import WorkerMetricsServer
 from events.sender import EventSender, forget_old
 from infra.clock import Clock
@@ -67,8 +70,12 @@ class SchedulerAlreadyRunning(RuntimeError):
 
 
 class Worker:
-    def __init__(self, db: Database, clock: Clock, settings: Settings, providers: Providers) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, settings: Settings, providers: Providers, demo_app: Flask | None = None
+    ) -> None:
         self.db = db
+        # In demo mode, the app whose phone simulator's agents this worker runs (app/simulated_agents.py).
+        self.demo_app = demo_app if settings.demo_mode else None
         self.clock = clock
         self.settings = settings
         self.providers = providers
@@ -240,6 +247,13 @@ class Worker:
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
+    def simulated_agents(self) -> None:
+        """Demo mode: the simulator's agents hang up after their handle time and report
+        themselves as every queue's live agent figures."""
+        assert self.demo_app is not None
+        with self.demo_app.app_context():
+            simulated_agents_tick(self.demo_app)
+
     def heartbeat(self) -> None:
         """Tell /readyz this worker is alive (app/health.py)."""
         health.beat(self.db, self.clock.now())
@@ -289,6 +303,7 @@ class Worker:
             (self.deliver_events, 1),
             (self.reconcile, 15),
             (self.heartbeat, 5),
+            *(((self.simulated_agents, 1),) if self.demo_app and simulator_with_agents(self.demo_app) else ()),
             *((self._periodic_tick(job, body), PERIODIC_CHECK_SECONDS) for job, body in self.periodic_jobs()),
         ]
 

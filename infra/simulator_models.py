@@ -31,6 +31,7 @@ class SimCall(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when a (simulated) agent took it
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -149,10 +149,23 @@ class SimulatorTelephony:
     verifies_webhooks = True  # signed with SECRET_KEY
     confirms_opt_out = False
 
-    def __init__(self, db: Database, secret: str, *, clock: Any = None, latency_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        secret: str,
+        *,
+        clock: Any = None,
+        latency_seconds: float = 0.0,
+        agents: int = 0,
+        agent_handle_seconds: int = 240,
+    ) -> None:
         self.db = db
         self.secret = secret
         self.clock = clock
+        # Simulated agents (0: none; the page's "agents available" switch decides): each
+        # takes one bridged call and hangs up after agent_handle_seconds (app/simulated_agents.py).
+        self.agents = agents
+        self.agent_handle_seconds = agent_handle_seconds
         # A slow provider API, for tests and benchmarks: the call is placed, then the answer lags.
         self.latency_seconds = latency_seconds
 
@@ -286,6 +299,14 @@ CALLS_PER_SECOND = 20.0  # SIMULATOR_CPS overrides it
 
 def configure(setup: ProviderSetup) -> SimulatorTelephony:
     """Always there: signed with SECRET_KEY. SIMULATOR_LATENCY_MS makes its API answer
-    slowly (the call is placed, then the answer lags), for tests and benchmarks."""
+    slowly (the call is placed, then the answer lags), for tests and benchmarks;
+    SIMULATOR_AGENTS simulated agents take the bridged calls, SIMULATOR_HANDLE_SECONDS each."""
     latency_ms = setup.whole_number("SIMULATOR_LATENCY_MS", 0, 0, 60_000)
-    return SimulatorTelephony(setup.db, setup.settings.secret_key, clock=setup.clock, latency_seconds=latency_ms / 1000)
+    return SimulatorTelephony(
+        setup.db,
+        setup.settings.secret_key,
+        clock=setup.clock,
+        latency_seconds=latency_ms / 1000,
+        agents=setup.whole_number("SIMULATOR_AGENTS", 0, 0, 100),
+        agent_handle_seconds=setup.whole_number("SIMULATOR_HANDLE_SECONDS", 240, 5, 3600),
+    )

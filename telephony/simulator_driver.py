@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infra.clock import Clock
 from infra.db import Database
@@ -34,13 +35,71 @@ class SimulatorError(Exception):
 
 class SimulatorDriver:
     def __init__(
-        self, db: Database, secret: str, deliver: Deliver, clock: Clock, agents_available: bool = True
+        self,
+        db: Database,
+        secret: str,
+        deliver: Deliver,
+        clock: Clock,
+        agents_available: bool = True,
+        agents: int = 0,
+        handle_seconds: int = 240,
     ) -> None:
         self.db = db
         self.secret = secret
         self.deliver = deliver
         self.clock = clock
+        # With simulated agents (``agents`` > 0) a bridge finds an agent when one is free, and
+        # ``finish_handled`` hangs up after ``handle_seconds``; without, ``agents_available`` says.
         self.agents_available = agents_available
+        self.agents = agents
+        self.handle_seconds = handle_seconds
+
+    # --- the simulated agents -------------------------------------------------------------
+
+    def busy_agents(self) -> int:
+        with self.db.read() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(SimCall).where(SimCall.state == "with_agent")) or 0
+            )
+
+    def agent_free(self) -> bool:
+        return self.busy_agents() < self.agents if self.agents else self.agents_available
+
+    def agents_state(self) -> dict[str, Any]:
+        """For the page: each simulated agent busy (on which call, for how long yet) or free."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            busy = session.scalars(
+                select(SimCall).where(SimCall.state == "with_agent").order_by(SimCall.agent_at, SimCall.id)
+            ).all()
+            calls = [
+                {
+                    "call_id": c.call_id,
+                    "number": c.to if c.direction == "out" else c.from_,
+                    "seconds_left": max(0, self.handle_seconds - int((now - (c.agent_at or now)).total_seconds())),
+                }
+                for c in busy
+            ]
+        return {
+            "count": self.agents,
+            "handle_seconds": self.handle_seconds,
+            "busy": calls[: self.agents or None],
+            "free": max(self.agents - len(calls), 0),
+        }
+
+    def finish_handled(self) -> int:
+        """Each simulated agent hangs up once it has handled its call for ``handle_seconds``."""
+        cutoff = self.clock.now() - timedelta(seconds=self.handle_seconds)
+        with self.db.read() as session:
+            done = session.scalars(
+                select(SimCall.call_id).where(SimCall.state == "with_agent", SimCall.agent_at <= cutoff)
+            ).all()
+        for call_id in done:
+            try:
+                self.hang_up(call_id)
+            except SimulatorError:
+                continue  # ended meanwhile (the customer hung up first)
+        return len(done)
 
     # --- what the page shows --------------------------------------------------------------
 
@@ -155,14 +214,19 @@ class SimulatorDriver:
         if connect is not None and not connect.get("status_url"):
             # A caller put through to the agents (inbound "keep holding"): nobody asked to
             # hear how the bridge goes; the simulated agent simply takes the call.
-            self._update(call_id, state="with_agent")
+            self._update(call_id, state="with_agent", agent_at=self.clock.now())
             return self._load(call_id, states=LIVE)
         if connect is not None:
-            if not self.agents_available:
+            if not self.agent_free():
                 follow = self._post(connect["status_url"], {"call_id": call_id, "state": "no_answer"})
                 return self._follow(call_id, follow)
             self._post(connect["status_url"], {"call_id": call_id, "state": "answered"})
-            self._update(call_id, state="with_agent", script={**script, "dial_url": connect["status_url"]})
+            self._update(
+                call_id,
+                state="with_agent",
+                agent_at=self.clock.now(),
+                script={**script, "dial_url": connect["status_url"]},
+            )
             return self._load(call_id, states=LIVE)
         if any(a["type"] == "gather" for a in actions):
             return self._load(call_id, states=LIVE)

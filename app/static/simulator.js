@@ -78,6 +78,15 @@ function callCard(call) {
 async function refresh() {
   const state = await (await fetch("/simulator/api/state")).json();
   if (state.calls.length) $("calls").replaceChildren(...state.calls.map(callCard));
+  if (state.agents && state.agents.count) {  // simulated agents (SIMULATOR_AGENTS): busy and free
+    $("agents-switch").style.display = "none";
+    const desk = $("agent-desk");
+    desk.hidden = false;
+    desk.replaceChildren(el("div", {}, `Agents: ${state.agents.busy.length} busy, ${state.agents.free} free ` +
+                                        `(each call takes ${state.agents.handle_seconds} s)`),
+      ...state.agents.busy.map((a) => el("span", {class: "agent busy", "data-call": a.call_id}, `busy with ${a.number}, ${a.seconds_left} s left`)),
+      ...Array.from({length: state.agents.free}, () => el("span", {class: "agent free"}, "free")));
+  }
   if (state.texts.length) $("texts").replaceChildren(...state.texts.map((t) =>
     el("div", {class: "text"}, el("div", {class: "meta"}, `${t.direction === "out" ? "from " + t.from : "you wrote"} · ${t.at}`), t.body)));
 }

@@ -245,3 +245,21 @@ def test_three_workers_together_never_ring_more_than_the_free_agents(
         worker.send_signal(signal.SIGTERM)
     for worker in workers:
         assert worker.wait(timeout=20) == 0
+
+
+def test_a_demo_worker_runs_the_simulators_agents_and_reports_them(
+    live_queue: str,
+    db: Database,
+    start_worker,  # type: ignore[no-untyped-def]
+) -> None:
+    from infra.models import AgentFigureReport
+
+    worker = start_worker(DEMO_MODE="true", SIMULATOR_AGENTS="2", SIMULATOR_HANDLE_SECONDS="30")
+
+    def reported() -> list[tuple[int, int, str]]:
+        with db.read() as session:
+            return [(r.signed_in, r.available, r.source) for r in session.scalars(select(AgentFigureReport))]
+
+    wait_until(lambda: reported() == [(2, 2, "simulator")], 30, "the simulated agents' figures")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=20) == 0

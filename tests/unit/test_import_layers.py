@@ -236,8 +236,9 @@ def provider_family(module: str) -> str | None:
     return None
 
 
-# The simulator's demo page drives the simulator's phone (telephony.simulator_driver).
-MAY_USE_A_PROVIDER = {"app.simulator_page": "simulator"}
+# The simulator's demo page and its simulated agents drive the simulator's phone
+# (telephony.simulator_driver).
+MAY_USE_A_PROVIDER = {"app.simulator_page": "simulator", "app.simulated_agents": "simulator"}
 
 
 def test_only_the_registry_knows_a_provider_module() -> None:

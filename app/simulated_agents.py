@@ -1,0 +1,58 @@
+"""The phone simulator's agents, run by the worker in demo mode (SIMULATOR_AGENTS > 0):
+each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS, and every
+second the simulator reports its agents (signed in, free, handle time) as every queue's
+live agent figures, so that the dialer paces callbacks by agents really being free
+(docs/queues.md, "Live agent figures"). The /simulator page shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.simulator_page import in_process_deliver
+from infra.models import Queue
+from scheduler.agents import AgentFigures
+from services.agent_figures import report
+from telephony.simulator import SimulatorTelephony
+from telephony.simulator_driver import SimulatorDriver
+
+
+def simulator_with_agents(app: Flask) -> SimulatorTelephony | None:
+    simulator = app.extensions["providers"].get("simulator")
+    return simulator if isinstance(simulator, SimulatorTelephony) and simulator.agents > 0 else None
+
+
+def phone(app: Flask, simulator: SimulatorTelephony) -> SimulatorDriver:
+    return SimulatorDriver(
+        app.extensions["db"],
+        app.extensions["settings"].secret_key,
+        in_process_deliver(app),
+        app.extensions["clock"],
+        agents=simulator.agents,
+        handle_seconds=simulator.agent_handle_seconds,
+    )
+
+
+def tick(app: Flask) -> int:
+    """Agents done with their calls hang up; then every queue gets the agents' figures.
+    Returns how many calls ended. Idempotent: any number of workers may run it."""
+    simulator = simulator_with_agents(app)
+    if simulator is None:
+        return 0
+    driver = phone(app, simulator)
+    ended = driver.finish_handled()
+    now: datetime = app.extensions["clock"].now()
+    figures = AgentFigures(
+        signed_in=simulator.agents,
+        available=max(simulator.agents - driver.busy_agents(), 0),
+        average_handle_seconds=simulator.agent_handle_seconds,
+        longest_wait_seconds=None,
+        reported_at=now,
+        source="simulator",
+    )
+    with app.extensions["db"].write() as session:
+        for queue in session.scalars(select(Queue)):
+            report(session, queue, figures, now)
+    return ended
