@@ -11,28 +11,16 @@ from datetime import datetime
 from flask import Flask
 from sqlalchemy import select
 
-from app.simulator_page import in_process_deliver
+from app.simulator_page import phone_of
 from infra.models import Queue
 from scheduler.agents import AgentFigures
 from services.agent_figures import report
 from telephony.simulator import SimulatorTelephony
-from telephony.simulator_driver import SimulatorDriver
 
 
 def simulator_with_agents(app: Flask) -> SimulatorTelephony | None:
     simulator = app.extensions["providers"].get("simulator")
     return simulator if isinstance(simulator, SimulatorTelephony) and simulator.agents > 0 else None
-
-
-def phone(app: Flask, simulator: SimulatorTelephony) -> SimulatorDriver:
-    return SimulatorDriver(
-        app.extensions["db"],
-        app.extensions["settings"].secret_key,
-        in_process_deliver(app),
-        app.extensions["clock"],
-        agents=simulator.agents,
-        handle_seconds=simulator.agent_handle_seconds,
-    )
 
 
 def tick(app: Flask) -> int:
@@ -41,7 +29,7 @@ def tick(app: Flask) -> int:
     simulator = simulator_with_agents(app)
     if simulator is None:
         return 0
-    driver = phone(app, simulator)
+    driver = phone_of(app)
     ended = driver.finish_handled()
     now: datetime = app.extensions["clock"].now()
     figures = AgentFigures(

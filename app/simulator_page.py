@@ -41,21 +41,24 @@ def in_process_deliver(app: Flask) -> Deliver:
     return deliver
 
 
-def driver(agents_available: bool = True) -> SimulatorDriver:
-    """The phone, with the simulator's agents when it has some (SIMULATOR_AGENTS): then a
-    bridge finds an agent only when one is free, whatever the page's switch says."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = context.settings()
+def phone_of(app: Flask, agents_available: bool = True) -> SimulatorDriver:
+    """The app's simulated phone, with the simulator's agents when it has some
+    (SIMULATOR_AGENTS): then a bridge finds an agent only when one is free, whatever the
+    page's switch (``agents_available``) says."""
     simulator = app.extensions["providers"].get("simulator")
     return SimulatorDriver(
-        context.db(),
-        settings.secret_key,
+        app.extensions["db"],
+        app.extensions["settings"].secret_key,
         in_process_deliver(app),
         app.extensions["clock"],
         agents_available,
         agents=getattr(simulator, "agents", 0),
         handle_seconds=getattr(simulator, "agent_handle_seconds", 240),
     )
+
+
+def driver(agents_available: bool = True) -> SimulatorDriver:
+    return phone_of(current_app._get_current_object(), agents_available)  # type: ignore[attr-defined]
 
 
 @simulator.get("")

@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Table, create_engine, event, exc, make_url
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from infra.settings import Settings
@@ -41,6 +43,13 @@ _PG_UNAVAILABLE = ("08", "53", "57P", "58")
 # be opened, an I/O error, a full disk. Not "no such table" and the like (SQLITE_ERROR).
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL")
 _SQLITE_UNAVAILABLE_TEXT = ("database is locked", "unable to open database file", "disk i/o error", "disk is full")
+
+
+def upsert_into(session: Session, target: Table | type[DeclarativeBase]) -> Any:
+    """An INSERT into ``target`` (a table or a model) in the session's dialect, so that it
+    takes ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on SQLite and PostgreSQL alike."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(target)
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -63,11 +63,6 @@ def reported_in_time(reported_at: datetime | None, now: datetime, max_age: timed
     return reported_at is not None and now - max_age <= reported_at <= now + CLOCK_SKEW
 
 
-def newer(candidate: AgentFigures, stored: AgentFigures | None) -> bool:
-    """Whether a report replaces the stored one: reports may arrive out of order."""
-    return stored is None or candidate.reported_at >= stored.reported_at
-
-
 def staffing(
     figures: AgentFigures | None,
     now: datetime,

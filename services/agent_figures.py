@@ -11,16 +11,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from infra.db import upsert_into
 from infra.models import AgentFigureReport, Queue
 from scheduler.agents import AgentFigures, Staffing, staffing
 
 
-def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime) -> AgentFigures:
-    """Store ``figures`` unless a report measured later is stored; return what is stored."""
+def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime) -> None:
+    """Store ``figures`` unless a report measured later is stored (``latest`` reads what is)."""
     table: Table = AgentFigureReport.__table__  # type: ignore[assignment]
     values = {
         "queue_id": queue.id,
@@ -32,8 +31,7 @@ def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime)
         "reported_at": figures.reported_at,
         "received_at": now,
     }
-    insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values)
+    statement = upsert_into(session, table).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["queue_id"],
@@ -41,10 +39,6 @@ def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime)
             where=table.c.reported_at <= statement.excluded.reported_at,
         )
     )
-    session.expire_all()
-    stored = latest(session, queue)
-    assert stored is not None
-    return stored
 
 
 def latest(session: Session, queue: Queue) -> AgentFigures | None:
@@ -65,10 +59,11 @@ def _figures(row: AgentFigureReport) -> AgentFigures:
 
 def queue_staffing(session: Session, queue: Queue, now: datetime, max_age: timedelta) -> Staffing:
     """The live figures when fresh, else the queue's static staffing."""
+    return staffing_of(queue, latest(session, queue), now, max_age)
+
+
+def staffing_of(queue: Queue, figures: AgentFigures | None, now: datetime, max_age: timedelta) -> Staffing:
+    """``figures`` (the queue's last report) when fresh, else the queue's static staffing."""
     return staffing(
-        latest(session, queue),
-        now,
-        max_age,
-        static_agents=queue.agents,
-        static_average_handle_seconds=queue.average_handle_seconds,
+        figures, now, max_age, static_agents=queue.agents, static_average_handle_seconds=queue.average_handle_seconds
     )

@@ -23,10 +23,9 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from infra.db import upsert_into
 from infra.models import Callback, ShortLink, UsedLink
 from infra.settings import Settings
 from scheduler.errors import CallbackNotFound, LinkExpired, LinkInvalid, LinkUsed
@@ -130,11 +129,6 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.connection().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def short_booking_url(
     session: Session, settings: Settings, now: datetime, queue_key: str, phone: str, ref: str | None = None
 ) -> str:
@@ -146,7 +140,7 @@ def short_booking_url(
     for _ in range(CODE_ATTEMPTS):
         code = new_code()
         stmt = (
-            _insert(session, table)
+            upsert_into(session, table)
             .values(code=code, token=token, queue_key=queue_key, created_at=now, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["code"])
             .returning(table.c.code)
@@ -180,7 +174,7 @@ def mark_used(session: Session, link: BookingLink, now: datetime) -> None:
     assert link.nonce is not None and link.ref is not None
     table: Table = UsedLink.__table__  # type: ignore[assignment]
     stmt = (
-        _insert(session, table)
+        upsert_into(session, table)
         .values(nonce=link.nonce, callback_ref=link.ref, used_at=now, expires_at=link.expires_at)
         .on_conflict_do_nothing(index_elements=["nonce"])
         .returning(table.c.nonce)

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from infra.account_models import LoginThrottle
+from infra.db import upsert_into
 from scheduler.login_backoff import (
     FORGET_AFTER,
     PER_ADDRESS,
@@ -64,11 +63,10 @@ def peek(session: Session, throttles: Sequence[Throttle], now: datetime) -> int:
 def lock(session: Session, throttles: Sequence[Throttle]) -> dict[str, LoginThrottle]:
     """The throttles' rows, made if missing, locked until the transaction ends."""
     keys = [throttle.key for throttle in throttles]
-    make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     rows: dict[str, LoginThrottle] = {}
     for _ in range(3):  # a row deleted by the daily clean-up in between is made again
         session.execute(
-            make(LoginThrottle)
+            upsert_into(session, LoginThrottle)
             .values([{"key": t.key, "kind": t.kind, "failures": 0} for t in throttles])
             .on_conflict_do_nothing(index_elements=["key"])
         )

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from events import outbox
 from events import types as event_types
+from infra.db import upsert_into
 from infra.models import Callback, Queue
 from infra.settings import Settings
 from infra.text_models import InboundText, InboundTextPart, SmsMessage, SmsOffer, SmsOptOut
@@ -52,11 +51,6 @@ class Outcome:
     reply_kind: str | None = None
 
 
-def _insert(session: Session, table: Table) -> object:
-    dialect = session.connection().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def receive(session: Session, sms: InboundSms, adapter: Telephony, now: datetime, settings: Settings) -> Outcome:
     """Store the text once, then act on it and queue the reply (``adapter``: the provider
     it came through, whose opt-out quirks count)."""
@@ -67,8 +61,8 @@ def receive(session: Session, sms: InboundSms, adapter: Telephony, now: datetime
         sms = whole
     table: Table = InboundText.__table__  # type: ignore[assignment]
     stmt = (
-        _insert(session, table)
-        .values(  # type: ignore[attr-defined]
+        upsert_into(session, table)
+        .values(
             provider=sms.provider,
             message_id=sms.message_id,
             **{"from": sms.from_[:20]},
@@ -271,8 +265,8 @@ def _unknown(session: Session, phone: str, queue: Queue, now: datetime) -> Reply
 def _opt_out(session: Session, phone: str, keyword: str, provider: str, now: datetime) -> None:
     table: Table = SmsOptOut.__table__  # type: ignore[assignment]
     session.execute(
-        _insert(session, table)
-        .values(phone=phone, opted_out_at=now, keyword=keyword[:32], provider=provider)  # type: ignore[attr-defined]
+        upsert_into(session, table)
+        .values(phone=phone, opted_out_at=now, keyword=keyword[:32], provider=provider)
         .on_conflict_do_nothing(index_elements=["phone"])
     )
 
@@ -337,8 +331,8 @@ def _assemble(session: Session, part: InboundSms, now: datetime) -> InboundSms |
     # of an older text under this reference that never completed are dropped, not mixed in.
     session.execute(delete(InboundTextPart).where(*same, InboundTextPart.received_at < now - PART_TTL))
     session.execute(
-        _insert(session, table)
-        .values(  # type: ignore[attr-defined]
+        upsert_into(session, table)
+        .values(
             provider=part.provider,
             **{"from": part.from_[:20]},
             to=part.to[:20],

@@ -18,7 +18,7 @@ from app.request_input import json_body, parse_instant, parse_query_date, parse_
 from infra import context
 from infra.models import Attempt, Callback, Queue
 from infra.text_models import SmsMessage
-from scheduler.agents import AgentFigures, staffing
+from scheduler.agents import AgentFigures
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
@@ -105,9 +105,7 @@ def show_queue(key: str) -> Response:
 
 def agent_figures_json(queue: Queue, figures: AgentFigures | None, now: datetime) -> dict[str, Any]:
     max_age = timedelta(seconds=context.settings().agent_figures_max_age_seconds)
-    used = staffing(
-        figures, now, max_age, static_agents=queue.agents, static_average_handle_seconds=queue.average_handle_seconds
-    )
+    used = agent_figures.staffing_of(queue, figures, now, max_age)
     zone = ZoneInfo(queue.timezone)
     return {
         "queue": queue.key,
@@ -148,8 +146,8 @@ def put_agent_figures(key: str) -> Response:
     )
     with context.db().write() as session:
         queue = get_queue(session, key)
-        stored = agent_figures.report(session, queue, figures, now)
-        return jsonify(agent_figures_json(queue, stored, now))
+        agent_figures.report(session, queue, figures, now)
+        return jsonify(agent_figures_json(queue, agent_figures.latest(session, queue), now))
 
 
 @api.get("/queues/<key>/agents")

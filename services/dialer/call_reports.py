@@ -9,13 +9,12 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from events import outbox
 from events import types as event_types
 from infra import metrics
+from infra.db import upsert_into
 from infra.models import Attempt, Callback, Slot, WebhookReceipt
 from infra.settings import Settings
 from scheduler.dial_window import customer_zone
@@ -59,9 +58,7 @@ def take_receipt(session: Session, attempt_id: int, event: CallEvent, now: datet
     applied; a key waiting in the inbox (or given up there) is taken over and marked applied,
     so the applier skips it; an applied key returns no row. On PostgreSQL the upsert waits
     for an applier that holds the row and then sees it applied."""
-    dialect = session.get_bind().dialect.name
-    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert_into(WebhookReceipt).values(
+    statement = upsert_into(session, WebhookReceipt).values(
         provider=event.provider,
         dedupe_key=event.dedupe_key[:200],
         received_at=now,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import simulated_agents
 from app.factory import create_app
+from app.simulator_page import phone_of
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback
@@ -49,7 +50,7 @@ def test_agents_take_calls_hang_up_after_their_handle_time_and_pace_the_dialer(
         assert book(client, n).status_code == 201
     simulated_agents.tick(app)  # 2 agents, both free
     assert dialer.dispatch() == 2  # two free agents: two customers rung, the third waits
-    phone = simulated_agents.phone(app, simulated_agents.simulator_with_agents(app))  # type: ignore[arg-type]
+    phone = phone_of(app)
     for call in phone.calls():
         phone.answer(call["call_id"])
         assert phone.press(call["call_id"], "1")["state"] == "with_agent"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.agents import AgentFigures, Staffing, callers_ahead, is_fresh, newer, staffing
+from scheduler.agents import AgentFigures, Staffing, callers_ahead, is_fresh, staffing
 from scheduler.errors import ValidationFailed
 
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
@@ -55,12 +55,6 @@ def test_figures_that_do_not_add_up_are_refused_field_by_field(changes: dict[str
     with pytest.raises(ValidationFailed) as refused:
         figures(**changes)
     assert field in refused.value.details
-
-
-def test_a_late_report_does_not_replace_a_newer_one() -> None:
-    stored = figures(reported_at=NOW)
-    assert not newer(figures(reported_at=NOW - timedelta(seconds=1)), stored)
-    assert newer(figures(reported_at=NOW), stored) and newer(figures(), None)
 
 
 @given(st.integers(0, 500), st.integers(0, 100), st.integers(0, 100))
