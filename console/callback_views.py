@@ -242,6 +242,10 @@ def _detail(ref: str, error: str | None = None, status: int = 200) -> ResponseRe
             c=callback,
             queue=queue,
             when=_local(callback.promised_at, queue.timezone),
+            # An ASAP callback's ECBT range as its customer was told it, while it holds.
+            told=[_local(t, queue.timezone) for t in callback.promised_window or ()]
+            if callback.kind == "asap"
+            else None,
             events=events,
             calls=calls,
             texts=texts,

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from scheduler.lifecycle import LIVE_STATES
+from scheduler.lifecycle import DUE_STATES, LIVE_STATES
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -270,6 +270,10 @@ class Callback(Base):
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An ASAP callback's estimated callback time as told, "between 10:08 and 10:10"
+    # (scheduler/ecbt.py); None for a scheduled one, whose slot is the promise.
+    promised_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promised_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Consecutive provider API failures (not the customer's doing): drives the backoff.
@@ -299,6 +303,19 @@ class Callback(Base):
         if self.kind == "scheduled" and self.slot is not None:
             return self.slot.starts_at
         return self.next_attempt_at
+
+    @property
+    def promised_window(self) -> tuple[datetime, datetime] | None:
+        """The range the customer was told, while it still holds: a scheduled callback's
+        slot, an ASAP callback's ECBT range until its first call (None after, and once it is
+        not due any more)."""
+        if self.state not in DUE_STATES:
+            return None
+        if self.kind == "scheduled" and self.slot is not None:
+            return self.slot.starts_at, self.slot.ends_at
+        if self.promised_from is not None and self.promised_until is not None and self.attempts == 0:
+            return self.promised_from, self.promised_until
+        return None
 
 
 class CallbackEvent(Base):

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,10 @@ class Settings:
     def rate_limits_shared(self) -> bool:
         """The rate limits' counts live in a store every process shares."""
         return not self.rate_limit_storage_uri.startswith("memory://")
+
+    @property
+    def agent_figures_max_age(self) -> timedelta:
+        return timedelta(seconds=self.agent_figures_max_age_seconds)
 
     @property
     def is_sqlite(self) -> bool:

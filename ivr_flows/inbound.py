@@ -48,7 +48,8 @@ from ivr_flows.inbound_types import (
     UrlFor,
 )
 from ivr_flows.speech import spoken_key, spoken_phone_digits
-from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_slot
+from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_range, spoken_slot
+from scheduler.ecbt import minutes_left
 from scheduler.errors import DomainError
 from scheduler.phone import is_mobile, parse_phone
 from scheduler.wait import ring_seconds_before_offer, should_offer, wait_estimate
@@ -59,6 +60,7 @@ SLOTS_PER_PAGE = 3
 MAX_NUMBER_TRIES = 3
 MAX_SILENT_TRIES = 2  # the first prompt and one repeat
 PHONE_DIGITS = 15  # E.164's longest; the caller ends with #
+SAY_THE_TIME_FROM_MINUTES = 60  # an ASAP callback an hour or more away is told by its time
 # How long one hold rings the agents: Twilio's <Dial timeout> takes 5-600 s.
 MIN_RING_SECONDS = 5
 MAX_RING_SECONDS = 600
@@ -103,7 +105,7 @@ PROMPTS: dict[str, str] = {
     "slot_taken": N_("Sorry, that time has just been taken by another caller."),
     # TRANSLATORS: {time} is a spoken slot time; {number} the number read digit by digit.
     "booked": N_("Thank you. We will call you back {time}, on {number}."),
-    # TRANSLATORS: {wait} completes the sentence, e.g. "in about 5 minutes".
+    # TRANSLATORS: {wait} completes the sentence, e.g. "between 8 and 10 minutes from now".
     "booked_asap": N_("Thank you. You keep your place: we will call you back {wait}, on {number}."),
     "text_offer": N_("To get a text confirming this, press 1."),
     "texted_confirmation": N_("We have sent you a text. Goodbye."),
@@ -111,8 +113,8 @@ PROMPTS: dict[str, str] = {
     "confirmation_sms": N_(
         "Your callback from {queue} is booked for {time}. Reply CANCEL CALL to cancel or CHANGE for another time."
     ),
-    # TRANSLATORS: a text message; {time} is a clock time like "10:38".
-    "confirmation_sms_asap": N_("{queue} will call you back at about {time}. Reply CANCEL CALL to cancel."),
+    # TRANSLATORS: a text message; {start} and {end} are clock times like "10:38".
+    "confirmation_sms_asap": N_("{queue} will call you back between {start} and {end}. Reply CANCEL CALL to cancel."),
     "bye": N_("Goodbye."),
     "texted_link": N_("We have sent you a text with a link to choose a time. Goodbye."),
     "link_sms": N_("Choose a time for your callback from {queue}: {link}"),
@@ -239,16 +241,25 @@ class _Flow:
     def spoken_wait(self, state: IvrState, seconds: int) -> str:
         return spoken_minutes(math.ceil(max(seconds, 0) / 60), state.language)
 
+    def spoken_callback(self, state: IvrState, at: datetime, until: datetime | None) -> str:
+        """When an ASAP callback rings: the range told at booking (scheduler/ecbt.py), in
+        minutes from now; the time itself when that is an hour or more away (booked while
+        closed); "in about n minutes" for a callback booked without a range."""
+        if until is None:
+            return self.spoken_wait(state, int((at - self.now).total_seconds()))
+        low, high = minutes_left(at, until, self.now)
+        if low >= SAY_THE_TIME_FROM_MINUTES:
+            return self.spoken_time(state, at)
+        return spoken_range(low, high, state.language)
+
     def confirmation_text(self, state: IvrState) -> str:
         assert state.booked is not None
         local = datetime.fromtimestamp(state.booked, UTC).astimezone(ZoneInfo(self.queue.timezone))
         code = language_code(state.language)
         if state.choice == "asap":
-            return str(
-                self.t(
-                    state, "confirmation_sms_asap", queue=self.queue.name, time=format_time(local, "HH:mm", locale=code)
-                )
-            )
+            until = datetime.fromtimestamp(state.booked_until or state.booked, UTC).astimezone(local.tzinfo)
+            start, end = (format_time(t, "HH:mm", locale=code) for t in (local, until))
+            return str(self.t(state, "confirmation_sms_asap", queue=self.queue.name, start=start, end=end))
         written = format_datetime(local, "EEEE d MMMM HH:mm", locale=code)
         return str(self.t(state, "confirmation_sms", queue=self.queue.name, time=written))
 
@@ -256,7 +267,7 @@ class _Flow:
         """Say what is booked; offer a text confirming it when the number takes texts."""
         number = self.spoken_number(state, outcome.phone)
         if outcome.kind == "asap":
-            wait = self.spoken_wait(state, int((outcome.at - self.now).total_seconds()))
+            wait = self.spoken_callback(state, outcome.at, outcome.until)
             said = self.t(state, "booked_asap", wait=wait, number=number)
         else:
             said = self.t(state, "booked", time=self.spoken_time(state, outcome.at), number=number)
@@ -268,6 +279,7 @@ class _Flow:
             chosen=outcome.phone,
             choice="asap" if outcome.kind == "asap" else "time",
             booked=int(outcome.at.timestamp()),
+            booked_until=int(outcome.until.timestamp()) if outcome.until is not None else None,
             offered=(),
             tries=0,
         )
@@ -285,7 +297,7 @@ class _Flow:
             if existing is None:  # cancelled meanwhile (by text, by an agent): offer afresh
                 return self.offer(replace(state, existing_ref=None), lead)
             if existing.kind == "asap":
-                wait = self.spoken_wait(state, int((existing.at - self.now).total_seconds()))
+                wait = self.spoken_callback(state, existing.at, existing.until)
                 return self.gather(state, lead, self.t(state, "existing_asap", wait=wait))
             return self.gather(state, lead, self.t(state, "existing", time=self.spoken_time(state, existing.at)))
         if step == "offer":

@@ -33,7 +33,8 @@ class IvrState:
     tries: int = 0
     existing_ref: str | None = None  # changing this callback's time instead of booking one
     held: int = 0  # seconds spent ringing the agents so far
-    booked: int | None = None  # once booked: its slot start (or ASAP due), epoch seconds, for the text
+    booked: int | None = None  # once booked: its slot start (or ASAP range's start), epoch seconds, for the text
+    booked_until: int | None = None  # and for ASAP the range's end
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
@@ -54,6 +55,8 @@ class IvrState:
             document["t"] = self.tries
         if self.booked is not None:
             document["b"] = self.booked
+        if self.booked_until is not None:
+            document["u"] = self.booked_until
         if self.held:
             document["h"] = self.held
         return document
@@ -79,6 +82,7 @@ class IvrState:
             tries=int(document.get("t", 0)),
             existing_ref=_opt(document.get("r")),
             booked=int(document["b"]) if "b" in document else None,
+            booked_until=int(document["u"]) if "u" in document else None,
             held=int(document.get("h", 0)),
         )
 
@@ -111,7 +115,8 @@ class QueueFacts:
 class ExistingCallback:
     ref: str
     kind: str  # "asap" | "scheduled"
-    at: datetime  # the slot's start (scheduled) or when it falls due (ASAP)
+    at: datetime  # the slot's start (scheduled), or ASAP: the start of the range told (else its due time)
+    until: datetime | None = None  # ASAP: the end of the range told (scheduler/ecbt.py)
 
 
 @dataclass(frozen=True)
@@ -175,8 +180,9 @@ class Booked:
     """The callback the effect left: booked now, or the one the number already had."""
 
     kind: str
-    at: datetime  # slot start (scheduled) or due (ASAP)
+    at: datetime  # slot start (scheduled), or ASAP: the start of the range told (else its due time)
     phone: str
+    until: datetime | None = None  # ASAP: the end of the range told
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,23 @@ def spoken_minutes(n: int, language: str) -> str:
     return t.ngettext("in about {n} minute", "in about {n} minutes", n).format(n=n)
 
 
+def spoken_range(low: int, high: int, language: str) -> str:
+    """An estimated callback time as a range of whole minutes (scheduler/ecbt.py), for "we
+    will call you back {…}": "between 8 and 10 minutes from now", "через 8–10 минут",
+    "dans 8 à 10 minutes"; from 0, "within 2 minutes". The plural follows the last number."""
+    if low < 0 or high <= low:
+        raise ValueError("a range runs from a wait to a longer one")
+    t = translations(language)
+    if low == 0:
+        # TRANSLATORS: completes "we will call you back …" when the callback may come
+        # at once. Russian takes the genitive after "в течение": 1 минуты, 2 минут.
+        return t.ngettext("within {n} minute", "within {n} minutes", high).format(n=high)
+    # TRANSLATORS: completes "we will call you back …": a range of minutes. The
+    # plural form follows {high}, the last number said (Russian "через 8–10 минут").
+    template = t.ngettext("between {low} and {high} minute from now", "between {low} and {high} minutes from now", high)
+    return template.format(low=low, high=high)
+
+
 def _weekday(t: gettext.NullTranslations, weekday: int) -> str:
     # TRANSLATORS: a weekday as it is said before a time ("Monday at
     # 10:30"), with the preposition your language needs there: Russian

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.errors import ValidationFailed
+from scheduler.wait import estimated_wait_seconds
 
 CLOCK_SKEW = timedelta(seconds=30)  # a report's time may run this far ahead of ours
 MAX_AGENTS = 100_000
@@ -81,3 +82,11 @@ def callers_ahead(callers_waiting: int, staffing: Staffing) -> int:
     if staffing.available is None:
         return callers_waiting
     return max(callers_waiting - staffing.available, 0)
+
+
+def line_wait_seconds(callers_waiting: int, staffing: Staffing) -> int:
+    """The EWT of a caller joining the line now: the callers ahead of them (those a free
+    agent does not take at once), each an average handle time shared among the agents."""
+    return estimated_wait_seconds(
+        callers_ahead(callers_waiting, staffing), staffing.average_handle_seconds, staffing.agents
+    )

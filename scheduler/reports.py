@@ -25,7 +25,9 @@ A figure belongs to the window its deciding instant falls in:
   the window: lag = that attempt's ``requested_at`` − the due time the callback then had
   (the last ``book`` or ``reschedule`` at or before it: the booking's ``due_at`` — the
   slot's start for its first seat, spread across the slot for later seats, the ASAP due
-  time for ASAP — or the new slot's start). On time: lag ≤ 60 s. Average lag in seconds.
+  time for ASAP — or the new slot's start). On time: lag ≤ 60 s, or for an ASAP callback
+  booked with an ECBT range (scheduler/ecbt.py), dialled before the range's end (the
+  book event's ``promised_until``). Average lag in seconds.
 - **billable minutes**: over attempts requested in the window, each call's
   ``billable_seconds`` (else ``duration_seconds``, else 0) rounded up to the whole minute,
   as callback services bill; a call of 0 s costs nothing.
@@ -52,6 +54,7 @@ class EventRow:
     at: datetime
     actor: str
     due_at: datetime | None = None  # book: the payload's due_at; reschedule: the new slot's start
+    promised_until: datetime | None = None  # book of an ASAP callback: the end of the ECBT range told
 
 
 @dataclass(frozen=True)
@@ -182,19 +185,30 @@ def billable_minutes(attempt: AttemptRow) -> int:
     return math.ceil(max(seconds or 0, 0) / 60)
 
 
-def _first_dial_lag(callback: CallbackRow) -> tuple[datetime, float | None] | None:
-    """(when the first attempt was requested, its lag behind the due time or None when
-    no due time is known), or None without attempts."""
+@dataclass(frozen=True)
+class FirstDial:
+    at: datetime  # when the first attempt was requested
+    lag_seconds: float  # behind the due time
+    on_time: bool
+
+
+def _first_dial(callback: CallbackRow) -> FirstDial | None:
+    """The callback's first attempt against the due time it then had; None without
+    attempts or without a known due time. On time: within ON_TIME_SECONDS of it or, for an
+    ASAP callback booked with an ECBT range, before the range's end."""
     if not callback.attempts:
         return None
     first = min(a.requested_at for a in callback.attempts)
-    due = None
+    due, until = None, None
     for event in sorted(callback.events, key=lambda e: e.at):
         if event.at > first:
             break
         if event.step in ("book", "reschedule") and event.due_at is not None:
-            due = event.due_at
-    return first, (first - due).total_seconds() if due is not None else None
+            due, until = event.due_at, event.promised_until
+    if due is None:
+        return None
+    lag = (first - due).total_seconds()
+    return FirstDial(first, lag, first <= until if until is not None else lag <= ON_TIME_SECONDS)
 
 
 def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: Sequence[datetime]) -> list[Figures]:
@@ -229,13 +243,13 @@ def tally(callbacks: Iterable[CallbackRow], offers: Iterable[OfferRow], bounds: 
         for into, those in made.values():
             into.dialled += 1
             into.connected += any(a.outcome == "connected" for a in those)
-        first = _first_dial_lag(callback)
-        if first is not None and first[1] is not None:
-            into = window(first[0])
+        first = _first_dial(callback)
+        if first is not None:
+            into = window(first.at)
             if into is not None:
                 into.first_dials += 1
-                into.on_time += first[1] <= ON_TIME_SECONDS
-                into.lag_seconds_total += first[1]
+                into.on_time += first.on_time
+                into.lag_seconds_total += first.lag_seconds
     for offer in offers:
         into = window(offer.offered_at)
         if into is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, Table, bindparam, insert, select, text
@@ -25,12 +25,14 @@ from infra import metrics
 from infra.event_models import OutboxEvent
 from infra.logs import note_callback
 from infra.models import LIVE_PREDICATE, LIVE_STATE_VALUES, Callback, CallbackEvent, Queue, Slot
-from scheduler.booking import asap_due_at, check_bookable, spread_in_slot
+from scheduler.booking import check_bookable, spread_in_slot
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
+from scheduler.ecbt import Promise
 from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFound
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
+from services.asap_promise import DEFAULT_MAX_AGE, asap_promise, opening_promise
 from services.queues import booking_policy, get_queue, queue_calendar
 from services.seats import TAKE_SCHEDULED_SEAT, release_seat, take_seat
 from services.slot_sync import ensure_slots, slots_are_current
@@ -59,7 +61,7 @@ class BookingRequest:
     sms_consent: bool = False
     # The version of the consent wording the customer saw (scheduler/consent.py); None: the channel's.
     consent_wording: str | None = None
-    estimated_wait_seconds: int | None = None  # the IVR's estimate, else the queue's setting
+    estimated_wait_seconds: int | None = None  # the IVR's estimate, else the line's now (services/asap_promise.py)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,26 @@ def _asap_seat(session: Session, queue: Queue, due: datetime) -> Seat:
                 return Seat(slot_id, starts_at, ends_at)
 
 
+def _closed_at(session: Session, queue: Queue, instant: datetime) -> bool:
+    """Whether no slot of the queue runs at ``instant`` (full or not): closed then."""
+    running = session.scalar(
+        select(Slot.id)
+        .where(Slot.queue_id == queue.id, Slot.active.is_(True), Slot.starts_at <= instant, Slot.ends_at > instant)
+        .limit(1)
+    )
+    return running is None
+
+
+def _promise_payload(values: dict[str, Any]) -> dict[str, str]:
+    """The ECBT range told, on the book event (the reports' on-time rate counts against it)."""
+    if values["promised_until"] is None:
+        return {}
+    return {
+        "promised_from": values["promised_from"].isoformat(),
+        "promised_until": values["promised_until"].isoformat(),
+    }
+
+
 @dataclass(frozen=True)
 class PreparedBooking:
     """What a booking can learn before it takes the write lock (on SQLite, one writer at a
@@ -198,21 +220,23 @@ class PreparedBooking:
     queue: Queue
     phone: str
     has_live_callback: bool
-    asap_due: datetime | None
+    asap: Promise | None
 
 
-def prepare_booking(session: Session, request: BookingRequest, now: datetime) -> PreparedBooking:
-    """The reads and checks of a booking; in any transaction, a read one will do."""
+def prepare_booking(
+    session: Session, request: BookingRequest, now: datetime, agent_figures_max_age: timedelta = DEFAULT_MAX_AGE
+) -> PreparedBooking:
+    """The reads and checks of a booking; in any transaction, a read one will do. An ASAP
+    callback's estimated callback time is worked out here (services/asap_promise.py)."""
     queue = get_queue(session, request.queue)
     phone = parse_phone(request.phone, queue.region, queue.allowed_countries)
     live = session.connection().execute(FIND_LIVE_ID, {"queue_id": queue.id, "phone": phone}).first() is not None
-    due = None
+    promised = None
     if request.kind == "asap":
         if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
             raise OutsideHours("we are closed now; please book a time for your callback", {})
-        wait = request.estimated_wait_seconds
-        due = asap_due_at(now, queue.estimated_wait_seconds if wait is None else wait)
-    return PreparedBooking(queue, phone, live, due)
+        promised = asap_promise(session, queue, now, request.estimated_wait_seconds, agent_figures_max_age)
+    return PreparedBooking(queue, phone, live, promised)
 
 
 def book(
@@ -242,9 +266,12 @@ def book(
         seat = _scheduled_seat(session, queue, request.slot_start, now)
         due = spread_in_slot(seat.starts_at, seat.ends_at, seat.seat_number, seat.capacity)
     else:
-        assert prepared.asap_due is not None
-        seat = _asap_seat(session, queue, prepared.asap_due)
-        due = max(prepared.asap_due, seat.starts_at)
+        assert prepared.asap is not None
+        promised = prepared.asap
+        seat = _asap_seat(session, queue, promised.due)
+        if seat.starts_at > promised.due and _closed_at(session, queue, promised.due):
+            promised = opening_promise(session, queue, seat.starts_at)  # booked while closed
+        due = promised.due
     values: dict[str, Any] = {
         "ref": new_ref(),
         "queue_id": queue.id,
@@ -269,6 +296,8 @@ def book(
         "updated_at": now,
         "slot_id": seat.slot_id,
         "next_attempt_at": due,
+        "promised_from": promised.earliest if request.kind == "asap" else None,
+        "promised_until": promised.latest if request.kind == "asap" else None,
     }
     event = step_event(
         "book",
@@ -276,7 +305,7 @@ def book(
         now,
         actor,
         reason=f"{request.kind} callback requested via {request.source}",
-        payload={"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()},
+        payload={"slot_start": seat.starts_at.isoformat(), "due_at": due.isoformat()} | _promise_payload(values),
     )
     assert event is not None and event["to_state"] == values["state"]
     # The row about to be written, as an object for the caller (not attached to the session).

@@ -21,12 +21,11 @@ from infra.models import Callback, Queue
 from infra.settings import Settings
 from infra.text_models import SmsMessage
 from ivr_flows import inbound
-from scheduler.agents import callers_ahead
+from scheduler.agents import line_wait_seconds
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
-from scheduler.wait import estimated_wait_seconds
 from services.agent_figures import queue_staffing
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
@@ -104,9 +103,7 @@ def load_facts(
         open_now=is_open(queue_calendar(queue), now),
         # The live agent figures when fresh (PUT /api/v1/queues/{key}/agents), else the
         # queue's static staffing: callers a free agent takes at once wait for nobody.
-        estimated_wait_seconds=estimated_wait_seconds(
-            callers_ahead(queue.callers_waiting, staff), staff.average_handle_seconds, staff.agents
-        ),
+        estimated_wait_seconds=line_wait_seconds(queue.callers_waiting, staff),
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         offer_repeat_seconds=queue.offer_repeat_seconds,
@@ -118,17 +115,22 @@ def load_facts(
     if phone is not None:
         callback = find_live_callback(session, queue.id, phone)
         if callback is not None:
-            existing = inbound.ExistingCallback(callback.ref, callback.kind, _when(callback, now))
+            existing = inbound.ExistingCallback(callback.ref, callback.kind, *_when(callback, now))
     slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
     return inbound.Facts(queue_facts, existing, slots, queue_data)
 
 
 def _max_age(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.agent_figures_max_age_seconds)
+    return settings.agent_figures_max_age
 
 
-def _when(callback: Callback, now: datetime) -> datetime:
-    return callback.promised_at or now
+def _when(callback: Callback, now: datetime) -> tuple[datetime, datetime | None]:
+    """When the callback rings as the caller was told it: a scheduled one's slot start; an
+    ASAP one's range (its due time alone once the range no longer holds)."""
+    window = callback.promised_window
+    if callback.kind == "asap" and window is not None:
+        return window
+    return callback.promised_at or now, None
 
 
 def answer_call(
@@ -232,11 +234,13 @@ def _carry_out(
                 locale=state.language,
                 estimated_wait_seconds=effect.estimated_wait_seconds,
             )
-            result = book(session, request, now, ACTOR, prepare_booking(session, request, now))
-            return inbound.Booked(result.callback.kind, _when(result.callback, now), result.callback.phone)
+            result = book(session, request, now, ACTOR, prepare_booking(session, request, now, _max_age(settings)))
+            at, until = _when(result.callback, now)
+            return inbound.Booked(result.callback.kind, at, result.callback.phone, until)
         if isinstance(effect, inbound.Reschedule):
             callback = reschedule(session, effect.ref, effect.slot_start, now, ACTOR)
-            return inbound.Booked(callback.kind, _when(callback, now), callback.phone)
+            at, until = _when(callback, now)
+            return inbound.Booked(callback.kind, at, callback.phone, until)
         if isinstance(effect, inbound.Cancel):
             cancel(session, effect.ref, now, ACTOR, reason="cancelled by the caller on an inbound call")
             return None

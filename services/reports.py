@@ -51,13 +51,16 @@ def _instant(raw: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _due(step: str, payload: dict[str, Any] | None) -> datetime | None:
+def _event_row(step: str, at: datetime, actor: str, payload: dict[str, Any] | None) -> EventRow:
+    """The event as the report reads it: the due time a book or reschedule set, and the
+    end of the ECBT range an ASAP booking told."""
     payload = payload or {}
     if step == "book":
-        return _instant(payload.get("due_at")) or _instant(payload.get("slot_start"))
+        due = _instant(payload.get("due_at")) or _instant(payload.get("slot_start"))
+        return EventRow(step, at, actor, due, _instant(payload.get("promised_until")))
     if step == "reschedule":
-        return _instant(payload.get("to_slot_start"))
-    return None
+        return EventRow(step, at, actor, _instant(payload.get("to_slot_start")))
+    return EventRow(step, at, actor)
 
 
 def load_rows(
@@ -84,7 +87,7 @@ def load_rows(
         .where(CallbackEvent.callback_id.in_(ids), CallbackEvent.step.in_(STEPS))
         .order_by(CallbackEvent.id)
     ):
-        events[callback_id].append(EventRow(step, at, actor, _due(step, payload)))
+        events[callback_id].append(_event_row(step, at, actor, payload))
     attempts: dict[int, list[AttemptRow]] = defaultdict(list)
     for callback_id, requested_at, outcome, duration, billable in session.execute(
         select(

@@ -10,7 +10,6 @@ numbers that opted out. Booking and cancelling go through ``services.booking_ser
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -374,17 +373,18 @@ def confirm_new_booking(session: Session, result: BookingResult, now: datetime, 
 
 def queue_booking_confirmation(session: Session, callback: Callback, now: datetime, from_number: str | None) -> None:
     """The text confirming a new booking whose customer agreed to texts (``sms_consent``):
-    when (for an ASAP callback: in about how many minutes, and from which number, so that
-    they pick up), and how to cancel or move it by text. Sent by the worker like every
+    when (for an ASAP callback: the range of times we said we would call in, and from
+    which number, so that they pick up), and how to cancel or move it by text. Sent by the worker like every
     text; not at all when the queue's ``reminders.confirmation`` is off."""
     if not reminder_policy(callback.queue).confirmation:
         return
     language = _language(callback)
     name = callback.queue.name
-    if callback.kind == "asap" and callback.next_attempt_at is not None:
-        minutes = max(1, math.ceil((callback.next_attempt_at - now).total_seconds() / 60))
-        number = from_number or "-"
-        body = texts.render_count(texts.ASAP_BOOKED, minutes, language, name=name, minutes=str(minutes), number=number)
+    window = callback.promised_window
+    if callback.kind == "asap" and window is not None:
+        zone = callback.queue.timezone
+        start, end = (texts.format_time_of_day(instant, zone) for instant in window)
+        body = texts.render(texts.ASAP_BOOKED, language, name=name, start=start, end=end, number=from_number or "-")
     else:
         body = texts.render(texts.BOOKED, language, name=name, when=_when(callback))
     session.add(

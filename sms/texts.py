@@ -2,7 +2,8 @@
 ``sms/locales/<lang>/LC_MESSAGES/sms.po``, read at run time like the IVR's (``ivr_flows/i18n.py``).
 
 English is the msgid. Placeholders: ``{name}`` the queue's name, ``{when}`` a time as
-``format_when`` writes it, ``{link}`` a booking link, ``{options}`` the numbered times.
+``format_when`` writes it, ``{link}`` a booking link, ``{options}`` the numbered times,
+``{start}``/``{end}`` times of day.
 Keywords a customer should reply are in capitals; English texts say CANCEL CALL, never a
 bare CANCEL, because Twilio's default opt-out handling takes a bare CANCEL as STOP
 (docs/sms.md). Every text stays within two segments (``sms/encoding.py``, tested).
@@ -36,12 +37,9 @@ BOOKED = N_("Booked: {name} will call you on {when}. Reply CANCEL CALL to cancel
 REMINDER = N_("Reminder: {name} will call you on {when}. Reply CANCEL CALL to cancel or CHANGE for another time.")
 # TRANSLATORS: a reminder shortly before the callback; {time} is the time of day, "14:45".
 REMINDER_SOON = N_("{name} will call you soon, at {time}. Reply CANCEL CALL to cancel or CHANGE for another time.")
-# TRANSLATORS: the confirmation of an "as soon as possible" callback; {number} is the number we call from.
-# A count of minutes: one form per plural form of the language (texts.render_count).
-ASAP_BOOKED = (
-    N_("{name} will call you in about {minutes} minute from {number}. Reply CANCEL CALL to cancel."),
-    N_("{name} will call you in about {minutes} minutes from {number}. Reply CANCEL CALL to cancel."),
-)
+# TRANSLATORS: the confirmation of an "as soon as possible" callback: {start} and {end} are
+# times of day ("10:38"), the range we said we would call in; {number} is the number we call from.
+ASAP_BOOKED = N_("{name} will call you between {start} and {end} from {number}. Reply CANCEL CALL to cancel.")
 HELP = N_("{name}: reply CALL ME to book a callback, CANCEL CALL to cancel it, CHANGE to move it, STOP to opt out.")
 OPTED_OUT = N_("You will get no more texts from {name}. Reply START to get them again.")
 OPTED_IN = N_("You will get texts from {name} again. Reply STOP to stop them.")
@@ -86,13 +84,6 @@ def language_code(language: str | None) -> str:
 
 def render(message: str, language: str | None, **values: str) -> str:
     return CATALOGS.gettext(message, language).format(**values)
-
-
-def render_count(message: tuple[str, str], count: int, language: str | None, **values: str) -> str:
-    """A text that says a number: the language's plural form for ``count`` (1 minute, 2
-    минуты, 5 минут), its placeholders filled (``count`` among them as the text names it)."""
-    singular, plural = message
-    return CATALOGS.translations(language).ngettext(singular, plural, count).format(**values)
 
 
 def format_when(instant: datetime, zone: str, language: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,6 +61,7 @@ def callback_json(callback: Callback) -> dict[str, Any]:
         "slot_start": _iso(slot.starts_at, zone) if slot else None,
         "slot_end": _iso(slot.ends_at, zone) if slot else None,
         "due_at": _iso(callback.next_attempt_at, zone),
+        "estimated_call_at": _window(callback, zone),
         "name": callback.name,
         "fields": callback.fields,
         "tags": callback.tags,
@@ -74,6 +75,14 @@ def callback_json(callback: Callback) -> dict[str, Any]:
         "attempts": callback.attempts,
         "created_at": _iso(callback.created_at, zone),
     }
+
+
+def _window(callback: Callback, zone: ZoneInfo) -> dict[str, str | None] | None:
+    """The range we said we would call in, while it holds (Callback.promised_window)."""
+    window = callback.promised_window
+    if window is None:
+        return None
+    return {"earliest": _iso(window[0], zone), "latest": _iso(window[1], zone)}
 
 
 @api.get("/openapi.json")
@@ -104,7 +113,7 @@ def show_queue(key: str) -> Response:
 
 
 def agent_figures_json(queue: Queue, figures: AgentFigures | None, now: datetime) -> dict[str, Any]:
-    max_age = timedelta(seconds=context.settings().agent_figures_max_age_seconds)
+    max_age = context.settings().agent_figures_max_age
     used = agent_figures.staffing_of(queue, figures, now, max_age)
     zone = ZoneInfo(queue.timezone)
     return {
@@ -212,7 +221,7 @@ def create_callback() -> Response:
     )
     now = context.now()
     with context.db().read() as session:  # the reads and checks, outside the write lock
-        prepared = prepare_booking(session, booking, now)
+        prepared = prepare_booking(session, booking, now, context.settings().agent_figures_max_age)
         if web:  # the queue's required fields and units, and its web tags
             widget = prepared.queue.widget or {}
             problems = web_form_problems(widget, {f.name: f.value for f in body.fields}, body.unit)

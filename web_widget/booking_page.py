@@ -314,7 +314,7 @@ def submit(key: str) -> ResponseReturnValue:
     now = context.now()
     try:
         with context.db().read() as session:
-            prepared = prepare_booking(session, booking, now)
+            prepared = prepare_booking(session, booking, now, context.settings().agent_figures_max_age)
             if not prepared.has_live_callback:
                 check_phone(session, prepared.queue, prepared.phone, now)
         with context.db().write() as session:
@@ -366,6 +366,9 @@ def _schema_problems(queue: Queue, form: Form) -> dict[str, str]:
 def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> ResponseReturnValue:
     language = _language(queue)
     when = _when(queue, callback) if callback.kind == "scheduled" else None
+    zone = ZoneInfo(queue.timezone)
+    # An ASAP callback's ECBT range as the IVR and the confirmation text say it.
+    told = [t.astimezone(zone).strftime("%H:%M") for t in callback.promised_window or ()] if not when else []
     html = render_template(
         "book_done.html",
         _=_translator(language),
@@ -373,6 +376,7 @@ def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> Respo
         queue=queue,
         callback=callback,
         when=when,
+        told=told,
         cancellable=callback.state in ("requested", "scheduled", "retry_wait"),
     )
     return html, status

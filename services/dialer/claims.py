@@ -147,7 +147,7 @@ def agent_allowances(session: Session, claimer: Claimer, rows: Sequence[Row[Any]
     allow now (scheduler/dialing.py: agent_allowance); a queue without them is held by
     ``max_concurrent_calls`` alone, as before. The figures come with the due rows; the
     calls ringing are counted only for queues that have them."""
-    max_age = timedelta(seconds=claimer.settings.agent_figures_max_age_seconds)
+    max_age = claimer.settings.agent_figures_max_age
     live = {row.queue_id: row for row in rows if reported_in_time(row.agents_reported_at, now, max_age)}
     if not live:
         return {}

@@ -107,7 +107,7 @@ def test_call_the_queue_and_type_another_number(app: Flask, demo_queue: str, db:
     page.locator(".call.inbound .keypad button", has_text="#").click()
     page.wait_for_selector(".say:has-text('You entered 0 7 4 0 0, 9 0 0 1 2 3.')")
     page.locator(".call.inbound .keypad button", has_text="1").click()
-    page.wait_for_selector(".say:has-text('we will call you back in about 8 minutes')")
+    page.wait_for_selector(".say:has-text('we will call you back between 8 and 10 minutes from now')")
     page.locator(".call.inbound .keypad button", has_text="9").click()  # no text, thanks
     page.wait_for_selector(".call.inbound.completed .say:has-text('Goodbye.')")
     with db.read() as session:

@@ -44,9 +44,11 @@ def on_a_call(client: FlaskClient, make_queue: Any, dialer: Dialer, n: int = 1) 
     ]
     make_queue(estimated_wait_seconds=0, max_concurrent_calls=200, weekly_hours=hours)
     for i in range(n):
+        # Each dialled before the next is booked: a callback waiting ahead would make the
+        # next one's estimated callback time later than now (scheduler/ecbt.py).
         assert book(client, i + 1).status_code == 201
-    while dialer.dispatch() > 0:
-        pass
+        while dialer.dispatch() > 0:
+            pass
     with dialer.db.read() as session:
         found = list(session.scalars(select(Attempt).order_by(Attempt.id)))
     assert len(found) == n and all(a.call_id for a in found)

@@ -144,7 +144,7 @@ def test_asap_keeps_the_callers_place(
     call.dial()
     call.press("1")
     done = call.press("1")
-    assert "You keep your place: we will call you back in about 8 minutes" in said(done)
+    assert "You keep your place: we will call you back between 8 and 10 minutes from now" in said(done)
     (callback,) = callbacks(db)
     assert (callback.kind, callback.source) == ("asap", "ivr")
 
@@ -489,7 +489,7 @@ def test_a_hold_nobody_answers_is_offered_the_callback_again(
     assert "Sorry to keep you waiting: all our agents are still busy." in said(missed)
     assert "To keep holding, press star." in said(missed)
     call.press("1")
-    assert "we will call you back in about 8 minutes" in said(call.press("1"))
+    assert "we will call you back between 8 and 10 minutes from now" in said(call.press("1"))
 
 
 def test_a_short_wait_that_grows_past_the_threshold_is_offered_a_callback(
@@ -553,7 +553,7 @@ def test_the_wait_and_the_offer_follow_twilios_queue_figures_when_they_come(
 
     call.press("1")  # ASAP
     done = call._twiml(call.post(call.action(), {**call.fields(), "Digits": "1", **queued}))
-    assert "we will call you back in about 20 minutes" in said(done)
+    assert "we will call you back between 20 and 25 minutes from now" in said(done)
     (callback,) = callbacks(db)
     assert callback.kind == "asap"
 

@@ -494,6 +494,7 @@ def test_the_response_checks_catch_drift() -> None:
         "slot_start": "2027-01-04T10:30:00+00:00",
         "slot_end": "2027-01-04T10:45:00+00:00",
         "due_at": "2027-01-04T10:30:00+00:00",
+        "estimated_call_at": {"earliest": "2027-01-04T10:30:00+00:00", "latest": "2027-01-04T10:45:00+00:00"},
         "name": None,
         "fields": [],
         "tags": [],
@@ -512,6 +513,10 @@ def test_the_response_checks_catch_drift() -> None:
     assert schema_errors(component("Callback"), {**callback, "priority": 1})
     assert schema_errors(component("Callback"), {**callback, "created_at": "2027-01-04 10:00"})
     assert schema_errors(component("Callback"), {**callback, "state": "lost"})
+    assert schema_errors(
+        component("Callback"), {**callback, "estimated_call_at": {"earliest": "2027-01-04T10:30:00+00:00"}}
+    )
+    assert schema_errors(component("Callback"), {**callback, "estimated_call_at": None}) == []
     conflict = ("paths", "/api/v1/callbacks", "post", "responses", "409", "content", "application/json", "schema")
     assert not schema_errors(conflict, {"type": "slot_full", "message": "m", "details": {}})
     assert schema_errors(conflict, {"type": "too_soon", "message": "m", "details": {}})

@@ -169,16 +169,17 @@ def test_queue_settings_choose_the_reminders_and_the_confirmation(
     assert [(t["kind"], t["send_at"]) for t in texts(client, ref)] == [("reminder_60m", "2027-01-06T13:30:00+00:00")]
 
 
-def test_an_asap_callback_is_confirmed_with_the_wait_and_the_number_we_call_from(
+def test_an_asap_callback_is_confirmed_with_the_range_told_and_the_number_we_call_from(
     app: Flask, client: FlaskClient, db: Database, clock: FixedClock, phone_sim: SimulatorDriver, demo_queue: str
 ) -> None:
     callback = book(client, 1, sms_consent=True).get_json()
     [confirmation] = texts(client, callback["ref"])
+    window = callback["estimated_call_at"]
+    start, end = (datetime.fromisoformat(window[edge]).strftime("%H:%M") for edge in ("earliest", "latest"))
     due = datetime.fromisoformat(callback["due_at"])
-    minutes = max(1, -(-int((due - clock.now()).total_seconds()) // 60))
-    unit = "minute" if minutes == 1 else "minutes"  # the plural form: never "1 minutes"
+    assert datetime.fromisoformat(window["earliest"]) <= due < datetime.fromisoformat(window["latest"])
     assert confirmation["body"] == (
-        f"Support will call you in about {minutes} {unit} from +441632960000. Reply CANCEL CALL to cancel."
+        f"Support will call you between {start} and {end} from +441632960000. Reply CANCEL CALL to cancel."
     )
 
 

@@ -95,6 +95,18 @@ def test_the_due_time_is_the_last_one_set_before_the_first_dial() -> None:
     assert result.first_dials == 1 and result.on_time == 1 and result.average_lag_seconds == 30.0
 
 
+def test_an_asap_callback_is_on_time_when_first_dialled_before_the_end_of_the_range_told() -> None:
+    def asap(first_dial: float) -> CallbackRow:
+        # Booked at 0, due at 8.3, told "between 8 and 11 minutes".
+        told = EventRow("book", at(0), "ivr", due_at=at(8.3), promised_until=at(11))
+        return CallbackRow("ivr", events=(told,), attempts=(AttemptRow(at(first_dial)),))
+
+    within = figures([asap(10.9)], [], at(0), at(60))  # 156 s behind the due time, inside the range
+    assert (within.first_dials, within.on_time, within.average_lag_seconds) == (1, 1, pytest.approx(156.0))
+    late = figures([asap(11.5)], [], at(0), at(60))
+    assert (late.first_dials, late.on_time) == (1, 0)
+
+
 @pytest.mark.parametrize(
     ("seconds", "minutes"), [(None, 0), (0, 0), (1, 1), (59, 1), (60, 1), (61, 2), (120, 2), (121, 3)]
 )

@@ -19,16 +19,12 @@ LANGUAGES = ("en", "ru", "fr")
 WHEN = datetime(2027, 1, 6, 14, 45, tzinfo=UTC)
 
 
-def _fields(template: str | tuple[str, ...]) -> set[str]:
-    """The placeholders of a text (of each form of a text that says a count)."""
-    forms = (template,) if isinstance(template, str) else template
-    return {name for form in forms for _t, name, _spec, _conv in string.Formatter().parse(form) if name is not None}
+def _fields(template: str) -> set[str]:
+    return {name for _t, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
 
 
-def _render(message: str | tuple[str, str], language: str, values: dict[str, str], count: int = 25) -> str:
+def _render(message: str, language: str, values: dict[str, str]) -> str:
     used = {k: v for k, v in values.items() if k in _fields(message)}
-    if isinstance(message, tuple):
-        return texts.render_count(message, count, language, **used)
     return texts.render(message, language, **used)
 
 
@@ -63,31 +59,12 @@ def test_every_reply_fits_in_two_segments(language: str, message: str) -> None:
         "link": link,
         "options": options,
         "time": texts.format_time_of_day(WHEN, "Europe/London"),
-        "minutes": "25",
+        "start": "10:38",
+        "end": "10:48",
         "number": "+441632960000",
     }
-    for count in (1, 2, 5, 25):
-        body = _render(message, language, {**values, "minutes": str(count)}, count)
-        assert encode_info(body).segments <= MAX_REPLY_SEGMENTS, (body, encode_info(body))
-
-
-@pytest.mark.parametrize(
-    ("language", "count", "said"),
-    [
-        ("en", 1, "in about 1 minute from"),
-        ("en", 2, "in about 2 minutes from"),
-        ("ru", 1, "через 1 минуту с"),
-        ("ru", 3, "через 3 минуты с"),
-        ("ru", 5, "через 5 минут с"),
-        ("ru", 21, "через 21 минуту с"),
-        ("ru", 12, "через 12 минут с"),
-        ("fr", 1, "dans environ 1 minute depuis"),
-        ("fr", 2, "dans environ 2 minutes depuis"),
-    ],
-)
-def test_a_text_that_says_a_count_takes_the_language_s_plural_form(language: str, count: int, said: str) -> None:
-    values = {"name": "Support", "minutes": str(count), "number": "+441632960000"}
-    assert said in texts.render_count(texts.ASAP_BOOKED, count, language, **values)
+    body = _render(message, language, values)
+    assert encode_info(body).segments <= MAX_REPLY_SEGMENTS, (body, encode_info(body))
 
 
 # Each text about a callback that is still booked says how to cancel it and, but for the

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr_flows.spoken_time import english_clock, spoken_digits, spoken_minutes, spoken_slot
+from ivr_flows.spoken_time import english_clock, spoken_digits, spoken_minutes, spoken_range, spoken_slot
 
 LONDON = "Europe/London"
 NEW_YORK = "America/New_York"
@@ -398,3 +398,29 @@ def test_every_national_digit_is_said_alone_and_in_order(phone: str) -> None:
 
 def test_a_number_phonenumbers_cannot_parse_is_still_read_digit_by_digit() -> None:
     assert spoken_digits("+0001234", "ru") == "плюс, 0 0 0, 1 2 3, 4"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "language", "said"),
+    [
+        (8, 10, "en", "between 8 and 10 minutes from now"),
+        (0, 2, "en", "within 2 minutes"),
+        (0, 1, "en", "within 1 minute"),
+        (8, 10, "ru", "через 8–10 минут"),
+        (2, 4, "ru", "через 2–4 минуты"),
+        (19, 21, "ru", "через 19–21 минуту"),
+        (0, 2, "ru", "в течение 2 минут"),
+        (0, 1, "ru", "в течение 1 минуты"),
+        (8, 10, "fr", "dans 8 à 10 minutes"),
+        (0, 1, "fr", "d'ici 1 minute"),
+    ],
+)
+def test_an_ecbt_range_is_said_with_the_plural_of_its_last_number(
+    low: int, high: int, language: str, said: str
+) -> None:
+    assert spoken_range(low, high, language) == said
+
+
+def test_a_range_must_run_forward() -> None:
+    with pytest.raises(ValueError):
+        spoken_range(5, 5, "en")

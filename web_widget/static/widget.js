@@ -29,7 +29,7 @@
       closed: 'We are closed now.', closedCollect: 'We are closed now. Leave your number: we will call when we open, or choose one of our next open times.',
       hours: 'Our opening hours ({zone})', dayClosed: 'closed',
       done: 'Your callback is booked', already: 'You already have a callback booked',
-      whenAsap: 'We will call you as soon as we can.', whenAt: 'We will call you on {when}.',
+      whenAsap: 'We will call you as soon as we can.', whenRange: 'We will call you between {start} and {end}.', whenAt: 'We will call you on {when}.',
       ref: 'Reference', cancel: 'Cancel this callback', cancelled: 'Your callback is cancelled.',
       sending: 'Sending…', unavailable: 'Callback requests are not available on this site.',
       slotFull: 'That time has just been taken; please choose another.',
@@ -47,7 +47,7 @@
       closed: 'Сейчас мы не работаем.', closedCollect: 'Сейчас мы не работаем. Оставьте номер — мы позвоним, когда откроемся, или выберите ближайшее время.',
       hours: 'Часы работы ({zone})', dayClosed: 'выходной',
       done: 'Обратный звонок заказан', already: 'У вас уже есть заказанный звонок',
-      whenAsap: 'Мы позвоним вам, как только сможем.', whenAt: 'Мы позвоним вам {when}.',
+      whenAsap: 'Мы позвоним вам, как только сможем.', whenRange: 'Мы позвоним вам с {start} до {end}.', whenAt: 'Мы позвоним вам {when}.',
       ref: 'Номер заявки', cancel: 'Отменить звонок', cancelled: 'Звонок отменён.',
       sending: 'Отправка…', unavailable: 'Заказ обратного звонка на этом сайте недоступен.',
       slotFull: 'Это время только что заняли; выберите другое.',
@@ -65,7 +65,7 @@
       closed: 'Nous sommes fermés.', closedCollect: 'Nous sommes fermés. Laissez votre numéro : nous vous rappellerons à l’ouverture, ou choisissez un prochain horaire.',
       hours: 'Nos horaires ({zone})', dayClosed: 'fermé',
       done: 'Votre rappel est réservé', already: 'Vous avez déjà un rappel réservé',
-      whenAsap: 'Nous vous appellerons dès que possible.', whenAt: 'Nous vous appellerons le {when}.',
+      whenAsap: 'Nous vous appellerons dès que possible.', whenRange: 'Nous vous appellerons entre {start} et {end}.', whenAt: 'Nous vous appellerons le {when}.',
       ref: 'Référence', cancel: 'Annuler ce rappel', cancelled: 'Votre rappel est annulé.',
       sending: 'Envoi…', unavailable: 'La demande de rappel n’est pas disponible sur ce site.',
       slotFull: 'Cet horaire vient d’être pris ; choisissez-en un autre.',
@@ -525,7 +525,10 @@ dt,dd{margin:0}
       this.state('booked');
       const when = cb.kind === 'scheduled' && cb.slot_start
         ? fill(t.whenAt, { when: formatter(this.locale, { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', timeZone: visitorZone() }).format(new Date(cb.slot_start)) })
-        : t.whenAsap;
+        : cb.estimated_call_at // an ASAP callback's ECBT range, as the IVR and the confirmation text say it
+          ? fill(t.whenRange, Object.fromEntries(Object.entries({ start: cb.estimated_call_at.earliest, end: cb.estimated_call_at.latest })
+            .map(([name, at]) => [name, formatter(this.locale, { hour: '2-digit', minute: '2-digit', timeZone: visitorZone() }).format(new Date(at))])))
+          : t.whenAsap;
       const status = h('p', { role: 'status' });
       const cancel = h('button', { className: 'btn alt', type: 'button', text: t.cancel, onclick: () => {
         cancel.disabled = true;
