@@ -46,6 +46,8 @@ from services.login_throttle import forget_old as forget_old_login_failures
 from services.personal_data import BATCH as ANONYMISE_BATCH
 from services.personal_data import anonymise_due
 from services.slot_sync import sync_slots
+from services.taskrouter_figures import SOURCE as TASKROUTER
+from services.taskrouter_figures import TaskRouterPoller
 from sms.delivery import forget_early_reports
 from sms.outbox import send_pending_sms
 from telephony.registry import Providers
@@ -81,6 +83,13 @@ class Worker:
         self.providers = providers
         self.dialer = Dialer(db, providers, clock, settings)
         self.events = EventSender(db, clock, settings, owner=self.dialer.worker_id)
+        self.taskrouter = TaskRouterPoller(
+            db,
+            clock,
+            lambda: self.providers.figure_source(TASKROUTER),
+            owner=self.dialer.worker_id,
+            poll_seconds=settings.taskrouter_poll_seconds,
+        )
         self.dispatch_window: float | None = None  # how long the dispatch loop runs (None: until stopped)
         # Run the periodic jobs whenever asked, however recently they ran (``run(once=True)``).
         self.force_periodic = False
@@ -254,6 +263,12 @@ class Worker:
         with self.demo_app.app_context():
             simulated_agents_tick(self.demo_app)
 
+    def taskrouter_figures(self) -> None:
+        """Queues naming a Twilio TaskRouter task queue: read their live agent figures,
+        once per cluster per TASKROUTER_POLL_SECONDS (services/taskrouter_figures.py)."""
+        if not self.dialer.stopping.is_set():
+            self.taskrouter.tick(force=self.force_periodic)
+
     def heartbeat(self) -> None:
         """Tell /readyz this worker is alive (app/health.py)."""
         health.beat(self.db, self.clock.now())
@@ -303,6 +318,7 @@ class Worker:
             (self.deliver_events, 1),
             (self.reconcile, 15),
             (self.heartbeat, 5),
+            (self.taskrouter_figures, self.settings.taskrouter_poll_seconds),
             *(((self.simulated_agents, 1),) if self.demo_app and simulator_with_agents(self.demo_app) else ()),
             *((self._periodic_tick(job, body), PERIODIC_CHECK_SECONDS) for job, body in self.periodic_jobs()),
         ]

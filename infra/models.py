@@ -109,6 +109,9 @@ class Queue(Base):
     allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
     over_dial_ratio: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Live agent figures polled from Twilio TaskRouter (services/taskrouter_figures.py): both or neither.
+    taskrouter_workspace_sid: Mapped[str | None] = mapped_column(String(34))  # WS + 32 hex
+    taskrouter_task_queue_sid: Mapped[str | None] = mapped_column(String(34))  # WQ + 32 hex
     caller_id: Mapped[str | None] = mapped_column(String(20))  # the number callbacks come from
     primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails

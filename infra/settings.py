@@ -85,6 +85,9 @@ class Settings:
     # Live agent figures (PUT /api/v1/queues/{key}/agents) older than this count as unknown:
     # the queue's static staffing is used instead.
     agent_figures_max_age_seconds: int = 120
+    # How often the worker reads the live agent figures of queues naming a Twilio TaskRouter
+    # task queue (services/taskrouter_figures.py): once per cluster per period.
+    taskrouter_poll_seconds: int = 15
     # Where every process (gunicorn's and the worker) keeps its Prometheus samples, so that
     # /metrics on any web process adds them all up. None: each process counts on its own.
     prometheus_multiproc_dir: Path | None = None
@@ -329,6 +332,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         agent_figures_max_age_seconds=parse_int(
             "AGENT_FIGURES_MAX_AGE_SECONDS", env.get("AGENT_FIGURES_MAX_AGE_SECONDS", "120"), 10, 86_400
         ),
+        taskrouter_poll_seconds=parse_int("TASKROUTER_POLL_SECONDS", env.get("TASKROUTER_POLL_SECONDS", "15"), 5, 3600),
         prometheus_multiproc_dir=Path(multiproc) if multiproc else None,
         metrics_bearer_token=read_setting(env, "METRICS_BEARER_TOKEN") or None,
         metrics_public=parse_bool("METRICS_PUBLIC", env.get("METRICS_PUBLIC", "false")),

@@ -169,6 +169,10 @@ class RemindersDoc(BaseModel):
         return value
 
 
+# TaskRouter SIDs, as Twilio's own spec defines them (twilio_taskrouter_v1.json).
+TaskRouterWorkspace = Annotated[str, StringConstraints(pattern=r"^WS[0-9a-fA-F]{32}$")]
+TaskRouterTaskQueue = Annotated[str, StringConstraints(pattern=r"^WQ[0-9a-fA-F]{32}$")]
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Origin = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9.-]+(:\d{1,5})?$")]
@@ -250,6 +254,10 @@ class QueueDoc(BaseModel):
     # Pacing by live agents (PUT /api/v1/queues/{key}/agents): no more calls ringing than
     # agents free plus this share of them (0.25: 5 free agents, 6 calls out).
     over_dial_ratio: Annotated[float, Field(ge=0, le=2)] = 0.0
+    # Live agent figures read from Twilio TaskRouter (the worker polls them: services/taskrouter_figures.py):
+    # the workspace and the task queue whose real-time statistics are this queue's agents. Both or neither.
+    taskrouter_workspace_sid: TaskRouterWorkspace | None = None
+    taskrouter_task_queue_sid: TaskRouterTaskQueue | None = None
     caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
     primary_provider: Provider | None = None
     secondary_provider: Provider | None = None
@@ -312,6 +320,8 @@ class QueueDoc(BaseModel):
         ]
         if staffed and self.average_handle_seconds <= 0:
             raise ValueError("seats derived from staffing (agents) need average_handle_seconds above 0")
+        if (self.taskrouter_workspace_sid is None) != (self.taskrouter_task_queue_sid is None):
+            raise ValueError("TaskRouter figures need both taskrouter_workspace_sid and taskrouter_task_queue_sid")
         if len(self.inbound_numbers) != len(set(self.inbound_numbers)):
             raise ValueError("an inbound number is listed twice")
         dates = [o.date for o in self.date_overrides]

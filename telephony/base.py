@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from scheduler.agents import AgentFigures
 from telephony.script import VoiceScript
 
 
@@ -349,3 +350,15 @@ class Telephony(Protocol):
         ...
 
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall: ...
+
+
+class AgentFiguresSource(Protocol):
+    """A queue's live agent figures as a provider's own ACD reports them, read by the
+    worker (services/taskrouter_figures.py). Twilio TaskRouter is the one source yet
+    (telephony/twilio_taskrouter.py), hence its two SIDs. Failures raise ProviderError."""
+
+    name: str
+
+    def figures(
+        self, workspace_sid: str, task_queue_sid: str, *, now: datetime, average_handle_seconds: int
+    ) -> AgentFigures: ...

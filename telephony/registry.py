@@ -15,7 +15,7 @@ from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
 from infra.settings import Settings, SettingsError
-from telephony.base import Telephony
+from telephony.base import AgentFiguresSource, Telephony
 from telephony.provider_setup import ProviderSetup
 
 # Provider name (in webhook URLs, queue documents, TELEPHONY_PROVIDER) -> its module.
@@ -23,6 +23,13 @@ PROVIDERS: Final[dict[str, str]] = {
     "simulator": "telephony.simulator",
     "twilio": "telephony.twilio_adapter",
     "vonage": "telephony.vonage_adapter",
+}
+
+# Live agent figures read from a provider's own ACD (docs/queues.md, "Live agent figures"):
+# source name -> the provider whose credentials (and SDK client) it uses, and its module,
+# one of that provider's family. The module's ``configure(adapter)`` builds the source.
+FIGURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
+    "twilio_taskrouter": ("twilio", "telephony.twilio_taskrouter"),
 }
 
 # The provider labels metrics may carry: every process that meets a provider (web, worker)
@@ -66,6 +73,16 @@ class Providers:
 
     def __contains__(self, name: str) -> bool:
         return name in self._adapters
+
+    def figure_source(self, name: str) -> AgentFiguresSource | None:
+        """The live agent figures source ``name`` (FIGURE_SOURCES), on its provider's
+        configured adapter; None when that provider is not configured here."""
+        provider, module_name = FIGURE_SOURCES[name]
+        adapter = self._adapters.get(provider)
+        if adapter is None:
+            return None
+        source: AgentFiguresSource | None = importlib.import_module(module_name).configure(adapter)
+        return source
 
     def names(self) -> tuple[str, ...]:
         """The providers configured here, in the registry's order."""

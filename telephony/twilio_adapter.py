@@ -166,6 +166,12 @@ class TwilioTelephony:
             environment=_NoEnvironment(),
         )
 
+    @property
+    def rest_client(self) -> Client:
+        """The SDK client (credentials, timeout, ``http_client``), for the family's other
+        Twilio APIs: TaskRouter's statistics (telephony/twilio_taskrouter.py)."""
+        return self._client
+
     # --- REST -------------------------------------------------------------------
 
     def place_call(self, call: OutboundCall) -> PlacedCall:

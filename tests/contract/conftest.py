@@ -10,8 +10,9 @@ request fails the test. ``make test`` installs Prism (``npm ci``, pinned in
 package-lock.json).
 
 The patches (``spec_patches``: each one, and why, is in that module's docstring; the
-originals are never touched): Twilio T1, explicit ``style: form, explode: true`` for
-the array fields of form bodies (Prism keeps only the last repeated key otherwise);
+originals are never touched; Twilio's TaskRouter spec is served as it is): Twilio T1,
+explicit ``style: form, explode: true`` for the array fields of form bodies (Prism
+keeps only the last repeated key otherwise);
 Vonage Voice V1, an enum for each endpoint's ``type`` (a phone ``to`` also matched the
 SIP schema), V2, an anchored number pattern, V3, no ``format: uuid`` on
 ``conversation_uuid`` (its own example is ``CON-…``); Vonage SMS S1, credentials as
@@ -21,8 +22,10 @@ HTTP Basic instead of ``api_key`` in the body (what the 4.x SDK sends), S2, an a
 How the SDKs reach Prism (test code only, nothing in the adapters changes):
 
 - Twilio: ``PrismTwilioHttp`` is the ``http_client`` given to ``TwilioTelephony``. It
-  rewrites ``https://api.twilio.com`` to the Prism address, refuses any other host,
-  sends with ``requests`` and returns a ``twilio.http.response.Response``.
+  rewrites each Twilio origin it routes (``https://api.twilio.com`` to the API v2010
+  Prism, ``https://taskrouter.twilio.com`` to the TaskRouter v1 Prism) to its Prism
+  address, refuses any other host, sends with ``requests`` and returns a
+  ``twilio.http.response.Response``.
 - Vonage: ``HttpClientOptions(api_host=…, rest_host=…)`` points the SDK at the two
   Prism servers (voice, SMS); the SDK still writes ``https://`` URLs with its own base
   paths (``/v1/calls``, ``/sms``), so ``route_vonage_to_prism`` mounts a ``requests``
@@ -66,6 +69,7 @@ from vonage import HttpClientOptions, Vonage
 from telephony.twilio_adapter import TwilioTelephony
 from tests.contract.spec_patches import (
     TWILIO_SPEC,
+    TWILIO_TASKROUTER_SPEC,
     VONAGE_SMS_SPEC,
     VONAGE_VOICE_SPEC,
     Spec,
@@ -79,6 +83,7 @@ PRISM = REPO / "node_modules" / ".bin" / "prism"
 PRISM_START_TIMEOUT_SECONDS = 60.0
 
 TWILIO_API = "https://api.twilio.com"
+TWILIO_TASKROUTER_API = "https://taskrouter.twilio.com"
 # A syntactically valid account SID: the spec checks the {AccountSid} path parameter.
 TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 TWILIO_AUTH_TOKEN = "contract-test-token"
@@ -206,6 +211,12 @@ def twilio_prism(provider_specs: Path, prism_bin: Path, patched_specs: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def twilio_taskrouter_prism(provider_specs: Path, prism_bin: Path, patched_specs: Path) -> Iterator[str]:
+    """Base URL of Prism serving Twilio's TaskRouter v1 spec."""
+    yield from _serve(TWILIO_TASKROUTER_SPEC, provider_specs, prism_bin, patched_specs)
+
+
+@pytest.fixture(scope="session")
 def vonage_voice_prism(provider_specs: Path, prism_bin: Path, patched_specs: Path) -> Iterator[str]:
     """Base URL of Prism serving the patched Vonage Voice API spec."""
     yield from _serve(VONAGE_VOICE_SPEC, provider_specs, prism_bin, patched_specs)
@@ -308,12 +319,14 @@ FormTamper = Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
 
 
 class PrismTwilioHttp(HttpClient):  # type: ignore[misc]
-    """The Twilio SDK's HTTP client, aimed at Prism: ``https://api.twilio.com`` becomes
-    ``base_url``; any other destination is refused (and recorded as refused)."""
+    """The Twilio SDK's HTTP client, aimed at Prism: each Twilio API origin in ``routes``
+    (``https://api.twilio.com``, ``https://taskrouter.twilio.com``: the SDK writes each
+    domain's own host) goes to the Prism serving that API's spec; any other destination
+    is refused (and recorded as refused)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, routes: dict[str, str]) -> None:
         super().__init__(logging.getLogger("tests.contract.twilio"), is_async=False, timeout=10.0)
-        self.base_url = base_url.rstrip("/")
+        self.routes = {origin: base_url.rstrip("/") for origin, base_url in routes.items()}
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy from the environment between us and loopback
         self.traffic = Traffic()
@@ -332,9 +345,9 @@ class PrismTwilioHttp(HttpClient):  # type: ignore[misc]
     ) -> TwilioResponse:
         parts = urlsplit(uri)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin != TWILIO_API:
+        if origin not in self.routes:
             raise self.traffic.refuse(f"{method} {origin}")
-        target = self.base_url + urlunsplit(("", "", parts.path, parts.query, ""))
+        target = self.routes[origin] + urlunsplit(("", "", parts.path, parts.query, ""))
         # Encoded by requests exactly as TwilioHttpClient would (lists become repeated keys).
         prepared = self.session.prepare_request(
             requests.Request(method.upper(), target, params=params, data=data, headers=headers, auth=auth)  # type: ignore[arg-type]
@@ -352,7 +365,15 @@ class PrismTwilioHttp(HttpClient):  # type: ignore[misc]
 
 @pytest.fixture
 def twilio_http(twilio_prism: str) -> Iterator[PrismTwilioHttp]:
-    client = PrismTwilioHttp(twilio_prism)
+    client = PrismTwilioHttp({TWILIO_API: twilio_prism})
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def taskrouter_http(twilio_taskrouter_prism: str) -> Iterator[PrismTwilioHttp]:
+    """TaskRouter's host routed to its Prism; api.twilio.com refused (the poll needs only TaskRouter)."""
+    client = PrismTwilioHttp({TWILIO_TASKROUTER_API: twilio_taskrouter_prism})
     yield client
     client.close()
 

@@ -57,6 +57,8 @@ def test_export_then_import_round_trips(app: Flask, demo_queue: str, tmp_path: P
     document.update(key="sales", name="Sales", timezone="Europe/Paris", language="fr", region="FR")
     document["inbound_numbers"] = ["+33140000002"]  # a number answers one queue only
     document["date_overrides"] = [{"date": "2027-01-05", "closed": True, "hours": [], "note": "inventaire"}]
+    document["taskrouter_workspace_sid"] = "WS" + "0123456789abcdef" * 2  # live agent figures from TaskRouter
+    document["taskrouter_task_queue_sid"] = "WQ" + "fedcba9876543210" * 2
     path = tmp_path / "sales.json"
     path.write_text(json.dumps(document))
     assert run(app, "queue", "import", str(path)).output.strip() == "queue 'sales' created"

@@ -100,3 +100,9 @@ def test_the_simulator_reads_its_own_latency(tmp_path: Path) -> None:
 def test_a_setting_naming_no_usable_provider_stops_the_start(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         providers(tmp_path, **env)
+
+
+def test_taskrouter_figures_come_with_twilio_credentials_only(tmp_path: Path) -> None:
+    assert providers(tmp_path).figure_source("twilio_taskrouter") is None
+    source = providers(tmp_path, **TWILIO).figure_source("twilio_taskrouter")
+    assert source is not None and source.name == "twilio_taskrouter"

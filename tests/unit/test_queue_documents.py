@@ -211,3 +211,39 @@ def test_a_queue_may_override_the_retention() -> None:
         with pytest.raises(ValidationFailed) as failed:
             parse_queue_document(demo_document(retention_days=bad))
         assert "retention_days" in failed.value.details
+
+
+WORKSPACE = "WS" + "0123456789abcdef" * 2
+TASK_QUEUE = "WQ" + "0123456789ABCDEF" * 2
+
+
+def test_a_queue_may_read_its_agents_from_taskrouter() -> None:
+    doc = parse_queue_document(demo_document(taskrouter_workspace_sid=WORKSPACE, taskrouter_task_queue_sid=TASK_QUEUE))
+    assert (doc.taskrouter_workspace_sid, doc.taskrouter_task_queue_sid) == (WORKSPACE, TASK_QUEUE)
+    assert parse_queue_document(demo_document()).taskrouter_workspace_sid is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"taskrouter_workspace_sid": "WQ" + "0" * 32, "taskrouter_task_queue_sid": TASK_QUEUE},
+            "taskrouter_workspace_sid",
+        ),
+        (
+            {"taskrouter_workspace_sid": WORKSPACE, "taskrouter_task_queue_sid": "WQ" + "0" * 31},
+            "taskrouter_task_queue_sid",
+        ),
+        (
+            {"taskrouter_workspace_sid": WORKSPACE, "taskrouter_task_queue_sid": "WQ" + "g" * 32},
+            "taskrouter_task_queue_sid",
+        ),
+        ({"taskrouter_workspace_sid": WORKSPACE}, "queue"),
+        ({"taskrouter_task_queue_sid": TASK_QUEUE}, "queue"),
+    ],
+)
+def test_bad_taskrouter_sids_are_refused_by_name(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_queue_document(demo_document(**changes))
+    assert caught.value.type == "validation_error"  # 422 in the API and the console
+    assert field in caught.value.details, caught.value.details
