@@ -601,7 +601,7 @@ def test_place_call_asks_for_progress_and_async_amd_with_the_exact_form_fields()
             ("StatusCallbackEvent", "answered"),
             ("StatusCallbackEvent", "completed"),
             ("Timeout", "25"),
-            ("MachineDetection", "Enable"),
+            ("MachineDetection", "DetectMessageEnd"),
             ("AsyncAmd", "true"),
             ("AsyncAmdStatusCallback", STATUS_URL),
             ("AsyncAmdStatusCallbackMethod", "POST"),

@@ -804,7 +804,7 @@ def test_place_call_posts_the_create_call_request_vonage_expects(
         "event_url": ["https://cb.example.com/webhooks/vonage/event"],
         "event_method": "POST",
         "ringing_timer": 25,
-        "advanced_machine_detection": {"behavior": "continue", "mode": "detect"},
+        "advanced_machine_detection": {"behavior": "continue", "mode": "detect_beep"},
     }
 
 
