@@ -416,6 +416,8 @@ def test_the_async_amd_verdict_is_an_answered_event_with_who_answered(raw: str, 
     assert event.state is CallState.ANSWERED
     assert event.answered_by is answered_by
     assert event.dedupe_key == f"{CALL_SID}:amd:{raw}"
+    # DetectMessageEnd: a machine's verdict once its greeting ended (a message is then recorded).
+    assert event.greeting_ended is raw.startswith("machine_end")
 
 
 def test_a_redelivered_report_has_the_same_dedupe_key() -> None:
