@@ -69,6 +69,7 @@ def page() -> str:
 @simulator.get("/api/state")
 def state() -> Response:
     phone = driver()
+    phone.follow_redirects()  # the network plays what our side redirected calls to (an answering machine's message)
     return jsonify({"calls": phone.calls(), "texts": phone.texts(), "agents": phone.agents_state()})
 
 

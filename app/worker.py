@@ -213,7 +213,8 @@ class Worker:
     def apply_call_events(self) -> None:
         """Apply the call-progress reports the status webhook stored (services/call_inbox.py)."""
         while (
-            call_inbox.apply_call_events(self.db, self.clock, self.settings) == call_inbox.BATCH
+            call_inbox.apply_call_events(self.db, self.clock, self.settings, providers=self.providers)
+            == call_inbox.BATCH
             and not self.dialer.stopping.is_set()
         ):
             pass

@@ -116,6 +116,10 @@ class Queue(Base):
     primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
     voicemail_text: Mapped[str | None] = mapped_column(String(500))
+    # An answering machine: hang_up | leave_message (None: leave_message when voicemail_text
+    # is set); after a message left, retry | close (scheduler/machine.py).
+    machine_action: Mapped[str | None] = mapped_column(String(16))
+    after_message: Mapped[str] = mapped_column(String(8), default="retry", server_default="retry")
     # Inbound prompts played from a recording instead of text-to-speech: prompt key -> https URL.
     prompt_audio: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -388,6 +392,10 @@ class Attempt(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
     last_sequence: Mapped[int | None] = mapped_column(BigInteger)  # Vonage: epoch milliseconds
+    # A machine verdict acted on (once, set under the attempt's lock before the provider is
+    # asked to redirect the call): when, and how (hang_up | leave_message).
+    machine_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    machine_handling: Mapped[str | None] = mapped_column(String(16))
 
     callback: Mapped[Callback] = relationship()
 

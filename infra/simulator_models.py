@@ -28,6 +28,8 @@ class SimCall(Base):
     state: Mapped[str] = mapped_column(String(16))
     answered_by: Mapped[str | None] = mapped_column(String(16))
     script: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # An answering machine's recording: what was said after its beep; None before it (or a person).
+    recording: Mapped[list[str] | None] = mapped_column(JSON)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -100,6 +100,14 @@ def voicemail(ctx: CallContext) -> VoiceScript:
     return script(Hangup())
 
 
+def for_machine(language: str, voicemail_text: str | None, leave_message: bool) -> VoiceScript:
+    """For an answering machine whose greeting ended (scheduler/machine.py decides): the
+    queue's short message, then hang up; or hang up at once. Never the menu."""
+    if leave_message and voicemail_text:
+        return script(Say(voicemail_text, voice(language)), Hangup())
+    return script(Hangup())
+
+
 def goodbye(ctx: CallContext) -> VoiceScript:
     return script(_say(ctx, _t(ctx, "goodbye")), Hangup())
 

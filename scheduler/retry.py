@@ -86,13 +86,18 @@ def decide(
     customer_tz: str,
     *,
     permanent: bool = False,
+    closed_by_message: bool = False,
 ) -> Decision:
     """The next step after an attempt that ended with ``outcome`` (``attempts_made``
-    counts it). ``window_end`` is the end of the slot the callback is booked into."""
+    counts it). ``window_end`` is the end of the slot the callback is booked into.
+    ``closed_by_message``: a message was left on the answering machine and the queue
+    says that is enough (scheduler/machine.py closes_callback): no retry."""
     if outcome is Outcome.CONNECTED:
         return Complete()
     if permanent:
         return GiveUp("the number cannot be called")
+    if closed_by_message:
+        return GiveUp("a message was left on the answering machine")
     rule = policy.rule(outcome)
     if attempts_made >= rule.max_attempts:
         return GiveUp(f"{attempts_made} attempts made ({outcome.value})")

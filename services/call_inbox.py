@@ -33,7 +33,9 @@ from infra.db import Database
 from infra.models import Attempt, WebhookReceipt
 from infra.settings import Settings
 from services.dialer.call_reports import apply_call_event
+from services.dialer.machines import MachineRedirect, redirect_calls
 from telephony.base import CallEvent, call_event_from_json, call_event_to_json
+from telephony.registry import Providers
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +77,20 @@ def store_call_event(db: Database, attempt_id: int, event: CallEvent, body: byte
         connection.execute(_STORE["sqlite" if db.is_sqlite else "postgresql"], row)
 
 
-def apply_call_events(db: Database, clock: Clock, settings: Settings, limit: int = BATCH) -> int:
+def apply_call_events(
+    db: Database, clock: Clock, settings: Settings, limit: int = BATCH, *, providers: Providers | None = None
+) -> int:
     """Apply up to ``limit`` stored reports in one transaction, oldest first; returns how
     many rows were taken (applied or failed), so a caller loops while it gets ``limit``.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets several workers share the inbox, each taking
-    other rows. SQLite: ``db.write()`` begins IMMEDIATE, so appliers take turns."""
+    other rows. SQLite: ``db.write()`` begins IMMEDIATE, so appliers take turns.
+
+    With ``providers`` (the worker's), a machine verdict takes its call away from the human
+    menu: planned in the transaction, asked of the provider once it committed
+    (services/dialer/machines.py). Without, machine verdicts are only recorded."""
     now = clock.now()
+    redirects: list[MachineRedirect] | None = [] if providers is not None else None
     with db.write() as session:
         rows = session.scalars(
             select(WebhookReceipt)
@@ -94,7 +103,7 @@ def apply_call_events(db: Database, clock: Clock, settings: Settings, limit: int
             return 0
         if not db.is_sqlite:
             _lock_attempts(session, rows)
-        applied = [row.id for row in rows if _apply_row(session, row, now, settings)]
+        applied = [row.id for row in rows if _apply_row(session, row, now, settings, redirects)]
         if applied:  # one statement for the batch rather than one per row
             session.execute(
                 update(WebhookReceipt)
@@ -102,6 +111,8 @@ def apply_call_events(db: Database, clock: Clock, settings: Settings, limit: int
                 .values(applied_at=now)
                 .execution_options(synchronize_session=False)
             )
+    if providers is not None and redirects:
+        redirect_calls(providers, redirects)  # committed: now the provider calls
     return len(rows)
 
 
@@ -114,14 +125,21 @@ def _lock_attempts(session: Session, rows: Sequence[WebhookReceipt]) -> None:
         session.execute(select(Attempt.id).where(Attempt.id.in_(ids)).order_by(Attempt.id).with_for_update())
 
 
-def _apply_row(session: Session, row: WebhookReceipt, now: datetime, settings: Settings) -> bool:
+def _apply_row(
+    session: Session, row: WebhookReceipt, now: datetime, settings: Settings, redirects: list[MachineRedirect] | None
+) -> bool:
     """Apply one row in its own savepoint; False (and the row's error and tries updated) when it failed."""
+    planned: list[MachineRedirect] | None = [] if redirects is not None else None
     try:
         with session.begin_nested():
             if row.attempt_id is None:
                 raise ValueError("the stored report names no attempt")
             event = call_event_from_json(row.event)
-            apply_call_event(session, row.attempt_id, event, now, settings, heard_at=row.received_at)
+            apply_call_event(
+                session, row.attempt_id, event, now, settings, heard_at=row.received_at, machine_redirects=planned
+            )
+        if redirects is not None and planned:
+            redirects.extend(planned)  # kept only once its savepoint was released
     except Exception as error:  # one bad report must not hold up or lose the others
         row.tries += 1
         row.error = f"{type(error).__name__}: {error}"[:2000]

@@ -262,6 +262,10 @@ class QueueDoc(BaseModel):
     primary_provider: Provider | None = None
     secondary_provider: Provider | None = None
     voicemail_text: Annotated[str, StringConstraints(max_length=500)] | None = None
+    # An answering machine takes the call (scheduler/machine.py): hang up, or leave
+    # voicemail_text after the beep (None: leave it when there is one); then retry or close.
+    machine_action: Literal["hang_up", "leave_message"] | None = None
+    after_message: Literal["retry", "close"] = "retry"
     # Inbound prompts played from a recording (in the queue's language) instead of
     # text-to-speech: prompt key -> https URL; only prompts said the same on every call.
     prompt_audio: dict[str, Annotated[str, StringConstraints(max_length=1000)]] = {}
@@ -322,6 +326,8 @@ class QueueDoc(BaseModel):
             raise ValueError("seats derived from staffing (agents) need average_handle_seconds above 0")
         if (self.taskrouter_workspace_sid is None) != (self.taskrouter_task_queue_sid is None):
             raise ValueError("TaskRouter figures need both taskrouter_workspace_sid and taskrouter_task_queue_sid")
+        if self.machine_action == "leave_message" and not self.voicemail_text:
+            raise ValueError("machine_action leave_message needs a voicemail_text to say")
         if len(self.inbound_numbers) != len(set(self.inbound_numbers)):
             raise ValueError("an inbound number is listed twice")
         dates = [o.date for o in self.date_overrides]

@@ -95,6 +95,9 @@ class CallEvent:
     recording_url: str | None = None
     error_code: str | None = None
     dedupe_key: str = ""  # identifies this report: a redelivery has the same key
+    # A machine verdict given once the machine's greeting ended (Twilio's machine_end_*,
+    # Vonage's beep): a message said from now on is recorded.
+    greeting_ended: bool = False
 
 
 _T = TypeVar("_T")
@@ -121,6 +124,7 @@ def call_event_to_json(event: CallEvent) -> dict[str, Any]:
         "recording_url": event.recording_url,
         "error_code": event.error_code,
         "dedupe_key": event.dedupe_key,
+        "greeting_ended": event.greeting_ended,
     }
 
 
@@ -145,6 +149,7 @@ def call_event_from_json(document: object) -> CallEvent:
         recording_url=_optional(document, "recording_url", str),
         error_code=_optional(document, "error_code", str),
         dedupe_key=_optional(document, "dedupe_key", str) or "",
+        greeting_ended=document.get("greeting_ended") is True,  # absent in reports stored before it
     )
 
 
@@ -323,6 +328,12 @@ class Telephony(Protocol):
     def place_call(self, call: OutboundCall) -> PlacedCall: ...
 
     def fetch_call(self, call_id: str) -> CallEvent: ...
+
+    def redirect_call(self, call_id: str, script: VoiceScript) -> None:
+        """Replace what a live call is playing with ``script`` (an answering machine is
+        taken away from the human menu). ProviderError when the provider refuses, or the
+        call has ended meanwhile."""
+        ...
 
     def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
         """The most recent call to ``to`` placed after the given instant, if any: how a

@@ -45,6 +45,7 @@ from telephony.provider_setup import ProviderSetup
 from telephony.script import Gather, VoiceScript
 
 SIGNATURE_HEADER = "X-Simulator-Signature"
+REDIRECTED = "redirected"  # marks a call's script that redirect_call put there, not yet played
 
 
 def sign(secret: str, method: str, url: str, body: bytes) -> str:
@@ -88,6 +89,7 @@ class _CallEventBody(_Body):
     sequence: Annotated[int, Field(ge=0)]
     answered_by: AnsweredBy | None = None
     duration: Seconds | None = None
+    beep: bool = False  # a machine's verdict, sent once its greeting ended with the beep
 
     @field_validator("answered_by", mode="before")
     @classmethod
@@ -200,6 +202,17 @@ class SimulatorTelephony:
                 raise ProviderError(f"no simulated call {call_id}", permanent=True, code="not_found")
             return self._event(call)
 
+    def redirect_call(self, call_id: str, script: VoiceScript) -> None:
+        """The new script waits on the call, marked ``redirected``, until the simulated phone
+        network plays it (SimulatorDriver.follow_redirects)."""
+        with self.db.write() as session:
+            call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one_or_none()
+            if call is None:
+                raise ProviderError(f"no simulated call {call_id}", permanent=True, code="not_found")
+            if call.state not in ("ringing", "answered", "with_agent"):
+                raise ProviderError(f"simulated call {call_id} is {call.state}", permanent=True, code="call_ended")
+            call.script = {**script_to_json(script), REDIRECTED: True}
+
     def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
         with self.db.read() as session:
             call = session.scalars(
@@ -266,6 +279,7 @@ class SimulatorTelephony:
             duration_seconds=event.duration,
             billable_seconds=event.duration,
             dedupe_key=f"{event.call_id}:{event.state.value}:{event.sequence}",
+            greeting_ended=event.beep,
         )
 
     def parse_gather(self, request: WebhookRequest) -> GatherResult:

@@ -21,7 +21,7 @@ from infra.clock import Clock
 from infra.db import Database
 from infra.simulator_models import SimCall, SimText
 from telephony.base import CallState
-from telephony.simulator import SIGNATURE_HEADER, sign
+from telephony.simulator import REDIRECTED, SIGNATURE_HEADER, sign
 
 Deliver = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes]]
 
@@ -133,6 +133,8 @@ class SimulatorDriver:
             "state": call.state,
             "answered_by": call.answered_by,
             "script": call.script,
+            # A machine's recording: what was said after its beep (None before the beep).
+            "recording": call.recording,
             "created_at": call.created_at.isoformat(),
         }
 
@@ -164,11 +166,43 @@ class SimulatorDriver:
 
     def answer(self, call_id: str, *, machine: bool = False) -> dict[str, Any]:
         call = self._load(call_id, states=(RINGING,))
-        answered_by = "machine" if machine else "human"
-        self._update(call_id, state="answered", answered_by=answered_by, answered_at=self.clock.now())
-        self._event(call_id, CallState.ANSWERED.value, answered_by=answered_by)
-        script = self._post(call["answer_url"], {"call_id": call_id, "answered_by": answered_by})
+        if machine:
+            return self._answer_as_machine(call_id, call)
+        self._update(call_id, state="answered", answered_by="human", answered_at=self.clock.now())
+        self._event(call_id, CallState.ANSWERED.value, answered_by="human")
+        script = self._post(call["answer_url"], {"call_id": call_id, "answered_by": "human"})
         return self._follow(call_id, script)
+
+    def _answer_as_machine(self, call_id: str, call: dict[str, Any]) -> dict[str, Any]:
+        """An answering machine, as asynchronous machine detection sees one: the call is
+        answered and our answer URL fetched at once (no verdict yet); what it returns plays
+        over the machine's greeting, which records nothing. Then the beep: the machine
+        records from now on, and the verdict (machine, greeting ended) goes to the status
+        URL. Whatever is said afterwards, a redirected script included
+        (``follow_redirects``), lands in the call's ``recording``."""
+        self._update(call_id, state="answered", answered_by="machine", answered_at=self.clock.now())
+        self._event(call_id, CallState.ANSWERED.value)
+        script = self._post(call["answer_url"], {"call_id": call_id})
+        self._update(call_id, script=script)  # heard during the greeting: not recorded, nobody presses a key
+        self._update(call_id, recording=[])
+        self._event(call_id, CallState.ANSWERED.value, answered_by="machine", beep=True)
+        return self._load(call_id)
+
+    def follow_redirects(self) -> int:
+        """Play the scripts our side redirected live calls to (SimulatorTelephony.redirect_call),
+        as a provider would at once; returns how many. Idempotent: a played script loses its mark."""
+        with self.db.read() as session:
+            pending = [
+                (c.call_id, c.script)
+                for c in session.scalars(select(SimCall).where(SimCall.state == "answered"))
+                if (c.script or {}).get(REDIRECTED)
+            ]
+        for call_id, script in pending:
+            try:
+                self._follow(call_id, {key: value for key, value in (script or {}).items() if key != REDIRECTED})
+            except SimulatorError:
+                continue  # ended meanwhile
+        return len(pending)
 
     def press(self, call_id: str, digits: str) -> dict[str, Any]:
         return self._gather(call_id, digits)
@@ -210,6 +244,7 @@ class SimulatorDriver:
         """Play a script: wait for keys, bridge to the (simulated) agent, or hang up."""
         actions = script.get("actions", [])
         self._update(call_id, script=script)
+        self._record(call_id, actions)
         connect = next((a for a in actions if a["type"] == "connect"), None)
         if connect is not None and not connect.get("status_url"):
             # A caller put through to the agents (inbound "keep holding"): nobody asked to
@@ -231,6 +266,19 @@ class SimulatorDriver:
         if any(a["type"] == "gather" for a in actions):
             return self._load(call_id, states=LIVE)
         return self._complete(call_id)  # a script that ends hangs up
+
+    def _record(self, call_id: str, actions: list[dict[str, Any]]) -> None:
+        """After its beep, an answering machine records what the script says."""
+        said = [
+            str(prompt.get("text") or "")
+            for action in actions
+            for prompt in (action.get("prompt", []) if action["type"] == "gather" else [action])
+            if prompt["type"] in ("say", "play")
+        ]
+        with self.db.write() as session:
+            call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one()
+            if call.recording is not None and said:
+                call.recording = [*call.recording, *said]
 
     def _complete(self, call_id: str) -> dict[str, Any]:
         call = self._load(call_id, states=LIVE)

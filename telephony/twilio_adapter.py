@@ -188,9 +188,11 @@ class TwilioTelephony:
         if call.machine_detection:
             # Asynchronous AMD: the answer URL is fetched at once (the customer hears the
             # script without AMD's silence) and the verdict arrives later as its own
-            # callback (CallSid + AnsweredBy, no CallStatus) on the status URL.
+            # callback (CallSid + AnsweredBy, no CallStatus) on the status URL. With
+            # DetectMessageEnd a machine's verdict (machine_end_beep|silence|other) comes
+            # once its greeting ended, when a message said is recorded (redirect_call).
             options.update(
-                machine_detection="Enable",
+                machine_detection="DetectMessageEnd",
                 async_amd="true",  # a string in the API, not a boolean
                 async_amd_status_callback=call.status_url,
                 async_amd_status_callback_method="POST",
@@ -207,6 +209,14 @@ class TwilioTelephony:
         except Exception as exc:
             raise _provider_error(exc) from _cause(exc)
         return _event_from_call(fetched, call_id)
+
+    def redirect_call(self, call_id: str, script: VoiceScript) -> None:
+        """``POST /Calls/{sid}`` with new TwiML: Twilio stops what the call plays and runs it."""
+        twiml = self.render(script).body
+        try:
+            self._client.calls(call_id).update(twiml=twiml)
+        except Exception as exc:
+            raise _provider_error(exc) from _cause(exc)
 
     def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
         # The API filters by day only (and a queued call has no start time yet): list the
@@ -297,6 +307,7 @@ class TwilioTelephony:
                 state=CallState.ANSWERED,
                 answered_by=_answered_by(raw_answered_by),
                 dedupe_key=f"{sid}:amd:{raw_answered_by}",
+                greeting_ended=raw_answered_by.strip().lower().startswith("machine_end"),
             )
         state = _CALL_STATES.get(raw_status)
         if state is None:

@@ -38,6 +38,7 @@ from vonage_utils.errors import VonageError
 # The model classes come from vonage_voice.models.* (not vonage_utils.types, whose Dtmf
 # is a plain string type that shadows the NCCO input model of the same name).
 from vonage_voice.models.common import AdvancedMachineDetection, Phone
+from vonage_voice.models.ncco import NccoAction, Stream, Talk
 from vonage_voice.models.requests import CreateCallRequest, ListCallsFilter, ToPhone
 
 from infra.settings import SettingsError
@@ -82,7 +83,7 @@ from telephony.vonage_documents import (
     _status,
     _timestamp,
 )
-from telephony.vonage_errors import _building, _provider_call
+from telephony.vonage_errors import _building, _mask, _provider_call
 from telephony.vonage_ncco import render_ncco
 
 _CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -93,6 +94,16 @@ _CLOCK_SKEW_SECONDS: Final = 300
 # find_call reads at most this many pages of the newest calls (Vonage's maximum page).
 _FIND_CALL_PAGES: Final = 3
 _PAGE_SIZE: Final = 100
+
+
+_REDIRECT_NCCO_MODELS: Final[dict[str, type[NccoAction]]] = {"talk": Talk, "stream": Stream}
+
+
+def _ncco_model(action: dict[str, Any]) -> NccoAction:
+    model = _REDIRECT_NCCO_MODELS.get(str(action.get("action")))
+    if model is None:
+        raise ValueError(f"a redirect script cannot hold a Vonage {action.get('action')!r} action")
+    return model.model_validate(action)
 
 
 class VonageTelephony:
@@ -158,7 +169,11 @@ class VonageTelephony:
                 event_method="POST",
                 ringing_timer=call.ring_timeout_seconds,
                 advanced_machine_detection=(
-                    AdvancedMachineDetection(behavior="continue", mode="detect") if call.machine_detection else None
+                    # detect_beep: a machine's event is followed by one with sub_state beep_start
+                    # (or beep_timeout) when its greeting ended: then a message is recorded.
+                    AdvancedMachineDetection(behavior="continue", mode="detect_beep")
+                    if call.machine_detection
+                    else None
                 ),
             )
         with _provider_call("place call"):
@@ -172,6 +187,18 @@ class VonageTelephony:
         with _provider_call("fetch call"):
             info = self._voice.voice.get_call(call_id)
         return self._record_event(info)
+
+    def redirect_call(self, call_id: str, script: VoiceScript) -> None:
+        """``PUT /v1/calls/{uuid}`` transferring the call to the script's NCCO. The SDK takes
+        its own NCCO models: a redirect script holds prompts only (talk, stream)."""
+        if not _CALL_ID.fullmatch(call_id):
+            raise ProviderError(f"{call_id!r} is not a Vonage call uuid", permanent=True, code="not_found")
+        try:
+            ncco = [_ncco_model(action) for action in render_ncco(script)]
+        except ValueError as exc:  # pydantic's ValidationError included
+            raise ProviderError(f"Vonage redirect call: {_mask(str(exc))}", code="bad_request") from exc
+        with _provider_call("redirect call"):
+            self._voice.voice.transfer_call_ncco(call_id, ncco)
 
     def find_call(self, to: str, placed_after: datetime) -> CallEvent | None:
         """Vonage filters calls by start date but not by number: read the newest calls
@@ -294,6 +321,7 @@ class VonageTelephony:
             recording_url=str(recording_url) if recording_url else None,
             error_code=str(detail) if detail else None,
             dedupe_key=f"{call_id}:{kind}:{document.get('timestamp') or ''}",
+            greeting_ended=sub_state in ("beep_start", "beep_timeout"),
         )
 
     def parse_gather(self, request: WebhookRequest) -> GatherResult:

@@ -56,6 +56,10 @@ function callCard(call) {
     el("div", {}, el("span", {class: "state"}, call.state.replace("_", " ")), " ",
        el("span", {class: "meta"}, who)));
   spoken(call.script).forEach((line) => card.append(el("div", {class: "say"}, line)));
+  if (call.recording) {  // answered as a voicemail: what it recorded after its beep
+    card.append(el("div", {class: "meta recording"}, call.recording.length
+      ? `Voicemail recorded after the beep: “${call.recording.join(" ")}”` : "Voicemail: beep, recording…"));
+  }
   const buttons = el("div");
   if (call.state === "ringing") {
     buttons.append(

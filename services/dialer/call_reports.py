@@ -20,8 +20,10 @@ from infra.settings import Settings
 from scheduler.dial_window import customer_zone
 from scheduler.dialing import CALL_STATE_RANK
 from scheduler.lifecycle import ON_CALL_STATES, State
+from scheduler.machine import closes_callback
 from scheduler.outcomes import CallFacts, classify
 from scheduler.retry import Complete, GiveUp, Rebook, Retry, decide, first_dialable_slot
+from services.dialer.machines import MachineRedirect, plan_redirect
 from services.links import short_booking_url
 from services.queues import queue_calendar, retry_policy
 from services.seats import release_seat, take_seat
@@ -95,13 +97,16 @@ def apply_call_event(
     settings: Settings,
     actor: str = "provider",
     heard_at: datetime | None = None,
+    machine_redirects: list[MachineRedirect] | None = None,
 ) -> None:
     """Apply one call-progress report: the one way a report is applied, whether it came
     through the inbox (services/call_inbox.py) or from reconciliation. Late, doubled and
     out-of-order reports are safe: a finished attempt never changes outcome, and a report
     older than one already seen only fills in missing details. Deduplication is the
     caller's (one receipt per key). ``heard_at``, when we received the report, dates what
-    the provider did not date itself; ``now`` dates the decisions."""
+    the provider did not date itself; ``now`` dates the decisions. Given a
+    ``machine_redirects`` list, a machine verdict on a live call appends the redirect it
+    calls for (services/dialer/machines.py), for the caller to make once it committed."""
     heard_at = heard_at or now
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
     locked: Callback | None = None
@@ -130,6 +135,8 @@ def apply_call_event(
         attempt.call_state = event.state.value
     if event.sequence is not None:
         attempt.last_sequence = max(event.sequence, attempt.last_sequence or 0)
+    if machine_redirects is not None and (redirect := plan_redirect(attempt, event, now)) is not None:
+        machine_redirects.append(redirect)
 
 
 def _merge_details(attempt: Attempt, event: CallEvent, now: datetime) -> None:
@@ -187,6 +194,7 @@ def finish_attempt(session: Session, attempt: Attempt, now: datetime, settings: 
         retry_policy(queue),
         queue_calendar(queue),
         customer_zone(callback.phone, queue.timezone),
+        closed_by_message=closes_callback(outcome, attempt.machine_handling, queue.after_message),
     )
     payload: dict[str, object] = {"attempt": attempt.number, "outcome": outcome.value}
     if isinstance(decision, Complete):

@@ -15,6 +15,7 @@ from ivr_flows import callback_script
 from ivr_flows.speech import spoken_key
 from scheduler.dialing import CALL_STATE_RANK
 from scheduler.lifecycle import ON_CALL_STATES, State
+from scheduler.machine import MachineAction, machine_action
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT
 from services.dialer.call_reports import callback_language, clear_lease, queue_callback_text
 from services.dialer.urls import WebhookUrls
@@ -61,8 +62,14 @@ def answer_script(
         attempt.agent_answered_at = attempt.agent_answered_at or now
         return callback_script.agent_intro(ctx, callback.phone)
     if answered_by is AnsweredBy.MACHINE:
+        # Synchronous detection: the provider asks for the script once it knows (Twilio's
+        # DetectMessageEnd: after the greeting). The machine never hears the menu.
         attempt.answered_by = AnsweredBy.MACHINE.value
-        return callback_script.voicemail(ctx)
+        action = machine_action(callback.queue.machine_action, callback.queue.voicemail_text)
+        if attempt.machine_handled_at is None:
+            attempt.machine_handled_at, attempt.machine_handling = now, action.value
+        leave = attempt.machine_handling == MachineAction.LEAVE_MESSAGE.value
+        return callback_script.for_machine(ctx.language, ctx.voicemail_text, leave)
     return callback_script.menu(ctx, step=1)
 
 

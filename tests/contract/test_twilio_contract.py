@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from telephony.base import AnsweredBy, CallState, OutboundCall, PlacedCall, ProviderError, SentSms
+from telephony.script import Hangup, Say, script
 from telephony.twilio_adapter import STATUS_CALLBACK_EVENTS, TwilioTelephony
 from tests.contract.conftest import TWILIO_ACCOUNT_SID, Exchange, PrismTwilioHttp, RefusedDestination
 from tests.contract.spec_patches import FORM, Spec, body_fields
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.contract
 
 ACCOUNT = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}"
 CALLS = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
+CALL = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
+CALL_SID = "CA" + "0123456789abcdef" * 2
 MESSAGES = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 CUSTOMER = "+447700900123"
 CALLER_ID = "+442071838750"
@@ -84,7 +87,7 @@ def test_place_call_with_machine_detection_conforms(
     assert form["Url"] == ANSWER_URL
     assert form["StatusCallback"] == STATUS_URL
     assert form["Timeout"] == "25"
-    assert form["MachineDetection"] == "Enable"
+    assert form["MachineDetection"] == "DetectMessageEnd"  # the verdict once a machine's greeting ended
     assert form["AsyncAmd"] == "true"
     assert form["AsyncAmdStatusCallback"] == STATUS_URL
     assert form["AsyncAmdStatusCallbackMethod"] == "POST"
@@ -124,6 +127,20 @@ def test_fetch_call_conforms_and_reads_the_answer(twilio: TwilioTelephony, twili
         assert event.ended_at == parsedate_to_datetime(str(answer["end_time"])).astimezone(UTC)
     if str(answer.get("answered_by") or "").startswith("machine"):
         assert event.answered_by is AnsweredBy.MACHINE
+
+
+def test_redirect_call_conforms(twilio: TwilioTelephony, twilio_http: PrismTwilioHttp, twilio_spec: Spec) -> None:
+    """An answering machine's message: the live call's TwiML replaced (POST /Calls/{Sid})."""
+    twilio.redirect_call(CALL_SID, script(Say("This was Support returning your call."), Hangup()))
+
+    exchange = twilio_http.traffic.only
+    assert_accepted(exchange, 200)
+    assert_known_fields(exchange, twilio_spec, CALL)
+    assert (exchange.method, urlsplit(exchange.url).path) == ("POST", f"{ACCOUNT}/Calls/{CALL_SID}.json")
+    form = dict(exchange.form())
+    assert set(form) == {"Twiml"}
+    assert "<Say" in form["Twiml"] and "This was Support returning your call." in form["Twiml"]
+    assert form["Twiml"].endswith("<Hangup /></Response>")
 
 
 def test_send_sms_conforms(twilio: TwilioTelephony, twilio_http: PrismTwilioHttp, twilio_spec: Spec) -> None:
@@ -170,6 +187,16 @@ def test_unknown_parameter_names_are_caught(
     assert exchange.status == 201  # Prism let it through ...
     with pytest.raises(AssertionError, match="StatusCallbackEvents"):  # ... the name check does not
         assert_known_fields(exchange, twilio_spec, CALLS)
+
+
+def test_redirect_with_an_unknown_status_is_refused(twilio: TwilioTelephony, twilio_http: PrismTwilioHttp) -> None:
+    twilio_http.tamper = lambda form: [*form, ("Status", "redirected")]
+
+    with pytest.raises(ProviderError) as raised:
+        twilio.redirect_call(CALL_SID, script(Hangup()))
+
+    assert twilio_http.traffic.only.status == 422, twilio_http.traffic.only.response_text
+    assert raised.value.code == "422"
 
 
 def test_fetch_call_with_a_malformed_sid_is_refused(twilio: TwilioTelephony, twilio_http: PrismTwilioHttp) -> None:

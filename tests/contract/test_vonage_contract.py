@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from telephony.base import AnsweredBy, CallState, OutboundCall, PlacedCall, ProviderError, SentSms
+from telephony.script import Hangup, Say, script
 from tests.contract.conftest import Exchange, RefusedDestination, VonageHarness
 from tests.contract.spec_patches import FORM, Spec, body_fields
 
@@ -92,7 +93,7 @@ def test_place_call_with_machine_detection_conforms(vonage: VonageHarness, vonag
     assert body["answer_url"] == [ANSWER_URL]
     assert body["event_url"] == [STATUS_URL]
     assert body["ringing_timer"] == 25
-    assert body["advanced_machine_detection"]["behavior"] == "continue"
+    assert body["advanced_machine_detection"] == {"behavior": "continue", "mode": "detect_beep"}
     assert "ncco" not in body
     assert not vonage.traffic.refused
 
@@ -129,6 +130,36 @@ def test_fetch_call_conforms_and_reads_the_answer(vonage: VonageHarness) -> None
         assert event.started_at == datetime.fromisoformat(str(answer["start_time"])).replace(tzinfo=UTC)
     if answer.get("end_time"):
         assert event.ended_at == datetime.fromisoformat(str(answer["end_time"])).replace(tzinfo=UTC)
+
+
+CALL_UUID = "63f61863-4a51-4f6b-86e1-46edebcf9356"
+MACHINE_MESSAGE = script(Say("This was Support returning your call."), Hangup())
+
+
+def test_redirect_call_conforms(vonage: VonageHarness) -> None:
+    """An answering machine's message: the call transferred to a new NCCO (PUT /v1/calls/{uuid})."""
+    vonage.adapter.redirect_call(CALL_UUID, MACHINE_MESSAGE)
+
+    exchange = vonage.traffic.only
+    assert exchange.status == 204, exchange.response_text
+    assert exchange.violations() is None, exchange.violations()
+    assert (exchange.method, urlsplit(exchange.url).path) == ("PUT", f"/{CALL_UUID}")
+    bearer_claims(exchange)
+    assert json.loads(exchange.body) == {
+        "action": "transfer",
+        "destination": {
+            "type": "ncco",
+            "ncco": [{"action": "talk", "text": "This was Support returning your call.", "language": "en-GB"}],
+        },
+    }
+
+
+def test_redirect_to_a_hang_up_conforms(vonage: VonageHarness) -> None:
+    vonage.adapter.redirect_call(CALL_UUID, script(Hangup()))
+
+    exchange = vonage.traffic.only
+    assert exchange.status == 204, exchange.response_text
+    assert json.loads(exchange.body)["destination"]["ncco"][0]["action"] == "talk"  # a near-silent end
 
 
 # --- SMS ---------------------------------------------------------------------------------------
@@ -203,6 +234,15 @@ def test_create_call_with_a_plus_in_the_number_is_refused(vonage: VonageHarness)
 
     with pytest.raises(ProviderError):
         vonage.adapter.place_call(outbound(machine_detection=False))
+
+    assert vonage.traffic.only.status == 422, vonage.traffic.only.response_text
+
+
+def test_a_transfer_without_its_ncco_is_refused(vonage: VonageHarness) -> None:
+    vonage.tamper(lambda request: _rewrite_json(request, {"destination": {"type": "ncco"}}))
+
+    with pytest.raises(ProviderError):
+        vonage.adapter.redirect_call(CALL_UUID, MACHINE_MESSAGE)
 
     assert vonage.traffic.only.status == 422, vonage.traffic.only.response_text
 

@@ -84,10 +84,11 @@ def weekday_hours(
 
 def apply_call_events(app: Flask) -> int:
     """What the worker's apply_call_events tick does, run to the end: apply the call-progress
-    reports the status webhook stored in the inbox. Returns how many rows it took."""
+        reports the status webhook stored in the inbox (a machine verdict redirecting its call, as
+    the worker's does). Returns how many rows it took."""
     ext = app.extensions
     taken = 0
-    while batch := call_inbox.apply_call_events(ext["db"], ext["clock"], ext["settings"]):
+    while batch := call_inbox.apply_call_events(ext["db"], ext["clock"], ext["settings"], providers=ext["providers"]):
         taken += batch
     return taken
 

@@ -31,6 +31,7 @@ events = st.builds(
     recording_url=st.none() | TEXT,
     error_code=st.none() | TEXT,
     dedupe_key=TEXT,
+    greeting_ended=st.booleans(),
 )
 
 

@@ -416,6 +416,8 @@ def test_the_async_amd_verdict_is_an_answered_event_with_who_answered(raw: str, 
     assert event.state is CallState.ANSWERED
     assert event.answered_by is answered_by
     assert event.dedupe_key == f"{CALL_SID}:amd:{raw}"
+    # DetectMessageEnd: a machine's verdict once its greeting ended (a message is then recorded).
+    assert event.greeting_ended is raw.startswith("machine_end")
 
 
 def test_a_redelivered_report_has_the_same_dedupe_key() -> None:
@@ -601,7 +603,7 @@ def test_place_call_asks_for_progress_and_async_amd_with_the_exact_form_fields()
             ("StatusCallbackEvent", "answered"),
             ("StatusCallbackEvent", "completed"),
             ("Timeout", "25"),
-            ("MachineDetection", "Enable"),
+            ("MachineDetection", "DetectMessageEnd"),
             ("AsyncAmd", "true"),
             ("AsyncAmdStatusCallback", STATUS_URL),
             ("AsyncAmdStatusCallbackMethod", "POST"),

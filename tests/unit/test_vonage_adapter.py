@@ -606,6 +606,10 @@ def test_the_advanced_detection_beep_is_its_own_delivery(adapter: VonageTelephon
     beep = adapter.parse_call_event(event(status="machine", sub_state="beep_start", call_uuid=CALL_UUID))
     assert beep.answered_by is AnsweredBy.MACHINE
     assert beep.dedupe_key != machine.dedupe_key
+    # mode=detect_beep: the greeting ended with the beep (or without one, beep_timeout).
+    assert (machine.greeting_ended, beep.greeting_ended) == (False, True)
+    timeout = adapter.parse_call_event(event(status="machine", sub_state="beep_timeout", call_uuid=CALL_UUID))
+    assert timeout.greeting_ended is True
 
 
 def test_a_redelivered_event_has_the_same_dedupe_key(adapter: VonageTelephony) -> None:
@@ -804,7 +808,7 @@ def test_place_call_posts_the_create_call_request_vonage_expects(
         "event_url": ["https://cb.example.com/webhooks/vonage/event"],
         "event_method": "POST",
         "ringing_timer": 25,
-        "advanced_machine_detection": {"behavior": "continue", "mode": "detect"},
+        "advanced_machine_detection": {"behavior": "continue", "mode": "detect_beep"},
     }
 
 
