@@ -157,6 +157,21 @@ def voice_inbound(provider: str) -> Response:
     return _render(adapter, script)
 
 
+@webhooks.post("/<provider>/voice/inbound/status")
+def voice_inbound_status(provider: str) -> Response:
+    """The status URL set on the provider's number (Twilio's call status changes, Vonage's
+    event URL): an inbound call's end, so that the dialer may ring the caller again."""
+    adapter, incoming = verified(provider)
+    try:
+        event = adapter.parse_call_event(incoming)
+    except ValueError as error:
+        log.warning("%s inbound call event not acted on: %s", provider, error)  # acknowledged: no retries
+        return Response(status=204)
+    with context.db().write() as session:
+        inbound_calls.call_ended(session, adapter, event, context.now())
+    return Response(status=204)
+
+
 def _ivr_state(token: str) -> IvrState:
     settings = context.settings()
     try:

@@ -41,6 +41,7 @@ from scheduler.periodic import PeriodicJob
 from services import call_inbox, periodic
 from services.dialer.dialer import Dialer
 from services.idempotency import forget_expired as forget_expired_keys
+from services.inbound_presence import forget_old as forget_old_inbound_calls
 from services.links import forget_expired_links
 from services.login_throttle import forget_old as forget_old_login_failures
 from services.personal_data import BATCH as ANONYMISE_BATCH
@@ -247,13 +248,15 @@ class Worker:
 
     def forget_expired(self) -> None:
         """Idempotency keys past their time, booking links long expired, delivery reports
-        no text of ours ever claimed, console sign-in failures a day old."""
+        no text of ours ever claimed, console sign-in failures a day old, inbound calls
+        (the callers' numbers) a day after they ended or stopped counting."""
         with self.db.write() as session:
             keys = forget_expired_keys(session, self.clock.now())
             links = forget_expired_links(session, self.clock.now())
             forget_early_reports(session, self.clock.now())
             forget_old(session, self.clock.now(), self.settings.event_retention_days)
             forget_old_login_failures(session, self.clock.now())
+            forget_old_inbound_calls(session, self.clock.now())
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 

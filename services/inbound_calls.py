@@ -26,6 +26,8 @@ from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.phone import mask_phone, parse_phone
+from scheduler.presence import after_script, with_agent
+from services import inbound_presence as presence
 from services.agent_figures import queue_staffing
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
@@ -34,7 +36,17 @@ from services.links import short_booking_url
 from services.queues import get_queue, queue_calendar, queue_key_for_number
 from sms.outbox import queue_text
 from sms.reminders import sync_reminders
-from telephony.base import CALLER_CALL_ID_PARAM, CallState, DialResult, GatherResult, InboundCall, QueueData, Telephony
+from telephony.base import (
+    CALLER_CALL_ID_PARAM,
+    TERMINAL_CALL_STATES,
+    CallEvent,
+    CallState,
+    DialResult,
+    GatherResult,
+    InboundCall,
+    QueueData,
+    Telephony,
+)
 from telephony.script import VoiceScript
 
 log = logging.getLogger(__name__)
@@ -149,6 +161,7 @@ def answer_call(
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     note_offer(session, queue.id, provider, reply, now)
+    presence.note(session, provider, call.call_id, caller, queue.id, after_script(reply.script, now), now)
     return reply.script
 
 
@@ -172,6 +185,7 @@ def gather(
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
+        presence.note(session, provider, state.call_id, state.caller, queue.id, after_script(reply.script, now), now)
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
@@ -180,7 +194,9 @@ def gather(
     facts = load_facts(
         session, queue, after.caller, now, adapter, result.queue_data, _max_age(settings)
     )  # seats and callbacks now
-    return inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
+    answer = inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
+    presence.note(session, provider, state.call_id, state.caller, queue.id, after_script(answer, now), now)
+    return answer
 
 
 def dialled(
@@ -206,6 +222,8 @@ def dialled(
     facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
     reply = inbound.dialled(state, agent, facts, now, url_for)
     note_offer(session, queue.id, provider, reply, now)
+    on_line = with_agent(now) if agent == "answered" else after_script(reply.script, now)
+    presence.note(session, provider, state.call_id, state.caller, queue.id, on_line, now)
     if isinstance(reply.effect, inbound.Resolve):
         try:
             cancel(
@@ -214,6 +232,13 @@ def dialled(
         except DomainError as error:  # being dialled right now, say: leave it to the dialer
             log.info("inbound call %s: callback %s not closed: %s", state.call_id, reply.effect.ref, error.type)
     return reply.script
+
+
+def call_ended(session: Session, adapter: Telephony, event: CallEvent, now: datetime) -> None:
+    """The provider's report on an inbound call (its status URL): once it ended, the
+    caller is no longer on the line with us and their callback may be rung."""
+    if event.state in TERMINAL_CALL_STATES:
+        presence.end(session, adapter.name, event.call_id, now)
 
 
 def _carry_out(

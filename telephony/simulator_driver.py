@@ -33,6 +33,12 @@ class SimulatorError(Exception):
     """The action does not fit the call's state (answering a call that already ended)."""
 
 
+def inbound_status_url(answer_url: str) -> str:
+    """Where the simulated network reports an inbound call's end: beside its answer URL,
+    as a number's status callback is set beside its voice URL (docs/providers.md)."""
+    return answer_url.split("?", 1)[0].rstrip("/") + "/status"
+
+
 class SimulatorDriver:
     def __init__(
         self,
@@ -153,7 +159,8 @@ class SimulatorDriver:
                     to=to,
                     from_=from_,
                     answer_url=answer_url,
-                    status_url="",  # we ask for no progress reports on inbound calls
+                    # The number's status URL: the call's end is reported there (services/inbound_presence.py).
+                    status_url=inbound_status_url(answer_url),
                     state="answered",
                     answered_by="human",
                     sequence=0,
@@ -304,7 +311,7 @@ class SimulatorDriver:
             call.sequence += 1
             body = {"call_id": call_id, "state": state, "sequence": call.sequence, **extra}
             url = call.status_url
-        if url:  # inbound calls have no status URL
+        if url:
             self._post(url, body)
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:

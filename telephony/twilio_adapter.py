@@ -351,9 +351,17 @@ class TwilioTelephony:
     def parse_dial_result(self, request: WebhookRequest) -> DialResult:
         """The Connect's status_url is the <Dial action>: CallSid is the customer's call,
         DialCallStatus/DialCallDuration describe the leg to the agent. Twilio requests it
-        once, when the bridge ends, and runs the TwiML it answers."""
+        once, when the bridge ends, and runs the TwiML it answers. The same URL is the
+        agent's leg's status callback for its answer (CallSid the leg, ParentCallSid ours)."""
         form = request.form
         sid = _required(form, "CallSid")
+        parent = _field(form, "ParentCallSid")
+        if _field(form, "DialCallStatus") is None and parent is not None:
+            # The agent's leg reporting its answer (<Number statusCallbackEvent="answered">):
+            # the bridge is up. Twilio runs no TwiML answered to a status callback.
+            if _field(form, "CallStatus") != "in-progress":
+                raise ValueError(f"Twilio agent leg status {_field(form, 'CallStatus')!r} is not an answer")
+            return DialResult(call_id=parent, state=CallState.ANSWERED, queue_data=parse_queue_data(form))
         raw_status = _required(form, "DialCallStatus")
         state = _DIAL_STATES.get(raw_status)
         if state is None:

@@ -57,9 +57,18 @@ def _add_dial(response: Any, action: Connect) -> None:
         # <Dial><Queue> bridges to the member at the head of that Twilio queue.
         dial.queue(name)
     elif target.startswith(("sip:", "sips:")):
-        dial.sip(target)
+        dial.sip(target, **_answered_report(action))
     else:
         number = target.removeprefix("tel:")
         if not _E164.match(number):
             raise ValueError(f"Connect target {mask_phone(number)!r} is not +E.164, tel:, sip: or queue:")
-        dial.number(number)
+        dial.number(number, **_answered_report(action))
+
+
+def _answered_report(action: Connect) -> dict[str, str]:
+    """The agent's leg reports when it is answered, to the same status URL (its CallSid
+    is the agent's leg, ParentCallSid the call we bridge): so that we know an agent took
+    the call at once, not only when the bridge ends (twilio_adapter.parse_dial_result)."""
+    if not action.status_url:
+        return {}
+    return {"status_callback_event": "answered", "status_callback": action.status_url, "status_callback_method": "POST"}

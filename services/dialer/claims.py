@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Row, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -21,6 +21,7 @@ from infra.settings import Settings
 from scheduler.agents import reported_in_time
 from scheduler.dialing import ON_CALL_RETRY, agent_allowance, choose_claims, claim_budget, pace
 from scheduler.lifecycle import DUE_STATES, ON_CALL_STATES, State
+from services.inbound_presence import on_the_line
 from services.transitions import step_event
 from telephony.registry import Providers
 
@@ -62,7 +63,10 @@ def on_call_states() -> BindParameter[list[str]]:
 # whether the number is on a call, the last attempt.
 _LAST_ATTEMPT = select(func.coalesce(func.max(Attempt.number), 0)).where(Attempt.callback_id == Callback.id)
 _OTHER = aliased(Callback)
-_NUMBER_ON_CALL = select(_OTHER.id).where(_OTHER.phone == Callback.phone, _OTHER.state.in_(on_call_states())).exists()
+_ON_A_CALLBACK = select(_OTHER.id).where(_OTHER.phone == Callback.phone, _OTHER.state.in_(on_call_states())).exists()
+# On a call already: another callback's, or an inbound call with us (in the IVR, holding,
+# with an agent: services/inbound_presence.py). Never rung then; postponed.
+_NUMBER_ON_CALL = or_(_ON_A_CALLBACK, on_the_line(Callback.phone, bindparam("now")))
 DUE_FOR_CLAIM = (
     select(
         Callback.id,
