@@ -15,6 +15,7 @@ HTTP_STATUS: dict[str, int] = {
     "slot_not_found": 404,
     "slot_full": 409,
     "outside_hours": 409,
+    "callbacks_withheld": 409,
     "too_soon": 422,
     "too_far": 422,
     "phone_invalid": 422,

@@ -21,7 +21,8 @@ NUMBERS = (
     "max_concurrent_calls", "offer_threshold_seconds", "offer_repeat_seconds", "callers_waiting", "agents",
     "average_handle_seconds", "estimated_wait_seconds", "lead_minutes", "horizon_days", "asap_reserve_percent",
 )  # fmt: skip
-CHECKS = ("offer_at_entry", "collect_off_hours")
+CHECKS = ("offer_at_entry", "collect_off_hours", "register_enabled", "process_enabled")
+OPTIONAL_NUMBERS = ("max_pending", "max_ecbt_seconds")  # empty: no limit
 CHOICES = {"language": ("en", "ru", "fr"), "dial_mode": ("customer_first", "agent_first")}
 OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for (not "connected")
 
@@ -49,6 +50,8 @@ def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
         doc[name] = _number(form.get(name, ""))
     for name in CHECKS:
         doc[name] = form.get(name) == "yes"
+    for name in OPTIONAL_NUMBERS:
+        doc[name] = _number(form.get(name, "")) if form.get(name, "").strip() else None
     for name in CHOICES:
         doc[name] = form.get(name, "")
     doc["allowed_countries"] = [c.upper() for c in _list(form.get("allowed_countries", ""))]

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import expression
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.lifecycle import DUE_STATES, LIVE_STATES
@@ -109,6 +110,11 @@ class Queue(Base):
     allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
     over_dial_ratio: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Taking and dialling callbacks (scheduler/offer_limits.py): switches and thresholds.
+    register_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=expression.true())
+    process_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=expression.true())
+    max_pending: Mapped[int | None] = mapped_column(Integer)
+    max_ecbt_seconds: Mapped[int | None] = mapped_column(Integer)
     # Live agent figures polled from Twilio TaskRouter (services/taskrouter_figures.py): both or neither.
     taskrouter_workspace_sid: Mapped[str | None] = mapped_column(String(34))  # WS + 32 hex
     taskrouter_task_queue_sid: Mapped[str | None] = mapped_column(String(34))  # WQ + 32 hex

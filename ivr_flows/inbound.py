@@ -120,6 +120,8 @@ PROMPTS: dict[str, str] = {
     "link_sms": N_("Choose a time for your callback from {queue}: {link}"),
     "connecting": N_("Please hold, we are putting you through."),
     "still_busy": N_("Sorry to keep you waiting: all our agents are still busy."),
+    "callbacks_paused": N_("We are not taking callback requests at the moment."),
+    "callbacks_busy": N_("We cannot offer a callback at the moment: too many callers are waiting for one."),
     "no_agents": N_("Sorry, nobody can take your call right now. Please call again later. Goodbye."),
     "not_understood": N_("Sorry, I did not get that."),
     "cannot_book": N_("Sorry, we could not book that callback."),
@@ -301,6 +303,11 @@ class _Flow:
                 return self.gather(state, lead, self.t(state, "existing_asap", wait=wait))
             return self.gather(state, lead, self.t(state, "existing", time=self.spoken_time(state, existing.at)))
         if step == "offer":
+            if self.queue.callbacks_withheld is not None:
+                reason = "callbacks_paused" if self.queue.callbacks_withheld == "paused" else "callbacks_busy"
+                if not self.queue.open_now:
+                    return self.end(state, self.t(state, reason), self.t(state, "goodbye"), lead=lead)
+                return self.hold(state, lead + self.say(state, self.t(state, reason)))
             if not self.queue.open_now:
                 return self.gather(state, lead, self.t(state, "offer_closed"))
             wait = self.spoken_wait(state, self.wait_seconds)

@@ -107,6 +107,9 @@ class QueueFacts:
     offer_repeat_seconds: int = 60
     average_handle_seconds: int = 300  # with ``agents``: what a provider's queue position is worth
     agents: int = 1
+    # Why no callback is offered now (scheduler/offer_limits.py): "paused", "too_many_pending",
+    # "wait_too_long"; None: offered as usual. The caller holds instead, told why.
+    callbacks_withheld: str | None = None
     # Recordings to play instead of text-to-speech, by prompt key (RECORDABLE_PROMPTS only).
     prompt_audio: Mapping[str, str] = field(default_factory=dict)
 

@@ -45,6 +45,13 @@ class SlotFull(DomainError):
     type = "slot_full"
 
 
+class CallbacksWithheld(DomainError):
+    """The queue takes no new callbacks now: switched off, too many waiting, or the
+    estimated callback time too long (scheduler/offer_limits.py); ``details`` says which."""
+
+    type = "callbacks_withheld"
+
+
 class OutsideHours(DomainError):
     """The queue is closed and does not collect requests off-hours."""
 

@@ -33,6 +33,7 @@ from scheduler.errors import CallbackNotFound, OutsideHours, SlotFull, SlotNotFo
 from scheduler.lifecycle import State, next_state
 from scheduler.phone import parse_phone
 from services.asap_promise import DEFAULT_MAX_AGE, asap_promise, opening_promise
+from services.callback_limits import check_taking
 from services.queues import booking_policy, get_queue, queue_calendar
 from services.seats import TAKE_SCHEDULED_SEAT, release_seat, take_seat
 from services.slot_sync import ensure_slots, slots_are_current
@@ -236,6 +237,8 @@ def prepare_booking(
         if not queue.collect_off_hours and not is_open(queue_calendar(queue), now):
             raise OutsideHours("we are closed now; please book a time for your callback", {})
         promised = asap_promise(session, queue, now, request.estimated_wait_seconds, agent_figures_max_age)
+    if not live:  # a duplicate gets its live callback back, whatever the limits
+        check_taking(session, queue, now, promised.due if promised is not None else None)
     return PreparedBooking(queue, phone, live, promised)
 
 

@@ -25,12 +25,15 @@ from scheduler.agents import line_wait_seconds
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
+from scheduler.offer_limits import OfferLimits
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.presence import after_script, with_agent
 from services import inbound_presence as presence
 from services.agent_figures import queue_staffing
+from services.asap_promise import asap_promise
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
+from services.callback_limits import limits_of, withheld_now
 from services.ivr_offers import note_acceptance, note_offer
 from services.links import short_booking_url
 from services.queues import get_queue, queue_calendar, queue_key_for_number
@@ -122,6 +125,7 @@ def load_facts(
         average_handle_seconds=staff.average_handle_seconds,
         agents=staff.agents,
         prompt_audio=dict(queue.prompt_audio or {}),
+        callbacks_withheld=_withheld(session, queue, now, line_wait_seconds(queue.callers_waiting, staff)),
     )
     existing = None
     if phone is not None:
@@ -130,6 +134,14 @@ def load_facts(
             existing = inbound.ExistingCallback(callback.ref, callback.kind, *_when(callback, now))
     slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
     return inbound.Facts(queue_facts, existing, slots, queue_data)
+
+
+def _withheld(session: Session, queue: Queue, now: datetime, wait_seconds: int) -> str | None:
+    """Why the queue offers no callback now (its limits: services/callback_limits.py), or None."""
+    if limits_of(queue) == OfferLimits():
+        return None
+    ecbt = asap_promise(session, queue, now, wait_seconds).due if queue.max_ecbt_seconds is not None else None
+    return withheld_now(session, queue, int((ecbt - now).total_seconds()) if ecbt is not None else None)
 
 
 def _max_age(settings: Settings) -> timedelta:

@@ -254,6 +254,12 @@ class QueueDoc(BaseModel):
     # Pacing by live agents (PUT /api/v1/queues/{key}/agents): no more calls ringing than
     # agents free plus this share of them (0.25: 5 free agents, 6 calls out).
     over_dial_ratio: Annotated[float, Field(ge=0, le=2)] = 0.0
+    # Limits on taking callbacks (scheduler/offer_limits.py): new callbacks taken at all,
+    # callbacks dialled at all, and the thresholds past which callers hold instead.
+    register_enabled: bool = True
+    process_enabled: bool = True
+    max_pending: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    max_ecbt_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     # Live agent figures read from Twilio TaskRouter (the worker polls them: services/taskrouter_figures.py):
     # the workspace and the task queue whose real-time statistics are this queue's agents. Both or neither.
     taskrouter_workspace_sid: TaskRouterWorkspace | None = None

@@ -90,6 +90,7 @@ DUE_FOR_CLAIM = (
     .join(Queue, Queue.id == Callback.queue_id)
     .outerjoin(AgentFigureReport, AgentFigureReport.queue_id == Queue.id)  # live agents, if reported
     .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= bindparam("now"))
+    .where(Queue.process_enabled.is_(True))  # a queue's dialling switched off: its callbacks wait
     .order_by(Callback.next_attempt_at, Callback.id)
     .limit(bindparam("limit"))
     .with_for_update(of=Callback, skip_locked=True)

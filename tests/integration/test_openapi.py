@@ -617,6 +617,10 @@ def test_create_callback_answers_match_the_document(
         "post", "/api/v1/callbacks", json={**ASAP, "queue": "uk-only", "phone": "+33612345678"}
     )
     assert_error(response, body, 422, "phone_country_not_allowed")
+    make_queue(key="paused", register_enabled=False)
+    response, body = contract.call("post", "/api/v1/callbacks", json={**ASAP, "queue": "paused"})
+    assert_error(response, body, 409, "callbacks_withheld")
+    assert body["details"] == {"reason": "paused"}
 
     response, body = contract.call("post", "/api/v1/callbacks", json={**ASAP, "colour": "blue"})
     assert_error(response, body, 422, "validation_error")
