@@ -1,5 +1,5 @@
-"""How long an inbound call counts as up, from what we last told the provider to play.
-Pure: the script and ``now`` are arguments.
+"""How long an inbound call counts as up, from where we last put the caller (in the IVR,
+ringing the agents, with an agent). Pure: ``now`` is an argument.
 
 A provider reports an inbound call's end only where its status URL is set (the number's
 status callback on Twilio, the application's event URL on Vonage; docs/providers.md), so
@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telephony.script import Connect, Gather, Hangup, VoiceScript
-
 IN_IVR = timedelta(minutes=2)
 AFTER_RING = timedelta(minutes=1)
 WITH_AGENT = timedelta(hours=2)
@@ -27,17 +25,15 @@ class Presence:
     until: datetime | None  # presumed up until then (None: ended)
 
 
-def after_script(script: VoiceScript, now: datetime) -> Presence:
-    """Where the caller is once ``script`` plays: still in the IVR, ringing the agents, or gone."""
-    actions = script.actions
-    connect = next((a for a in actions if isinstance(a, Connect)), None)
-    if connect is not None:
-        return Presence("holding", now + timedelta(seconds=connect.timeout_seconds) + AFTER_RING)
-    if any(isinstance(a, Gather) for a in actions):
-        return Presence("ivr", now + IN_IVR)
-    if any(isinstance(a, Hangup) for a in actions):
-        return Presence("ended", None)
-    return Presence("ivr", now + IN_IVR)  # nothing said: the provider carries on with its call
+def in_ivr(now: datetime) -> Presence:
+    return Presence("ivr", now + IN_IVR)
+
+
+def holding(now: datetime, ring_seconds: int) -> Presence:
+    return Presence("holding", now + timedelta(seconds=ring_seconds) + AFTER_RING)
+
+
+ENDED = Presence("ended", None)
 
 
 def with_agent(now: datetime) -> Presence:

@@ -27,7 +27,7 @@ from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
 from scheduler.offer_limits import OfferLimits
 from scheduler.phone import mask_phone, parse_phone
-from scheduler.presence import after_script, with_agent
+from scheduler.presence import with_agent
 from services import inbound_presence as presence
 from services.agent_figures import queue_staffing
 from services.asap_promise import asap_promise
@@ -173,7 +173,7 @@ def answer_call(
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     note_offer(session, queue.id, provider, reply, now)
-    presence.note(session, provider, call.call_id, caller, queue.id, after_script(reply.script, now), now)
+    presence.note(session, provider, call.call_id, caller, queue.id, presence.after_script(reply.script, now), now)
     return reply.script
 
 
@@ -197,7 +197,9 @@ def gather(
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
-        presence.note(session, provider, state.call_id, state.caller, queue.id, after_script(reply.script, now), now)
+        presence.note(
+            session, provider, state.call_id, state.caller, queue.id, presence.after_script(reply.script, now), now
+        )
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
@@ -207,7 +209,7 @@ def gather(
         session, queue, after.caller, now, adapter, result.queue_data, _max_age(settings)
     )  # seats and callbacks now
     answer = inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
-    presence.note(session, provider, state.call_id, state.caller, queue.id, after_script(answer, now), now)
+    presence.note(session, provider, state.call_id, state.caller, queue.id, presence.after_script(answer, now), now)
     return answer
 
 
@@ -234,7 +236,7 @@ def dialled(
     facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
     reply = inbound.dialled(state, agent, facts, now, url_for)
     note_offer(session, queue.id, provider, reply, now)
-    on_line = with_agent(now) if agent == "answered" else after_script(reply.script, now)
+    on_line = with_agent(now) if agent == "answered" else presence.after_script(reply.script, now)
     presence.note(session, provider, state.call_id, state.caller, queue.id, on_line, now)
     if isinstance(reply.effect, inbound.Resolve):
         try:

@@ -17,7 +17,20 @@ from sqlalchemy.sql._typing import ColumnExpressionArgument
 
 from infra.db import upsert_into
 from infra.inbound_models import InboundCall
-from scheduler.presence import Presence
+from scheduler.presence import ENDED, Presence, holding, in_ivr
+from telephony.script import Connect, Gather, Hangup, VoiceScript
+
+
+def after_script(script: VoiceScript, now: datetime) -> Presence:
+    """Where the caller is once ``script`` plays: ringing the agents, still in the IVR, or gone."""
+    connect = next((a for a in script.actions if isinstance(a, Connect)), None)
+    if connect is not None:
+        return holding(now, connect.timeout_seconds)
+    if any(isinstance(a, Gather) for a in script.actions):
+        return in_ivr(now)
+    if any(isinstance(a, Hangup) for a in script.actions):
+        return ENDED
+    return in_ivr(now)  # nothing said: the provider carries on with its call
 
 
 def note(
