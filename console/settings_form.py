@@ -23,6 +23,7 @@ NUMBERS = (
 )  # fmt: skip
 CHECKS = ("offer_at_entry", "collect_off_hours", "register_enabled", "process_enabled")
 OPTIONAL_NUMBERS = ("max_pending", "max_ecbt_seconds")  # empty: no limit
+FRACTIONS = ("over_dial_ratio",)
 CHOICES = {"language": ("en", "ru", "fr"), "dial_mode": ("customer_first", "agent_first")}
 OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for (not "connected")
 
@@ -30,6 +31,14 @@ OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for 
 def _number(raw: str) -> int | str:
     raw = raw.strip()
     return int(raw) if raw.isdigit() else raw
+
+
+def _fraction(raw: str) -> float | str:
+    """A decimal ("0.25"), or the text as typed for the document's check to name."""
+    try:
+        return float(raw.strip())
+    except ValueError:
+        return raw.strip()
 
 
 def _list(raw: str) -> list[str]:
@@ -50,6 +59,8 @@ def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
         doc[name] = _number(form.get(name, ""))
     for name in CHECKS:
         doc[name] = form.get(name) == "yes"
+    for name in FRACTIONS:
+        doc[name] = _fraction(form.get(name, ""))
     for name in OPTIONAL_NUMBERS:
         doc[name] = _number(form.get(name, "")) if form.get(name, "").strip() else None
     for name in CHOICES:

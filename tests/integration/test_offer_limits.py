@@ -83,12 +83,12 @@ def test_the_console_edits_the_limits_and_the_audit_log_says_who(
     form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
     assert (form.get("register_enabled"), form["max_pending"]) == ("yes", "")
     del form["register_enabled"]  # unchecked: not taking callbacks
-    form.update({"max_pending": "25", "max_ecbt_seconds": "1200"})
+    form.update({"max_pending": "25", "max_ecbt_seconds": "1200", "over_dial_ratio": "0.25"})
     assert supervisor.post("/console/queues/support/settings", data=form).status_code == 303
     with db.read() as session:
         queue = session.scalars(select(Queue).where(Queue.key == "support")).one()
         assert (queue.register_enabled, queue.process_enabled) == (False, True)
-        assert (queue.max_pending, queue.max_ecbt_seconds) == (25, 1200)
+        assert (queue.max_pending, queue.max_ecbt_seconds, queue.over_dial_ratio) == (25, 1200, 0.25)
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "queue.settings")).all()
-    assert set(entry.after or {}) == {"register_enabled", "max_pending", "max_ecbt_seconds"}
+    assert set(entry.after or {}) == {"register_enabled", "max_pending", "max_ecbt_seconds", "over_dial_ratio"}
     assert book(client, 1).get_json()["type"] == "callbacks_withheld"
