@@ -22,9 +22,15 @@ def upgrade() -> None:
     with op.batch_alter_table("queue", recreate="never") as batch:
         batch.add_column(sa.Column("taskrouter_workspace_sid", sa.String(34), nullable=True))
         batch.add_column(sa.Column("taskrouter_task_queue_sid", sa.String(34), nullable=True))
+    # Room for the source's name, "twilio_taskrouter" (on SQLite the small table is copied).
+    with op.batch_alter_table("agent_figures") as batch:
+        batch.alter_column("source", type_=sa.String(32), existing_type=sa.String(16))
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM agent_figures WHERE length(source) > 16")
+    with op.batch_alter_table("agent_figures") as batch:
+        batch.alter_column("source", type_=sa.String(16), existing_type=sa.String(32))
     with op.batch_alter_table("queue", recreate="never") as batch:
         batch.drop_column("taskrouter_task_queue_sid")
         batch.drop_column("taskrouter_workspace_sid")
