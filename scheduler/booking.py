@@ -76,11 +76,6 @@ def availability_range(
     return (lower, upper) if lower < upper else None
 
 
-def asap_due_at(now: datetime, estimated_wait_seconds: int) -> datetime:
-    """An ASAP callback keeps the caller's place: due when they would have reached an agent."""
-    return now + timedelta(seconds=max(0, estimated_wait_seconds))
-
-
 def spread_in_slot(starts_at: datetime, ends_at: datetime, seat_number: int, capacity: int) -> datetime:
     """When to ring the n-th booking of a slot: spread evenly across it, so that a slot's
     callbacks do not all reach the agents in its first minute (seat 1 at the start)."""

@@ -80,5 +80,5 @@ def minutes_left(earliest: datetime, latest: datetime, now: datetime) -> tuple[i
     """A range made earlier, as whole minutes from ``now`` (for "you asked us to call you
     back between …"): the start rounded down, the end rounded up and at least a minute."""
     low = _minutes(earliest - now)
-    high = max(math.ceil((latest - now).total_seconds() / 60), low + 1, 1)
+    high = max(math.ceil((latest - now).total_seconds() / 60), low + 1)
     return low, high

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra.models import Callback, Queue
+from infra.settings import Settings
 from scheduler.agents import Staffing, line_wait_seconds
 from scheduler.ecbt import Promise, asap_wait_seconds, promise
 from scheduler.lifecycle import DUE_STATES
@@ -19,7 +20,7 @@ from services.agent_figures import queue_staffing
 # them the estimate is hours away and an hour's more or less changes nothing said).
 HORIZON = timedelta(hours=8)
 MAX_AHEAD = 5_000
-DEFAULT_MAX_AGE = timedelta(seconds=120)  # AGENT_FIGURES_MAX_AGE_SECONDS's default
+DEFAULT_MAX_AGE = timedelta(seconds=Settings.agent_figures_max_age_seconds)  # the setting's default
 
 
 def asap_promise(

@@ -25,7 +25,6 @@ from scheduler.agents import line_wait_seconds
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError
-from scheduler.offer_limits import OfferLimits
 from scheduler.phone import mask_phone, parse_phone
 from scheduler.presence import with_agent
 from services import inbound_presence as presence
@@ -33,7 +32,7 @@ from services.agent_figures import queue_staffing
 from services.asap_promise import asap_promise
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
-from services.callback_limits import limits_of, withheld_now
+from services.callback_limits import withheld_now
 from services.ivr_offers import note_acceptance, note_offer
 from services.links import short_booking_url
 from services.queues import get_queue, queue_calendar, queue_key_for_number
@@ -106,6 +105,7 @@ def load_facts(
     agent_figures_max_age: timedelta,
 ) -> inbound.Facts:
     staff = queue_staffing(session, queue, now, agent_figures_max_age)
+    wait = line_wait_seconds(queue.callers_waiting, staff)
     queue_facts = inbound.QueueFacts(
         key=queue.key,
         name=queue.name,
@@ -118,14 +118,14 @@ def load_facts(
         open_now=is_open(queue_calendar(queue), now),
         # The live agent figures when fresh (PUT /api/v1/queues/{key}/agents), else the
         # queue's static staffing: callers a free agent takes at once wait for nobody.
-        estimated_wait_seconds=line_wait_seconds(queue.callers_waiting, staff),
+        estimated_wait_seconds=wait,
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         offer_repeat_seconds=queue.offer_repeat_seconds,
         average_handle_seconds=staff.average_handle_seconds,
         agents=staff.agents,
         prompt_audio=dict(queue.prompt_audio or {}),
-        callbacks_withheld=_withheld(session, queue, now, line_wait_seconds(queue.callers_waiting, staff)),
+        callbacks_withheld=_withheld(session, queue, now, wait),
     )
     existing = None
     if phone is not None:
@@ -138,14 +138,8 @@ def load_facts(
 
 def _withheld(session: Session, queue: Queue, now: datetime, wait_seconds: int) -> str | None:
     """Why the queue offers no callback now (its limits: services/callback_limits.py), or None."""
-    if limits_of(queue) == OfferLimits():
-        return None
     ecbt = asap_promise(session, queue, now, wait_seconds).due if queue.max_ecbt_seconds is not None else None
     return withheld_now(session, queue, int((ecbt - now).total_seconds()) if ecbt is not None else None)
-
-
-def _max_age(settings: Settings) -> timedelta:
-    return settings.agent_figures_max_age
 
 
 def _when(callback: Callback, now: datetime) -> tuple[datetime, datetime | None]:
@@ -169,7 +163,7 @@ def answer_call(
         return inbound.unknown_number()
     queue = get_queue(session, key)
     caller = caller_number(call.from_, queue)
-    facts = load_facts(session, queue, caller, now, adapter, call.queue_data, _max_age(settings))
+    facts = load_facts(session, queue, caller, now, adapter, call.queue_data, settings.agent_figures_max_age)
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
     note_offer(session, queue.id, provider, reply, now)
@@ -193,7 +187,7 @@ def gather(
         return urls.gather(provider, next_state)
 
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
@@ -206,7 +200,7 @@ def gather(
     if not isinstance(outcome, inbound.Failed):
         note_acceptance(session, provider, after, reply.effect, now)
     facts = load_facts(
-        session, queue, after.caller, now, adapter, result.queue_data, _max_age(settings)
+        session, queue, after.caller, now, adapter, result.queue_data, settings.agent_figures_max_age
     )  # seats and callbacks now
     answer = inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
     presence.note(session, provider, state.call_id, state.caller, queue.id, presence.after_script(answer, now), now)
@@ -233,7 +227,7 @@ def dialled(
     else:
         agent = "missed"
     queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, _max_age(settings))
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
     reply = inbound.dialled(state, agent, facts, now, url_for)
     note_offer(session, queue.id, provider, reply, now)
     on_line = with_agent(now) if agent == "answered" else presence.after_script(reply.script, now)
@@ -273,7 +267,9 @@ def _carry_out(
                 locale=state.language,
                 estimated_wait_seconds=effect.estimated_wait_seconds,
             )
-            result = book(session, request, now, ACTOR, prepare_booking(session, request, now, _max_age(settings)))
+            result = book(
+                session, request, now, ACTOR, prepare_booking(session, request, now, settings.agent_figures_max_age)
+            )
             at, until = _when(result.callback, now)
             return inbound.Booked(result.callback.kind, at, result.callback.phone, until)
         if isinstance(effect, inbound.Reschedule):

@@ -374,8 +374,8 @@ def confirm_new_booking(session: Session, result: BookingResult, now: datetime, 
 def queue_booking_confirmation(session: Session, callback: Callback, now: datetime, from_number: str | None) -> None:
     """The text confirming a new booking whose customer agreed to texts (``sms_consent``):
     when (for an ASAP callback: the range of times we said we would call in, and from
-    which number, so that they pick up), and how to cancel or move it by text. Sent by the worker like every
-    text; not at all when the queue's ``reminders.confirmation`` is off."""
+    which number, so that they pick up), and how to cancel or move it by text. Sent by the
+    worker like every text; not at all when the queue's ``reminders.confirmation`` is off."""
     if not reminder_policy(callback.queue).confirmation:
         return
     language = _language(callback)

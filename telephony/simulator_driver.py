@@ -190,8 +190,8 @@ class SimulatorDriver:
         self._update(call_id, state="answered", answered_by="machine", answered_at=self.clock.now())
         self._event(call_id, CallState.ANSWERED.value)
         script = self._post(call["answer_url"], {"call_id": call_id})
-        self._update(call_id, script=script)  # heard during the greeting: not recorded, nobody presses a key
-        self._update(call_id, recording=[])
+        # Heard during the greeting (not recorded, nobody presses a key); the beep: recording.
+        self._update(call_id, script=script, recording=[])
         self._event(call_id, CallState.ANSWERED.value, answered_by="machine", beep=True)
         return self._load(call_id)
 

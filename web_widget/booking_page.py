@@ -39,6 +39,7 @@ from services.booking_service import BookingRequest, book, cancel, get_callback,
 from services.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
 from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
+from sms.texts import format_time_of_day
 from web_widget.schemas import CreateCallback, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
@@ -366,9 +367,8 @@ def _schema_problems(queue: Queue, form: Form) -> dict[str, str]:
 def _callback_page(queue: Queue, callback: Callback, status: int = 200) -> ResponseReturnValue:
     language = _language(queue)
     when = _when(queue, callback) if callback.kind == "scheduled" else None
-    zone = ZoneInfo(queue.timezone)
-    # An ASAP callback's ECBT range as the IVR and the confirmation text say it.
-    told = [t.astimezone(zone).strftime("%H:%M") for t in callback.promised_window or ()] if not when else []
+    # An ASAP callback's ECBT range, written as the confirmation text writes it.
+    told = [format_time_of_day(t, queue.timezone) for t in callback.promised_window or ()] if not when else []
     html = render_template(
         "book_done.html",
         _=_translator(language),

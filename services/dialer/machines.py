@@ -80,11 +80,7 @@ def redirect_calls(providers: Providers, redirects: Iterable[MachineRedirect]) -
                 redirect.call_id,
                 redirect.action.value,
                 getattr(error, "message", error),
-                extra={
-                    "callback": redirect.callback_ref,
-                    "attempt": redirect.attempt_id,
-                    "provider": redirect.provider,
-                },
+                extra=where,
             )
             continue
         log.info(

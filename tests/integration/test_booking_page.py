@@ -287,3 +287,9 @@ def test_a_reschedule_to_a_full_time_keeps_the_link_usable(
         client.post(url.replace(PAGE, f"{PAGE}/reschedule"), data={"when": "2027-01-06T11:15:00+00:00"}).status_code
         == 303
     )
+
+
+def test_an_asap_booking_s_page_says_the_range_the_text_says(client: FlaskClient, demo_queue: str) -> None:
+    done = client.post(PAGE, data={"phone": phone(1), "when": "asap"}, follow_redirects=True)
+    # The demo queue: no live figures, an estimated wait of 0: between now (10:00) and 2 minutes on.
+    assert "between 10:00 and 10:02 (Europe/London)" in done.get_data(as_text=True)

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from scheduler.booking import (
     BookingPolicy,
-    asap_due_at,
     availability_range,
     bookable_window,
     check_bookable,
@@ -70,11 +69,6 @@ def test_availability_range_is_clipped_to_lead_and_horizon() -> None:
 def test_availability_range_refuses_silly_day_counts(days: int) -> None:
     with pytest.raises(ValidationFailed):
         availability_range(POLICY, NOW, None, days)
-
-
-def test_an_asap_callback_is_due_when_the_caller_would_have_reached_an_agent() -> None:
-    assert asap_due_at(NOW, 300) == NOW + timedelta(minutes=5)
-    assert asap_due_at(NOW, -5) == NOW
 
 
 def test_bookings_of_a_slot_are_spread_across_it() -> None:
