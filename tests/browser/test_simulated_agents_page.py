@@ -11,20 +11,15 @@ import pytest
 from flask import Flask
 
 from app import simulated_agents
-from app.factory import create_app
 from infra.clock import FixedClock
 from infra.settings import Settings
 from tests.browser.test_simulator_page import dial_due
-from tests.integration.helpers import apply_call_events
+from tests.integration.helpers import app_with_simulated_agents, apply_call_events
 
 
 @pytest.fixture
 def app(settings: Settings, clock: FixedClock) -> Iterator[Flask]:
-    agents = {"SIMULATOR_AGENTS": "1", "SIMULATOR_HANDLE_SECONDS": "45"}
-    application = create_app(settings.with_overrides(environment=agents), clock=clock)
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["db"].dispose()
+    yield from app_with_simulated_agents(settings, clock, agents=1, handle_seconds=45)
 
 
 def test_the_page_shows_the_agent_busy_then_free(app: Flask, demo_queue: str, clock: FixedClock, page: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.factory import create_app
+from infra.clock import Clock
 from infra.models import Attempt
+from infra.settings import Settings
 from infra.simulator_models import SimCall
 from services import call_inbox
 
@@ -110,3 +113,13 @@ def follow_link(client: FlaskClient, body: str) -> tuple[str, str]:
     assert response.status_code == 302, response.get_data(as_text=True)
     target = urlsplit(response.headers["Location"])
     return target.path, parse_qs(target.query)["t"][0]
+
+
+def app_with_simulated_agents(settings: Settings, clock: Clock, agents: int, handle_seconds: int) -> Iterator[Flask]:
+    """An ``app`` fixture's body: the app with the phone simulator's agents
+    (SIMULATOR_AGENTS, SIMULATOR_HANDLE_SECONDS), disposed of afterwards."""
+    environment = {"SIMULATOR_AGENTS": str(agents), "SIMULATOR_HANDLE_SECONDS": str(handle_seconds)}
+    application = create_app(settings.with_overrides(environment=environment), clock=clock)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["db"].dispose()

@@ -15,14 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import simulated_agents
-from app.factory import create_app
 from app.simulator_page import phone_of
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Attempt, Callback
 from infra.settings import Settings
 from services.dialer.dialer import Dialer
-from tests.integration.helpers import apply_call_events, book, weekday_hours
+from tests.integration.helpers import app_with_simulated_agents, apply_call_events, book, weekday_hours
 from tests.integration.test_ivr_simulator import QUEUE_NUMBER, heard, inbound_url
 
 CALLER = "+447400123456"
@@ -30,11 +29,7 @@ CALLER = "+447400123456"
 
 @pytest.fixture
 def app(settings: Settings, clock: FixedClock) -> Iterator[Flask]:
-    agents = {"SIMULATOR_AGENTS": "2", "SIMULATOR_HANDLE_SECONDS": "120"}
-    application = create_app(settings.with_overrides(environment=agents), clock=clock)
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["db"].dispose()
+    yield from app_with_simulated_agents(settings, clock, agents=2, handle_seconds=120)
 
 
 def first_call_at(db: Database, ref: str) -> datetime | None:

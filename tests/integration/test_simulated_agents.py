@@ -13,23 +13,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import simulated_agents
-from app.factory import create_app
 from app.simulator_page import phone_of
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback
 from infra.settings import Settings
 from services.dialer.dialer import Dialer
-from tests.integration.helpers import apply_call_events, book, weekday_hours
+from tests.integration.helpers import app_with_simulated_agents, apply_call_events, book, weekday_hours
 
 
 @pytest.fixture
 def app(settings: Settings, clock: FixedClock) -> Iterator[Flask]:
-    agents = {"SIMULATOR_AGENTS": "2", "SIMULATOR_HANDLE_SECONDS": "60"}
-    application = create_app(settings.with_overrides(environment=agents), clock=clock)
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["db"].dispose()
+    yield from app_with_simulated_agents(settings, clock, agents=2, handle_seconds=60)
 
 
 def states(db: Database) -> list[str]:
