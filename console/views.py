@@ -22,6 +22,7 @@ from infra.models import Callback, Queue, Slot
 from scheduler.booking import local_midnight
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
+from services import centre_switches
 from services.accounts import ROLES, LoginRefused, LoginThrottled, at_least, authenticate, create_api_key, create_user
 from services.login_throttle import peek, throttles_for
 from services.queues import get_queue
@@ -95,8 +96,34 @@ def overview() -> ResponseReturnValue:
                 .select_from(Callback)
                 .where(Callback.queue_id == queue.id, Callback.state.in_([s.value for s in LIVE_STATES]))
             )
-            rows.append({"key": queue.key, "name": queue.name, "capacity": capacity, "booked": booked, "live": live})
-    return render_template("console_overview.html", queues=rows)
+            rows.append(
+                {
+                    "key": queue.key,
+                    "name": queue.name,
+                    "capacity": capacity,
+                    "booked": booked,
+                    "live": live,
+                    "register_enabled": queue.register_enabled,
+                    "process_enabled": queue.process_enabled,
+                }
+            )
+        switches = centre_switches.current(db_session)
+    return render_template("console_overview.html", queues=rows, switches=switches)
+
+
+@console.post("/switches")
+@requires("supervisor")
+def change_switches() -> ResponseReturnValue:
+    """The switches for every queue at once (services/centre_switches.py), audited."""
+    with context.db().write() as db_session:
+        centre_switches.change(
+            db_session,
+            register_enabled=request.form.get("register_enabled") == "yes",
+            process_enabled=request.form.get("process_enabled") == "yes",
+            actor=_actor(),
+            now=context.now(),
+        )
+    return redirect(url_for("console.overview"), 303)
 
 
 @console.get("/users")

@@ -511,6 +511,20 @@ class AgentFigureReport(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CentreSwitches(Base):
+    """The switches for every queue at once (services/centre_switches.py): take new
+    callbacks, dial the waiting ones. One row (``id`` 1); a queue takes or dials only
+    while both its own switch and this one are on."""
+
+    __tablename__ = "centre_switches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    register_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=expression.true())
+    process_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=expression.true())
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str | None] = mapped_column(String(254))
+
+
 class WorkerHeartbeat(Base):
     """One row per worker process (``hostname:pid``), upserted by its heartbeat tick:
     ``/readyz`` is ready only while some worker beat recently (app/health.py). Rows of

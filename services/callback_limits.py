@@ -14,16 +14,19 @@ from infra.models import Callback, Queue
 from scheduler.errors import CallbacksWithheld
 from scheduler.lifecycle import DUE_STATES
 from scheduler.offer_limits import OfferLimits, Withheld, withheld
+from services import centre_switches
 
 REASONS: dict[Withheld, str] = {
-    "paused": "this queue is not taking callback requests now",
+    "paused": "callback requests are not being taken now",
     "too_many_pending": "too many callbacks are waiting in this queue now",
     "wait_too_long": "the wait for a callback is too long now",
 }
 
 
-def limits_of(queue: Queue) -> OfferLimits:
-    return OfferLimits(queue.register_enabled, queue.max_pending, queue.max_ecbt_seconds)
+def limits_of(session: Session, queue: Queue) -> OfferLimits:
+    """The queue's limits; taking new callbacks needs its switch and the centre's on."""
+    taking = queue.register_enabled and centre_switches.current(session).register_enabled
+    return OfferLimits(taking, queue.max_pending, queue.max_ecbt_seconds)
 
 
 def pending(session: Session, queue: Queue) -> int:
@@ -35,7 +38,7 @@ def pending(session: Session, queue: Queue) -> int:
 
 
 def withheld_now(session: Session, queue: Queue, ecbt_seconds: int | None) -> Withheld | None:
-    limits = limits_of(queue)
+    limits = limits_of(session, queue)
     if limits == OfferLimits():
         return None  # no limits: no count
     return withheld(limits, pending(session, queue) if limits.max_pending is not None else 0, ecbt_seconds)

@@ -22,7 +22,7 @@ from scheduler.agents import AgentFigures
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
-from services import agent_figures
+from services import agent_figures, centre_switches
 from services.availability import bookable_rows_of_days
 from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from services.idempotency import run_once
@@ -30,7 +30,7 @@ from services.links import BookingLink, is_used, link_callback, read_booking_tok
 from services.personal_data import erase_person, export_person
 from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
-from web_widget.schemas import AgentFiguresBody, CreateCallback, Reschedule, validate
+from web_widget.schemas import AgentFiguresBody, CreateCallback, Reschedule, SwitchesBody, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -167,6 +167,34 @@ def show_agent_figures(key: str) -> Response:
     with context.db().read() as session:
         queue = get_queue(session, key)
         return jsonify(agent_figures_json(queue, agent_figures.latest(session, queue), now))
+
+
+def switches_json(switches: centre_switches.Switches) -> dict[str, Any]:
+    return {
+        **switches.as_dict(),
+        "changed_at": switches.changed_at.isoformat() if switches.changed_at else None,
+        "changed_by": switches.changed_by,
+    }
+
+
+@api.get("/switches")
+def show_switches() -> Response:
+    """The switches for every queue at once (admin keys)."""
+    require_admin_key()
+    with context.db().read() as session:
+        return jsonify(switches_json(centre_switches.current(session)))
+
+
+@api.put("/switches")
+def put_switches() -> Response:
+    """Take new callbacks / dial the waiting ones, in every queue at once (admin keys), audited."""
+    require_admin_key()
+    body = validate(SwitchesBody, json_body(request))
+    with context.db().write() as session:
+        switches = centre_switches.change(
+            session, body.register_enabled, body.process_enabled, request_actor("api"), context.now()
+        )
+        return jsonify(switches_json(switches))
 
 
 def public_widget_settings(queue: Queue) -> dict[str, Any]:

@@ -101,6 +101,15 @@ class Reschedule(BaseModel):
         return value
 
 
+class SwitchesBody(BaseModel):
+    """PUT /api/v1/switches: take new callbacks, dial the waiting ones, in every queue."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    register_enabled: bool
+    process_enabled: bool
+
+
 class AgentFiguresBody(BaseModel):
     """PUT /api/v1/queues/{key}/agents: a queue's live agents, as an ACD or WFM tool sees them."""
 

@@ -21,6 +21,7 @@ from infra.settings import Settings
 from scheduler.agents import reported_in_time
 from scheduler.dialing import ON_CALL_RETRY, agent_allowance, choose_claims, claim_budget, pace
 from scheduler.lifecycle import DUE_STATES, ON_CALL_STATES, State
+from services.centre_switches import dialling_on
 from services.inbound_presence import on_the_line
 from services.transitions import step_event
 from telephony.registry import Providers
@@ -91,6 +92,7 @@ DUE_FOR_CLAIM = (
     .outerjoin(AgentFigureReport, AgentFigureReport.queue_id == Queue.id)  # live agents, if reported
     .where(Callback.state.in_(DUE_STATES), Callback.next_attempt_at <= bindparam("now"))
     .where(Queue.process_enabled.is_(True))  # a queue's dialling switched off: its callbacks wait
+    .where(dialling_on())  # and so do every queue's, while the centre's switch is off
     .order_by(Callback.next_attempt_at, Callback.id)
     .limit(bindparam("limit"))
     .with_for_update(of=Callback, skip_locked=True)

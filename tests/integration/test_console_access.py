@@ -62,6 +62,7 @@ def signed_in(app: Flask, users: dict[str, int]) -> SignedIn:
 ROUTES = [
     ("get", "/console/", "viewer"),
     ("get", "/console/audit", "supervisor"),
+    ("post", "/console/switches", "supervisor"),
     ("get", "/console/users", "admin"),
     ("post", "/console/users", "admin"),
     ("post", "/console/users/999", "admin"),

@@ -685,6 +685,8 @@ def every_operation() -> list[tuple[str, str, dict[str, Any]]]:
         ("delete", "/api/v1/subscriptions/999", {}),
         ("get", "/api/v1/deliveries", {}),
         ("post", "/api/v1/deliveries/999/redeliver", {}),
+        ("get", "/api/v1/switches", {}),
+        ("put", "/api/v1/switches", {"json": {"register_enabled": True, "process_enabled": True}}),
         ("get", f"/api/v1/people/{PHONES[19]}", {}),
         ("delete", f"/api/v1/people/{PHONES[19]}", {}),
     ]
@@ -1125,3 +1127,32 @@ def test_agent_figures_answers_match_the_document(
     assert stale["used"]["agents"] == stale["static"]["agents"]
     contract.assert_exercised("/api/v1/queues/{key}/agents", "put")
     contract.assert_exercised("/api/v1/queues/{key}/agents", "get")
+
+
+def test_switches_answers_match_the_document(contract: Contract, db: Database, clock: FixedClock) -> None:
+    from services.accounts import new_api_key
+
+    with db.write() as session:
+        admin_key, _ = new_api_key(session, "Ops", "admin@example.com", clock.now(), role="admin")
+        client_key, _ = new_api_key(session, "CRM", "admin@example.com", clock.now())
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    url = "/api/v1/switches"
+    body = {"register_enabled": False, "process_enabled": True}
+    for method in ("get", "put"):
+        assert_error(*contract.call(method, url, json=body), 403, "admin_key_required")
+        client = {"Authorization": f"Bearer {client_key}"}
+        assert_error(*contract.call(method, url, json=body, headers=client), 403, "admin_key_required")
+    _, before = contract.call("get", url, headers=admin)
+    assert before == {"register_enabled": True, "process_enabled": True, "changed_at": None, "changed_by": None}
+    _, after = contract.call("put", url, json=body, headers=admin)
+    assert (after["register_enabled"], after["changed_by"]) == (False, "api-key:Ops")
+    assert_error(*contract.call("put", url, json={"register_enabled": False}, headers=admin), 422, "validation_error")
+    assert_error(
+        *contract.call("put", url, json={**body, "process_enabled": "yes"}, headers=admin), 422, "validation_error"
+    )
+    bad = {"headers": admin}
+    assert_error(*contract.call("put", url, data="[", content_type="application/json", **bad), 400, "malformed_json")
+    assert_error(*contract.call("put", url, data="{}", content_type="text/plain", **bad), 415, "unsupported_media_type")
+    assert_error(*contract.call("put", url, json={"pad": "x" * 70_000}, **bad), 413, "payload_too_large")
+    contract.assert_exercised(url, "get")
+    contract.assert_exercised(url, "put")
