@@ -1,5 +1,7 @@
 """The phone simulator's agents, run by the worker in demo mode (SIMULATOR_AGENTS > 0):
-each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS, and every
+each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS; a free agent
+picks up an agent-first callback ringing their line and takes it (presses 1: the agent is
+reserved before the customer is rung); and every
 second the simulator reports its agents (signed in, free, handle time) as every queue's
 live agent figures, so that the dialer paces callbacks by agents really being free
 (docs/queues.md, "Live agent figures"). The /simulator page shows them."""
@@ -16,11 +18,34 @@ from infra.models import Queue
 from scheduler.agents import AgentFigures
 from services.agent_figures import report
 from telephony.simulator import SimulatorTelephony
+from telephony.simulator_driver import SimulatorError
 
 
 def simulator_with_agents(app: Flask) -> SimulatorTelephony | None:
     simulator = app.extensions["providers"].get("simulator")
     return simulator if isinstance(simulator, SimulatorTelephony) and simulator.agents > 0 else None
+
+
+def take_agent_first_calls(app: Flask, simulator: SimulatorTelephony) -> int:
+    """Free agents pick up the agent-first callbacks ringing the agents' line, oldest first,
+    and take each (1); returns how many. A call another worker took meanwhile is skipped."""
+    with app.extensions["db"].read() as session:
+        lines = {
+            target or simulator.default_agent_target
+            for target in session.scalars(select(Queue.agent_target).where(Queue.dial_mode == "agent_first"))
+        }
+    driver = phone_of(app)
+    taken = 0
+    for call_id in driver.ringing_to(lines):
+        if not driver.agent_free():
+            break
+        try:
+            driver.answer(call_id)
+            driver.press(call_id, "1")
+        except SimulatorError:
+            continue  # ended, or answered by another worker's agents meanwhile
+        taken += 1
+    return taken
 
 
 def tick(app: Flask) -> int:
@@ -31,6 +56,7 @@ def tick(app: Flask) -> int:
         return 0
     driver = phone_of(app)
     ended = driver.finish_handled()
+    take_agent_first_calls(app, simulator)
     now: datetime = app.extensions["clock"].now()
     figures = AgentFigures(
         signed_in=simulator.agents,

@@ -22,7 +22,9 @@ PROMPTS: dict[str, str] = {
     "texted_link": N_("We have sent you a text with a link to choose another time. Goodbye."),
     "cancelled": N_("Your callback is cancelled. Thank you, goodbye."),
     "goodbye": N_("Goodbye."),
-    # TRANSLATORS: heard by the agent (agent-first calls) before the customer is rung.
+    # TRANSLATORS: heard by the agent (agent-first calls) when they pick up; nobody is rung before they press 1.
+    "agent_offer": N_("Callback for a customer who asked us to call them. To take it and ring them now, press 1."),
+    # TRANSLATORS: heard by the agent (agent-first calls) once they took the callback, as the customer is rung.
     "agent_intro": N_("Callback for a customer who asked us to call them. Connecting now."),
 }
 
@@ -112,8 +114,22 @@ def goodbye(ctx: CallContext) -> VoiceScript:
     return script(_say(ctx, _t(ctx, "goodbye")), Hangup())
 
 
+def agent_offer(ctx: CallContext, step: int) -> VoiceScript:
+    """Agent-first: the agent who picked up is offered the callback; pressing 1 takes it
+    (the agent is theirs, reserved before the customer is rung). Silence: once more."""
+    gather = Gather(
+        prompt=(_say(ctx, _t(ctx, "agent_offer")),),
+        action_url=ctx.menu_url.format(step=step),
+        num_digits=1,
+        timeout_seconds=6,
+        speech=True,
+        speech_language=voice(ctx.language),
+    )
+    return script(gather)
+
+
 def agent_intro(ctx: CallContext, customer: str) -> VoiceScript:
-    """Agent-first: the agent hears that this is a callback, then the customer is rung."""
+    """Agent-first, the agent took the callback: they hear so, then the customer is rung."""
     return script(
         _say(ctx, _t(ctx, "agent_intro")),
         Connect(customer, caller_id=ctx.caller_id, timeout_seconds=30, status_url=ctx.dial_url),

@@ -53,8 +53,8 @@ def classify(facts: CallFacts) -> Outcome | None:
 
 def _classify_agent_first(facts: CallFacts) -> Outcome:
     """Agent-first: the call we placed rang an agent; the customer was the second leg."""
-    if not facts.answered:
-        return Outcome.AGENT_UNAVAILABLE  # no agent picked up: not the customer's doing
+    if not facts.answered or not facts.agent_answered:
+        return Outcome.AGENT_UNAVAILABLE  # no agent picked up, or none took it: not the customer's doing
     if facts.menu_choice == CONNECT:
         return Outcome.CONNECTED  # the customer's leg was answered and bridged
     leg = facts.customer_leg_state

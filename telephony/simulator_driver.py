@@ -93,6 +93,17 @@ class SimulatorDriver:
             "free": max(self.agents - len(calls), 0),
         }
 
+    def ringing_to(self, numbers: set[str | None]) -> list[str]:
+        """The calls ringing one of ``numbers`` (the agents' lines), oldest first."""
+        with self.db.read() as session:
+            return list(
+                session.scalars(
+                    select(SimCall.call_id)
+                    .where(SimCall.state == RINGING, SimCall.direction == "out", SimCall.to.in_(numbers))
+                    .order_by(SimCall.id)
+                )
+            )
+
     def finish_handled(self) -> int:
         """Each simulated agent hangs up once it has handled its call for ``handle_seconds``."""
         cutoff = self.clock.now() - timedelta(seconds=self.handle_seconds)

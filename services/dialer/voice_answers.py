@@ -59,8 +59,7 @@ def answer_script(
     if callback.state not in ON_CALL_STATES or attempt.outcome is not None:
         return callback_script.goodbye(ctx)
     if attempt.agent_first:
-        attempt.agent_answered_at = attempt.agent_answered_at or now
-        return callback_script.agent_intro(ctx, callback.phone)
+        return callback_script.agent_offer(ctx, step=1)  # the agent takes it by pressing 1
     if answered_by is AnsweredBy.MACHINE:
         # Synchronous detection: the provider asks for the script once it knows (Twilio's
         # DetectMessageEnd: after the greeting). The machine never hears the menu.
@@ -89,6 +88,8 @@ def menu_choice(
     key = (result.digits or "").strip()[:1] or spoken_key(result.speech, ctx.language)
     if attempt.outcome is not None or callback.state not in ON_CALL_STATES:
         return callback_script.goodbye(ctx)
+    if attempt.agent_first:
+        return _agent_choice(attempt, callback, key, step, now, ctx)
     if attempt.menu_choice == CONNECT or key == "1":
         attempt.menu_choice = CONNECT
         if callback.state == State.DIALING.value:
@@ -112,6 +113,20 @@ def menu_choice(
         return callback_script.menu(ctx, step=step + 1)  # no or wrong key: say it once more
     attempt.menu_choice = SILENT
     return callback_script.voicemail(ctx)
+
+
+def _agent_choice(
+    attempt: Attempt, callback: Callback, key: str, step: int, now: datetime, ctx: callback_script.CallContext
+) -> VoiceScript:
+    """Agent-first: the agent's answer to the callback offered them. 1 takes it (the agent
+    is reserved: ``agent_answered_at``) and the customer is rung; silence or another key
+    asks once more, then the call ends and the callback is retried soon (agent unavailable)."""
+    if attempt.agent_answered_at is not None or key == "1":
+        attempt.agent_answered_at = attempt.agent_answered_at or now
+        return callback_script.agent_intro(ctx, callback.phone)
+    if step < 2:
+        return callback_script.agent_offer(ctx, step=step + 1)
+    return callback_script.goodbye(ctx)
 
 
 def dial_result(

@@ -360,7 +360,10 @@ def test_agent_first_rings_the_agent_then_the_customer(
     dialer.dispatch()
     (call,) = phone_sim.calls()
     assert call["to"] == "+442079460000"  # the agent's line rings first
-    answered = phone_sim.answer(call["call_id"])  # the agent picks up; the customer is rung and answers
+    offered = phone_sim.answer(call["call_id"])  # the agent picks up: offered the callback, nobody rung yet
+    assert "To take it and ring them now, press 1." in offered["script"]["actions"][0]["prompt"][0]["text"]
+    assert offered["state"] == "answered" and len(phone_sim.calls()) == 1
+    answered = phone_sim.press(call["call_id"], "1")  # the agent takes it; the customer is rung and answers
     assert answered["state"] == "with_agent"
     assert "Callback for a customer" in answered["script"]["actions"][0]["text"]
     connect = answered["script"]["actions"][1]
@@ -389,6 +392,7 @@ def test_agent_first_when_the_customer_does_not_answer_retries_for_them(
     (call,) = phone_sim.calls()
     phone_sim.agents_available = False  # here: the second leg (the customer) is not answered
     phone_sim.answer(call["call_id"])
+    phone_sim.press(call["call_id"], "1")  # the agent takes it
     apply_call_events(app)
     row = callback_row(db, ref)
     assert row.state == "retry_wait"
@@ -411,6 +415,30 @@ def test_agent_first_when_no_agent_answers_retries_soon(
     dialer.dispatch()
     (call,) = phone_sim.calls()
     phone_sim.ring_out(call["call_id"])
+    apply_call_events(app)
+    assert callback_row(db, ref).next_attempt_at == clock.now() + timedelta(minutes=2)
+    assert attempts(db)[0].outcome == "agent_unavailable"
+
+
+def test_agent_first_when_the_agent_does_not_take_it_nobody_rings_the_customer_and_it_is_retried_soon(
+    app: Flask,
+    client: FlaskClient,
+    make_queue,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    hours = weekday_hours(60, 2)
+    make_queue(estimated_wait_seconds=0, dial_mode="agent_first", agent_target="+442079460000", weekly_hours=hours)
+    ref = book(client, 1).get_json()["ref"]
+    dialer.dispatch()
+    (call,) = phone_sim.calls()
+    phone_sim.answer(call["call_id"])
+    again = phone_sim.stay_silent(call["call_id"])  # offered once more
+    assert "press 1" in again["script"]["actions"][0]["prompt"][0]["text"]
+    ended = phone_sim.press(call["call_id"], "2")  # not 1: not taken
+    assert ended["state"] == "completed" and len(phone_sim.calls()) == 1  # the customer was never rung
     apply_call_events(app)
     assert callback_row(db, ref).next_attempt_at == clock.now() + timedelta(minutes=2)
     assert attempts(db)[0].outcome == "agent_unavailable"

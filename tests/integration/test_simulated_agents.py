@@ -64,3 +64,29 @@ def test_agents_take_calls_hang_up_after_their_handle_time_and_pace_the_dialer(
     assert states(db)[:2] == ["completed", "completed"]
     assert client.get("/simulator/api/state").get_json()["agents"]["free"] == 2
     assert dialer.dispatch() == 1  # a free agent: the third customer is rung
+
+
+def test_agent_first_a_free_agent_takes_the_callback_before_the_customer_is_rung(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    make_queue,  # type: ignore[no-untyped-def]
+) -> None:
+    make_queue(estimated_wait_seconds=0, dial_mode="agent_first", weekly_hours=weekday_hours(capacity=10))
+    for n in range(1, 4):
+        assert book(client, n).status_code == 201
+    simulated_agents.tick(app)  # 2 agents free
+    assert dialer.dispatch() == 2  # the agents' line rung twice; the third waits
+    phone = phone_of(app)
+    assert {c["to"] for c in phone.calls()} == {"sim:agent"} and states(db) == ["dialing", "dialing", "scheduled"]
+    simulated_agents.tick(app)  # each free agent picks up and presses 1: the customers are rung and answer
+    assert [c["state"] for c in phone.calls()] == ["with_agent", "with_agent"]
+    assert states(db) == ["connected", "connected", "scheduled"]
+    assert dialer.dispatch() == 0  # nobody free
+    clock.advance(seconds=60)
+    assert simulated_agents.tick(app) == 2
+    apply_call_events(app)
+    assert states(db)[:2] == ["completed", "completed"]
+    assert dialer.dispatch() == 1
