@@ -40,6 +40,7 @@ from scheduler import outage
 from scheduler.periodic import PeriodicJob
 from services import call_inbox, periodic
 from services.dialer.dialer import Dialer
+from services.dialer.machines import retry_redirects
 from services.idempotency import forget_expired as forget_expired_keys
 from services.inbound_presence import forget_old as forget_old_inbound_calls
 from services.links import forget_expired_links
@@ -219,6 +220,7 @@ class Worker:
             and not self.dialer.stopping.is_set()
         ):
             pass
+        retry_redirects(self.db, self.providers, self.clock)  # machine redirects no provider took
 
     def deliver_events(self) -> None:
         """CRM events: the sender's loop (events/sender.py), like the dispatch loop: the first

@@ -402,6 +402,9 @@ class Attempt(Base):
     # asked to redirect the call): when, and how (hang_up | leave_message).
     machine_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     machine_handling: Mapped[str | None] = mapped_column(String(16))
+    # The provider took the machine's redirect (services/dialer/machines.py); until then it is retried.
+    machine_redirected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    machine_redirect_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     callback: Mapped[Callback] = relationship()
 

@@ -112,7 +112,7 @@ def apply_call_events(
                 .execution_options(synchronize_session=False)
             )
     if providers is not None and redirects:
-        redirect_calls(providers, redirects)  # committed: now the provider calls
+        redirect_calls(db, providers, redirects, now)  # committed: now the provider calls
     return len(rows)
 
 

@@ -19,6 +19,8 @@ from infra.models import Attempt, Callback, CallbackEvent
 from infra.simulator_models import SimCall
 from infra.text_models import SmsMessage
 from services.dialer.dialer import Dialer
+from services.dialer.machines import MAX_TRIES, RETRY_AFTER, retry_redirects
+from telephony.base import ProviderError
 from telephony.script import VoiceScript
 from telephony.simulator_driver import SimulatorDriver
 from tests.integration.helpers import apply_call_events, book, weekday_hours
@@ -232,3 +234,73 @@ def test_a_person_is_never_redirected(
     apply_call_events(app)
     assert redirects == [] and phone_sim.follow_redirects() == 0
     assert sim_call(db, call_id).recording is None
+
+
+def test_a_redirect_the_provider_did_not_take_is_asked_again_until_it_is(
+    app: Flask,
+    client: FlaskClient,
+    machine_queue,  # type: ignore[no-untyped-def]
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The provider refused the redirect (or the worker died before asking): the worker's
+    sweep asks again, RETRY_AFTER apart, and the machine still gets the message, not the menu."""
+    simulator = app.extensions["providers"].get("simulator")
+    taken = simulator.redirect_call
+    refusals = iter([ProviderError("down for a moment")])
+
+    def flaky(call_id: str, script: VoiceScript) -> None:
+        if (refusal := next(refusals, None)) is not None:
+            raise refusal
+        taken(call_id, script)
+
+    monkeypatch.setattr(simulator, "redirect_call", flaky)
+    machine_queue()
+    ref = book(client, 1).get_json()["ref"]
+    call_id = ring(dialer, phone_sim)
+    phone_sim.answer(call_id, machine=True)
+    apply_call_events(app)  # the verdict: the redirect is refused
+    attempt = only_attempt(db)
+    assert (attempt.machine_redirected_at, attempt.machine_redirect_tries) == (None, 1)
+    assert retry_redirects(db, app.extensions["providers"], clock) == 0  # not before RETRY_AFTER
+    clock.advance(seconds=int(RETRY_AFTER.total_seconds()))
+    assert retry_redirects(db, app.extensions["providers"], clock) == 1
+    assert retry_redirects(db, app.extensions["providers"], clock) == 0  # taken: never asked twice
+    assert only_attempt(db).machine_redirected_at == clock.now()
+    phone_sim.follow_redirects()
+    apply_call_events(app)
+    assert sim_call(db, call_id).recording == [MESSAGE]
+    assert callback_row(db, ref).state == "retry_wait"
+
+
+def test_redirects_are_asked_at_most_max_tries_times(
+    app: Flask,
+    client: FlaskClient,
+    machine_queue,  # type: ignore[no-untyped-def]
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    phone_sim: SimulatorDriver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator = app.extensions["providers"].get("simulator")
+    asked: list[str] = []
+
+    def refuse(call_id: str, script: VoiceScript) -> None:
+        asked.append(call_id)
+        raise ProviderError("down")
+
+    monkeypatch.setattr(simulator, "redirect_call", refuse)
+    machine_queue()
+    book(client, 1)
+    call_id = ring(dialer, phone_sim)
+    phone_sim.answer(call_id, machine=True)
+    apply_call_events(app)
+    for _ in range(MAX_TRIES + 1):
+        clock.advance(seconds=int(RETRY_AFTER.total_seconds()))
+        retry_redirects(db, app.extensions["providers"], clock)
+    assert asked == [call_id] * MAX_TRIES
+    assert only_attempt(db).machine_redirected_at is None
