@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import NoResultFound
 
 from app.webhook_verification import WebhookRejected, rejected, verified
@@ -23,6 +23,7 @@ from ivr_flows.callback_script import CallContext
 from ivr_flows.inbound import IvrState
 from services import inbound_calls
 from services.call_inbox import store_call_event
+from services.dialer import reservations
 from services.dialer.urls import WebhookUrls
 from services.dialer.voice_answers import answer_script, call_context, dial_result, menu_choice
 from telephony.base import AnsweredBy, Telephony, WebhookRequest
@@ -89,10 +90,12 @@ def voice_answer(provider: str, token: str) -> Response:
     adapter, incoming = verified(provider)
     attempt_id = _attempt_id(token)
     answered_by: AnsweredBy | None = None
+    call_id: str | None = None
     with suppress(ValueError):  # Twilio's synchronous AMD puts AnsweredBy on the answer request itself
-        answered_by = adapter.parse_call_event(incoming).answered_by
+        answering = adapter.parse_call_event(incoming)
+        answered_by, call_id = answering.answered_by, answering.call_id
     with _attempt_still_stored(), context.db().write() as session:
-        script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(adapter))
+        script = answer_script(session, attempt_id, answered_by, context.now(), _context_for(adapter), call_id)
     return _render(adapter, script)
 
 
@@ -210,3 +213,21 @@ def _ivr_dialled(provider: str, adapter: Telephony, incoming: WebhookRequest, st
     with context.db().write() as session:
         script = inbound_calls.dialled(session, adapter, state, result, context.now(), context.settings())
     return _render(adapter, script)
+
+
+@webhooks.post("/<provider>/taskrouter/assignment")
+def taskrouter_assignment(provider: str) -> Response:
+    """TaskRouter reserved a worker for one of our tasks (a Twilio workflow's assignment
+    callback URL): ring them, or reject a task that is no longer ours to ring
+    (services/dialer/reservations.py). Twilio only."""
+    _, incoming = verified(provider)
+    acd = current_app.extensions["providers"].reservations(provider)
+    if acd is None:
+        raise WebhookRejected(404, "provider_not_configured", "TaskRouter assignments come from Twilio only")
+    try:
+        assignment = acd.parse_assignment(incoming.form)
+    except ValueError as error:
+        raise _malformed(error) from None
+    with context.db().write() as session:
+        answer = reservations.answer_assignment(session, acd, assignment, _urls(), context.settings(), context.now())
+    return jsonify(answer)

@@ -41,6 +41,7 @@ from scheduler.periodic import PeriodicJob
 from services import call_inbox, periodic
 from services.dialer.dialer import Dialer
 from services.dialer.machines import retry_redirects
+from services.dialer.reservations import close_tasks
 from services.idempotency import forget_expired as forget_expired_keys
 from services.inbound_presence import forget_old as forget_old_inbound_calls
 from services.links import forget_expired_links
@@ -221,6 +222,7 @@ class Worker:
         ):
             pass
         retry_redirects(self.db, self.providers, self.clock)  # machine redirects no provider took
+        close_tasks(self.db, self.providers, self.clock)  # TaskRouter tasks of attempts that ended
 
     def deliver_events(self) -> None:
         """CRM events: the sender's loop (events/sender.py), like the dispatch loop: the first

@@ -118,6 +118,8 @@ class Queue(Base):
     # Live agent figures polled from Twilio TaskRouter (services/taskrouter_figures.py): both or neither.
     taskrouter_workspace_sid: Mapped[str | None] = mapped_column(String(34))  # WS + 32 hex
     taskrouter_task_queue_sid: Mapped[str | None] = mapped_column(String(34))  # WQ + 32 hex
+    # Agent-first through TaskRouter (services/dialer/reservations.py): the workflow of its tasks.
+    taskrouter_workflow_sid: Mapped[str | None] = mapped_column(String(34))  # WW + 32 hex
     caller_id: Mapped[str | None] = mapped_column(String(20))  # the number callbacks come from
     primary_provider: Mapped[str | None] = mapped_column(String(16))  # None: the configured provider
     secondary_provider: Mapped[str | None] = mapped_column(String(16))  # failover when the primary fails
@@ -405,6 +407,10 @@ class Attempt(Base):
     # The provider took the machine's redirect (services/dialer/machines.py); until then it is retried.
     machine_redirected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     machine_redirect_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Agent-first through TaskRouter (services/dialer/reservations.py): the task that reserves
+    # the agent, and when we closed it (completed or cancelled) once the attempt ended.
+    task_sid: Mapped[str | None] = mapped_column(String(34))  # WT + 32 hex
+    task_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     callback: Mapped[Callback] = relationship()
 

@@ -172,6 +172,7 @@ class RemindersDoc(BaseModel):
 # TaskRouter SIDs, as Twilio's own spec defines them (twilio_taskrouter_v1.json).
 TaskRouterWorkspace = Annotated[str, StringConstraints(pattern=r"^WS[0-9a-fA-F]{32}$")]
 TaskRouterTaskQueue = Annotated[str, StringConstraints(pattern=r"^WQ[0-9a-fA-F]{32}$")]
+TaskRouterWorkflow = Annotated[str, StringConstraints(pattern=r"^WW[0-9a-fA-F]{32}$")]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -264,6 +265,9 @@ class QueueDoc(BaseModel):
     # the workspace and the task queue whose real-time statistics are this queue's agents. Both or neither.
     taskrouter_workspace_sid: TaskRouterWorkspace | None = None
     taskrouter_task_queue_sid: TaskRouterTaskQueue | None = None
+    # Agent-first through TaskRouter (services/dialer/reservations.py): a task in this workflow
+    # reserves the agent, who accepts it, before the customer is rung. Needs the workspace.
+    taskrouter_workflow_sid: TaskRouterWorkflow | None = None
     caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
     primary_provider: Provider | None = None
     secondary_provider: Provider | None = None
@@ -330,8 +334,17 @@ class QueueDoc(BaseModel):
         ]
         if staffed and self.average_handle_seconds <= 0:
             raise ValueError("seats derived from staffing (agents) need average_handle_seconds above 0")
-        if (self.taskrouter_workspace_sid is None) != (self.taskrouter_task_queue_sid is None):
-            raise ValueError("TaskRouter figures need both taskrouter_workspace_sid and taskrouter_task_queue_sid")
+        uses_taskrouter = self.taskrouter_task_queue_sid is not None or self.taskrouter_workflow_sid is not None
+        if uses_taskrouter and self.taskrouter_workspace_sid is None:
+            raise ValueError(
+                "TaskRouter figures (taskrouter_task_queue_sid) and reservations (taskrouter_workflow_sid)"
+                " need taskrouter_workspace_sid"
+            )
+        if self.taskrouter_workspace_sid is not None and not uses_taskrouter:
+            raise ValueError(
+                "taskrouter_workspace_sid needs taskrouter_task_queue_sid (figures) or taskrouter_workflow_sid"
+                " (reservations), or both"
+            )
         if self.machine_action == "leave_message" and not self.voicemail_text:
             raise ValueError("machine_action leave_message needs a voicemail_text to say")
         if len(self.inbound_numbers) != len(set(self.inbound_numbers)):

@@ -363,6 +363,42 @@ class Telephony(Protocol):
     def parse_inbound_call(self, request: WebhookRequest) -> InboundCall: ...
 
 
+@dataclass(frozen=True)
+class TaskAssignment:
+    """An ACD reserved a worker for one of the tasks we made (TaskRouter's assignment callback)."""
+
+    task_sid: str
+    reservation_sid: str
+    worker_sid: str
+    attributes: Mapping[str, Any]  # the task's own, as we made it
+
+
+class AgentReservations(Protocol):
+    """Agent-first through a provider's ACD (services/dialer/reservations.py): a task
+    reserves a worker, who is rung and accepts, before the customer is rung. Twilio
+    TaskRouter is the one yet (telephony/twilio_taskrouter.py). Failures raise ProviderError."""
+
+    def create_task(
+        self, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any], timeout_seconds: int
+    ) -> str: ...
+
+    def task_open(self, workspace_sid: str, task_sid: str) -> bool:
+        """Whether the task may still reserve a worker, or has one."""
+        ...
+
+    def close_task(self, workspace_sid: str, task_sid: str, *, completed: bool, reason: str) -> None: ...
+
+    def parse_assignment(self, form: Mapping[str, str]) -> TaskAssignment:
+        """ValueError when the request is not an assignment."""
+        ...
+
+    def ring_worker(self, answer_url: str, status_url: str, caller_id: str) -> dict[str, Any]:
+        """The answer to an assignment: ring the worker, accept when they answer."""
+        ...
+
+    def reject(self) -> dict[str, Any]: ...
+
+
 class AgentFiguresSource(Protocol):
     """A queue's live agent figures as a provider's own ACD reports them, read by the
     worker (services/taskrouter_figures.py). Twilio TaskRouter is the one source yet

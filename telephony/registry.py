@@ -15,7 +15,7 @@ from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
 from infra.settings import Settings, SettingsError
-from telephony.base import AgentFiguresSource, Telephony
+from telephony.base import AgentFiguresSource, AgentReservations, Telephony
 from telephony.provider_setup import ProviderSetup
 
 # Provider name (in webhook URLs, queue documents, TELEPHONY_PROVIDER) -> its module.
@@ -30,6 +30,10 @@ PROVIDERS: Final[dict[str, str]] = {
 # one of that provider's family. The module's ``configure(adapter)`` builds the source.
 FIGURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
     "twilio_taskrouter": ("twilio", "telephony.twilio_taskrouter"),
+}
+# Provider -> the module of its ACD's agent reservations (agent-first through tasks).
+RESERVATIONS: Final[dict[str, str]] = {
+    "twilio": "telephony.twilio_taskrouter",
 }
 
 # The provider labels metrics may carry: every process that meets a provider (web, worker)
@@ -83,6 +87,16 @@ class Providers:
             return None
         source: AgentFiguresSource | None = importlib.import_module(module_name).configure(adapter)
         return source
+
+    def reservations(self, provider: str) -> AgentReservations | None:
+        """The agent reservations of ``provider``'s ACD (RESERVATIONS); None when it has
+        none or is not configured here."""
+        module_name = RESERVATIONS.get(provider)
+        adapter = self._adapters.get(provider)
+        if module_name is None or adapter is None:
+            return None
+        found: AgentReservations | None = importlib.import_module(module_name).configure(adapter)
+        return found
 
     def names(self) -> tuple[str, ...]:
         """The providers configured here, in the registry's order."""

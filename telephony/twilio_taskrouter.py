@@ -18,12 +18,20 @@ accepted (``avg_task_acceptance_time``, ``wait_duration_until_accepted``), which
 in the queue, not time with an agent. So the figures carry the queue's own static
 ``average_handle_seconds``, and the cumulative statistics are not fetched.
 
+Also agent-first reservations (services/dialer/reservations.py): a callback's attempt is a
+task (``POST /v1/Workspaces/{WS}/Tasks`` in the queue's workflow, voice channel) that
+TaskRouter reserves for a worker; the workflow's assignment callback answers with a
+``call`` instruction (``assignment_instruction``) so that Twilio rings the worker, who
+accepts by answering and taking it (press 1) before the customer is rung. Once the attempt
+ended, the task is completed (accepted) or cancelled (``POST /v1/Workspaces/{WS}/Tasks/{WT}``).
+
 No SDK exception or SDK object leaves this module: failures become ``ProviderError`` as in
 the adapter (telephony/twilio_adapter.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -32,15 +40,18 @@ from twilio.rest import Client
 
 from scheduler.agents import MAX_AGENTS, MAX_SECONDS, AgentFigures
 from scheduler.errors import ValidationFailed
-from telephony.base import ProviderError
+from telephony.base import ProviderError, TaskAssignment
 from telephony.twilio_adapter import TwilioTelephony, _cause, _provider_error
 
 if TYPE_CHECKING:
-    from telephony.base import AgentFiguresSource
+    from telephony.base import AgentFiguresSource, AgentReservations
 
 SOURCE: Final = "twilio_taskrouter"
 TASK_CHANNEL: Final = "voice"  # callbacks are calls: the workers with voice capacity
 OFFLINE_ACTIVITIES: Final = frozenset({"offline"})  # activity names, compared case-insensitively
+
+OPEN_TASK_STATES: Final = frozenset({"pending", "reserved", "assigned", "wrapping"})
+WORKER_CALL_TIMEOUT_SECONDS: Final = 30  # how long Twilio rings the reserved worker
 
 # The real-time statistics fields read (the SDK instance's attributes, the API's JSON keys).
 FIELDS: Final = ("total_eligible_workers", "total_available_workers", "activity_statistics", "longest_task_waiting_age")
@@ -88,8 +99,41 @@ def _activities(value: object) -> Sequence[Mapping[str, Any]]:
     return value
 
 
+def parse_assignment(form: Mapping[str, str]) -> TaskAssignment:
+    """The assignment callback's fields; ValueError when it is not one."""
+    missing = [name for name in ("TaskSid", "ReservationSid", "WorkerSid") if not form.get(name)]
+    if missing:
+        raise ValueError(f"not a TaskRouter assignment: no {', '.join(missing)}")
+    try:
+        attributes = json.loads(form.get("TaskAttributes") or "{}")
+    except ValueError:
+        raise ValueError("the task's attributes are not JSON") from None
+    if not isinstance(attributes, dict):
+        raise ValueError("the task's attributes are not a JSON object")
+    return TaskAssignment(form["TaskSid"], form["ReservationSid"], form["WorkerSid"], attributes)
+
+
+def assignment_instruction(answer_url: str, status_url: str, caller_id: str) -> dict[str, Any]:
+    """The answer to an assignment of one of our tasks: Twilio rings the worker (their
+    ``contact_uri``) from ``caller_id``, accepts the reservation when they answer, and asks
+    ``answer_url`` what they hear (the callback offered them: press 1 to take it); the
+    call's end is reported to ``status_url``."""
+    return {
+        "instruction": "call",
+        "from": caller_id,
+        "url": answer_url,
+        "status_callback_url": status_url,
+        "accept": True,
+        "timeout": WORKER_CALL_TIMEOUT_SECONDS,
+    }
+
+
+REJECT: Final = {"instruction": "reject"}  # a task whose callback is no longer ours to ring
+
+
 class TwilioTaskRouter:
-    """Reads TaskRouter task queues' real-time statistics with the Twilio adapter's client."""
+    """Reads TaskRouter task queues' real-time statistics, and makes and closes the tasks
+    that reserve agents, with the Twilio adapter's client."""
 
     name = SOURCE
 
@@ -119,6 +163,48 @@ class TwilioTaskRouter:
                 f"TaskRouter answered statistics that cannot be read: {exc}", code="unexpected_response"
             ) from exc
 
+    def create_task(
+        self, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any], timeout_seconds: int
+    ) -> str:
+        """A voice task in ``workflow_sid``; returns its SID (WT…)."""
+        try:
+            task = self._client.taskrouter.v1.workspaces(workspace_sid).tasks.create(
+                workflow_sid=workflow_sid,
+                task_channel=TASK_CHANNEL,
+                attributes=json.dumps(dict(attributes)),
+                timeout=timeout_seconds,
+            )
+        except Exception as exc:
+            raise _provider_error(exc) from _cause(exc)
+        return str(task.sid)
+
+    def task_open(self, workspace_sid: str, task_sid: str) -> bool:
+        """Whether the task's assignment status is pending, reserved, assigned or wrapping
+        (not completed or canceled)."""
+        try:
+            task = self._client.taskrouter.v1.workspaces(workspace_sid).tasks(task_sid).fetch()
+        except Exception as exc:
+            raise _provider_error(exc) from _cause(exc)
+        return str(task.assignment_status) in OPEN_TASK_STATES
+
+    def parse_assignment(self, form: Mapping[str, str]) -> TaskAssignment:
+        return parse_assignment(form)
+
+    def ring_worker(self, answer_url: str, status_url: str, caller_id: str) -> dict[str, Any]:
+        return assignment_instruction(answer_url, status_url, caller_id)
+
+    def reject(self) -> dict[str, Any]:
+        return dict(REJECT)
+
+    def close_task(self, workspace_sid: str, task_sid: str, *, completed: bool, reason: str) -> None:
+        """Complete a task its worker took, or cancel one nobody took, with ``reason``."""
+        try:
+            self._client.taskrouter.v1.workspaces(workspace_sid).tasks(task_sid).update(
+                assignment_status="completed" if completed else "canceled", reason=reason[:200]
+            )
+        except Exception as exc:
+            raise _provider_error(exc) from _cause(exc)
+
 
 def configure(adapter: object) -> TwilioTaskRouter | None:
     """The source on the configured Twilio adapter (telephony/registry.py, FIGURE_SOURCES)."""
@@ -130,3 +216,7 @@ if TYPE_CHECKING:
     def _conforms(source: TwilioTaskRouter) -> AgentFiguresSource:
         """Lets mypy check the source against the Protocol."""
         return source
+
+    def _reserves(reservations: TwilioTaskRouter) -> AgentReservations:
+        """Lets mypy check the reservations against theirs."""
+        return reservations

@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 def adopt_call_id(session: Session, attempt: Attempt, call_id: str) -> None:
     """An attempt whose worker died before saving the provider's call id gets it from a
     report or from reconciliation: the call was placed, so it counts in the callback's
-    attempts as saving the placed dial would have counted it (once: only while the id is missing)."""
+    attempts as saving the placed dial would have counted it (once: only while the id is missing).
+    A TaskRouter attempt was counted when its task was made (Twilio placed the call itself)."""
     attempt.call_id = call_id
+    if attempt.task_sid is not None:
+        return
     session.execute(
         update(Callback).where(Callback.id == attempt.callback_id).values(attempts=Callback.attempts + 1),
         execution_options={"synchronize_session": "fetch"},

@@ -22,6 +22,7 @@ from scheduler.agents import reported_in_time
 from scheduler.dialing import ON_CALL_RETRY, agent_allowance, choose_claims, claim_budget, pace
 from scheduler.lifecycle import DUE_STATES, ON_CALL_STATES, State
 from services.centre_switches import dialling_on
+from services.dialer import reservations
 from services.inbound_presence import on_the_line
 from services.transitions import step_event
 from telephony.registry import Providers
@@ -87,6 +88,8 @@ DUE_FOR_CLAIM = (
         Queue.dial_mode,
         Queue.caller_id,
         Queue.agent_target,
+        Queue.taskrouter_workspace_sid,
+        Queue.taskrouter_workflow_sid,
     )
     .join(Queue, Queue.id == Callback.queue_id)
     .outerjoin(AgentFigureReport, AgentFigureReport.queue_id == Queue.id)  # live agents, if reported
@@ -187,14 +190,7 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
         events.append(event | {"callback_id": row.id})
     connection.execute(insert(_CALLBACK_EVENT), events)
     routes = {row.id: claimer.providers.route(row.primary_provider, row.secondary_provider) for row in rows}
-    # Agent-first rings the queue's agent (or the first provider's stand-in agent) first;
-    # with neither, the customer is rung first.
-    agent_targets = {
-        row.id: (row.agent_target or claimer.providers.get(routes[row.id][0]).default_agent_target)
-        if row.dial_mode == "agent_first"
-        else None
-        for row in rows
-    }
+    agent_targets = {row.id: _agent_first_target(claimer, row, routes[row.id][0]) for row in rows}
     inserted = connection.execute(
         insert(_ATTEMPT).returning(_ATTEMPT.c.callback_id, _ATTEMPT.c.id),
         [
@@ -234,6 +230,17 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
             )
         )
     return claims
+
+
+def _agent_first_target(claimer: Claimer, row: Row[Any], provider: str) -> str | None:
+    """Agent-first reserves an agent through the queue's TaskRouter workflow, or rings the
+    queue's agent (or the first provider's stand-in agent) first; with none of them, and
+    customer-first, the customer is rung first."""
+    if row.dial_mode != "agent_first":
+        return None
+    if row.taskrouter_workflow_sid and row.taskrouter_workspace_sid:
+        return reservations.target(row.taskrouter_workspace_sid, row.taskrouter_workflow_sid)
+    return cast(str | None, row.agent_target or claimer.providers.get(provider).default_agent_target)
 
 
 def reserve(

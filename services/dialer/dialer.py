@@ -24,7 +24,7 @@ from scheduler.dialing import CALL_WATCH, dial_backoff
 from scheduler.lifecycle import DUE_STATES, ON_CALL_STATES, State
 from scheduler.phone import mask_phone
 from scheduler.retry import Outcome
-from services.dialer import claims, reconcile
+from services.dialer import claims, reconcile, reservations
 from services.dialer.call_reports import attempt_finished, clear_lease
 from services.dialer.claims import Claim, Claimer
 from services.dialer.urls import WebhookUrls
@@ -43,7 +43,8 @@ MAX_PENDING_SAVES = 4  # batches of dials waiting to be saved before the claimer
 class Placed:
     claim: Claim
     provider: str
-    call_id: str
+    call_id: str | None  # None: a TaskRouter task reserves the agent first (task_sid); Twilio places the call
+    task_sid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ SAVE_CALL_ID = (
         provider=bindparam("b_provider"),
         failover_from=bindparam("b_failover_from"),
         call_id=func.coalesce(_ATTEMPT.c.call_id, bindparam("b_call_id")),  # a fast webhook may have filled it
+        task_sid=bindparam("b_task_sid"),
         call_state=case((_ATTEMPT.c.call_state == "requested", CallState.QUEUED.value), else_=_ATTEMPT.c.call_state),
     )
 )
@@ -214,6 +216,19 @@ class Dialer:
             try:
                 if provider != first:
                     self.wait_for_turn(provider)
+                if (workflow := reservations.workflow_of(claim.agent_target)) is not None:
+                    task_sid = reservations.create_task(
+                        self.providers, provider, workflow, self.urls, claim.attempt_id, claim.ref
+                    )
+                    log.info(
+                        "callback %s: agent reserved through TaskRouter via %s (attempt %d, task %s)",
+                        claim.ref,
+                        provider,
+                        claim.attempt_id,
+                        task_sid,
+                        extra={"callback": claim.ref, "attempt": claim.attempt_id, "provider": provider},
+                    )
+                    return Placed(claim, provider, None, task_sid)
                 placed = adapter.place_call(call)
             except ProviderError as error:
                 errors.append(f"{provider}: {error.message}")
@@ -279,6 +294,7 @@ class Dialer:
                         "b_provider": p.provider,
                         "b_failover_from": p.claim.providers[0] if p.provider != p.claim.providers[0] else None,
                         "b_call_id": p.call_id,
+                        "b_task_sid": p.task_sid,
                     }
                     for p in placed
                 ],

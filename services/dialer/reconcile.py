@@ -16,7 +16,14 @@ from infra.settings import Settings
 from scheduler.dialing import CALL_WATCH, PROVIDER_API_GRACE
 from scheduler.lifecycle import ON_CALL_STATES
 from scheduler.retry import Outcome
-from services.dialer.call_reports import adopt_call_id, attempt_finished, clear_lease, record_call_event
+from services.dialer import reservations
+from services.dialer.call_reports import (
+    adopt_call_id,
+    attempt_finished,
+    clear_lease,
+    finish_attempt,
+    record_call_event,
+)
 from services.dialer.claims import Claimer
 from services.transitions import apply_step
 from telephony.base import TERMINAL_CALL_STATES, CallState, ProviderError
@@ -30,7 +37,7 @@ def reconcile(
 ) -> int:
     """Callbacks whose lease ran out: ask the provider before any redial."""
     now = clock.now()
-    stale: list[tuple[int, int, str, str | None, datetime, str]] = []
+    stale: list[tuple[int, int, str, str | None, datetime, str, str | None, str | None]] = []
     with db.write() as session:
         ids = session.scalars(
             select(Callback.id)
@@ -58,12 +65,23 @@ def reconcile(
                 .values(lease_until=now + claimer.lease, lease_owner=claimer.worker_id)
             )
             if attempt is not None:
-                stale.append((callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.requested_at, phone))
+                workspace = stale_callback.queue.taskrouter_workspace_sid
+                stale.append(
+                    (callback_id, attempt.id, attempt.provider, attempt.call_id, attempt.requested_at, phone,
+                     attempt.task_sid, workspace)
+                )  # fmt: skip
     handled = 0
-    for callback_id, attempt_id, provider, call_id, requested_at, phone in stale:
+    for callback_id, attempt_id, provider, call_id, requested_at, phone, task_sid, workspace in stale:
         handled += 1
         try:
             adapter = providers.get(provider)
+            if call_id is None and task_sid is not None:
+                # A TaskRouter reservation: no call until a worker is reserved and rung.
+                if reservations.task_still_open(providers, provider, workspace, task_sid):
+                    _watch_longer(db, callback_id, now)
+                else:
+                    _nobody_took_it(db, settings, callback_id, attempt_id, clock.now())
+                continue
             if call_id is None:
                 # The worker died before saving the call id: did the provider place it?
                 event = adapter.find_call(phone, requested_at - timedelta(seconds=5))
@@ -85,6 +103,24 @@ def reconcile(
             else:
                 session.execute(update(Callback).where(Callback.id == callback_id).values(lease_until=now + CALL_WATCH))
     return handled
+
+
+def _watch_longer(db: Database, callback_id: int, now: datetime) -> None:
+    with db.write() as session:
+        session.execute(update(Callback).where(Callback.id == callback_id).values(lease_until=now + CALL_WATCH))
+
+
+def _nobody_took_it(db: Database, settings: Settings, callback_id: int, attempt_id: int, now: datetime) -> None:
+    """A TaskRouter task closed (TaskRouter's timeout) with no call to any worker: the
+    attempt ends as agent_unavailable, retried soon by the policy."""
+    with db.write() as session:
+        attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+        session.get_one(Callback, callback_id, with_for_update=True)
+        if attempt.outcome is not None or attempt.call_id is not None:
+            return  # news came meanwhile
+        attempt.call_state = CallState.NO_ANSWER.value
+        attempt.error = "no agent took the TaskRouter task before it timed out"
+        finish_attempt(session, attempt, now, settings, "reconcile")
 
 
 def _never_placed(db: Database, lease: timedelta, callback_id: int, attempt_id: int, now: datetime) -> None:

@@ -17,7 +17,7 @@ from scheduler.dialing import CALL_STATE_RANK
 from scheduler.lifecycle import ON_CALL_STATES, State
 from scheduler.machine import MachineAction, machine_action
 from scheduler.outcomes import CANCEL, CONNECT, RESCHEDULE, SILENT
-from services.dialer.call_reports import callback_language, clear_lease, queue_callback_text
+from services.dialer.call_reports import adopt_call_id, callback_language, clear_lease, queue_callback_text
 from services.dialer.urls import WebhookUrls
 from services.links import short_booking_url
 from services.seats import release_seat
@@ -47,10 +47,18 @@ def call_context(
 
 
 def answer_script(
-    session: Session, attempt_id: int, answered_by: AnsweredBy | None, now: datetime, ctx_for: CtxFactory
+    session: Session,
+    attempt_id: int,
+    answered_by: AnsweredBy | None,
+    now: datetime,
+    ctx_for: CtxFactory,
+    call_id: str | None = None,
 ) -> VoiceScript:
-    """What the called party hears when they pick up."""
+    """What the called party hears when they pick up. ``call_id``: the provider's id of the
+    call, kept when the attempt has none yet (Twilio placed it for a TaskRouter reservation)."""
     attempt = session.get_one(Attempt, attempt_id, with_for_update=True)
+    if attempt.call_id is None and call_id:
+        adopt_call_id(session, attempt, call_id)
     ctx = ctx_for(attempt)
     attempt.answered_at = attempt.answered_at or now
     if CALL_STATE_RANK.get(attempt.call_state, 0) < CALL_STATE_RANK["answered"] and attempt.outcome is None:

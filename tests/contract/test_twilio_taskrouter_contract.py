@@ -95,3 +95,57 @@ def test_the_poll_client_talks_to_taskrouter_only(taskrouter_http: PrismTwilioHt
     with pytest.raises(RefusedDestination):
         taskrouter_http.request("GET", "https://taskrouter.twilio.com.example.net/v1/Workspaces")
     assert taskrouter_http.traffic.exchanges == []
+
+
+# --- agent-first reservations: the task that reserves an agent ------------------------------
+
+WORKFLOW = "WW" + "00112233445566778899aabbccddeeff"
+TASK = "WT" + "ffeeddccbbaa99887766554433221100"
+TASKS = f"/v1/Workspaces/{WORKSPACE}/Tasks"
+
+
+def test_a_reservation_task_is_created_as_the_spec_allows(
+    taskrouter: TwilioTaskRouter, taskrouter_http: PrismTwilioHttp
+) -> None:
+    sid = taskrouter.create_task(WORKSPACE, WORKFLOW, {"type": "callback", "callback_attempt": "7.sig"}, 120)
+
+    exchange = taskrouter_http.traffic.only
+    assert exchange.status == 201, f"Prism refused {exchange.method} {exchange.url}: {exchange.response_text}"
+    assert exchange.violations() is None, exchange.violations()
+    assert (exchange.method, urlsplit(exchange.url).path) == ("POST", TASKS)
+    sent = dict(parse_qsl(exchange.body.decode()))
+    assert (sent["WorkflowSid"], sent["TaskChannel"], sent["Timeout"]) == (WORKFLOW, "voice", "120")
+    assert json.loads(sent["Attributes"]) == {"type": "callback", "callback_attempt": "7.sig"}
+    assert sid == json.loads(exchange.response_text)["sid"]
+
+
+def test_a_task_is_read_and_closed_as_the_spec_allows(
+    taskrouter: TwilioTaskRouter, taskrouter_http: PrismTwilioHttp
+) -> None:
+    is_open = taskrouter.task_open(WORKSPACE, TASK)
+    taskrouter.close_task(WORKSPACE, TASK, completed=True, reason="callback attempt ended: connected")
+    taskrouter.close_task(WORKSPACE, TASK, completed=False, reason="callback attempt ended: no_answer")
+
+    fetched, completed, cancelled = taskrouter_http.traffic.exchanges
+    for exchange in (fetched, completed, cancelled):
+        assert exchange.status == 200, f"Prism refused {exchange.method} {exchange.url}: {exchange.response_text}"
+        assert exchange.violations() is None, exchange.violations()
+        assert urlsplit(exchange.url).path == f"{TASKS}/{TASK}"
+    status = json.loads(fetched.response_text)["assignment_status"]
+    assert is_open == (status in ("pending", "reserved", "assigned", "wrapping"))
+    assert dict(parse_qsl(completed.body.decode()))["AssignmentStatus"] == "completed"
+    assert dict(parse_qsl(cancelled.body.decode())) == {
+        "AssignmentStatus": "canceled",
+        "Reason": "callback attempt ended: no_answer",
+    }
+
+
+def test_a_task_in_a_malformed_workflow_is_refused(
+    taskrouter: TwilioTaskRouter, taskrouter_http: PrismTwilioHttp
+) -> None:
+    with pytest.raises(ProviderError) as raised:
+        taskrouter.create_task(WORKSPACE, "WW-not-a-workflow", {"type": "callback"}, 120)
+
+    exchange = taskrouter_http.traffic.only
+    assert 400 <= exchange.status < 500, exchange.response_text
+    assert raised.value.code == str(exchange.status)

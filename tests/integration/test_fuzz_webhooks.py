@@ -70,6 +70,15 @@ UPDATED_IN_PLACE = ("attempt", "callback", "slot", "queue", "sms_message", "sms_
 def valid_report(provider: str, kind: str, call_id: str) -> dict[str, Any]:
     """A report the route's parser accepts (its fields are what the fuzz breaks)."""
     customer = phone(7)
+    if kind == "assignment":  # TaskRouter's (Twilio only: the route refuses the others)
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "TaskSid": "WT" + "1" * 32,
+            "ReservationSid": "WR" + "1" * 32,
+            "WorkerSid": "WK" + "1" * 32,
+            "TaskAttributes": json.dumps({"type": "callback", "callback_attempt": "1.not-signed"}),
+            "WorkerAttributes": json.dumps({"contact_uri": AGENT}),
+        }
     if provider == "simulator":
         return {
             "answer": {"call_id": call_id, "state": "answered", "sequence": 2, "answered_by": "human"},
@@ -343,6 +352,7 @@ def _kind(endpoint: str, token_kind: str) -> str:
         "voice_ivr": token_kind,  # a menu's gather, or a holding caller's dial result
         "sms_inbound": "sms_inbound",
         "sms_status": "sms_status",
+        "taskrouter_assignment": "assignment",
     }
     return kinds[name]
 
@@ -392,6 +402,7 @@ def targets(app: Flask, fuzz: Fuzz) -> list[Target]:
         "voice_ivr",
         "sms_inbound",
         "sms_status",
+        "taskrouter_assignment",
     }, "a new webhook route: give it a valid report in valid_report()"
     found: list[Target] = []
     for rule in rules:

@@ -217,6 +217,16 @@ WORKSPACE = "WS" + "0123456789abcdef" * 2
 TASK_QUEUE = "WQ" + "0123456789ABCDEF" * 2
 
 
+WORKFLOW = "WW" + "0123456789abcdef" * 2
+
+
+def test_a_queue_may_reserve_its_agents_through_taskrouter_without_reading_figures_there() -> None:
+    doc = parse_queue_document(
+        demo_document(dial_mode="agent_first", taskrouter_workspace_sid=WORKSPACE, taskrouter_workflow_sid=WORKFLOW)
+    )
+    assert (doc.taskrouter_workflow_sid, doc.taskrouter_task_queue_sid) == (WORKFLOW, None)
+
+
 def test_a_queue_may_read_its_agents_from_taskrouter() -> None:
     doc = parse_queue_document(demo_document(taskrouter_workspace_sid=WORKSPACE, taskrouter_task_queue_sid=TASK_QUEUE))
     assert (doc.taskrouter_workspace_sid, doc.taskrouter_task_queue_sid) == (WORKSPACE, TASK_QUEUE)
@@ -240,6 +250,11 @@ def test_a_queue_may_read_its_agents_from_taskrouter() -> None:
         ),
         ({"taskrouter_workspace_sid": WORKSPACE}, "queue"),
         ({"taskrouter_task_queue_sid": TASK_QUEUE}, "queue"),
+        ({"taskrouter_workflow_sid": WORKFLOW}, "queue"),  # reservations need the workspace
+        (
+            {"taskrouter_workspace_sid": WORKSPACE, "taskrouter_workflow_sid": "WW" + "0" * 31},
+            "taskrouter_workflow_sid",
+        ),
     ],
 )
 def test_bad_taskrouter_sids_are_refused_by_name(changes: dict[str, object], field: str) -> None:
