@@ -35,6 +35,10 @@ class IvrState:
     held: int = 0  # seconds spent ringing the agents so far
     booked: int | None = None  # once booked: its slot start (or ASAP range's start), epoch seconds, for the text
     booked_until: int | None = None  # and for ASAP the range's end
+    # Holding in the provider's queue (Twilio <Enqueue>): the script answers its wait URL,
+    # where a Connect or another Enqueue cannot run and "keep holding" keeps the caller's place.
+    queued: bool = False
+    first_offer: int = 0  # in the queue: the wait (QueueTime, seconds) at which the first offer comes
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
@@ -59,6 +63,10 @@ class IvrState:
             document["u"] = self.booked_until
         if self.held:
             document["h"] = self.held
+        if self.queued:
+            document["w"] = 1
+        if self.first_offer:
+            document["a"] = self.first_offer
         return document
 
     @classmethod
@@ -84,6 +92,8 @@ class IvrState:
             booked=int(document["b"]) if "b" in document else None,
             booked_until=int(document["u"]) if "u" in document else None,
             held=int(document.get("h", 0)),
+            queued=bool(document.get("w", 0)),
+            first_offer=int(document.get("a", 0)),
         )
 
 
@@ -112,6 +122,9 @@ class QueueFacts:
     callbacks_withheld: str | None = None
     # Recordings to play instead of text-to-speech, by prompt key (RECORDABLE_PROMPTS only).
     prompt_audio: Mapping[str, str] = field(default_factory=dict)
+    # The provider's queue a holding caller waits in (hold_mode "enqueue" on a provider that
+    # has one: Twilio); None: holding rings agent_target.
+    enqueue_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,10 @@ class Facts:
     existing: ExistingCallback | None = None
     slots: tuple[datetime, ...] = ()  # the next slot starts with seats left, in order
     queue_data: QueueData | None = None  # the provider's own queue figures, where this webhook has them
+    # Once the caller left the provider's queue to hear it: what they took there, the
+    # callback they booked (still live) or the text with a link.
+    taken: Booked | None = None
+    texted_link: bool = False
 
 
 # --- what the shell does for the flow ---------------------------------------------------
@@ -186,6 +203,7 @@ class Booked:
     at: datetime  # slot start (scheduled), or ASAP: the start of the range told (else its due time)
     phone: str
     until: datetime | None = None  # ASAP: the end of the range told
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
