@@ -10,8 +10,11 @@ import pytest
 
 from ivr_flows import inbound
 from scheduler.errors import DomainError
+from scheduler.presence import ENDED, in_ivr
+from scheduler.presence import in_queue as in_queue_presence
+from services.inbound_presence import after_script
 from telephony.base import QueueData, QueueExit
-from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, VoiceScript
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, VoiceScript, script
 from tests.unit.test_inbound_flow import NOW, facts, heard, url_for
 
 CALLER = "+447400123456"
@@ -197,3 +200,13 @@ def test_a_failed_queue_rings_the_agents_instead_or_apologises_without_any() -> 
     assert connect.target == "+442079460000" and not any(isinstance(a, Enqueue) for a in reply.script.actions)
     alone = inbound.dequeued(dequeued_state(), QueueExit.FAILED, in_queue(agent_target=None), NOW, url_for)
     assert "nobody can take your call right now" in heard(alone)
+
+
+def test_where_the_caller_is_after_a_script_in_or_out_of_the_queue() -> None:
+    wait = Enqueue("support", "https://example.test/w", "https://example.test/a")
+    assert after_script(script(wait), NOW) == in_queue_presence(NOW)
+    assert after_script(script(Pause(30)), NOW, queued=True).stage == "queued"
+    assert after_script(script(Gather((), "https://example.test/g")), NOW, queued=True).stage == "queued"
+    assert after_script(script(Leave()), NOW, queued=True) == in_ivr(NOW)  # the action URL comes next
+    assert after_script(script(Hangup()), NOW, queued=True) == ENDED
+    assert after_script(script(Pause(30)), NOW) == in_ivr(NOW)
