@@ -170,9 +170,9 @@ class _Flow:
     def offer_in_queue(self, state: IvrState) -> Reply:
         """The offer to a caller waiting in the provider's queue: their place and wait, then
         the menu; all of it plays in the wait URL's context (no Connect, no Enqueue there)."""
-        position = (self.facts.queue_data or QueueData()).position
-        lead = self.say(state, self.place(state, position)) if position else ()
-        return self.offer(state, lead)
+        data = self.facts.queue_data
+        lead = self.say(state, self.place(state, data.position)) if data is not None and data.position else ()
+        return self.offer(replace(state, queue_data=data), lead)
 
     def place(self, state: IvrState, position: int) -> str:
         """The caller's place in line (QueuePosition: 1 is next)."""
@@ -463,6 +463,15 @@ def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: U
     return flow.offer(replace(state, existing_ref=None, choice=None), sorry)
 
 
+def _with_figures_told(facts: Facts, state: IvrState) -> Facts:
+    """In the provider's queue, a keypress's request may carry no queue figures: the ones
+    the offer was made with (kept in the state) count, so the ASAP callback keeps the
+    place the caller was told."""
+    if facts.queue_data is None and state.queue_data is not None:
+        return replace(facts, queue_data=state.queue_data)
+    return facts
+
+
 def waiting(state: IvrState, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
     """The provider queue's wait URL, asked again and again while the caller waits there with
     their place (``facts.queue_data``): the offer when it is due, else a hold to the next."""
@@ -501,7 +510,7 @@ def advance(
 ) -> Reply:
     """The caller's answer to the state's gather: a key (or keys, for a number), a
     spoken answer naming a key (or saying the number), or nothing (the gather timed out)."""
-    flow = _Flow(facts, now, url_for)
+    flow = _Flow(_with_figures_told(facts, state), now, url_for)
     pressed = (digits or "").strip()
     if not pressed and state.step == "key_entry":
         pressed = spoken_phone_digits(speech, state.language)  # "oh seven seven…", "zéro six, douze…"
@@ -516,7 +525,7 @@ def advance(
 
 def resolve(state: IvrState, effect: Effect, outcome: Outcome, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
     """What the caller hears once the shell has carried out ``effect``."""
-    flow = _Flow(facts, now, url_for)
+    flow = _Flow(_with_figures_told(facts, state), now, url_for)
     if state.queued and (isinstance(outcome, Booked) or isinstance(effect, TextLink)):
         return flow.leave_queue()
     if isinstance(effect, Cancel):

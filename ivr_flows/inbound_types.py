@@ -39,6 +39,9 @@ class IvrState:
     # where a Connect or another Enqueue cannot run and "keep holding" keeps the caller's place.
     queued: bool = False
     first_offer: int = 0  # in the queue: the wait (QueueTime, seconds) at which the first offer comes
+    # The queue figures the wait URL brought with the offer: a keypress's request carries none,
+    # and the menu's wait and the ASAP callback's estimate follow what the caller was told.
+    queue_data: QueueData | None = None
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
@@ -67,6 +70,9 @@ class IvrState:
             document["w"] = 1
         if self.first_offer:
             document["a"] = self.first_offer
+        if self.queue_data is not None:
+            data = self.queue_data
+            document["d"] = [data.position, data.waited_seconds, data.average_wait_seconds, data.size]
         return document
 
     @classmethod
@@ -76,6 +82,13 @@ class IvrState:
         offered = document.get("o", [])
         if not isinstance(offered, list) or not all(isinstance(o, int) for o in offered):
             raise ValueError("offered slots must be a list of instants")
+        figures = document.get("d")
+        if figures is not None and (
+            not isinstance(figures, list)
+            or len(figures) != 4
+            or not all(f is None or isinstance(f, int) for f in figures)
+        ):
+            raise ValueError("queue figures must be a list of four whole numbers or nulls")
         return cls(
             queue=str(document["q"]),
             call_id=str(document["c"]),
@@ -94,6 +107,7 @@ class IvrState:
             held=int(document.get("h", 0)),
             queued=bool(document.get("w", 0)),
             first_offer=int(document.get("a", 0)),
+            queue_data=QueueData(*figures) if figures is not None else None,
         )
 
 

@@ -124,8 +124,8 @@ def test_pressing_1_in_the_queue_books_asap_leaves_and_the_action_url_says_the_b
     assert (callback.kind, callback.source, callback.phone) == ("asap", "ivr", CALLER)
 
     after = left(call, enqueue.get("action", ""), "leave")
-    # The keypress's request carries no queue figures: the ECBT is our own estimate (4 × 240 s ÷ 2).
-    assert "You keep your place: we will call you back between 8 and 10 minutes from now" in said(after)
+    # The keypresses' requests carry no queue figures: the place the offer told counts (3rd × 240 s ÷ 2).
+    assert "You keep your place: we will call you back between 6 and 8 minutes from now" in said(after)
     assert "To get a text confirming this, press 1." in said(after) and after.find("Gather") is not None
     assert presence(db).stage == "ivr"
     texted = call.press("1")

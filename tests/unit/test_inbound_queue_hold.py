@@ -77,8 +77,10 @@ def test_without_a_provider_queue_holding_still_rings_the_agents() -> None:
 
 
 def test_the_state_in_the_queue_survives_its_json_form() -> None:
-    state = queued_state(45)
+    state = replace(queued_state(45), queue_data=QueueData(position=3, waited_seconds=61, size=5))
     assert inbound.IvrState.from_json(state.to_json()) == state
+    with pytest.raises(ValueError):
+        inbound.IvrState.from_json({**state.to_json(), "d": [1, "two", None, None]})
     assert inbound.IvrState.from_json(replace(state, queued=False, first_offer=0).to_json()).queued is False
 
 
@@ -133,6 +135,11 @@ def asap_in_queue() -> inbound.Reply:
     number = inbound.advance(offer.state, "1", in_queue(), NOW, url_for)
     assert number.state is not None and number.state.queued
     return inbound.advance(number.state, "1", in_queue(), NOW, url_for)
+
+
+def test_the_asap_callback_keeps_the_place_the_offer_told_though_the_keypress_brings_no_figures() -> None:
+    booking = asap_in_queue()  # the offer at position 3: 3 × 300 s ÷ 1 agent
+    assert isinstance(booking.effect, inbound.Book) and booking.effect.estimated_wait_seconds == 900
 
 
 def test_booking_in_the_queue_leaves_it_at_once() -> None:
