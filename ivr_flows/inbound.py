@@ -151,7 +151,7 @@ class _Flow:
         """Put the caller in the provider's queue ``name``: its wait URL (``waiting``) holds
         them and offers a callback at ``seconds`` of waiting, then every offer interval; its
         action URL (``dequeued``) hears how they got out of it."""
-        first = min(max(seconds or self.queue.offer_repeat_seconds, 1), MAX_RING_SECONDS)
+        first = max(seconds or self.queue.offer_repeat_seconds, 1)
         waiting = replace(state, step="queued", queued=True, first_offer=first, tries=0, existing_ref=None)
         after = replace(state, step="dequeued", queued=False, first_offer=0, tries=0, existing_ref=None)
         actions: tuple[Action, ...] = (
