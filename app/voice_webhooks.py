@@ -186,7 +186,9 @@ def _ivr_state(token: str) -> IvrState:
 
 @webhooks.post("/<provider>/voice/ivr/<token>")
 def voice_ivr(provider: str, token: str) -> Response:
-    """The action of an inbound call's gather: the signed state of the call in the URL."""
+    """The action of an inbound call's gather: the signed state of the call in the URL. The
+    same URL, by the state's step, is a hold's status URL ("holding"), and a provider queue's
+    wait URL ("queued") and action URL ("dequeued")."""
     adapter, incoming = verified(provider)
     state = _ivr_state(token)
     if state.step == "holding":
@@ -197,9 +199,13 @@ def voice_ivr(provider: str, token: str) -> Response:
         raise _malformed(error) from None
     if result.call_id != state.call_id:  # a state is good for the call it was made for only
         raise WebhookRejected(404, "state_not_found", "this state belongs to another call")
+    handle = _IVR_STEPS.get(state.step, inbound_calls.gather)
     with context.db().write() as session:
-        script = inbound_calls.gather(session, adapter, state, result, context.now(), context.settings())
+        script = handle(session, adapter, state, result, context.now(), context.settings())
     return _render(adapter, script)
+
+
+_IVR_STEPS = {"queued": inbound_calls.waiting, "dequeued": inbound_calls.dequeued}
 
 
 def _ivr_dialled(provider: str, adapter: Telephony, incoming: WebhookRequest, state: IvrState) -> Response:

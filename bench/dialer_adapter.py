@@ -41,6 +41,7 @@ HOST = "127.0.0.1"
 class HttpSinkTelephony:
     name = "simulator"
     default_agent_target = "sim:agent"
+    supports_enqueue = False
     verifies_webhooks = True
     confirms_opt_out = False
 

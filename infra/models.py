@@ -98,6 +98,10 @@ class Queue(Base):
     offer_threshold_seconds: Mapped[int] = mapped_column(Integer, default=60)
     offer_at_entry: Mapped[bool] = mapped_column(Boolean, default=False)
     offer_repeat_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # How a holding caller waits (docs/queues.md, "Holding"): "dial" rings agent_target;
+    # "enqueue" puts a Twilio caller in the Twilio queue twilio_queue (None: the queue's key).
+    hold_mode: Mapped[str] = mapped_column(String(8), default="dial", server_default="dial")
+    twilio_queue: Mapped[str | None] = mapped_column(String(64))
     # Our own wait estimate: callers_waiting x average_handle_seconds / agents (EWT).
     callers_waiting: Mapped[int] = mapped_column(Integer, default=0)
     agents: Mapped[int] = mapped_column(Integer, default=1)
@@ -502,6 +506,9 @@ class IvrOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"
+    # The callback the caller booked (its ref), read back once they left a Twilio queue to
+    # hear it (ivr_flows/inbound.py, ``dequeued``).
+    callback_ref: Mapped[str | None] = mapped_column(String(16))
 
 
 class AgentFigureReport(Base):

@@ -14,21 +14,28 @@ Steps::
            └▶ offer (1 ASAP · 2 choose a time · 3 text a link · * hold) ─▶ number (1 this one · 2 another)
                                                                            └▶ key_entry ─▶ confirm_number
               ─▶ slots (1–3 pick · 4 later · 9 repeat) ─▶ booked, goodbye
+
+Holding (``*``, a short wait, a fallback) rings the agents (``holding``, then ``dialled``),
+or, where the queue holds callers in the provider's own queue (Twilio ``<Enqueue>``), waits
+there: its wait URL (``queued``, ``waiting``) holds them and, when due, offers the same menu,
+whose steps then run in the queue (``IvrState.queued``); taking a callback there leaves the
+queue, and its action URL (``dequeued``) says what was booked and offers the text::
+
+    queued ─▶ offer … ─▶ Leave ─▶ dequeued ─▶ booked, text_offer
 """
 
 from __future__ import annotations
 
 import math
-import string
 from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_time
 
-from infra.i18n import N_
 from ivr_flows.callback_script import voice
 from ivr_flows.i18n import language_code, translations
+from ivr_flows.inbound_prompts import PROMPTS, RECORDABLE_PROMPTS, TEXT_MESSAGES, PromptText, text
 from ivr_flows.inbound_types import (
     Book,
     Booked,
@@ -52,9 +59,15 @@ from ivr_flows.spoken_time import spoken_digits, spoken_minutes, spoken_range, s
 from scheduler.ecbt import minutes_left
 from scheduler.errors import DomainError
 from scheduler.phone import is_mobile, parse_phone
-from scheduler.wait import ring_seconds_before_offer, should_offer, wait_estimate
-from telephony.base import QueueData
-from telephony.script import Action, Connect, Gather, Hangup, Play, Say, VoiceScript, script
+from scheduler.wait import (
+    queue_hold_seconds,
+    queue_offer_due,
+    ring_seconds_before_offer,
+    should_offer,
+    wait_estimate,
+)
+from telephony.base import QueueData, QueueExit
+from telephony.script import Action, Connect, Enqueue, Gather, Hangup, Leave, Pause, Play, Say, VoiceScript, script
 
 SLOTS_PER_PAGE = 3
 MAX_NUMBER_TRIES = 3
@@ -64,106 +77,6 @@ SAY_THE_TIME_FROM_MINUTES = 60  # an ASAP callback an hour or more away is told 
 # How long one hold rings the agents: Twilio's <Dial timeout> takes 5-600 s.
 MIN_RING_SECONDS = 5
 MAX_RING_SECONDS = 600
-
-PROMPTS: dict[str, str] = {
-    # TRANSLATORS: the first thing a caller to a queue's number hears.
-    "welcome": N_("Thank you for calling {queue}."),
-    "unknown_number": N_("Sorry, this number is not in service. Please check the number and call again. Goodbye."),
-    # TRANSLATORS: {time} is a spoken slot time such as "tomorrow at half past ten".
-    "existing": N_(
-        "You have a callback booked for {time}. Press 1 to keep it, 2 to change it, 3 to cancel it and hold now."
-    ),
-    "existing_asap": N_(
-        "You have asked us to call you back {wait}. Press 1 to keep it, 2 to choose a time instead,"
-        " 3 to cancel it and hold now."
-    ),
-    "kept": N_("Your callback stays booked. Thank you, goodbye."),
-    "cancelled_hold": N_("Your callback is cancelled."),
-    # TRANSLATORS: {wait} completes the sentence, e.g. "in about 5 minutes".
-    "wait": N_("An agent should be with you {wait}."),
-    "offer": N_(
-        "To be called back as soon as possible, keeping your place, press 1. To choose a time for a callback,"
-        " press 2. To get a text with a link to choose a time, press 3. To keep holding, press star."
-    ),
-    "offer_closed": N_(
-        "We are closed now. To choose a time for a callback, press 2. To get a text with a link to choose a time,"
-        " press 3."
-    ),
-    "which_number": N_(
-        "To be called back on the number you are calling from, press 1. To enter another number, press 2."
-    ),
-    "enter_number": N_("Please enter your phone number, then press the hash key."),
-    "number_invalid": N_("Sorry, that number is not valid."),
-    # TRANSLATORS: {number} is the phone number read digit by digit.
-    "confirm_number": N_("You entered {number}. If that is right, press 1. To enter it again, press 2."),
-    "slots_intro": N_("The next available times are:"),
-    # TRANSLATORS: one choice in a list of times: "Press 1 for tomorrow at half past ten."
-    "slot_choice": N_("Press {key} for {time}."),
-    "slots_more": N_("For later times, press 4. To hear these again, press 9."),
-    "no_more_slots": N_("There are no later times. Here are the first ones again."),
-    "no_slots": N_("Sorry, there are no free times for a callback in the coming days."),
-    "slot_taken": N_("Sorry, that time has just been taken by another caller."),
-    # TRANSLATORS: {time} is a spoken slot time; {number} the number read digit by digit.
-    "booked": N_("Thank you. We will call you back {time}, on {number}."),
-    # TRANSLATORS: {wait} completes the sentence, e.g. "between 8 and 10 minutes from now".
-    "booked_asap": N_("Thank you. You keep your place: we will call you back {wait}, on {number}."),
-    "text_offer": N_("To get a text confirming this, press 1."),
-    "texted_confirmation": N_("We have sent you a text. Goodbye."),
-    # TRANSLATORS: a text message; {time} is written like "Monday 4 January 10:30".
-    "confirmation_sms": N_(
-        "Your callback from {queue} is booked for {time}. Reply CANCEL CALL to cancel or CHANGE for another time."
-    ),
-    # TRANSLATORS: a text message; {start} and {end} are clock times like "10:38".
-    "confirmation_sms_asap": N_("{queue} will call you back between {start} and {end}. Reply CANCEL CALL to cancel."),
-    "bye": N_("Goodbye."),
-    "texted_link": N_("We have sent you a text with a link to choose a time. Goodbye."),
-    "link_sms": N_("Choose a time for your callback from {queue}: {link}"),
-    "connecting": N_("Please hold, we are putting you through."),
-    "still_busy": N_("Sorry to keep you waiting: all our agents are still busy."),
-    "callbacks_paused": N_("We are not taking callback requests at the moment."),
-    "callbacks_busy": N_("We cannot offer a callback at the moment: too many callers are waiting for one."),
-    "no_agents": N_("Sorry, nobody can take your call right now. Please call again later. Goodbye."),
-    "not_understood": N_("Sorry, I did not get that."),
-    "cannot_book": N_("Sorry, we could not book that callback."),
-    "goodbye": N_("Thank you for calling. Goodbye."),
-}
-
-
-# Texts we send rather than say: never played from a recording.
-TEXT_MESSAGES = frozenset({"confirmation_sms", "confirmation_sms_asap", "link_sms"})
-
-
-def _placeholders(template: str) -> set[str]:
-    return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name}
-
-
-# The prompts a queue may have pre-recorded (``prompt_audio`` in its document): those said
-# the same way on every call of the queue. The queue's own name is fixed, so "welcome" may
-# be recorded; times, waits, numbers and keys change from call to call, so prompts that say
-# them are always text-to-speech. "unknown_number" is said when no queue answers.
-RECORDABLE_PROMPTS = frozenset(
-    name
-    for name, template in PROMPTS.items()
-    if name not in TEXT_MESSAGES and name != "unknown_number" and _placeholders(template) <= {"queue"}
-)
-
-
-class PromptText(str):
-    """A prompt as said, remembering which prompt it is (so that a queue's recording of it
-    can be played instead)."""
-
-    key: str
-
-    def __new__(cls, value: str, key: str) -> PromptText:
-        made = super().__new__(cls, value)
-        made.key = key
-        return made
-
-
-def text(name: str, language: str, **values: str) -> PromptText:
-    """A prompt in ``language`` (English when it has no translation), placeholders filled."""
-    return PromptText(translations(language).gettext(PROMPTS[name]).format(**values), name)
-
 
 # --- the steps --------------------------------------------------------------------------
 
@@ -223,9 +136,65 @@ class _Flow:
         return Reply(script(*lead, *self.say(state, *texts), Hangup()))
 
     def hold(self, state: IvrState, lead: tuple[Say | Play, ...] = (), seconds: int | None = None) -> Reply:
-        """Hold: ring the queue's agents for ``seconds`` (the offer interval unless said).
-        An agent who answers takes the call; when none does, the provider reports it to
-        the Connect's status URL and the caller is offered a callback again (``dialled``)."""
+        """Hold, for ``seconds`` before the next offer (the offer interval unless said): in the
+        provider's queue where the queue holds callers there, else ringing its agents. A caller
+        already in the provider's queue keeps their place there."""
+        if state.queued:
+            return self.hold_in_queue(state, lead)
+        if self.queue.enqueue_as is not None:
+            return self.enqueue(state, self.queue.enqueue_as, lead, seconds)
+        return self.ring_agents(state, lead, seconds)
+
+    def enqueue(
+        self, state: IvrState, name: str, lead: tuple[Say | Play, ...] = (), seconds: int | None = None
+    ) -> Reply:
+        """Put the caller in the provider's queue ``name``: its wait URL (``waiting``) holds
+        them and offers a callback at ``seconds`` of waiting, then every offer interval; its
+        action URL (``dequeued``) hears how they got out of it."""
+        first = max(seconds or self.queue.offer_repeat_seconds, 1)
+        waiting = replace(state, step="queued", queued=True, first_offer=first, tries=0, existing_ref=None)
+        after = replace(state, step="dequeued", queued=False, first_offer=0, tries=0, existing_ref=None)
+        actions: tuple[Action, ...] = (
+            *lead,
+            *self.say(state, self.t(state, "connecting")),
+            Enqueue(name, wait_url=self.url_for(waiting), action_url=self.url_for(after)),
+        )
+        return Reply(VoiceScript(actions), waiting)
+
+    def hold_in_queue(self, state: IvrState, lead: tuple[Say | Play, ...] = ()) -> Reply:
+        """Answer the provider queue's wait URL with a pause up to the next offer: once it has
+        played, the provider asks the wait URL again and the caller keeps their place."""
+        seconds = queue_hold_seconds(self.waited_seconds, state.first_offer, self.queue.offer_repeat_seconds)
+        return Reply(script(*lead, Pause(seconds)))
+
+    def offer_in_queue(self, state: IvrState) -> Reply:
+        """The offer to a caller waiting in the provider's queue: their place and wait, then
+        the menu; all of it plays in the wait URL's context (no Connect, no Enqueue there)."""
+        data = self.facts.queue_data
+        lead = self.say(state, self.place(state, data.position)) if data is not None and data.position else ()
+        return self.offer(replace(state, queue_data=data), lead)
+
+    def place(self, state: IvrState, position: int) -> str:
+        """The caller's place in line (QueuePosition: 1 is next)."""
+        if position <= 1:
+            return self.t(state, "next_in_line")
+        ahead = position - 1
+        # TRANSLATORS: said to a caller waiting in line; {n} is how many callers are before them.
+        said = translations(state.language).ngettext(
+            "There is {n} caller ahead of you.", "There are {n} callers ahead of you.", ahead
+        )
+        return said.format(n=ahead)
+
+    def leave_queue(self) -> Reply:
+        """The caller took a callback while waiting in the provider's queue: out of it at
+        once, so that no agent takes them from it meanwhile. The provider then asks the
+        Enqueue's action URL, whose answer (``dequeued``) says what was booked."""
+        return Reply(script(Leave()))
+
+    def ring_agents(self, state: IvrState, lead: tuple[Say | Play, ...] = (), seconds: int | None = None) -> Reply:
+        """Ring the queue's agents for ``seconds`` (the offer interval unless said). An agent
+        who answers takes the call; when none does, the provider reports it to the Connect's
+        status URL and the caller is offered a callback again (``dialled``)."""
         if self.queue.agent_target is None:
             return self.end(state, self.t(state, "no_agents"), lead=lead)
         ring = min(max(seconds or self.queue.offer_repeat_seconds, MIN_RING_SECONDS), MAX_RING_SECONDS)
@@ -494,6 +463,44 @@ def dialled(state: IvrState, agent: str, facts: Facts, now: datetime, url_for: U
     return flow.offer(replace(state, existing_ref=None, choice=None), sorry)
 
 
+def _with_figures_told(facts: Facts, state: IvrState) -> Facts:
+    """In the provider's queue, a keypress's request may carry no queue figures: the ones
+    the offer was made with (kept in the state) count, so the ASAP callback keeps the
+    place the caller was told."""
+    if facts.queue_data is None and state.queue_data is not None:
+        return replace(facts, queue_data=state.queue_data)
+    return facts
+
+
+def waiting(state: IvrState, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
+    """The provider queue's wait URL, asked again and again while the caller waits there with
+    their place (``facts.queue_data``): the offer when it is due, else a hold to the next."""
+    flow = _Flow(facts, now, url_for)
+    if queue_offer_due(flow.waited_seconds, state.first_offer, facts.queue.offer_repeat_seconds):
+        return flow.offer_in_queue(state)
+    return flow.hold_in_queue(state)
+
+
+def dequeued(state: IvrState, exit: QueueExit, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
+    """The caller is out of the provider's queue (its Enqueue's action URL). LEFT: they took
+    a callback there (``facts.taken``, or a text with a link): say it, and offer the text
+    confirming it. BRIDGED: an agent took them from the queue and that conversation has
+    ended; a callback of theirs still waiting is closed. HUNG_UP: nobody to talk to. FAILED
+    (the queue was full, or failed): ring the agents instead."""
+    flow = _Flow(facts, now, url_for)
+    if exit is QueueExit.LEFT:
+        if facts.taken is not None:
+            return flow.booked(state, facts.taken)
+        if facts.texted_link:
+            return flow.end(state, flow.t(state, "texted_link"))
+        return flow.fallback(state)
+    if exit is QueueExit.BRIDGED:
+        return Reply(script(Hangup()), None, Resolve(facts.existing.ref) if facts.existing is not None else None)
+    if exit is QueueExit.HUNG_UP:
+        return Reply(script(Hangup()))
+    return flow.ring_agents(state)
+
+
 def unknown_number(language: str = "en") -> VoiceScript:
     return script(Say(str(text("unknown_number", language)), voice(language)), Hangup())
 
@@ -503,7 +510,7 @@ def advance(
 ) -> Reply:
     """The caller's answer to the state's gather: a key (or keys, for a number), a
     spoken answer naming a key (or saying the number), or nothing (the gather timed out)."""
-    flow = _Flow(facts, now, url_for)
+    flow = _Flow(_with_figures_told(facts, state), now, url_for)
     pressed = (digits or "").strip()
     if not pressed and state.step == "key_entry":
         pressed = spoken_phone_digits(speech, state.language)  # "oh seven seven…", "zéro six, douze…"
@@ -518,7 +525,9 @@ def advance(
 
 def resolve(state: IvrState, effect: Effect, outcome: Outcome, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
     """What the caller hears once the shell has carried out ``effect``."""
-    flow = _Flow(facts, now, url_for)
+    flow = _Flow(_with_figures_told(facts, state), now, url_for)
+    if state.queued and (isinstance(outcome, Booked) or isinstance(effect, TextLink)):
+        return flow.leave_queue()
     if isinstance(effect, Cancel):
         return flow.hold(state, flow.say(state, flow.t(state, "cancelled_hold")))
     if isinstance(effect, TextLink):
@@ -543,6 +552,9 @@ def resolve(state: IvrState, effect: Effect, outcome: Outcome, facts: Facts, now
 
 
 __all__ = [
+    "PROMPTS",
+    "RECORDABLE_PROMPTS",
+    "TEXT_MESSAGES",
     "Book",
     "Booked",
     "Cancel",
@@ -552,6 +564,7 @@ __all__ = [
     "Failed",
     "IvrState",
     "Outcome",
+    "PromptText",
     "QueueFacts",
     "Reply",
     "Reschedule",
@@ -561,7 +574,10 @@ __all__ = [
     "UrlFor",
     "advance",
     "answer",
+    "dequeued",
     "dialled",
     "resolve",
+    "text",
     "unknown_number",
+    "waiting",
 ]

@@ -35,6 +35,13 @@ class IvrState:
     held: int = 0  # seconds spent ringing the agents so far
     booked: int | None = None  # once booked: its slot start (or ASAP range's start), epoch seconds, for the text
     booked_until: int | None = None  # and for ASAP the range's end
+    # Holding in the provider's queue (Twilio <Enqueue>): the script answers its wait URL,
+    # where a Connect or another Enqueue cannot run and "keep holding" keeps the caller's place.
+    queued: bool = False
+    first_offer: int = 0  # in the queue: the wait (QueueTime, seconds) at which the first offer comes
+    # The queue figures the wait URL brought with the offer: a keypress's request carries none,
+    # and the menu's wait and the ASAP callback's estimate follow what the caller was told.
+    queue_data: QueueData | None = None
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {"q": self.queue, "c": self.call_id, "s": self.step, "l": self.language}
@@ -59,6 +66,13 @@ class IvrState:
             document["u"] = self.booked_until
         if self.held:
             document["h"] = self.held
+        if self.queued:
+            document["w"] = 1
+        if self.first_offer:
+            document["a"] = self.first_offer
+        if self.queue_data is not None:
+            data = self.queue_data
+            document["d"] = [data.position, data.waited_seconds, data.average_wait_seconds, data.size]
         return document
 
     @classmethod
@@ -68,6 +82,13 @@ class IvrState:
         offered = document.get("o", [])
         if not isinstance(offered, list) or not all(isinstance(o, int) for o in offered):
             raise ValueError("offered slots must be a list of instants")
+        figures = document.get("d")
+        if figures is not None and (
+            not isinstance(figures, list)
+            or len(figures) != 4
+            or not all(f is None or isinstance(f, int) for f in figures)
+        ):
+            raise ValueError("queue figures must be a list of four whole numbers or nulls")
         return cls(
             queue=str(document["q"]),
             call_id=str(document["c"]),
@@ -84,6 +105,9 @@ class IvrState:
             booked=int(document["b"]) if "b" in document else None,
             booked_until=int(document["u"]) if "u" in document else None,
             held=int(document.get("h", 0)),
+            queued=bool(document.get("w", 0)),
+            first_offer=int(document.get("a", 0)),
+            queue_data=QueueData(*figures) if figures is not None else None,
         )
 
 
@@ -112,6 +136,9 @@ class QueueFacts:
     callbacks_withheld: str | None = None
     # Recordings to play instead of text-to-speech, by prompt key (RECORDABLE_PROMPTS only).
     prompt_audio: Mapping[str, str] = field(default_factory=dict)
+    # The provider's queue a holding caller waits in (hold_mode "enqueue" on a provider that
+    # has one: Twilio); None: holding rings agent_target.
+    enqueue_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,10 @@ class Facts:
     existing: ExistingCallback | None = None
     slots: tuple[datetime, ...] = ()  # the next slot starts with seats left, in order
     queue_data: QueueData | None = None  # the provider's own queue figures, where this webhook has them
+    # Once the caller left the provider's queue to hear it: what they took there, the
+    # callback they booked (still live) or the text with a link.
+    taken: Booked | None = None
+    texted_link: bool = False
 
 
 # --- what the shell does for the flow ---------------------------------------------------
@@ -186,6 +217,7 @@ class Booked:
     at: datetime  # slot start (scheduled), or ASAP: the start of the range told (else its due time)
     phone: str
     until: datetime | None = None  # ASAP: the end of the range told
+    ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ status callback on Twilio, the application's event URL on Vonage; docs/providers
 every answer we give to the call also says how long to presume it up without hearing of
 it again: in the IVR, a couple of minutes (its gathers come back within seconds); holding,
 the ring plus a minute; put through to an agent, two hours (a conversation sends us
-nothing). A script that hangs up ends it at once.
+nothing); waiting in the provider's queue (Twilio <Enqueue>), two hours as well, because
+an agent may take the caller from it at any moment, and then we hear nothing until that
+conversation ends. A script that hangs up ends it at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ WITH_AGENT = timedelta(hours=2)
 
 @dataclass(frozen=True)
 class Presence:
-    stage: str  # ivr | holding | with_agent | ended
+    stage: str  # ivr | holding | queued | with_agent | ended
     until: datetime | None  # presumed up until then (None: ended)
 
 
@@ -31,6 +33,11 @@ def in_ivr(now: datetime) -> Presence:
 
 def holding(now: datetime, ring_seconds: int) -> Presence:
     return Presence("holding", now + timedelta(seconds=ring_seconds) + AFTER_RING)
+
+
+def in_queue(now: datetime) -> Presence:
+    """Waiting in the provider's queue: an agent may take the caller from it unannounced."""
+    return Presence("queued", now + WITH_AGENT)
 
 
 ENDED = Presence("ended", None)

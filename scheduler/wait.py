@@ -68,3 +68,35 @@ def ring_seconds_before_offer(threshold_seconds: int, waited_seconds: int = 0) -
     """How long to keep a caller with a short wait holding before offering a callback:
     what is left of the threshold after the time they have already waited."""
     return max(threshold_seconds - max(waited_seconds, 0), 0)
+
+
+# --- holding in a provider's queue (Twilio <Enqueue>) -----------------------------------
+#
+# The provider asks the queue's wait URL again as soon as our answer to it has played, with
+# how long the caller has waited (QueueTime). The URL is fixed when the caller is enqueued,
+# so nothing remembers the last offer: it is made when QueueTime reaches a point of the
+# schedule (the first offer, then every repeat), and each hold lasts up to the next point, so
+# that the next request comes at it. A request in the few seconds after a point offers; one
+# later (the caller declined the offer and holds on) waits for the next.
+
+OFFER_WINDOW_SECONDS = 10  # shorter than any offer takes to say and answer
+MAX_QUEUE_HOLD_SECONDS = 30  # one hold in the queue: the caller hears of us at least this often
+
+
+def queue_offer_due(waited_seconds: int, first_offer_seconds: int, repeat_seconds: int) -> bool:
+    """Whether a caller who has waited ``waited_seconds`` in the provider's queue is offered
+    a callback now: at ``first_offer_seconds`` and every ``repeat_seconds`` after it."""
+    since = waited_seconds - first_offer_seconds
+    if since < 0:
+        return False
+    repeat = max(repeat_seconds, 1)
+    return since % repeat < min(OFFER_WINDOW_SECONDS, max(repeat // 2, 1))
+
+
+def queue_hold_seconds(waited_seconds: int, first_offer_seconds: int, repeat_seconds: int) -> int:
+    """How long to hold the caller before the provider asks again: up to the next offer,
+    at least a second, at most MAX_QUEUE_HOLD_SECONDS."""
+    since = waited_seconds - first_offer_seconds
+    repeat = max(repeat_seconds, 1)
+    left = -since if since < 0 else repeat - since % repeat
+    return min(max(left, 1), MAX_QUEUE_HOLD_SECONDS)

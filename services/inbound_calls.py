@@ -10,6 +10,7 @@ changes nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -17,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Callback, Queue
+from infra.models import Callback, IvrOffer, Queue
 from infra.settings import Settings
 from infra.text_models import SmsMessage
 from ivr_flows import inbound
@@ -47,6 +48,7 @@ from telephony.base import (
     GatherResult,
     InboundCall,
     QueueData,
+    QueueExit,
     Telephony,
 )
 from telephony.script import VoiceScript
@@ -126,6 +128,7 @@ def load_facts(
         agents=staff.agents,
         prompt_audio=dict(queue.prompt_audio or {}),
         callbacks_withheld=_withheld(session, queue, now, wait),
+        enqueue_as=_provider_queue(queue, adapter),
     )
     existing = None
     if phone is not None:
@@ -134,6 +137,15 @@ def load_facts(
             existing = inbound.ExistingCallback(callback.ref, callback.kind, *_when(callback, now))
     slots = tuple(next_bookable_starts(session, queue, now, SLOTS_LOADED))
     return inbound.Facts(queue_facts, existing, slots, queue_data)
+
+
+def _provider_queue(queue: Queue, adapter: Telephony) -> str | None:
+    """The provider's queue holding callers wait in (hold_mode "enqueue"), named
+    ``twilio_queue`` or else like the queue's key; None where the provider has no queue
+    of its own (Vonage, the simulator): there they hold ringing agent_target."""
+    if queue.hold_mode != "enqueue" or not adapter.supports_enqueue:
+        return None
+    return queue.twilio_queue or queue.key
 
 
 def _withheld(session: Session, queue: Queue, now: datetime, wait_seconds: int) -> str | None:
@@ -191,20 +203,98 @@ def gather(
     reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
-        presence.note(
-            session, provider, state.call_id, state.caller, queue.id, presence.after_script(reply.script, now), now
-        )
+        _note_presence(session, provider, state, queue, reply.script, now)
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
     if not isinstance(outcome, inbound.Failed):
-        note_acceptance(session, provider, after, reply.effect, now)
+        ref = outcome.ref if isinstance(outcome, inbound.Booked) else None
+        note_acceptance(session, provider, after, reply.effect, now, callback_ref=ref)
     facts = load_facts(
         session, queue, after.caller, now, adapter, result.queue_data, settings.agent_figures_max_age
     )  # seats and callbacks now
     answer = inbound.resolve(after, reply.effect, outcome, facts, now, url_for).script
-    presence.note(session, provider, state.call_id, state.caller, queue.id, presence.after_script(answer, now), now)
+    _note_presence(session, provider, state, queue, answer, now)
     return answer
+
+
+def waiting(
+    session: Session,
+    adapter: Telephony,
+    state: inbound.IvrState,
+    result: GatherResult,
+    now: datetime,
+    settings: Settings,
+) -> VoiceScript:
+    """The provider queue's wait URL (asked again and again while the caller waits there,
+    with their place in it): a hold, or the offer when it is due."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
+    queue = get_queue(session, state.queue)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
+    reply = inbound.waiting(state, facts, now, lambda next_state: urls.gather(provider, next_state))
+    note_offer(session, queue.id, provider, reply, now)
+    _note_presence(session, provider, state, queue, reply.script, now)
+    return reply.script
+
+
+def dequeued(
+    session: Session,
+    adapter: Telephony,
+    state: inbound.IvrState,
+    result: GatherResult,
+    now: datetime,
+    settings: Settings,
+) -> VoiceScript:
+    """The caller is out of the provider's queue (the Enqueue's action URL): what they took
+    there is said, a callback of theirs closed when an agent took them, or they ring the
+    agents when the queue failed. No result at all counts as a failed queue."""
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
+    queue = get_queue(session, state.queue)
+    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
+    exit = result.queue_exit or QueueExit.FAILED
+    if exit is QueueExit.LEFT:
+        facts = _with_what_was_taken(session, queue, provider, state.call_id, facts, now)
+    reply = inbound.dequeued(state, exit, facts, now, lambda next_state: urls.gather(provider, next_state))
+    note_offer(session, queue.id, provider, reply, now)
+    _note_presence(session, provider, state, queue, reply.script, now)
+    if isinstance(reply.effect, inbound.Resolve):
+        _close_resolved(session, state, reply.effect, now)
+    return reply.script
+
+
+def _with_what_was_taken(
+    session: Session, queue: Queue, provider: str, call_id: str, facts: inbound.Facts, now: datetime
+) -> inbound.Facts:
+    """The facts with what the caller took in the provider's queue, read from the call's
+    offer (services/ivr_offers.py): the callback booked, while it is still live, or the
+    text with a link. The phone may be another than the caller's own (keyed in)."""
+    offer = session.scalar(select(IvrOffer).where(IvrOffer.provider == provider, IvrOffer.call_id == call_id[:64]))
+    if offer is None or offer.accepted_at is None:
+        return facts
+    if offer.choice == "link":
+        return replace(facts, texted_link=True)
+    booked = session.scalar(select(Callback).where(Callback.ref == offer.callback_ref, Callback.queue_id == queue.id))
+    if booked is None or find_live_callback(session, queue.id, booked.phone) is not booked:
+        return facts
+    at, until = _when(booked, now)
+    return replace(facts, taken=inbound.Booked(booked.kind, at, booked.phone, until, booked.ref))
+
+
+def _note_presence(
+    session: Session, provider: str, state: inbound.IvrState, queue: Queue, script: VoiceScript, now: datetime
+) -> None:
+    on_line = presence.after_script(script, now, queued=state.queued)
+    presence.note(session, provider, state.call_id, state.caller, queue.id, on_line, now)
+
+
+def _close_resolved(session: Session, state: inbound.IvrState, effect: inbound.Resolve, now: datetime) -> None:
+    """The caller reached an agent while their callback waited: close it."""
+    try:
+        cancel(session, effect.ref, now, ACTOR, reason="resolved: the customer reached an agent by calling in")
+    except DomainError as error:  # being dialled right now, say: leave it to the dialer
+        log.info("inbound call %s: callback %s not closed: %s", state.call_id, effect.ref, error.type)
 
 
 def dialled(
@@ -233,12 +323,7 @@ def dialled(
     on_line = with_agent(now) if agent == "answered" else presence.after_script(reply.script, now)
     presence.note(session, provider, state.call_id, state.caller, queue.id, on_line, now)
     if isinstance(reply.effect, inbound.Resolve):
-        try:
-            cancel(
-                session, reply.effect.ref, now, ACTOR, reason="resolved: the customer reached an agent by calling in"
-            )
-        except DomainError as error:  # being dialled right now, say: leave it to the dialer
-            log.info("inbound call %s: callback %s not closed: %s", state.call_id, reply.effect.ref, error.type)
+        _close_resolved(session, state, reply.effect, now)
     return reply.script
 
 
@@ -271,11 +356,11 @@ def _carry_out(
                 session, request, now, ACTOR, prepare_booking(session, request, now, settings.agent_figures_max_age)
             )
             at, until = _when(result.callback, now)
-            return inbound.Booked(result.callback.kind, at, result.callback.phone, until)
+            return inbound.Booked(result.callback.kind, at, result.callback.phone, until, result.callback.ref)
         if isinstance(effect, inbound.Reschedule):
             callback = reschedule(session, effect.ref, effect.slot_start, now, ACTOR)
             at, until = _when(callback, now)
-            return inbound.Booked(callback.kind, at, callback.phone, until)
+            return inbound.Booked(callback.kind, at, callback.phone, until, callback.ref)
         if isinstance(effect, inbound.Cancel):
             cancel(session, effect.ref, now, ACTOR, reason="cancelled by the caller on an inbound call")
             return None

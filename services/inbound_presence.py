@@ -17,20 +17,27 @@ from sqlalchemy.sql._typing import ColumnExpressionArgument
 
 from infra.db import upsert_into
 from infra.inbound_models import InboundCall
-from scheduler.presence import ENDED, Presence, holding, in_ivr
-from telephony.script import Connect, Gather, Hangup, VoiceScript
+from scheduler.presence import ENDED, Presence, holding, in_ivr, in_queue
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, VoiceScript
 
 
-def after_script(script: VoiceScript, now: datetime) -> Presence:
-    """Where the caller is once ``script`` plays: ringing the agents, still in the IVR, or gone."""
+def after_script(script: VoiceScript, now: datetime, *, queued: bool = False) -> Presence:
+    """Where the caller is once ``script`` plays: ringing the agents, waiting in the
+    provider's queue, still in the IVR, or gone. ``queued``: the script answers the queue's
+    wait URL (or a menu played there), so the caller is still in that queue unless it leaves
+    it or hangs up."""
     connect = next((a for a in script.actions if isinstance(a, Connect)), None)
     if connect is not None:
         return holding(now, connect.timeout_seconds)
+    if any(isinstance(a, Enqueue) for a in script.actions):
+        return in_queue(now)
+    if any(isinstance(a, Leave) for a in script.actions):
+        return in_ivr(now)  # out of the queue: its action URL comes next
     if any(isinstance(a, Gather) for a in script.actions):
-        return in_ivr(now)
+        return in_queue(now) if queued else in_ivr(now)
     if any(isinstance(a, Hangup) for a in script.actions):
         return ENDED
-    return in_ivr(now)  # nothing said: the provider carries on with its call
+    return in_queue(now) if queued else in_ivr(now)  # nothing said: the provider carries on with its call
 
 
 def note(

@@ -37,10 +37,16 @@ def note_offer(session: Session, queue_id: int, provider: str, reply: inbound.Re
 
 
 def note_acceptance(
-    session: Session, provider: str, state: inbound.IvrState, effect: inbound.Effect, now: datetime
+    session: Session,
+    provider: str,
+    state: inbound.IvrState,
+    effect: inbound.Effect,
+    now: datetime,
+    callback_ref: str | None = None,
 ) -> None:
-    """The caller took the offer: a new booking (ASAP or a time) or a text with a link.
-    Changing or keeping a callback they already had is not taking an offer."""
+    """The caller took the offer: a new booking (ASAP or a time, ``callback_ref`` the
+    callback's) or a text with a link. Changing or keeping a callback they already had is
+    not taking an offer."""
     if isinstance(effect, inbound.Book):
         choice = "asap" if effect.kind == "asap" else "time"
     elif isinstance(effect, inbound.TextLink):
@@ -50,6 +56,6 @@ def note_acceptance(
     session.execute(
         update(IvrOffer)
         .where(IvrOffer.provider == provider, IvrOffer.call_id == state.call_id[:64], IvrOffer.accepted_at.is_(None))
-        .values(accepted_at=now, choice=choice),
+        .values(accepted_at=now, choice=choice, callback_ref=callback_ref),
         execution_options={"synchronize_session": False},
     )

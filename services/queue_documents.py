@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -174,6 +175,9 @@ TaskRouterWorkspace = Annotated[str, StringConstraints(pattern=r"^WS[0-9a-fA-F]{
 TaskRouterTaskQueue = Annotated[str, StringConstraints(pattern=r"^WQ[0-9a-fA-F]{32}$")]
 TaskRouterWorkflow = Annotated[str, StringConstraints(pattern=r"^WW[0-9a-fA-F]{32}$")]
 
+# A Twilio queue's friendly name: 1 to 64 characters (Twilio's limit), no control characters.
+TwilioQueueName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Origin = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9.-]+(:\d{1,5})?$")]
@@ -242,6 +246,10 @@ class QueueDoc(BaseModel):
     offer_threshold_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
     offer_at_entry: bool = False
     offer_repeat_seconds: Annotated[int, Field(ge=10, le=3_600)] = 60
+    # How a holding caller waits: ringing agent_target ("dial"), or, on Twilio, in the Twilio
+    # queue twilio_queue (None: named like the queue's key) that agents dequeue from ("enqueue").
+    hold_mode: Literal["dial", "enqueue"] = "dial"
+    twilio_queue: TwilioQueueName | None = None
     callers_waiting: Annotated[int, Field(ge=0, le=100_000)] = 0
     agents: Annotated[int, Field(ge=1, le=100_000)] = 1
     average_handle_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
@@ -296,6 +304,13 @@ class QueueDoc(BaseModel):
             ZoneInfo(value)
         except ZoneInfoNotFoundError:  # pragma: no cover - listed but not loadable
             raise ValueError(f"{value!r} cannot be loaded") from None
+        return value
+
+    @field_validator("twilio_queue")
+    @classmethod
+    def _with_enqueue(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("hold_mode") != "enqueue":
+            raise ValueError("names the Twilio queue callers hold in: it goes with hold_mode enqueue")
         return value
 
     @field_validator("region")

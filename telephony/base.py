@@ -199,15 +199,29 @@ class QueueData:
     size: int | None = None  # CurrentQueueSize: callers in the queue
 
 
+class QueueExit(StrEnum):
+    """How a caller got out of the provider's queue (the Enqueue's action URL; Twilio's
+    QueueResult): they left it (our Leave), talked to an agent who took them from it (the
+    conversation has ended), hung up while waiting, or the queue could not hold them
+    (full, an error, redirected out of it)."""
+
+    LEFT = "left"
+    BRIDGED = "bridged"
+    HUNG_UP = "hung_up"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class GatherResult:
-    """What the caller pressed or said in answer to a gather."""
+    """What the caller pressed or said in answer to a gather; on a provider queue's wait
+    URL, their place in it (``queue_data``); on its action URL, how they left it."""
 
     call_id: str
     digits: str | None = None
     speech: str | None = None
     confidence: float | None = None
     queue_data: QueueData | None = None
+    queue_exit: QueueExit | None = None
 
 
 @dataclass(frozen=True)
@@ -311,6 +325,9 @@ class Telephony(Protocol):
     # Where a call is put through when the queue names no agent (the simulator's stand-in
     # agent); None: a queue on this provider must name its agent_target to be bridged.
     default_agent_target: str | None
+    # Whether callers may hold in the provider's own queue (the script's Enqueue and Leave):
+    # a queue whose hold_mode is "enqueue" holds them there; otherwise it rings agent_target.
+    supports_enqueue: bool
     # Whether the webhooks' signatures are checked (the credentials to check them are set).
     verifies_webhooks: bool
     # Whether the provider answers an opt-out keyword itself (ours would then be refused).

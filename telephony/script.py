@@ -54,11 +54,31 @@ class Connect:
 
 
 @dataclass(frozen=True)
+class Enqueue:
+    """Hold the caller in the provider's own queue ``name`` (Twilio's ``<Enqueue>``; only
+    an adapter whose ``supports_enqueue`` is true renders it). While they wait, the provider
+    requests ``wait_url`` again and again with their place in line, and plays what it answers
+    (prompts, a Gather, Leave or Hangup: never a Connect or another Enqueue); once they are
+    out of the queue (an agent's conversation ended, they left, hung up, or the queue failed)
+    it requests ``action_url``, whose answer is the next script."""
+
+    name: str
+    wait_url: str
+    action_url: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Take the caller out of the provider's queue (said in a wait URL's script): the
+    provider then requests the Enqueue's action URL."""
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
 
-Action = Say | Play | Pause | Gather | Connect | Hangup
+Action = Say | Play | Pause | Gather | Connect | Enqueue | Leave | Hangup
 
 
 @dataclass(frozen=True)

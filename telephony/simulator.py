@@ -42,7 +42,7 @@ from telephony.base import (
     WebhookRequest,
 )
 from telephony.provider_setup import ProviderSetup
-from telephony.script import Gather, VoiceScript
+from telephony.script import Enqueue, Gather, Leave, VoiceScript
 
 SIGNATURE_HEADER = "X-Simulator-Signature"
 REDIRECTED = "redirected"  # marks a call's script that redirect_call put there, not yet played
@@ -56,6 +56,8 @@ def sign(secret: str, method: str, url: str, body: bytes) -> str:
 def script_to_json(script: VoiceScript) -> dict[str, Any]:
     actions = []
     for action in script.actions:
+        if isinstance(action, Enqueue | Leave):
+            raise ValueError("the simulator has no provider-side queue to hold a caller in: hold with a Connect")
         entry: dict[str, Any] = {"type": type(action).__name__.lower(), **asdict(action)}
         if isinstance(action, Gather):
             entry["prompt"] = [{"type": type(p).__name__.lower(), **asdict(p)} for p in action.prompt]
@@ -148,6 +150,7 @@ def _json(request: WebhookRequest) -> dict[str, Any]:
 class SimulatorTelephony:
     name = "simulator"
     default_agent_target: str | None = "sim:agent"  # the simulator's stand-in agent
+    supports_enqueue = False  # no queue of its own: callers hold ringing the agent
     verifies_webhooks = True  # signed with SECRET_KEY
     confirms_opt_out = False
 

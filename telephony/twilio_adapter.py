@@ -38,7 +38,7 @@ from telephony.base import (
     WebhookRequest,
 )
 from telephony.provider_setup import ProviderSetup
-from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, VoiceScript
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, Play, Say, VoiceScript
 from telephony.twilio_fields import (
     _answered_by,
     _aware_utc,
@@ -49,8 +49,9 @@ from telephony.twilio_fields import (
     _rfc2822,
     _sid,
     parse_queue_data,
+    parse_queue_exit,
 )
-from telephony.twilio_twiml import _add_dial, _add_gather, _add_prompt
+from telephony.twilio_twiml import _add_dial, _add_enqueue, _add_gather, _add_prompt
 
 if TYPE_CHECKING:
     from telephony.base import Telephony
@@ -154,6 +155,7 @@ class _NoEnvironment(dict[str, str]):
 class TwilioTelephony:
     name = PROVIDER
     default_agent_target: str | None = None
+    supports_enqueue = True  # <Enqueue>: callers may hold in a Twilio queue (hold_mode enqueue)
     verifies_webhooks = True  # the auth token, without which Twilio is not configured
     confirms_opt_out = True  # Twilio answers STOP itself; ours would be refused (21610)
 
@@ -252,6 +254,10 @@ class TwilioTelephony:
                 _add_gather(response, action)
             elif isinstance(action, Connect):
                 _add_dial(response, action)
+            elif isinstance(action, Enqueue):
+                _add_enqueue(response, action)
+            elif isinstance(action, Leave):
+                response.leave()
             elif isinstance(action, Hangup):
                 response.hangup()
             else:  # pragma: no cover - the Action union is closed
@@ -346,6 +352,7 @@ class TwilioTelephony:
             speech=_field(form, "SpeechResult"),
             confidence=confidence,
             queue_data=parse_queue_data(form),
+            queue_exit=parse_queue_exit(form),
         )
 
     def parse_dial_result(self, request: WebhookRequest) -> DialResult:

@@ -1,4 +1,4 @@
-"""Reading Twilio's webhook fields (queue figures, headers, required and optional values,
+"""Reading Twilio's webhook fields (queue figures and results, headers, required and optional values,
 RFC 2822 dates, AnsweredBy, SIDs), for twilio_adapter.py."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from telephony.base import (
     AnsweredBy,
     ProviderError,
     QueueData,
+    QueueExit,
 )
 
 # --- Webhook fields ---------------------------------------------------------------
@@ -40,6 +41,33 @@ def parse_queue_data(form: Mapping[str, str]) -> QueueData | None:
         average_wait_seconds=figure("AvgQueueTime"),
         size=figure("CurrentQueueSize"),
     )
+
+
+# Twilio's QueueResult on an <Enqueue action>, in our words. "bridged": an agent took the
+# caller out of the queue and that conversation is over; "bridging-in-process" and
+# "redirected-from-bridged" end the same way. Everything else that is not the caller's own
+# doing means the queue could not hold them.
+_QUEUE_EXITS: Final = {
+    "leave": QueueExit.LEFT,
+    "bridged": QueueExit.BRIDGED,
+    "bridging-in-process": QueueExit.BRIDGED,
+    "redirected-from-bridged": QueueExit.BRIDGED,
+    "hangup": QueueExit.HUNG_UP,
+    "queue-full": QueueExit.FAILED,
+    "error": QueueExit.FAILED,
+    "system-error": QueueExit.FAILED,
+    "redirected": QueueExit.FAILED,
+}
+
+
+def parse_queue_exit(form: Mapping[str, str]) -> QueueExit | None:
+    """How the caller got out of a Twilio queue (QueueResult), or None when the request is
+    not an Enqueue's action. A value Twilio may add later counts as a failed queue: the
+    caller is held another way rather than dropped."""
+    raw = _field(form, "QueueResult")
+    if raw is None:
+        return None
+    return _QUEUE_EXITS.get(raw.lower(), QueueExit.FAILED)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

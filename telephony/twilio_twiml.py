@@ -1,5 +1,5 @@
-"""Rendering the provider-neutral call script as TwiML (Say, Play, Pause, Gather, Dial),
-for twilio_adapter.py."""
+"""Rendering the provider-neutral call script as TwiML (Say, Play, Pause, Gather, Dial,
+Enqueue), for twilio_adapter.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from typing import Any, Final
 
 from scheduler.phone import mask_phone
-from telephony.script import Connect, Gather, Pause, Play, Say
+from telephony.script import Connect, Enqueue, Gather, Pause, Play, Say
 
 _E164: Final = re.compile(r"^\+[1-9]\d{1,14}$")
 
@@ -72,3 +72,12 @@ def _answered_report(action: Connect) -> dict[str, str]:
     if not action.status_url:
         return {}
     return {"status_callback_event": "answered", "status_callback": action.status_url, "status_callback_method": "POST"}
+
+
+def _add_enqueue(response: Any, action: Enqueue) -> None:
+    # Twilio creates the queue on first use. It POSTs QueuePosition, QueueTime, AvgQueueTime
+    # and CurrentQueueSize to the wait URL while the caller waits, and QueueResult (leave,
+    # bridged, hangup, queue-full, error, ...) to the action URL once they are out of it.
+    response.enqueue(
+        action.name, action=action.action_url, method="POST", wait_url=action.wait_url, wait_url_method="POST"
+    )

@@ -111,6 +111,7 @@ class VonageTelephony:
 
     name = "vonage"
     default_agent_target: str | None = None
+    supports_enqueue = False  # no provider-side queue: callers hold ringing agent_target
     confirms_opt_out = False
 
     def __init__(

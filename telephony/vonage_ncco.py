@@ -6,7 +6,7 @@ from typing import Any, Final
 
 # The model classes come from vonage_voice.models.* (not vonage_utils.types, whose Dtmf
 # is a plain string type that shadows the NCCO input model of the same name).
-from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, VoiceScript
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, Play, Say, VoiceScript
 from telephony.vonage_documents import (
     _E164,
 )
@@ -43,6 +43,8 @@ def render_ncco(script: VoiceScript) -> list[dict[str, Any]]:
         elif isinstance(action, Connect):
             ncco.append(_connect(action))
             connected = True
+        elif isinstance(action, Enqueue | Leave):
+            raise ValueError("Vonage has no provider-side queue to hold a caller in: hold with a Connect")
         else:  # pragma: no cover - the Action union is exhaustive
             raise ValueError(f"unknown script action {action!r}")
     return ncco or [dict(_END_OF_CALL)]

@@ -59,6 +59,7 @@ def test_export_then_import_round_trips(app: Flask, demo_queue: str, tmp_path: P
     document["date_overrides"] = [{"date": "2027-01-05", "closed": True, "hours": [], "note": "inventaire"}]
     document["taskrouter_workspace_sid"] = "WS" + "0123456789abcdef" * 2  # live agent figures from TaskRouter
     document["taskrouter_task_queue_sid"] = "WQ" + "fedcba9876543210" * 2
+    document.update(hold_mode="enqueue", twilio_queue="Ventes: file d'attente")  # callers wait in a Twilio queue
     path = tmp_path / "sales.json"
     path.write_text(json.dumps(document))
     assert run(app, "queue", "import", str(path)).output.strip() == "queue 'sales' created"

@@ -60,6 +60,7 @@ AGENT = "+442079460000"
 CALL_IDS = {"simulator": "SIM-fuzz-1", "twilio": "CA" + "f" * 32, "vonage": "63f61863-4a51-4f6b-86e1-46edebcf9356"}
 IVR_CALL = {"simulator": "SIM-ivr-1", "twilio": "CA" + "e" * 32, "vonage": "aaaaaaaa-4a51-4f6b-86e1-46edebcf9356"}
 HUGE = 10**30
+STEP_REPORTS = ("holding", "queued", "dequeued")  # the IVR steps whose URL takes a report of its own kind
 # The tables whose rows a webhook changes (the others it only adds to): compared row for row.
 UPDATED_IN_PLACE = ("attempt", "callback", "slot", "queue", "sms_message", "sms_offer", "ivr_offer", "sim_call")
 
@@ -89,6 +90,8 @@ def valid_report(provider: str, kind: str, call_id: str) -> dict[str, Any]:
             "inbound_status": {"call_id": call_id, "state": "completed", "sequence": 3, "duration": 40},
             "ivr": {"call_id": call_id, "digits": "1"},
             "holding": {"call_id": call_id, "state": "completed", "duration": 10},
+            "queued": {"call_id": call_id, "digits": ""},
+            "dequeued": {"call_id": call_id, "digits": ""},
             "sms_inbound": {"message_id": "SIM-msg-1", "from": customer, "to": OUR_NUMBER, "text": "call me"},
             "sms_status": {"message_id": "SIM-msg-1", "status": "delivered", "error_code": None},
         }[kind]
@@ -103,6 +106,8 @@ def valid_report(provider: str, kind: str, call_id: str) -> dict[str, Any]:
             "inbound_status": {**base, "CallStatus": "completed", "CallDuration": "40"},
             "ivr": {**base, "Digits": "1"},
             "holding": {**base, "DialCallStatus": "completed", "DialCallDuration": "10"},
+            "queued": {**base, "QueuePosition": "2", "QueueTime": "60", "CurrentQueueSize": "3"},
+            "dequeued": {**base, "QueueResult": "leave", "QueueTime": "60"},
             "sms_inbound": {"MessageSid": "SM" + "1" * 32, "From": customer, "To": OUR_NUMBER, "Body": "call me"},
             "sms_status": {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered", "ErrorCode": "0"},
         }[kind]
@@ -116,6 +121,8 @@ def valid_report(provider: str, kind: str, call_id: str) -> dict[str, Any]:
         "inbound_status": {"uuid": call_id, "status": "completed", "duration": "40", "timestamp": stamp},
         "ivr": {"uuid": call_id, "dtmf": {"digits": "1", "timed_out": False}},
         "holding": {"uuid": call_id, "status": "completed", "duration": "10", "timestamp": stamp},
+        "queued": {"uuid": call_id, "dtmf": {"digits": "", "timed_out": True}},
+        "dequeued": {"uuid": call_id, "dtmf": {"digits": "", "timed_out": True}},
         "sms_inbound": {
             "msisdn": customer[1:],
             "to": OUR_NUMBER[1:],
@@ -349,7 +356,7 @@ def _kind(endpoint: str, token_kind: str) -> str:
         "voice_dial": "dial",
         "voice_inbound": "inbound",
         "voice_inbound_status": "inbound_status",
-        "voice_ivr": token_kind,  # a menu's gather, or a holding caller's dial result
+        "voice_ivr": token_kind,  # a menu's gather, a holding caller's dial result, a queue's wait or action URL
         "sms_inbound": "sms_inbound",
         "sms_status": "sms_status",
         "taskrouter_assignment": "assignment",
@@ -411,11 +418,14 @@ def targets(app: Flask, fuzz: Fuzz) -> list[Target]:
             real = provider if provider in PROVIDERS else "simulator"
             tokens: list[tuple[str, str, str]] = []  # (token, kind of report, call id): the real one first
             if "<token>" in rule.rule and rule.endpoint.endswith("voice_ivr"):
-                for step in ("offer", "holding"):
-                    state = IvrState(queue="support", call_id=IVR_CALL[real], step=step, caller=phone(7))
+                # A menu's gather, a holding caller's dial result, a provider queue's wait and action URLs.
+                for step in ("offer", *STEP_REPORTS):
+                    state = IvrState(
+                        queue="support", call_id=IVR_CALL[real], step=step, caller=phone(7), queued=step == "queued"
+                    )
                     url = ivr_urls.gather(real, state)
                     token = url.split("/voice/ivr/", 1)[1].split("?", 1)[0]
-                    tokens.append((token, "holding" if step == "holding" else "ivr", IVR_CALL[real]))
+                    tokens.append((token, step if step in STEP_REPORTS else "ivr", IVR_CALL[real]))
                 tokens.append(("not-a-state", "ivr", IVR_CALL[real]))
             elif "<token>" in rule.rule:
                 tokens.append((attempt_urls.token(attempts[real]), "", CALL_IDS[real]))
@@ -430,7 +440,7 @@ def targets(app: Flask, fuzz: Fuzz) -> list[Target]:
                     path = rule.rule.replace("<provider>", provider).replace("<token>", token)
                     path = path.replace("<int:step>", step)
                     kind = _kind(rule.endpoint, token_kind)
-                    real_token = n == 0 or (kind == "holding" and n == 1)
+                    real_token = n == 0 or kind in STEP_REPORTS
                     full = provider in PROVIDERS and real_token and step in ("", "1")
                     found.append(Target(provider, rule.endpoint, kind, methods, path, call_id, full))
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -57,13 +58,15 @@ def test_call_the_queue_choose_a_time_and_book(
     assert (shown["source"], shown["slot_start"]) == ("ivr", "2027-01-04T11:00:00+00:00")
 
 
+@pytest.mark.parametrize("hold_mode", ["dial", "enqueue"])  # the simulator has no queue of its own: the agent rings
 def test_keep_holding_reaches_the_simulated_agent_and_hangs_up(
     app: Flask,
     db: Database,
     make_queue,
     phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+    hold_mode: str,
 ) -> None:
-    make_queue()
+    make_queue(hold_mode=hold_mode)
     call_id = phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app))["call_id"]
     assert phone_sim.press(call_id, "*")["state"] == "with_agent"
     assert phone_sim.hang_up(call_id)["state"] == "completed"

@@ -132,13 +132,15 @@ def test_offered_a_callback_the_caller_chooses_a_time_by_keypad(
     )
 
 
+@pytest.mark.parametrize("hold_mode", ["dial", "enqueue"])  # Vonage has no queue of its own: always a connect
 def test_keep_holding_connects_to_the_agents_number(
     app: Flask,
     client: FlaskClient,
     make_queue,
     vonage: None,  # type: ignore[no-untyped-def]
+    hold_mode: str,
 ) -> None:
-    make_queue(agent_target="+442079460000")
+    make_queue(agent_target="+442079460000", hold_mode=hold_mode)
     call = VonageCall(app, client)
     call.dial()
     ncco = call.press("*")

@@ -216,3 +216,31 @@ def test_inbound_calls_are_forgotten_a_day_after_they_stop_counting(
     with db.write() as session:
         assert forget_old(session, clock.now() + timedelta(days=1, minutes=3)) == 1
         assert session.scalars(select(InboundCall)).all() == []
+
+
+def test_twilio_a_caller_waiting_in_the_twilio_queue_is_not_rung_until_the_call_ends(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    make_queue: Any,
+    twilio: None,  # noqa: F811
+) -> None:
+    """An agent may take the caller from the queue at any moment, unannounced: while queued
+    (or talking to that agent) they count as on the line until Twilio reports the end."""
+    make_queue(key="sales", name="Sales", estimated_wait_seconds=60, primary_provider="simulator")
+    assert client.post("/api/v1/callbacks", json={"queue": "sales", "phone": PHONE, "kind": "asap"}).status_code == 201
+    make_queue(agent_target="+442079460000", hold_mode="enqueue")
+    call = TwilioCall(app, client, caller=PHONE)
+    call.dial()
+    enqueue = call.press("*").find("Enqueue")
+    assert enqueue is not None
+    clock.advance(seconds=30 * 60)  # no word from the wait URL since: an agent took them, say
+    assert dialer.dispatch() == 0 and attempts(db) == 0
+    with db.read() as session:
+        assert session.scalars(select(InboundCall.stage)).one() == "queued"
+    bridged = {**call.fields(), "QueueResult": "bridged", "QueueTime": "40"}
+    assert call.post(enqueue.get("action", ""), bridged).status_code == 200  # the conversation ended
+    clock.advance(seconds=ON_CALL_RETRY.total_seconds())
+    assert dialer.dispatch() == 1

@@ -262,3 +262,28 @@ def test_bad_taskrouter_sids_are_refused_by_name(changes: dict[str, object], fie
         parse_queue_document(demo_document(**changes))
     assert caught.value.type == "validation_error"  # 422 in the API and the console
     assert field in caught.value.details, caught.value.details
+
+
+def test_holding_callers_ring_the_agents_unless_told_to_wait_in_a_twilio_queue() -> None:
+    doc = parse_queue_document(demo_document())
+    assert (doc.hold_mode, doc.twilio_queue) == ("dial", None)
+    enqueued = parse_queue_document(demo_document(hold_mode="enqueue"))
+    assert (enqueued.hold_mode, enqueued.twilio_queue) == ("enqueue", None)  # None: the queue's key
+    named = parse_queue_document(demo_document(hold_mode="enqueue", twilio_queue="Support line"))
+    assert named.twilio_queue == "Support line"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"hold_mode": "queue"}, "hold_mode"),
+        ({"hold_mode": "enqueue", "twilio_queue": ""}, "twilio_queue"),
+        ({"hold_mode": "enqueue", "twilio_queue": "q" * 65}, "twilio_queue"),
+        ({"hold_mode": "enqueue", "twilio_queue": "line\n2"}, "twilio_queue"),
+        ({"twilio_queue": "support"}, "twilio_queue"),  # a queue to hold in, but callers ring the agents
+    ],
+)
+def test_a_wrong_hold_mode_or_twilio_queue_is_refused_naming_the_field(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_queue_document(demo_document(**changes))
+    assert list(caught.value.details) == [field]

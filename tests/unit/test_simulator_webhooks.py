@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from telephony.base import AnsweredBy, CallState, WebhookRequest
+from telephony.script import Enqueue, Leave, Say, script
 from telephony.simulator import SimulatorTelephony
 
 ADAPTER = SimulatorTelephony(None, "secret")  # type: ignore[arg-type]  # parsing needs no database
@@ -85,3 +86,12 @@ def test_a_missing_field_or_a_body_that_is_not_an_object_is_a_value_error(kind: 
         parse(kind, {k: v for k, v in GOOD[kind].items() if k != first})
     with pytest.raises(ValueError):
         getattr(ADAPTER, f"parse_{kind}")(WebhookRequest("POST", "http://x/", {}, body=b"[1, 2]"))
+
+
+@pytest.mark.parametrize(
+    "action", [Enqueue("support", "https://cb.example.com/w", "https://cb.example.com/a"), Leave()]
+)
+def test_the_simulator_has_no_queue_to_hold_a_caller_in(action: Enqueue | Leave) -> None:
+    assert ADAPTER.supports_enqueue is False
+    with pytest.raises(ValueError, match="no provider-side queue"):
+        ADAPTER.render(script(Say("Please hold."), action))

@@ -21,12 +21,13 @@ from telephony.base import (
     PlacedCall,
     ProviderError,
     QueueData,
+    QueueExit,
     SentSms,
     SignatureError,
     Telephony,
     WebhookRequest,
 )
-from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, script
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, Play, Say, script
 from telephony.twilio_adapter import (
     PERMANENT_ERROR_CODES,
     REQUEST_TIMEOUT_SECONDS,
@@ -193,6 +194,20 @@ def test_connect_refuses_a_target_it_cannot_dial(target: str) -> None:
     twilio, _ = adapter()
     with pytest.raises(ValueError):
         twilio.render(script(Connect(target)))
+
+
+def test_enqueue_holds_the_caller_in_a_twilio_queue_and_leave_takes_them_out() -> None:
+    wait, after = "https://cb.example.com/ivr/wait", "https://cb.example.com/ivr/after"
+    (say, enqueue) = rendered(Say("Please hold."), Enqueue("Support line", wait_url=wait, action_url=after))
+    assert (say.tag, enqueue.tag, enqueue.text) == ("Say", "Enqueue", "Support line")
+    assert enqueue.attrib == {"action": after, "method": "POST", "waitUrl": wait, "waitUrlMethod": "POST"}
+    (leave,) = rendered(Leave())
+    assert leave.tag == "Leave" and leave.attrib == {} and list(leave) == []
+
+
+def test_twilio_says_it_can_hold_callers_in_its_own_queue() -> None:
+    twilio, _ = adapter()
+    assert twilio.supports_enqueue is True
 
 
 def test_the_rendered_body_is_an_xml_document() -> None:
@@ -503,6 +518,28 @@ def test_enqueue_wait_url_figures_become_queue_data_and_their_absence_none() -> 
     assert twilio.parse_gather(form_post({"CallSid": CALL_SID, "Digits": "1"})).queue_data is None
     odd = twilio.parse_gather(form_post({"CallSid": CALL_SID, "AvgQueueTime": "soon", "QueuePosition": "-2"}))
     assert odd.queue_data == QueueData()  # unreadable figures are dropped, not a refused call
+
+
+@pytest.mark.parametrize(
+    ("raw", "exit"),
+    [
+        ("leave", QueueExit.LEFT),
+        ("bridged", QueueExit.BRIDGED),
+        ("bridging-in-process", QueueExit.BRIDGED),
+        ("hangup", QueueExit.HUNG_UP),
+        ("queue-full", QueueExit.FAILED),
+        ("error", QueueExit.FAILED),
+        ("system-error", QueueExit.FAILED),
+        ("redirected", QueueExit.FAILED),
+        ("something-new", QueueExit.FAILED),
+    ],
+)
+def test_an_enqueue_action_reports_how_the_caller_got_out_of_the_queue(raw: str, exit: QueueExit) -> None:
+    twilio, _ = adapter()
+    form = {"CallSid": CALL_SID, "QueueResult": raw, "QueueSid": "QU" + "e" * 32, "QueueTime": "75"}
+    result = twilio.parse_gather(form_post(form))
+    assert result.queue_exit is exit and result.queue_data == QueueData(waited_seconds=75)
+    assert twilio.parse_gather(form_post({"CallSid": CALL_SID, "Digits": "1"})).queue_exit is None
 
 
 @pytest.mark.parametrize("form", [{"Digits": "1"}, {"CallSid": CALL_SID, "SpeechResult": "yes", "Confidence": "very"}])

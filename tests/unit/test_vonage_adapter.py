@@ -35,7 +35,7 @@ from telephony.base import (
     Telephony,
     WebhookRequest,
 )
-from telephony.script import Connect, Gather, Hangup, Pause, Play, Say, script
+from telephony.script import Connect, Enqueue, Gather, Hangup, Leave, Pause, Play, Say, script
 from telephony.vonage_adapter import DEFAULT_TIMEOUT_SECONDS, VonageTelephony, render_ncco
 from tests.unit.vonage_fakes import (
     FakeTransport,
@@ -242,6 +242,15 @@ def test_connect_to_sip_without_caller_id_or_status_url(adapter: VonageTelephony
 def test_connect_targets_vonage_cannot_reach_are_refused(adapter: VonageTelephony, target: str) -> None:
     with pytest.raises(ValueError):
         adapter.render(script(Connect(target)))
+
+
+@pytest.mark.parametrize(
+    "action", [Enqueue("support", "https://cb.example.com/w", "https://cb.example.com/a"), Leave()]
+)
+def test_vonage_has_no_queue_to_hold_a_caller_in(adapter: VonageTelephony, action: Enqueue | Leave) -> None:
+    assert adapter.supports_enqueue is False
+    with pytest.raises(ValueError, match="no provider-side queue"):
+        adapter.render(script(Say("Please hold."), action))
 
 
 def test_hangup_ends_the_ncco(adapter: VonageTelephony) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.wait import estimated_wait_seconds, ring_seconds_before_offer, should_offer, wait_estimate
+from scheduler.wait import (
+    estimated_wait_seconds,
+    queue_hold_seconds,
+    queue_offer_due,
+    ring_seconds_before_offer,
+    should_offer,
+    wait_estimate,
+)
 
 
 def test_callers_ahead_times_handle_time_shared_among_agents() -> None:
@@ -48,3 +55,39 @@ def test_a_caller_who_has_waited_the_threshold_is_offered_and_a_short_wait_rings
     assert ring_seconds_before_offer(60) == 60
     assert ring_seconds_before_offer(60, 45) == 15
     assert ring_seconds_before_offer(60, 90) == 0
+
+
+@pytest.mark.parametrize(
+    ("waited", "due"),
+    [(0, False), (59, False), (60, True), (62, True), (69, True), (70, False), (119, False), (120, True), (181, True)],
+)
+def test_in_the_providers_queue_the_offer_comes_at_the_first_point_then_every_repeat(waited: int, due: bool) -> None:
+    assert queue_offer_due(waited, 60, 60) is due
+
+
+@pytest.mark.parametrize(
+    ("waited", "hold"), [(0, 30), (30, 30), (45, 15), (60, 30), (75, 30), (100, 20), (119, 1), (-5, 30)]
+)
+def test_a_hold_in_the_queue_lasts_up_to_the_next_offer_and_at_most_thirty_seconds(waited: int, hold: int) -> None:
+    assert queue_hold_seconds(waited, 60, 60) == hold
+
+
+def test_a_short_repeat_offers_only_at_its_points() -> None:
+    assert [w for w in range(0, 40) if queue_offer_due(w, 10, 10)] == [
+        10,
+        11,
+        12,
+        13,
+        14,
+        20,
+        21,
+        22,
+        23,
+        24,
+        30,
+        31,
+        32,
+        33,
+        34,
+    ]
+    assert queue_hold_seconds(13, 10, 10) == 7  # the caller held on: the next request comes at 20
