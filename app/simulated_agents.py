@@ -1,8 +1,11 @@
 """The phone simulator's agents, run by the worker in demo mode (SIMULATOR_AGENTS > 0):
-each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS, and every
-second the simulator reports its agents (signed in, free, handle time) as every queue's
-live agent figures, so that the dialer paces callbacks by agents really being free
-(docs/queues.md, "Live agent figures"). The /simulator page shows them."""
+each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS; callers put
+through while every agent is busy hold in line, and free agents take them longest-waiting
+first, keeping one for each of our callbacks in progress (SimulatorDriver.serve_holders);
+every second the simulator reports its agents (signed in, free, handle time, the longest
+wait; holders count as busy) as every queue's live agent figures, so that the dialer
+paces callbacks by agents really being free (docs/queues.md, "Live agent figures"). The
+/simulator page shows them."""
 
 from __future__ import annotations
 
@@ -24,19 +27,22 @@ def simulator_with_agents(app: Flask) -> SimulatorTelephony | None:
 
 
 def tick(app: Flask) -> int:
-    """Agents done with their calls hang up; then every queue gets the agents' figures.
+    """Agents done with their calls hang up, free ones take the holders; then every queue
+    gets the agents' figures.
     Returns how many calls ended. Idempotent: any number of workers may run it."""
     simulator = simulator_with_agents(app)
     if simulator is None:
         return 0
     driver = phone_of(app)
     ended = driver.finish_handled()
+    driver.serve_holders()
+    load = driver.load()
     now: datetime = app.extensions["clock"].now()
     figures = AgentFigures(
         signed_in=simulator.agents,
-        available=max(simulator.agents - driver.busy_agents(), 0),
+        available=load.available,
         average_handle_seconds=simulator.agent_handle_seconds,
-        longest_wait_seconds=None,
+        longest_wait_seconds=load.longest_wait_seconds,
         reported_at=now,
         source="simulator",
     )
