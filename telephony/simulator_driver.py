@@ -113,18 +113,19 @@ class SimulatorDriver:
         """(agents talking, the holding calls longest-waiting first, our outbound calls
         ringing or answered and not yet put through: each keeps an agent)."""
         with self.db.read() as session:
-            busy = int(
-                session.scalar(select(func.count()).select_from(SimCall).where(SimCall.state == "with_agent")) or 0
+            counts = dict(
+                session.execute(
+                    select(SimCall.state, func.count())
+                    .where(
+                        SimCall.state.in_(("with_agent", RINGING, "answered")),
+                        (SimCall.state == "with_agent") | (SimCall.direction == "out"),
+                    )
+                    .group_by(SimCall.state)
+                ).all()
             )
             holding = list(session.scalars(select(SimCall).where(SimCall.state == HOLDING)))
-            reserved = int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(SimCall)
-                    .where(SimCall.direction == "out", SimCall.state.in_((RINGING, "answered")))
-                )
-                or 0
-            )
+        busy = int(counts.get("with_agent", 0))
+        reserved = int(counts.get(RINGING, 0)) + int(counts.get("answered", 0))
         holding.sort(key=lambda c: (_held_at(c), c.id))
         return busy, holding, reserved
 
