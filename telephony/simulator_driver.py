@@ -92,22 +92,14 @@ class SimulatorDriver:
         self.secret = secret
         self.deliver = deliver
         self.clock = clock
-        # With simulated agents (``agents`` > 0) a bridge finds an agent when one is free, and
-        # ``finish_handled`` hangs up after ``handle_seconds``; without, ``agents_available`` says.
+        # With simulated agents (``agents`` > 0) a bridge finds an agent when one is free (else
+        # the call holds in line: ``serve_holders``), and ``finish_handled`` hangs up after
+        # ``handle_seconds``; without, ``agents_available`` says whether a bridge is answered.
         self.agents_available = agents_available
         self.agents = agents
         self.handle_seconds = handle_seconds
 
     # --- the simulated agents -------------------------------------------------------------
-
-    def busy_agents(self) -> int:
-        with self.db.read() as session:
-            return int(
-                session.scalar(select(func.count()).select_from(SimCall).where(SimCall.state == "with_agent")) or 0
-            )
-
-    def agent_free(self) -> bool:
-        return self.busy_agents() < self.agents if self.agents else self.agents_available
 
     def _line(self) -> tuple[int, list[SimCall], int]:
         """(agents talking, the holding calls longest-waiting first, our outbound calls
