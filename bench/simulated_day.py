@@ -160,6 +160,18 @@ class Tally:
     put_through: dict[str, datetime] = field(default_factory=dict)  # our calls: when the customer pressed 1
     agent_seconds_free: float = 0.0
     agent_seconds_signed_in: float = 0.0
+    by_hour: dict[int, HourTally] = field(default_factory=dict)
+
+    def hour(self, at: datetime) -> HourTally:
+        return self.by_hour.setdefault(at.hour, HourTally())
+
+
+@dataclass
+class HourTally:
+    calls: int = 0
+    agent_seconds_free: float = 0.0
+    agent_seconds_signed_in: float = 0.0
+    most_holding: int = 0
 
 
 class Day:
@@ -189,6 +201,7 @@ class Day:
     def arrive(self, n: int) -> None:
         caller = f"+447400{n:06d}"
         self.tally.calls += 1
+        self.tally.hour(self.clock.now()).calls += 1
         call = self.phone.dial_in(caller, QUEUE_NUMBER, self.inbound_url)
         self.after(call, arrived=self.clock.now())
 
@@ -282,8 +295,13 @@ class Day:
     def count_agents(self, seconds: float) -> None:
         if self.config.opens <= self.clock.now() < self.config.closes:
             load = self.phone.load()
+            free = max(load.agents - load.busy, 0) * seconds
             self.tally.agent_seconds_signed_in += load.agents * seconds
-            self.tally.agent_seconds_free += max(load.agents - load.busy, 0) * seconds
+            self.tally.agent_seconds_free += free
+            hour = self.tally.hour(self.clock.now())
+            hour.agent_seconds_signed_in += load.agents * seconds
+            hour.agent_seconds_free += free
+            hour.most_holding = max(hour.most_holding, load.holding)
 
     def run(self) -> None:
         config = self.config
@@ -304,6 +322,19 @@ class Day:
             self.worker_step()
             self.notice()
             self.count_agents(config.step_seconds)
+
+
+@dataclass(frozen=True)
+class HourFigures:
+    """One hour of the day (UTC = London in January): what came in, how the agents were."""
+
+    hour: int
+    calls: int
+    most_holding: int
+    idle_share: float | None
+    asap_booked: int
+    asap_error_p50_seconds: float | None  # of the ASAP callbacks booked in this hour
+    first_rings: int  # callbacks first rung in this hour
 
 
 @dataclass(frozen=True)
@@ -330,6 +361,7 @@ class Figures:
     calls_not_ended: int
     callbacks_waiting: int
     never_rung: tuple[tuple[str, datetime | None], ...]  # (state, due) of each callback never dialled
+    hours: tuple[HourFigures, ...]
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -369,6 +401,7 @@ def measure(day: Day) -> Figures:
     asap = [c for c in callbacks if c.kind == "asap"]
     scheduled = [c for c in callbacks if c.kind == "scheduled"]
     errors, within, not_rung = [], 0, 0
+    errors_by_hour: dict[int, list[float]] = {}
     for callback in asap:
         rung = first_ring.get(callback.id)
         if callback.promised_from is None or callback.promised_until is None:
@@ -377,6 +410,7 @@ def measure(day: Day) -> Figures:
             not_rung += 1
             continue
         errors.append((rung - callback.promised_from).total_seconds())
+        errors_by_hour.setdefault(callback.created_at.hour, []).append(errors[-1])
         within += callback.promised_from <= rung <= callback.promised_until
     on_time, first_dials = 0, 0
     for callback in scheduled:
@@ -424,6 +458,18 @@ def measure(day: Day) -> Figures:
         calls_not_ended=sum(1 for direction, state, _, _ in sim.values() if state in live),
         callbacks_waiting=sum(1 for c in callbacks if c.state in ("scheduled", "retry_wait", "dialing", "connected")),
         never_rung=tuple((c.state, c.next_attempt_at) for c in callbacks if c.id not in first_ring),
+        hours=tuple(
+            HourFigures(
+                hour=hour,
+                calls=counted.calls,
+                most_holding=counted.most_holding,
+                idle_share=_ratio(counted.agent_seconds_free, counted.agent_seconds_signed_in),
+                asap_booked=len(errors_by_hour.get(hour, [])),
+                asap_error_p50_seconds=_percentile(errors_by_hour.get(hour, []), 0.5),
+                first_rings=sum(1 for rung in first_ring.values() if rung.hour == hour),
+            )
+            for hour, counted in sorted(tally.by_hour.items())
+        ),
     )
 
 
@@ -458,7 +504,7 @@ def table(config: DayConfig, figures: Figures, seconds: float) -> str:
             _pct(f.taken_share),
             f"of those offered ({f.booked_asap} ASAP, {f.booked_scheduled} timed)",
         ),
-        ("Held for an agent", f"{f.holders}", f"{f.holders_gave_up} gave up holding"),
+        ("Held for an agent", f"{f.holders}", f"calls (at entry, or after *); {f.holders_gave_up} gave up holding"),
         ("ECBT error p50", _min(f.ecbt_p50_seconds), "first ring − start of the announced range"),
         ("ECBT error p90", _min(f.ecbt_p90_seconds), "goal: within ±2 min"),
         ("Rung within the range", _pct(f.ecbt_within_range), f"{f.asap_not_rung} ASAP callbacks never rung"),
@@ -473,7 +519,14 @@ def table(config: DayConfig, figures: Figures, seconds: float) -> str:
         ("Run time", f"{seconds:.0f} s", ""),
     ]
     width = max(len(name) for name, _, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value:>12}  {note}" for name, value, note in rows)
+    lines = [f"{name:<{width}}  {value:>12}  {note}" for name, value, note in rows]
+    lines += ["", "hour  calls  most holding  idle  ASAP booked  their ECBT error p50  first rings"]
+    lines += [
+        f"{h.hour:02d}:00 {h.calls:>6} {h.most_holding:>13} {_pct(h.idle_share):>7} {h.asap_booked:>12}"
+        f" {_min(h.asap_error_p50_seconds):>21} {h.first_rings:>12}"
+        for h in f.hours
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
