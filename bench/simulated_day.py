@@ -11,7 +11,8 @@ prints the figures of the issue; nothing is asserted (exit 0).
 
 Environment: SIMDAY_CALLS (expected calls, default 2000), SIMDAY_AGENTS (20),
 SIMDAY_HANDLE_SECONDS (360), SIMDAY_STEP_SECONDS (5), SIMDAY_SEED (1), SIMDAY_HOURS
-(the open day's length from 08:00, default 10).
+(the open day's length from 08:00, default 10), SIMDAY_LIVE_FIGURES (1; 0: a variant
+without the simulator's live agent figures, see DayConfig.live_figures).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app import simulated_agents
 from app.factory import create_app
@@ -42,7 +43,7 @@ from bench.simday_people import CLOSED_OFFER, OFFER, Behaviour, People, arrival_
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.migrate import upgrade
-from infra.models import Attempt, Callback, CallbackEvent, Slot
+from infra.models import AgentFigureReport, Attempt, Callback, CallbackEvent, Slot
 from infra.settings import Settings
 from infra.simulator_models import SimCall
 from scheduler.reports import ON_TIME_SECONDS
@@ -70,6 +71,10 @@ class DayConfig:
     step_seconds: int = 5
     seed: int = 1
     drain_minutes: int = 30  # after closing: the calls in progress end
+    # False: a variant without live agent figures (each report removed as soon as the
+    # agents' tick wrote it): the dialer is held by max_concurrent_calls alone, the
+    # estimates use the queue's static staffing. To see what the figures' pacing costs.
+    live_figures: bool = True
     behaviour: Behaviour = field(default_factory=Behaviour)
 
     @property
@@ -90,6 +95,7 @@ def config_from_environment() -> DayConfig:
         hours=int(env.get("SIMDAY_HOURS", "10")),
         step_seconds=int(env.get("SIMDAY_STEP_SECONDS", "5")),
         seed=int(env.get("SIMDAY_SEED", "1")),
+        live_figures=env.get("SIMDAY_LIVE_FIGURES", "1") != "0",
     )
 
 
@@ -282,6 +288,9 @@ class Day:
     def worker_step(self) -> None:
         """What the worker's ticks do, once each (app/worker.py)."""
         simulated_agents.tick(self.app)
+        if not self.config.live_figures:
+            with self.db.write() as session:
+                session.execute(delete(AgentFigureReport))
         ext = self.app.extensions
         while call_inbox.apply_call_events(ext["db"], ext["clock"], ext["settings"], providers=ext["providers"]):
             pass
@@ -534,7 +543,8 @@ def main() -> int:
     config = config_from_environment()
     started = time.monotonic()
     figures = simulate(config)
-    print(f"A simulated day ({DAY}, {config.calls} calls expected, seed {config.seed})")
+    variant = "" if config.live_figures else ", without live agent figures"
+    print(f"A simulated day ({DAY}, {config.calls} calls expected, seed {config.seed}{variant})")
     print(table(config, figures, time.monotonic() - started))
     return 0
 
