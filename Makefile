@@ -2,8 +2,9 @@
 # make test  - install dev tools and Prism (npm), start a throwaway PostgreSQL, run lint + the suite on
 #              SQLite and PostgreSQL, and the provider contract tests (tests/contract) against Prism
 # make bench - the benchmarks in bench/ (SQLite and PostgreSQL), figures printed: bench-booking
-#              (availability, booking, storm), bench-dialer (dialer and webhooks), then
-#              bench-events (CRM event deliveries per second to a fast receiver)
+#              (availability, booking, storm), bench-dialer (dialer and webhooks),
+#              bench-events (CRM event deliveries per second to a fast receiver), then
+#              bench-day (a simulated day of calls through the IVR, the dialer and simulated agents)
 # make lock  - after changing requirements.in or requirements-dev.in: compile them, with every
 #              transitive package and its hashes, into requirements.txt and requirements-dev.txt
 # make messages - after changing an IVR prompt: extract the English msgids and merge them into
@@ -33,7 +34,7 @@ PG_URL = $(shell scripts/pg-test-server.sh url)
 # emptied at each start, as prometheus_client's multiprocess mode requires.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test lint unit bench bench-booking bench-dialer bench-events clean prism messages lock
+.PHONY: run test lint unit bench bench-booking bench-dialer bench-events bench-day clean prism messages lock
 
 # The lock files (requirements.txt, requirements-dev.txt) hold every package, pip itself
 # among them, with its hashes: pip refuses anything else (--require-hashes).
@@ -123,7 +124,7 @@ test: $(VENV)/.installed-dev $(PRISM) lint
 	TEST_DATABASE_URL=$$url TEST_REDIS_URL=$$redis REQUIRE_POSTGRES=1 REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; scripts/redis-test-server.sh stop; exit $$rc
 
-bench: bench-booking bench-dialer bench-events
+bench: bench-booking bench-dialer bench-events bench-day
 
 # Availability, booking under contention and the storm (SQLite and a durable PostgreSQL).
 bench-booking: $(VENV)/.installed-dev
@@ -141,6 +142,13 @@ bench-dialer: $(VENV)/.installed-dev
 # Fewer events for a quick run: EVENTS_BENCH_EVENTS=1000 make bench-events.
 bench-events: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.events_bench
+
+# A simulated day: 20 simulated agents (AHT 6 min), ~2,000 inbound calls with a morning peak
+# through the IVR, the dialer and the simulator's agents, in process on SQLite with a moved
+# clock; prints the offer and take shares, the ECBT error, idle share, abandoned callbacks
+# and the on-time rate (bench/README.md). A quicker, smaller day: SIMDAY_CALLS=200 make bench-day.
+bench-day: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.simulated_day
 
 # After changing a prompt: re-extract the English msgids and merge them into every
 # catalog, then translate what is new or fuzzy (docs/languages.md). The .po files are read

@@ -1,10 +1,12 @@
 """The phone simulator's agents, run by the worker in demo mode (SIMULATOR_AGENTS > 0):
-each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS; a free agent
-picks up an agent-first callback ringing their line and takes it (presses 1: the agent is
-reserved before the customer is rung); and every
-second the simulator reports its agents (signed in, free, handle time) as every queue's
-live agent figures, so that the dialer paces callbacks by agents really being free
-(docs/queues.md, "Live agent figures"). The /simulator page shows them."""
+each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS; callers put
+through while every agent is busy hold in line, and free agents take them longest-waiting
+first, keeping one for each of our callbacks in progress (SimulatorDriver.serve_holders);
+every second the simulator reports its agents (signed in, free, handle time, the longest
+wait; holders count as busy) as every queue's live agent figures, so that the dialer
+paces callbacks by agents really being free (docs/queues.md, "Live agent figures"). The
+/simulator page shows them. A free agent also picks up an agent-first callback ringing the
+agents' line and takes it (presses 1: the agent is reserved before the customer is rung)."""
 
 from __future__ import annotations
 
@@ -35,9 +37,11 @@ def take_agent_first_calls(app: Flask, simulator: SimulatorTelephony) -> int:
             for target in session.scalars(select(Queue.agent_target).where(Queue.dial_mode == "agent_first"))
         }
     driver = phone_of(app)
+    load = driver.load()
+    free = load.agents - load.busy
     taken = 0
     for call_id in driver.ringing_to(lines):
-        if not driver.agent_free():
+        if taken >= free:
             break
         try:
             driver.answer(call_id)
@@ -49,7 +53,8 @@ def take_agent_first_calls(app: Flask, simulator: SimulatorTelephony) -> int:
 
 
 def tick(app: Flask) -> int:
-    """Agents done with their calls hang up; then every queue gets the agents' figures.
+    """Agents done with their calls hang up, free ones take the holders; then every queue
+    gets the agents' figures.
     Returns how many calls ended. Idempotent: any number of workers may run it."""
     simulator = simulator_with_agents(app)
     if simulator is None:
@@ -57,12 +62,14 @@ def tick(app: Flask) -> int:
     driver = phone_of(app)
     ended = driver.finish_handled()
     take_agent_first_calls(app, simulator)
+    driver.serve_holders()
+    load = driver.load()
     now: datetime = app.extensions["clock"].now()
     figures = AgentFigures(
         signed_in=simulator.agents,
-        available=max(simulator.agents - driver.busy_agents(), 0),
+        available=load.available,
         average_handle_seconds=simulator.agent_handle_seconds,
-        longest_wait_seconds=None,
+        longest_wait_seconds=load.longest_wait_seconds,
         reported_at=now,
         source="simulator",
     )

@@ -43,8 +43,8 @@ def in_process_deliver(app: Flask) -> Deliver:
 
 def phone_of(app: Flask, agents_available: bool = True) -> SimulatorDriver:
     """The app's simulated phone, with the simulator's agents when it has some
-    (SIMULATOR_AGENTS): then a bridge finds an agent only when one is free, whatever the
-    page's switch (``agents_available``) says."""
+    (SIMULATOR_AGENTS): then a bridge finds an agent only when one is free (else the call
+    holds in line for one), whatever the page's switch (``agents_available``) says."""
     simulator = app.extensions["providers"].get("simulator")
     return SimulatorDriver(
         app.extensions["db"],

@@ -212,7 +212,7 @@ class SimulatorTelephony:
             call = session.scalars(select(SimCall).where(SimCall.call_id == call_id)).one_or_none()
             if call is None:
                 raise ProviderError(f"no simulated call {call_id}", permanent=True, code="not_found")
-            if call.state not in ("ringing", "answered", "with_agent"):
+            if call.state not in ("ringing", "answered", "holding", "with_agent"):
                 raise ProviderError(f"simulated call {call_id} is {call.state}", permanent=True, code="call_ended")
             call.script = {**script_to_json(script), REDIRECTED: True}
 
@@ -230,7 +230,8 @@ class SimulatorTelephony:
         duration = None
         if call.answered_at and call.ended_at:
             duration = int((call.ended_at - call.answered_at).total_seconds())
-        state = CallState.ANSWERED if call.state == "with_agent" else CallState(call.state)
+        # Holding for an agent, or with one: the call is up (answered), as a provider reports it.
+        state = CallState.ANSWERED if call.state in ("holding", "with_agent") else CallState(call.state)
         return CallEvent(
             provider=self.name,
             call_id=call.call_id,

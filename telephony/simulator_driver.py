@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,17 +27,54 @@ from telephony.simulator import REDIRECTED, SIGNATURE_HEADER, sign
 Deliver = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes]]
 
 RINGING = "ringing"
-LIVE = ("ringing", "answered", "with_agent")
+HOLDING = "holding"  # put through (a Connect) with every agent busy: waits in line for one
+LIVE = ("ringing", "answered", HOLDING, "with_agent")
+HELD_AT = "held_at"  # in a holding call's script: since when it waits for an agent
 
 
 class SimulatorError(Exception):
     """The action does not fit the call's state (answering a call that already ended)."""
 
 
+@dataclass(frozen=True)
+class AgentLoad:
+    """What the simulated agents are doing: ``busy`` talking, ``holding`` callers waiting
+    for one (counted as busy in the figures: each will take an agent as one frees),
+    ``reserved`` agents kept for our callbacks in progress (outbound calls ringing or
+    answered, not yet put through), and the longest holder's wait."""
+
+    agents: int
+    busy: int
+    holding: int
+    reserved: int
+    longest_wait_seconds: int | None
+
+    @property
+    def available(self) -> int:
+        """Free agents nobody waits for: what the ACD reports. The reserved ones are not
+        taken off: the dialer counts its own calls ringing (scheduler/dialing.agent_allowance)."""
+        return max(self.agents - self.busy - self.holding, 0)
+
+
 def inbound_status_url(answer_url: str) -> str:
     """Where the simulated network reports an inbound call's end: beside its answer URL,
     as a number's status callback is set beside its voice URL (docs/providers.md)."""
     return answer_url.split("?", 1)[0].rstrip("/") + "/status"
+
+
+def _held_at(call: SimCall) -> datetime:
+    held = (call.script or {}).get(HELD_AT)
+    return datetime.fromisoformat(held) if held else call.created_at
+
+
+def _connect_of(script: dict[str, Any] | None) -> dict[str, Any]:
+    """The script's Connect action ({} when it has none)."""
+    connect: dict[str, Any] = next((a for a in (script or {}).get("actions", []) if a["type"] == "connect"), {})
+    return connect
+
+
+def _connect_timeout(script: dict[str, Any] | None) -> int:
+    return int(_connect_of(script).get("timeout_seconds") or 30)
 
 
 class SimulatorDriver:
@@ -54,26 +92,46 @@ class SimulatorDriver:
         self.secret = secret
         self.deliver = deliver
         self.clock = clock
-        # With simulated agents (``agents`` > 0) a bridge finds an agent when one is free, and
-        # ``finish_handled`` hangs up after ``handle_seconds``; without, ``agents_available`` says.
+        # With simulated agents (``agents`` > 0) a bridge finds an agent when one is free (else
+        # the call holds in line: ``serve_holders``), and ``finish_handled`` hangs up after
+        # ``handle_seconds``; without, ``agents_available`` says whether a bridge is answered.
         self.agents_available = agents_available
         self.agents = agents
         self.handle_seconds = handle_seconds
 
     # --- the simulated agents -------------------------------------------------------------
 
-    def busy_agents(self) -> int:
+    def _line(self) -> tuple[int, list[SimCall], int]:
+        """(agents talking, the holding calls longest-waiting first, our outbound calls
+        ringing or answered and not yet put through: each keeps an agent)."""
         with self.db.read() as session:
-            return int(
-                session.scalar(select(func.count()).select_from(SimCall).where(SimCall.state == "with_agent")) or 0
+            counts = dict(
+                session.execute(
+                    select(SimCall.state, func.count())
+                    .where(
+                        SimCall.state.in_(("with_agent", RINGING, "answered")),
+                        (SimCall.state == "with_agent") | (SimCall.direction == "out"),
+                    )
+                    .group_by(SimCall.state)
+                ).all()
             )
+            holding = list(session.scalars(select(SimCall).where(SimCall.state == HOLDING)))
+        busy = int(counts.get("with_agent", 0))
+        reserved = int(counts.get(RINGING, 0)) + int(counts.get("answered", 0))
+        holding.sort(key=lambda c: (_held_at(c), c.id))
+        return busy, holding, reserved
 
-    def agent_free(self) -> bool:
-        return self.busy_agents() < self.agents if self.agents else self.agents_available
+    def load(self) -> AgentLoad:
+        busy, holding, reserved = self._line()
+        now = self.clock.now()
+        longest = max((int((now - _held_at(c)).total_seconds()) for c in holding), default=None)
+        return AgentLoad(self.agents, busy, len(holding), reserved, longest)
 
     def agents_state(self) -> dict[str, Any]:
-        """For the page: each simulated agent busy (on which call, for how long yet) or free."""
+        """For the page: each simulated agent busy (on which call, for how long yet) or
+        free, and the callers holding for one (longest first)."""
         now = self.clock.now()
+        _, holders, reserved = self._line()
         with self.db.read() as session:
             busy = session.scalars(
                 select(SimCall).where(SimCall.state == "with_agent").order_by(SimCall.agent_at, SimCall.id)
@@ -86,11 +144,21 @@ class SimulatorDriver:
                 }
                 for c in busy
             ]
+        holding = [
+            {
+                "call_id": c.call_id,
+                "number": c.to if c.direction == "out" else c.from_,
+                "waited_seconds": int((now - _held_at(c)).total_seconds()),
+            }
+            for c in holders
+        ]
         return {
             "count": self.agents,
             "handle_seconds": self.handle_seconds,
             "busy": calls[: self.agents or None],
             "free": max(self.agents - len(calls), 0),
+            "holding": holding,
+            "reserved": reserved,
         }
 
     def ringing_to(self, numbers: set[str | None]) -> list[str]:
@@ -117,6 +185,69 @@ class SimulatorDriver:
             except SimulatorError:
                 continue  # ended meanwhile (the customer hung up first)
         return len(done)
+
+    def serve_holders(self) -> int:
+        """The ACD's turn: free agents take the holding calls, our callbacks first (a
+        customer we rang expects an agent), then the callers longest-holding first, but
+        never the agents kept for our callbacks still ringing or in their menu. A holder
+        whose Connect timed out with nobody free is reported ``no_answer`` to the
+        Connect's status URL (the IVR offers a callback again). Returns how many were put
+        through."""
+        busy, holding, reserved = self._line()
+        free = max(self.agents - busy, 0)
+        ours = [c for c in holding if c.direction == "out"]
+        theirs = [c for c in holding if c.direction != "out"]
+        taken = ours[:free]
+        taken += theirs[: max(free - len(taken) - reserved, 0)]
+        for call in taken:
+            self._bridge(call.call_id, call.script or {})
+        now = self.clock.now()
+        chosen = {c.call_id for c in taken}
+        for call in holding:
+            if call.call_id not in chosen and now >= _held_at(call) + timedelta(seconds=_connect_timeout(call.script)):
+                try:
+                    self._give_up_holding(call.call_id)
+                except SimulatorError:
+                    continue  # ended meanwhile
+        return len(taken)
+
+    def _may_take_now(self, call_id: str) -> bool:
+        """Whether a call just put through finds an agent at once: one of our callbacks
+        when an agent is free beyond our callbacks already holding; a caller when one is
+        free beyond those kept for our callbacks and the callers holding ahead."""
+        busy, holding, reserved = self._line()
+        free = self.agents - busy
+        with self.db.read() as session:
+            outbound = session.scalar(select(SimCall.direction).where(SimCall.call_id == call_id)) == "out"
+        ours = sum(1 for c in holding if c.direction == "out" and c.call_id != call_id)
+        if outbound:
+            return free > ours
+        theirs = sum(1 for c in holding if c.direction != "out" and c.call_id != call_id)
+        return free > ours + reserved + theirs
+
+    def _bridge(self, call_id: str, script: dict[str, Any]) -> dict[str, Any]:
+        """An agent takes the call: the Connect's status URL (if any) hears it answered."""
+        status_url = _connect_of(script).get("status_url")
+        if status_url:
+            self._post(status_url, {"call_id": call_id, "state": "answered"})
+        self._update(
+            call_id,
+            state="with_agent",
+            agent_at=self.clock.now(),
+            script={**script, "dial_url": status_url} if status_url else script,
+        )
+        return self._load(call_id, states=LIVE)
+
+    def _give_up_holding(self, call_id: str) -> dict[str, Any]:
+        """The Connect rang out: its status URL says what comes next (the IVR's offer, the
+        callback script's apology); without one the script is over and the call ends."""
+        call = self._load(call_id, states=(HOLDING,))
+        connect = _connect_of(call["script"])
+        if not connect.get("status_url"):
+            return self._complete(call_id)
+        self._update(call_id, state="answered")
+        follow = self._post(connect["status_url"], {"call_id": call_id, "state": "no_answer"})
+        return self._follow(call_id, follow)
 
     # --- what the page shows --------------------------------------------------------------
 
@@ -212,11 +343,12 @@ class SimulatorDriver:
         with self.db.read() as session:
             pending = [
                 (c.call_id, c.script)
-                for c in session.scalars(select(SimCall).where(SimCall.state == "answered"))
+                for c in session.scalars(select(SimCall).where(SimCall.state.in_(("answered", HOLDING))))
                 if (c.script or {}).get(REDIRECTED)
             ]
         for call_id, script in pending:
             try:
+                self._update(call_id, state="answered")  # a holder redirected leaves the line
                 self._follow(call_id, {key: value for key, value in (script or {}).items() if key != REDIRECTED})
             except SimulatorError:
                 continue  # ended meanwhile
@@ -264,23 +396,23 @@ class SimulatorDriver:
         self._update(call_id, script=script)
         self._record(call_id, actions)
         connect = next((a for a in actions if a["type"] == "connect"), None)
+        if connect is not None and self.agents:
+            # The simulated ACD: an agent takes the call if one is free for it, else the
+            # caller holds in line (serve_holders) until one is, or the Connect times out.
+            if self._may_take_now(call_id):
+                return self._bridge(call_id, script)
+            self._update(call_id, state=HOLDING, script={**script, HELD_AT: self.clock.now().isoformat()})
+            return self._load(call_id, states=LIVE)
         if connect is not None and not connect.get("status_url"):
-            # A caller put through to the agents (inbound "keep holding"): nobody asked to
-            # hear how the bridge goes; the simulated agent simply takes the call.
+            # Without simulated agents, a caller put through to the agents with nobody
+            # asking how the bridge goes: the stand-in agent simply takes the call.
             self._update(call_id, state="with_agent", agent_at=self.clock.now())
             return self._load(call_id, states=LIVE)
         if connect is not None:
-            if not self.agent_free():
+            if not self.agents_available:  # the page's switch
                 follow = self._post(connect["status_url"], {"call_id": call_id, "state": "no_answer"})
                 return self._follow(call_id, follow)
-            self._post(connect["status_url"], {"call_id": call_id, "state": "answered"})
-            self._update(
-                call_id,
-                state="with_agent",
-                agent_at=self.clock.now(),
-                script={**script, "dial_url": connect["status_url"]},
-            )
-            return self._load(call_id, states=LIVE)
+            return self._bridge(call_id, script)
         if any(a["type"] == "gather" for a in actions):
             return self._load(call_id, states=LIVE)
         return self._complete(call_id)  # a script that ends hangs up

@@ -72,6 +72,9 @@ function callCard(call) {
     buttons.append(keypad(call),
       el("button", {onclick: () => act(call.call_id, "silent")}, "Say nothing"),
       el("button", {onclick: () => act(call.call_id, "hang_up")}, "Hang up"));
+  } else if (call.state === "holding") {
+    buttons.append(el("div", {class: "say"}, "Holding: every agent is busy, you are in line."),
+      el("button", {onclick: () => act(call.call_id, "hang_up")}, "Hang up"));
   } else if (call.state === "with_agent") {
     buttons.append(el("div", {class: "say"}, "You are talking to an agent."),
       el("button", {onclick: () => act(call.call_id, "hang_up")}, "Hang up"));
@@ -86,10 +89,12 @@ async function refresh() {
     $("agents-switch").style.display = "none";
     const desk = $("agent-desk");
     desk.hidden = false;
+    const holding = state.agents.holding || [];
     desk.replaceChildren(el("div", {}, `Agents: ${state.agents.busy.length} busy, ${state.agents.free} free ` +
-                                        `(each call takes ${state.agents.handle_seconds} s)`),
+                                        `(each call takes ${state.agents.handle_seconds} s); ${holding.length} holding`),
       ...state.agents.busy.map((a) => el("span", {class: "agent busy", "data-call": a.call_id}, `busy with ${a.number}, ${a.seconds_left} s left`)),
-      ...Array.from({length: state.agents.free}, () => el("span", {class: "agent free"}, "free")));
+      ...Array.from({length: state.agents.free}, () => el("span", {class: "agent free"}, "free")),
+      ...holding.map((h) => el("span", {class: "agent holding", "data-call": h.call_id}, `${h.number} holding ${h.waited_seconds} s`)));
   }
   if (state.texts.length) $("texts").replaceChildren(...state.texts.map((t) =>
     el("div", {class: "text"}, el("div", {class: "meta"}, `${t.direction === "out" ? "from " + t.from : "you wrote"} · ${t.at}`), t.body)));

@@ -46,7 +46,9 @@ def test_a_caller_who_takes_asap_hears_a_range_gets_it_in_writing_and_is_rung_wi
     dialer: Dialer,
     make_queue,  # type: ignore[no-untyped-def]
 ) -> None:
-    make_queue(callers_waiting=0, weekly_hours=weekday_hours(slot_minutes=15, capacity=10))
+    # Offered at entry: a caller the IVR put through first would hold (every agent busy)
+    # for the offer threshold before hearing the offer; this test is about the offer.
+    make_queue(callers_waiting=0, offer_at_entry=True, weekly_hours=weekday_hours(slot_minutes=15, capacity=10))
     phone = phone_of(app)
     # Both agents take a callback each: busy for 120 s.
     simulated_agents.tick(app)  # both free: the callbacks booked now are due now
