@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("changed_by", sa.String(length=254), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_centre_switches")),
     )
+    # The one row, both switches on: a change locks it (services/centre_switches.py), so
+    # that two supervisors' first changes cannot both insert it.
+    op.execute("INSERT INTO centre_switches (id, register_enabled, process_enabled) VALUES (1, true, true)")
 
 
 def downgrade() -> None:
