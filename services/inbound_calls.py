@@ -10,7 +10,8 @@ changes nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -183,6 +184,32 @@ def answer_call(
     return reply.script
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """What each webhook of a call's state loads first: its queue, the facts the flow
+    decides on, and how the flow's next states become our URLs."""
+
+    provider: str
+    queue: Queue
+    facts: inbound.Facts
+    url_for: Callable[[inbound.IvrState], str]
+
+
+def _turn(
+    session: Session,
+    adapter: Telephony,
+    state: inbound.IvrState,
+    queue_data: QueueData | None,
+    now: datetime,
+    settings: Settings,
+) -> _Turn:
+    urls = IvrUrls(settings.public_base_url, settings.secret_key)
+    provider = adapter.name
+    queue = get_queue(session, state.queue)
+    facts = load_facts(session, queue, state.caller, now, adapter, queue_data, settings.agent_figures_max_age)
+    return _Turn(provider, queue, facts, lambda next_state: urls.gather(provider, next_state))
+
+
 def gather(
     session: Session,
     adapter: Telephony,
@@ -192,15 +219,9 @@ def gather(
     settings: Settings,
 ) -> VoiceScript:
     """The caller's answer to a gather: the next prompt, or an effect and what follows it."""
-    urls = IvrUrls(settings.public_base_url, settings.secret_key)
-    provider = adapter.name
-
-    def url_for(next_state: inbound.IvrState) -> str:
-        return urls.gather(provider, next_state)
-
-    queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
-    reply = inbound.advance(state, result.digits, facts, now, url_for, speech=result.speech)
+    turn = _turn(session, adapter, state, result.queue_data, now, settings)
+    queue, provider, url_for = turn.queue, turn.provider, turn.url_for
+    reply = inbound.advance(state, result.digits, turn.facts, now, url_for, speech=result.speech)
     if reply.effect is None:
         note_offer(session, queue.id, provider, reply, now)
         _note_presence(session, provider, state, queue, reply.script, now)
@@ -228,13 +249,10 @@ def waiting(
 ) -> VoiceScript:
     """The provider queue's wait URL (asked again and again while the caller waits there,
     with their place in it): a hold, or the offer when it is due."""
-    urls = IvrUrls(settings.public_base_url, settings.secret_key)
-    provider = adapter.name
-    queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
-    reply = inbound.waiting(state, facts, now, lambda next_state: urls.gather(provider, next_state))
-    note_offer(session, queue.id, provider, reply, now)
-    _note_presence(session, provider, state, queue, reply.script, now)
+    turn = _turn(session, adapter, state, result.queue_data, now, settings)
+    reply = inbound.waiting(state, turn.facts, now, turn.url_for)
+    note_offer(session, turn.queue.id, turn.provider, reply, now)
+    _note_presence(session, turn.provider, state, turn.queue, reply.script, now)
     return reply.script
 
 
@@ -249,14 +267,12 @@ def dequeued(
     """The caller is out of the provider's queue (the Enqueue's action URL): what they took
     there is said, a callback of theirs closed when an agent took them, or they ring the
     agents when the queue failed. No result at all counts as a failed queue."""
-    urls = IvrUrls(settings.public_base_url, settings.secret_key)
-    provider = adapter.name
-    queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
+    turn = _turn(session, adapter, state, result.queue_data, now, settings)
+    queue, provider, facts = turn.queue, turn.provider, turn.facts
     exit = result.queue_exit or QueueExit.FAILED
     if exit is QueueExit.LEFT:
         facts = _with_what_was_taken(session, queue, provider, state.call_id, facts, now)
-    reply = inbound.dequeued(state, exit, facts, now, lambda next_state: urls.gather(provider, next_state))
+    reply = inbound.dequeued(state, exit, facts, now, turn.url_for)
     note_offer(session, queue.id, provider, reply, now)
     _note_presence(session, provider, state, queue, reply.script, now)
     if isinstance(reply.effect, inbound.Resolve):
@@ -301,12 +317,6 @@ def dialled(
     session: Session, adapter: Telephony, state: inbound.IvrState, result: DialResult, now: datetime, settings: Settings
 ) -> VoiceScript:
     """How ringing the agents for a holding caller went."""
-    urls = IvrUrls(settings.public_base_url, settings.secret_key)
-    provider = adapter.name
-
-    def url_for(next_state: inbound.IvrState) -> str:
-        return urls.gather(provider, next_state)
-
     talked = result.state is CallState.COMPLETED and (result.duration_seconds or 0) > 0
     if result.state is CallState.ANSWERED:
         agent = "answered"
@@ -316,12 +326,11 @@ def dialled(
         agent = "ringing"
     else:
         agent = "missed"
-    queue = get_queue(session, state.queue)
-    facts = load_facts(session, queue, state.caller, now, adapter, result.queue_data, settings.agent_figures_max_age)
-    reply = inbound.dialled(state, agent, facts, now, url_for)
-    note_offer(session, queue.id, provider, reply, now)
+    turn = _turn(session, adapter, state, result.queue_data, now, settings)
+    reply = inbound.dialled(state, agent, turn.facts, now, turn.url_for)
+    note_offer(session, turn.queue.id, turn.provider, reply, now)
     on_line = with_agent(now) if agent == "answered" else presence.after_script(reply.script, now)
-    presence.note(session, provider, state.call_id, state.caller, queue.id, on_line, now)
+    presence.note(session, turn.provider, state.call_id, state.caller, turn.queue.id, on_line, now)
     if isinstance(reply.effect, inbound.Resolve):
         _close_resolved(session, state, reply.effect, now)
     return reply.script
