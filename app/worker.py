@@ -66,6 +66,7 @@ FORGET_EXPIRED = PeriodicJob("forget_expired", period=timedelta(hours=1), lease=
 ANONYMISE = PeriodicJob("anonymise", period=timedelta(days=1), lease=timedelta(hours=1))
 # How often each worker asks whether one of them is due: a job starts at most this late.
 PERIODIC_CHECK_SECONDS = 60
+FOLLOW_UP_SECONDS = 5  # machine redirects retried (20 s apart), TaskRouter tasks closed
 
 _started_in_this_process = False
 
@@ -221,8 +222,12 @@ class Worker:
             and not self.dialer.stopping.is_set()
         ):
             pass
-        retry_redirects(self.db, self.providers, self.clock)  # machine redirects no provider took
-        close_tasks(self.db, self.providers, self.clock)  # TaskRouter tasks of attempts that ended
+
+    def follow_up_calls(self) -> None:
+        """What an ended or answered call still needs from a provider, outside any transaction:
+        machine redirects no provider took yet, TaskRouter tasks of attempts that ended."""
+        retry_redirects(self.db, self.providers, self.clock)
+        close_tasks(self.db, self.providers, self.clock)
 
     def deliver_events(self) -> None:
         """CRM events: the sender's loop (events/sender.py), like the dispatch loop: the first
@@ -322,6 +327,7 @@ class Worker:
         return [
             (self.dispatch, 1),
             (self.apply_call_events, 1),
+            (self.follow_up_calls, FOLLOW_UP_SECONDS),
             (self.send_texts, 2),
             (self.deliver_events, 1),
             (self.reconcile, 15),

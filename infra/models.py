@@ -574,3 +574,14 @@ class JobRun(Base):
 # Reports read a queue's events and attempts by time (services/reports.py).
 Index("ix_callback_event_at", CallbackEvent.at)
 Index("ix_attempt_requested_at", Attempt.requested_at)
+# What the workers' follow-up tick reads every few seconds (services/dialer/machines.py,
+# services/dialer/reservations.py): partial, so each stays as small as what is pending.
+REDIRECT_PENDING = "machine_handled_at IS NOT NULL AND machine_redirected_at IS NULL AND outcome IS NULL"
+TASK_OPEN = "task_sid IS NOT NULL AND task_closed_at IS NULL"
+Index(
+    "ix_attempt_redirect_pending",
+    Attempt.machine_handled_at,
+    sqlite_where=text(REDIRECT_PENDING),
+    postgresql_where=text(REDIRECT_PENDING),
+)
+Index("ix_attempt_task_open", Attempt.id, sqlite_where=text(TASK_OPEN), postgresql_where=text(TASK_OPEN))

@@ -12,7 +12,7 @@ answer, and our answer URL offers them the callback (press 1 to take it,
 ivr_flows/callback_script.agent_offer); then the customer is rung and bridged, as on any
 agent-first call. The call's end comes to the attempt's event URL, like any call's.
 
-After the attempt ended, the workers' call-events tick closes its task (``close_tasks``):
+After the attempt ended, the workers' follow-up tick (every 5 s) closes its task (``close_tasks``):
 completed when the agent took it, cancelled otherwise, so that nobody else is reserved for
 a callback already dealt with. A task nobody took within ``TASK_TIMEOUT_SECONDS`` is
 cancelled by TaskRouter; the lease reconciliation (services/dialer/reconcile.py) then
