@@ -16,7 +16,11 @@ from scheduler.retry import DEFAULT_RULES, Outcome
 from services.queue_documents import export_queue
 from services.queues import get_queue
 
-TEXT = ("name", "timezone", "region", "agent_target", "caller_id", "voicemail_text")
+TEXT = ("name", "timezone", "region")
+OPTIONAL_TEXT = (  # empty: None
+    "agent_target", "caller_id", "voicemail_text", "twilio_queue",
+    "taskrouter_workspace_sid", "taskrouter_task_queue_sid", "taskrouter_workflow_sid",
+)  # fmt: skip
 NUMBERS = (
     "max_concurrent_calls", "offer_threshold_seconds", "offer_repeat_seconds", "callers_waiting", "agents",
     "average_handle_seconds", "estimated_wait_seconds", "lead_minutes", "horizon_days", "asap_reserve_percent",
@@ -24,7 +28,11 @@ NUMBERS = (
 CHECKS = ("offer_at_entry", "collect_off_hours", "register_enabled", "process_enabled")
 OPTIONAL_NUMBERS = ("max_pending", "max_ecbt_seconds")  # empty: no limit
 FRACTIONS = ("over_dial_ratio",)
-CHOICES = {"language": ("en", "ru", "fr"), "dial_mode": ("customer_first", "agent_first")}
+CHOICES = {
+    "language": ("en", "ru", "fr"),
+    "dial_mode": ("customer_first", "agent_first"),
+    "hold_mode": ("dial", "enqueue"),
+}
 OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for (not "connected")
 
 
@@ -53,8 +61,9 @@ def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
     """The document with the form's values put in (checked later, as a whole)."""
     doc = dict(document)
     for name in TEXT:
-        value = form.get(name, "").strip()
-        doc[name] = value or (None if name in ("agent_target", "caller_id", "voicemail_text") else value)
+        doc[name] = form.get(name, "").strip()
+    for name in OPTIONAL_TEXT:
+        doc[name] = form.get(name, "").strip() or None
     for name in NUMBERS:
         doc[name] = _number(form.get(name, ""))
     for name in CHECKS:

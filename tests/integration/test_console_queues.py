@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from infra.account_models import AuditEntry
 from infra.db import Database
+from services.queue_documents import export_queue
+from services.queues import get_queue
 from tests.integration.helpers import slots
 from tests.integration.test_console_access import SignedIn, csrf, signed_in, users
 
@@ -223,3 +226,86 @@ def test_a_bad_setting_is_named_and_nothing_changes(signed_in: SignedIn, client:
         and "retry_policy.rules.busy.max_attempts" in html
     )
     assert client.get("/api/v1/queues/support").get_json()["timezone"] == "Europe/London"
+
+
+def _stored(db: Database) -> dict[str, Any]:
+    with db.read() as session:
+        return export_queue(get_queue(session, "support"))
+
+
+def _audited(db: Database) -> list[dict[str, Any]]:
+    with db.read() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "queue.settings")).all()
+    return [entry.after or {} for entry in entries]
+
+
+def _error_beside(html: str, name: str) -> str:
+    """The error the form shows under the input ``name`` ("" when there is none)."""
+    found = re.search(rf'<input id="{name}" [^>]*>\s*(?:<small>[^<]*</small>\s*)?<p class="error">([^<]*)</p>', html)
+    return found.group(1) if found else ""
+
+
+def test_settings_hold_in_a_twilio_queue_by_form_stored_shown_and_kept(
+    signed_in: SignedIn, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert (form["hold_mode"], form["twilio_queue"]) == ("dial", "")
+    form.update({"hold_mode": "enqueue", "twilio_queue": "Support hold"})
+    assert supervisor.post("/console/queues/support/settings", data=form).status_code == 303
+    assert (_stored(db)["hold_mode"], _stored(db)["twilio_queue"]) == ("enqueue", "Support hold")
+    shown = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert (shown["hold_mode"], shown["twilio_queue"]) == ("enqueue", "Support hold")
+    assert supervisor.post("/console/queues/support/settings", data=shown).status_code == 303  # saved untouched
+    assert (_stored(db)["hold_mode"], _stored(db)["twilio_queue"]) == ("enqueue", "Support hold")
+    assert _audited(db) == [{"hold_mode": "enqueue", "twilio_queue": "Support hold"}, {}]
+
+
+def test_settings_refuse_a_twilio_queue_with_the_dial_hold_and_save_nothing(
+    signed_in: SignedIn, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    form.update({"twilio_queue": "Support hold", "lead_minutes": "60"})  # hold_mode stays dial
+    refused = supervisor.post("/console/queues/support/settings", data=form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "<code>twilio_queue</code>" in html
+    assert "goes with hold_mode enqueue" in _error_beside(html, "twilio_queue")
+    assert (_stored(db)["twilio_queue"], _stored(db)["lead_minutes"]) == (None, 30)
+    assert _audited(db) == []
+
+
+def test_settings_taskrouter_sids_by_form_checked_stored_and_emptied(
+    signed_in: SignedIn, db: Database, demo_queue: str
+) -> None:
+    supervisor = signed_in("supervisor")
+    sids = {
+        "taskrouter_workspace_sid": "WS" + "0123456789abcdef" * 2,
+        "taskrouter_task_queue_sid": "WQ" + "ABCDEF0123456789" * 2,
+        "taskrouter_workflow_sid": "WW" + "f" * 32,
+    }
+    form = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert {name: form[name] for name in sids} == dict.fromkeys(sids, "")
+    assert supervisor.post("/console/queues/support/settings", data={**form, **sids}).status_code == 303
+    assert {name: _stored(db)[name] for name in sids} == sids
+    shown = _settings_form(supervisor.get("/console/queues/support/settings").get_data(as_text=True))
+    assert {name: shown[name] for name in sids} == sids
+    assert supervisor.post("/console/queues/support/settings", data=shown).status_code == 303  # saved untouched
+    assert _audited(db) == [sids, {}]
+
+    malformed = supervisor.post(
+        "/console/queues/support/settings", data={**shown, "taskrouter_task_queue_sid": "WQ1234"}
+    )
+    html = malformed.get_data(as_text=True)
+    assert malformed.status_code == 422 and "<code>taskrouter_task_queue_sid</code>" in html
+    assert "should match pattern" in _error_beside(html, "taskrouter_task_queue_sid")
+    assert _error_beside(html, "taskrouter_workspace_sid") == ""
+    # A task queue and a workflow without the workspace: the whole document's check says so.
+    unlinked = supervisor.post("/console/queues/support/settings", data={**shown, "taskrouter_workspace_sid": ""})
+    assert unlinked.status_code == 422 and "need taskrouter_workspace_sid" in unlinked.get_data(as_text=True)
+    assert {name: _stored(db)[name] for name in sids} == sids
+
+    emptied = {**shown, **dict.fromkeys(sids, "  ")}
+    assert supervisor.post("/console/queues/support/settings", data=emptied).status_code == 303
+    assert {name: _stored(db)[name] for name in sids} == dict.fromkeys(sids)
+    assert _audited(db)[-1] == dict.fromkeys(sids)
