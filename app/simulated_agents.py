@@ -3,7 +3,7 @@ each agent takes one bridged call and hangs up after SIMULATOR_HANDLE_SECONDS; c
 through while every agent is busy hold in line, and free agents take them longest-waiting
 first, keeping one for each of our callbacks in progress (SimulatorDriver.serve_holders);
 every second the simulator reports its agents (signed in, free, handle time, the longest
-wait; holders count as busy) as every queue's live agent figures, so that the dialer
+wait, the callers holding; holders count as busy) as every queue's live agent figures, so that the dialer
 paces callbacks by agents really being free (docs/queues.md, "Live agent figures"). The
 /simulator page shows them. A free agent also picks up an agent-first callback ringing the
 agents' line and takes it (presses 1: the agent is reserved before the customer is rung)."""
@@ -72,6 +72,7 @@ def tick(app: Flask) -> int:
         longest_wait_seconds=load.longest_wait_seconds,
         reported_at=now,
         source="simulator",
+        callers_waiting=load.holding,
     )
     with app.extensions["db"].write() as session:
         for queue in session.scalars(select(Queue)):

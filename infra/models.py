@@ -522,6 +522,7 @@ class AgentFigureReport(Base):
     available: Mapped[int] = mapped_column(Integer)
     average_handle_seconds: Mapped[int] = mapped_column(Integer)
     longest_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    callers_waiting: Mapped[int | None] = mapped_column(Integer)  # in the ACD's line; None: not reported
     source: Mapped[str] = mapped_column(String(32))  # push | simulator | twilio_taskrouter
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the source measured them
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,6 +1,6 @@
 """Live agent figures: how many agents are signed in and available now, their average
-handle time and the longest-waiting contact, as an ACD, a WFM tool or the provider reports
-them. Pure: the figures and ``now`` are arguments.
+handle time, the longest-waiting contact and how many contacts wait (the ACD's line), as
+an ACD, a WFM tool or the provider reports them. Pure: the figures and ``now`` are arguments.
 
 A report older than ``max_age`` (or stamped ahead of ``now`` by more than the clock skew)
 counts as unknown, and the queue falls back to its static staffing (``agents`` and
@@ -17,6 +17,7 @@ from scheduler.wait import estimated_wait_seconds
 
 CLOCK_SKEW = timedelta(seconds=30)  # a report's time may run this far ahead of ours
 MAX_AGENTS = 100_000
+MAX_CALLERS = 100_000  # callers waiting, as a queue document's callers_waiting allows
 MAX_SECONDS = 86_400
 
 
@@ -28,6 +29,9 @@ class AgentFigures:
     longest_wait_seconds: int | None
     reported_at: datetime  # when the source measured them
     source: str  # "push" (PUT /api/v1/queues/{key}/agents)
+    # Contacts waiting for an agent in the ACD's line now (None: not reported, and the
+    # queue's static ``callers_waiting`` counts instead).
+    callers_waiting: int | None = None
 
     def __post_init__(self) -> None:
         problems: dict[str, str] = {}
@@ -39,6 +43,8 @@ class AgentFigures:
             problems["average_handle_seconds"] = f"must be 1 … {MAX_SECONDS}"
         if self.longest_wait_seconds is not None and not 0 <= self.longest_wait_seconds <= MAX_SECONDS:
             problems["longest_wait_seconds"] = f"must be 0 … {MAX_SECONDS} or null"
+        if self.callers_waiting is not None and not 0 <= self.callers_waiting <= MAX_CALLERS:
+            problems["callers_waiting"] = f"must be 0 … {MAX_CALLERS} or null"
         if self.reported_at.tzinfo is None:
             problems["at"] = "needs a time zone"
         if problems:
@@ -53,6 +59,7 @@ class Staffing:
     available: int | None  # free now (None: not known, static staffing)
     average_handle_seconds: int
     live: bool
+    waiting: int | None = None  # contacts in the ACD's line now, when the live figures say
 
 
 def is_fresh(figures: AgentFigures, now: datetime, max_age: timedelta) -> bool:
@@ -73,15 +80,28 @@ def staffing(
     static_average_handle_seconds: int,
 ) -> Staffing:
     if figures is not None and is_fresh(figures, now, max_age):
-        return Staffing(figures.signed_in, figures.available, figures.average_handle_seconds, live=True)
+        return Staffing(
+            figures.signed_in,
+            figures.available,
+            figures.average_handle_seconds,
+            live=True,
+            waiting=figures.callers_waiting,
+        )
     return Staffing(static_agents, None, static_average_handle_seconds, live=False)
 
 
+def callers_in_line(callers_waiting: int, staffing: Staffing) -> int:
+    """The callers waiting in line: the live figure when reported, else ``callers_waiting``
+    (the queue's static figure)."""
+    return callers_waiting if staffing.waiting is None else staffing.waiting
+
+
 def callers_ahead(callers_waiting: int, staffing: Staffing) -> int:
-    """The callers a new caller waits behind: those not already taken by a free agent."""
+    """The callers a new caller waits behind: those in line not already taken by a free agent."""
+    waiting = callers_in_line(callers_waiting, staffing)
     if staffing.available is None:
-        return callers_waiting
-    return max(callers_waiting - staffing.available, 0)
+        return waiting
+    return max(waiting - staffing.available, 0)
 
 
 def line_wait_seconds(callers_waiting: int, staffing: Staffing) -> int:

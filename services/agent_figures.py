@@ -27,6 +27,7 @@ def report(session: Session, queue: Queue, figures: AgentFigures, now: datetime)
         "available": figures.available,
         "average_handle_seconds": figures.average_handle_seconds,
         "longest_wait_seconds": figures.longest_wait_seconds,
+        "callers_waiting": figures.callers_waiting,
         "source": figures.source,
         "reported_at": figures.reported_at,
         "received_at": now,
@@ -54,6 +55,7 @@ def _figures(row: AgentFigureReport) -> AgentFigures:
         longest_wait_seconds=row.longest_wait_seconds,
         reported_at=row.reported_at,
         source=row.source,
+        callers_waiting=row.callers_waiting,
     )
 
 

@@ -11,7 +11,9 @@ twilio_taskrouter_v1.json):
   one offline activity of every new workspace);
 - available: ``total_available_workers`` (workers in an activity marked available),
   never more than signed in;
-- longest wait: ``longest_task_waiting_age`` in seconds.
+- longest wait: ``longest_task_waiting_age`` in seconds;
+- callers waiting: the tasks ``pending`` and ``reserved`` in ``tasks_by_status`` (waiting
+  for a worker, or offered to one and not yet accepted).
 
 TaskRouter reports no handle time: its cumulative statistics have the wait until a task is
 accepted (``avg_task_acceptance_time``, ``wait_duration_until_accepted``), which is time
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from twilio.rest import Client
 
-from scheduler.agents import MAX_AGENTS, MAX_SECONDS, AgentFigures
+from scheduler.agents import MAX_AGENTS, MAX_CALLERS, MAX_SECONDS, AgentFigures
 from scheduler.errors import ValidationFailed
 from telephony.base import ProviderError, TaskAssignment
 from telephony.twilio_adapter import TwilioTelephony, _cause, _provider_error
@@ -54,7 +56,15 @@ OPEN_TASK_STATES: Final = frozenset({"pending", "reserved", "assigned", "wrappin
 WORKER_CALL_TIMEOUT_SECONDS: Final = 30  # how long Twilio rings the reserved worker
 
 # The real-time statistics fields read (the SDK instance's attributes, the API's JSON keys).
-FIELDS: Final = ("total_eligible_workers", "total_available_workers", "activity_statistics", "longest_task_waiting_age")
+FIELDS: Final = (
+    "total_eligible_workers",
+    "total_available_workers",
+    "activity_statistics",
+    "longest_task_waiting_age",
+    "tasks_by_status",
+)
+# The tasks waiting for a worker: not yet offered (pending) or offered, not accepted (reserved).
+WAITING_TASK_STATES: Final = ("pending", "reserved")
 
 
 def figures_from_statistics(
@@ -78,7 +88,19 @@ def figures_from_statistics(
         longest_wait_seconds=None if waiting is None else min(_count(waiting, "longest_task_waiting_age"), MAX_SECONDS),
         reported_at=now,
         source=SOURCE,
+        callers_waiting=_waiting_tasks(statistics.get("tasks_by_status")),
     )
+
+
+def _waiting_tasks(by_status: object) -> int | None:
+    """The tasks waiting for a worker (``tasks_by_status``: counts by status, which Twilio
+    sends as strings); None when the answer has no such counts."""
+    if by_status is None:
+        return None
+    if not isinstance(by_status, Mapping):
+        raise ValueError(f"tasks_by_status is not counts by status: {by_status!r}")
+    total = sum(_count(by_status.get(status, 0), f"tasks_by_status.{status}") for status in WAITING_TASK_STATES)
+    return min(total, MAX_CALLERS)
 
 
 def _count(value: object, name: str) -> int:

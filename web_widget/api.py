@@ -18,7 +18,7 @@ from app.request_input import json_body, parse_instant, parse_query_date, parse_
 from infra import context
 from infra.models import Attempt, Callback, Queue
 from infra.text_models import SmsMessage
-from scheduler.agents import AgentFigures
+from scheduler.agents import AgentFigures, callers_in_line
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
@@ -126,6 +126,7 @@ def agent_figures_json(queue: Queue, figures: AgentFigures | None, now: datetime
             "available": figures.available,
             "average_handle_seconds": figures.average_handle_seconds,
             "longest_wait_seconds": figures.longest_wait_seconds,
+            "callers_waiting": figures.callers_waiting,
             "at": _iso(figures.reported_at, zone),
             "source": figures.source,
         },
@@ -135,6 +136,7 @@ def agent_figures_json(queue: Queue, figures: AgentFigures | None, now: datetime
             "agents": used.agents,
             "available": used.available,
             "average_handle_seconds": used.average_handle_seconds,
+            "callers_waiting": callers_in_line(queue.callers_waiting, used),
         },
     }
 
@@ -152,6 +154,7 @@ def put_agent_figures(key: str) -> Response:
         longest_wait_seconds=body.longest_wait_seconds,
         reported_at=parse_instant(body.at) if body.at is not None else now,
         source="push",
+        callers_waiting=body.callers_waiting,
     )
     with context.db().write() as session:
         queue = get_queue(session, key)

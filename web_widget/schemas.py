@@ -119,6 +119,7 @@ class AgentFiguresBody(BaseModel):
     available: Annotated[int, Field(ge=0, le=100_000)]
     average_handle_seconds: Annotated[int, Field(ge=1, le=86_400)]
     longest_wait_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    callers_waiting: Annotated[int, Field(ge=0, le=100_000)] | None = None  # in the ACD's line now
     at: str | None = None  # when they were measured (ISO 8601 with offset); the time of the request when absent
 
     @field_validator("at")

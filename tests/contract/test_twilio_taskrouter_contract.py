@@ -55,6 +55,8 @@ def test_the_poll_conforms_and_the_figures_are_read_from_the_answer(
     signed_in = answer["total_eligible_workers"] - offline
     assert (figures.signed_in, figures.available) == (signed_in, min(answer["total_available_workers"], signed_in))
     assert figures.longest_wait_seconds == answer["longest_task_waiting_age"]
+    by_status = answer["tasks_by_status"]
+    assert figures.callers_waiting == int(by_status["pending"]) + int(by_status["reserved"])
     assert (figures.average_handle_seconds, figures.reported_at, figures.source) == (240, NOW, "twilio_taskrouter")
     assert offline > 0 and figures.signed_in < answer["total_eligible_workers"]  # the example tests the rule
 

@@ -1109,7 +1109,13 @@ def test_agent_figures_answers_match_the_document(
     assert (before["live"], before["reported"], before["used"]["available"]) == (False, None, None)
     response, stored = contract.call("put", url, json={**body, "at": now.isoformat()}, headers=key)
     assert response.status_code == 200 and stored["live"]
-    assert stored["used"] == {"agents": 8, "available": 2, "average_handle_seconds": 360}
+    # no callers_waiting reported: the queue's static figure (the demo queue's 4) is used
+    assert stored["used"] == {"agents": 8, "available": 2, "average_handle_seconds": 360, "callers_waiting": 4}
+    _, line = contract.call(
+        "put", url, json={**body, "available": 0, "callers_waiting": 6, "at": now.isoformat()}, headers=key
+    )
+    assert (line["reported"]["callers_waiting"], line["used"]["callers_waiting"]) == (6, 6)
+    assert_error(*contract.call("put", url, json={**body, "callers_waiting": -1}, headers=key), 422, "validation_error")
     late = {**body, "signed_in": 1, "available": 0, "at": (now - timedelta(minutes=1)).isoformat()}
     _, unchanged = contract.call("put", url, json=late, headers=key)
     assert unchanged["reported"]["signed_in"] == 8  # an older report changes nothing

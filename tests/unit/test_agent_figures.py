@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.agents import AgentFigures, Staffing, callers_ahead, is_fresh, staffing
+from scheduler.agents import AgentFigures, Staffing, callers_ahead, is_fresh, line_wait_seconds, staffing
 from scheduler.errors import ValidationFailed
 
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
@@ -48,6 +48,8 @@ def test_fresh_figures_are_used_and_old_or_future_ones_fall_back_to_static_staff
         ({"available": -1}, "available"),
         ({"average_handle_seconds": 0}, "average_handle_seconds"),
         ({"longest_wait_seconds": -5}, "longest_wait_seconds"),
+        ({"callers_waiting": -1}, "callers_waiting"),
+        ({"callers_waiting": 100_001}, "callers_waiting"),
         ({"reported_at": datetime(2027, 1, 4, 10, 0)}, "at"),
     ],
 )
@@ -64,3 +66,22 @@ def test_free_agents_take_callers_before_anyone_waits(waiting: int, signed_in: i
     ahead = callers_ahead(waiting, live)
     assert ahead == max(waiting - free, 0) and 0 <= ahead <= waiting
     assert callers_ahead(waiting, Staffing(3, None, 300, live=False)) == waiting
+
+
+def test_the_callers_waiting_the_source_reports_replace_the_queues_static_figure() -> None:
+    reported = staffing(
+        figures(available=0, callers_waiting=12), NOW, MAX_AGE, static_agents=3, static_average_handle_seconds=300
+    )
+    assert reported.waiting == 12
+    # 12 in line ahead, each 360 s shared among 8 agents; the static 40 waiting count for nothing
+    assert line_wait_seconds(40, reported) == 12 * 360 // 8
+    unreported = staffing(figures(available=0), NOW, MAX_AGE, static_agents=3, static_average_handle_seconds=300)
+    assert unreported.waiting is None and line_wait_seconds(40, unreported) == 40 * 360 // 8
+    stale = staffing(
+        figures(callers_waiting=12, reported_at=NOW - 2 * MAX_AGE),
+        NOW,
+        MAX_AGE,
+        static_agents=3,
+        static_average_handle_seconds=300,
+    )
+    assert stale.waiting is None and line_wait_seconds(4, stale) == 4 * 300 // 3  # old figures: all static

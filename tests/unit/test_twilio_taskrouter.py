@@ -55,7 +55,15 @@ def test_signed_in_is_the_eligible_workers_not_offline_and_available_those_free(
         longest_wait_seconds=95,
         reported_at=NOW,
         source="twilio_taskrouter",
+        callers_waiting=2,  # pending 2 + reserved 0: assigned and wrapping tasks are with agents
     )
+
+
+def test_callers_waiting_are_the_pending_and_reserved_tasks_sent_as_numbers_or_strings() -> None:
+    assert parsed(tasks_by_status={"pending": "4", "reserved": "3", "assigned": "2"}).callers_waiting == 7
+    assert parsed(tasks_by_status={"assigned": 5}).callers_waiting == 0
+    assert parsed(tasks_by_status={}).callers_waiting == 0
+    assert parsed(tasks_by_status=None).callers_waiting is None  # not reported: the static figure counts
 
 
 def test_offline_is_found_by_name_whatever_its_case_and_other_activities_count_as_signed_in() -> None:
@@ -83,6 +91,8 @@ def test_the_counts_are_kept_consistent() -> None:
         {"total_eligible_workers": True},
         {"activity_statistics": "Offline"},
         {"activity_statistics": [{"friendly_name": "Offline", "workers": None}]},
+        {"tasks_by_status": [1, 2]},
+        {"tasks_by_status": {"pending": "some"}},
     ],
 )
 def test_statistics_that_cannot_be_read_are_refused(changes: dict[str, Any]) -> None:
