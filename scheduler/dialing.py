@@ -13,6 +13,9 @@ from scheduler.lifecycle import next_state
 
 MAX_BACKOFF = timedelta(minutes=10)
 ON_CALL_RETRY = timedelta(seconds=30)  # a number already on a call (another queue's callback)
+# From dialling a customer to their taking the call (ringing, hello, the menu's 1): the
+# agents who end a call within it will be free for them (agents_free_by_answer).
+ANSWER_LEAD = timedelta(seconds=20)
 CALL_WATCH = timedelta(minutes=5)  # how long a placed call goes without news before we ask the provider
 PROVIDER_API_GRACE = timedelta(seconds=30)  # longer than any provider API call we make (10 s timeouts)
 # How far a call has got: a report never moves an attempt back down this order.
@@ -58,14 +61,28 @@ class Due(Protocol):
 D = TypeVar("D", bound=Due)
 
 
-def agent_allowance(available: int, ringing: int, over_dial_ratio: float) -> int:
-    """How many more of a queue's callbacks may be dialled now, by its free agents: never
-    more ringing (dialled, not yet with an agent) than the agents free now plus the
-    over-dial share of them (``over_dial_ratio`` 0.25: 5 free agents, 6 calls out), so
-    that whoever answers finds an agent. At least one free agent, at least one call."""
-    if available <= 0:
-        return 0
-    return max(0, math.floor(available * (1 + max(over_dial_ratio, 0.0))) - max(ringing, 0))
+def agents_free_by_answer(available: int, signed_in: int, average_handle_seconds: int) -> float:
+    """The agents expected free when a call dialled now is answered (``ANSWER_LEAD`` on):
+    those free now, and the busy ones who end a call within the lead (a busy agent ends
+    one every average handle time). While callers hold, every agent is busy and none is
+    free, yet one ends a call every AHT ÷ agents: a callback due then is dialled so that
+    its customer takes the next agent who frees, ahead of the callers holding behind it
+    (the ACD gives our callbacks the next agent: docs/queues.md, "Live agent figures")."""
+    busy = max(signed_in - max(available, 0), 0)
+    ending = busy * min(ANSWER_LEAD.total_seconds() / max(average_handle_seconds, 1), 1.0)  # each frees once
+    return max(available, 0) + ending
+
+
+def agent_allowance(
+    available: int, ringing: int, over_dial_ratio: float, *, signed_in: int, average_handle_seconds: int
+) -> int:
+    """How many more of a queue's callbacks may be dialled now, by its agents: never more
+    ringing (dialled, not yet with an agent) than the agents free by the time the customer
+    answers (``agents_free_by_answer``) plus the over-dial share of them
+    (``over_dial_ratio`` 0.25: 5 agents, 6 calls out), so that whoever answers finds an
+    agent. A fraction of an agent dials nobody."""
+    expected = agents_free_by_answer(available, signed_in, average_handle_seconds)
+    return max(0, math.floor(expected * (1 + max(over_dial_ratio, 0.0))) - max(ringing, 0))
 
 
 def choose_claims(

@@ -82,6 +82,8 @@ DUE_FOR_CLAIM = (
         Queue.max_concurrent_calls,
         Queue.over_dial_ratio,
         AgentFigureReport.available.label("agents_available"),
+        AgentFigureReport.signed_in.label("agents_signed_in"),
+        AgentFigureReport.average_handle_seconds.label("agents_handle_seconds"),
         AgentFigureReport.reported_at.label("agents_reported_at"),
         Queue.primary_provider,
         Queue.secondary_provider,
@@ -105,9 +107,17 @@ DUE_FOR_CLAIM = (
 LOCK_QUEUES = (
     select(Queue.id).where(Queue.id.in_(bindparam("queue_ids", expanding=True))).order_by(Queue.id).with_for_update()
 )
-RINGING_BY_QUEUE = (
+# Our calls waiting for an agent, by queue: dialled or answered, and no agent on the line
+# yet (ringing, in the menu, or put through and holding for one). Each takes the next agent
+# who frees, so the pacing counts them against the agents expected free.
+AWAITING_AGENT_BY_QUEUE = (
     select(Callback.queue_id, func.count())
-    .where(Callback.queue_id.in_(bindparam("queue_ids", expanding=True)), Callback.state == State.DIALING.value)
+    .join(Attempt, (Attempt.callback_id == Callback.id) & Attempt.outcome.is_(None))
+    .where(
+        Callback.queue_id.in_(bindparam("queue_ids", expanding=True)),
+        Callback.state.in_(on_call_states()),
+        Attempt.agent_answered_at.is_(None),
+    )
     .group_by(Callback.queue_id)
 )
 CALLS_BY_QUEUE = (
@@ -153,17 +163,23 @@ def claim_due(db: Database, claimer: Claimer, now: datetime, limit: int) -> list
 
 
 def agent_allowances(session: Session, claimer: Claimer, rows: Sequence[Row[Any]], now: datetime) -> dict[int, int]:
-    """For each queue with fresh live agent figures, how many more calls its free agents
+    """For each queue with fresh live agent figures, how many more calls its agents
     allow now (scheduler/dialing.py: agent_allowance); a queue without them is held by
     ``max_concurrent_calls`` alone, as before. The figures come with the due rows; the
-    calls ringing are counted only for queues that have them."""
+    calls waiting for an agent are counted only for queues that have them."""
     max_age = claimer.settings.agent_figures_max_age
     live = {row.queue_id: row for row in rows if reported_in_time(row.agents_reported_at, now, max_age)}
     if not live:
         return {}
-    ringing = {qid: n for qid, n in session.execute(RINGING_BY_QUEUE, {"queue_ids": sorted(live)})}
+    ringing = {qid: n for qid, n in session.execute(AWAITING_AGENT_BY_QUEUE, {"queue_ids": sorted(live)})}
     return {
-        queue_id: agent_allowance(row.agents_available, ringing.get(queue_id, 0), row.over_dial_ratio)
+        queue_id: agent_allowance(
+            row.agents_available,
+            ringing.get(queue_id, 0),
+            row.over_dial_ratio,
+            signed_in=row.agents_signed_in,
+            average_handle_seconds=row.agents_handle_seconds,
+        )
         for queue_id, row in live.items()
     }
 

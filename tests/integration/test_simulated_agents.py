@@ -179,6 +179,7 @@ def test_an_agent_is_kept_for_the_callback_being_rung_and_holders_count_as_busy_
         figures = session.scalars(select(AgentFigureReport)).one()
         # 2 agents: one talking, one caller holding (busy for the figures); kept one not taken off twice
         assert (figures.signed_in, figures.available, figures.longest_wait_seconds) == (2, 0, 5)
+        assert figures.callers_waiting == 1  # the caller holding, in the figures' line
     assert client.get("/simulator/api/state").get_json()["agents"]["reserved"] == 1
     phone.answer(rung)
     assert phone.press(rung, "1")["state"] == "with_agent"  # the customer we rang finds the agent
@@ -188,7 +189,46 @@ def test_an_agent_is_kept_for_the_callback_being_rung_and_holders_count_as_busy_
     simulated_agents.tick(app)
     with db.read() as session:
         figures = session.scalars(select(AgentFigureReport)).one()
-        assert (figures.available, figures.longest_wait_seconds) == (0, None)
+        assert (figures.available, figures.longest_wait_seconds, figures.callers_waiting) == (0, None, 0)
+
+
+def test_a_callback_due_while_callers_hold_is_rung_as_an_agent_is_about_to_free_and_goes_first(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    dialer: Dialer,
+    make_queue,  # type: ignore[no-untyped-def]
+) -> None:
+    # 2 agents on 60-second calls: 2 × 20 s ÷ 60 s = 0.67 expected free by the time a customer
+    # answers, 1.0 with the over-dial share: one callback may be out at a time
+    make_queue(
+        offer_at_entry=True, offer_repeat_seconds=300, over_dial_ratio=0.5, weekly_hours=weekday_hours(capacity=10)
+    )
+    busy_with_callbacks(app, client, dialer)
+    clock.advance(seconds=40)  # 20 s of handle time left
+    caller = hold(app, CALLERS[0])
+    assert state_of(app, caller) == "holding"
+    for n in (3, 4):
+        assert book(client, n).status_code == 201  # due now, behind nobody of ours
+    simulated_agents.tick(app)
+    with db.read() as session:
+        figures = session.scalars(select(AgentFigureReport)).one()
+        assert (figures.available, figures.callers_waiting) == (0, 1)
+    assert dialer.dispatch() == 1  # nobody free, yet one is about to be: one customer rung
+    phone = phone_of(app)
+    rung = next(c["call_id"] for c in phone.calls() if c["direction"] == "out" and c["state"] == "ringing")
+    phone.answer(rung)
+    assert phone.press(rung, "1")["state"] == "holding"  # put through; no agent yet
+    simulated_agents.tick(app)
+    apply_call_events(app)
+    assert dialer.dispatch() == 0  # the one put through still waits for an agent: it counts
+    clock.advance(seconds=20)
+    simulated_agents.tick(app)  # both agents end their calls
+    assert state_of(app, rung) == "with_agent"  # ours first: it was due before the caller got one
+    assert state_of(app, caller) == "with_agent"
+    apply_call_events(app)
+    assert dialer.dispatch() == 1  # the next customer, for the next agent to free (the rate, as before)
 
 
 def test_agent_first_a_free_agent_takes_the_callback_before_the_customer_is_rung(
