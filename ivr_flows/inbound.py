@@ -92,9 +92,19 @@ class _Flow:
     def wait_seconds(self) -> int:
         """The EWT to say and to decide on: the provider's figures where this webhook
         brought them (scheduler/wait.py), else our own."""
+        return self._estimate(self.queue.estimated_wait_seconds)
+
+    @property
+    def line_wait_seconds(self) -> int:
+        """The caller's own wait in the line (without the callbacks due ahead of them), the
+        same way: what an ASAP booking counts the callbacks ahead from."""
+        line = self.queue.line_wait_seconds
+        return self._estimate(self.queue.estimated_wait_seconds if line is None else line)
+
+    def _estimate(self, own_seconds: int) -> int:
         data = self.facts.queue_data or QueueData()
         return wait_estimate(
-            self.queue.estimated_wait_seconds,
+            own_seconds,
             average_handle_seconds=self.queue.average_handle_seconds,
             agents=self.queue.agents,
             provider_average_wait_seconds=data.average_wait_seconds,
@@ -336,7 +346,7 @@ class _Flow:
         assert phone is not None
         state = replace(state, tries=0, entered=None)
         if state.choice == "asap":
-            wait = self.wait_seconds
+            wait = self.line_wait_seconds
             return Reply(VoiceScript(()), state, Book(phone, "asap", estimated_wait_seconds=wait))
         if state.choice == "link":
             template = str(self.t(state, "link_sms", queue=self.queue.name, link="{link}"))

@@ -139,6 +139,10 @@ class QueueFacts:
     # The provider's queue a holding caller waits in (hold_mode "enqueue" on a provider that
     # has one: Twilio); None: holding rings agent_target.
     enqueue_as: str | None = None
+    # The caller's own wait in the line, before the callbacks due ahead of them that
+    # ``estimated_wait_seconds`` counts too (they are served first as they fall due): what
+    # an ASAP booking counts the callbacks ahead from. None: ``estimated_wait_seconds``.
+    line_wait_seconds: int | None = None
 
 
 @dataclass(frozen=True)

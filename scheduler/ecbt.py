@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.agents import Staffing
-from scheduler.wait import FOREVER, estimated_wait_seconds
+from scheduler.dialing import ANSWER_LEAD, agent_allowance
+from scheduler.wait import FOREVER
 
 RANGE_MIN_MINUTES = 2  # the narrowest range said: "between 8 and 10 minutes"
 RANGE_SHARE = 0.25  # the range reaches a quarter beyond the estimate
@@ -43,22 +44,53 @@ def _minutes(span: timedelta) -> int:
     return max(int(span.total_seconds() // 60), 0)
 
 
+def callback_spacing_seconds(staffing: Staffing, over_dial_ratio: float = 0.0) -> float:
+    """How far apart the callbacks waiting ring, every agent busy: one per agent freeing
+    (AHT ÷ agents), unless the dialler's pace is slower. While the live figures pace it
+    (scheduler/dialing.py: agent_allowance), it has ``k`` calls out at a time with every
+    agent busy (the agents ending a call within the answer lead, with the over-dial share;
+    at least one), and each is out from its dial until its customer has an agent: the
+    answer lead, or longer when no agent frees within it. With agents freeing at random
+    every ``m`` seconds, that is on average lead + m·e^(−lead/m); so one callback per
+    (lead + m·e^(−lead/m)) ÷ k. Without live figures the dialler is not held by agents."""
+    if staffing.agents <= 0:
+        return float(FOREVER)
+    per_agent = staffing.average_handle_seconds / staffing.agents
+    if not staffing.live or per_agent <= 0:
+        return per_agent
+    lead = ANSWER_LEAD.total_seconds()
+    out = max(
+        1,
+        agent_allowance(
+            0, 0, over_dial_ratio, signed_in=staffing.agents, average_handle_seconds=staffing.average_handle_seconds
+        ),
+    )
+    cycle = lead + per_agent * math.exp(-lead / per_agent)
+    return max(per_agent, cycle / out)
+
+
 def asap_wait_seconds(
-    caller_wait_seconds: int, callbacks_due: Sequence[datetime], now: datetime, staffing: Staffing
+    caller_wait_seconds: int,
+    callbacks_due: Sequence[datetime],
+    now: datetime,
+    staffing: Staffing,
+    over_dial_ratio: float = 0.0,
 ) -> int:
     """The caller's own wait in line, plus the callbacks due (sorted ``callbacks_due``: the
-    queue's waiting callbacks' due times) before they would reach an agent."""
+    queue's waiting callbacks' due times) before they would reach an agent, each rung
+    ``callback_spacing_seconds`` after the one before (``over_dial_ratio``: the queue's)."""
     if caller_wait_seconds < 0:
         raise ValueError("a wait cannot be negative")
     # Agents free now take callbacks at once, unless callers in the line are before them.
     free = (staffing.available or 0) if caller_wait_seconds == 0 else 0
+    spacing = callback_spacing_seconds(staffing, over_dial_ratio)
     wait, counted = caller_wait_seconds, 0
     while wait < FOREVER:
         ahead = bisect_right(callbacks_due, now + timedelta(seconds=wait))
         if ahead == counted:
             break
         counted = ahead
-        extra = estimated_wait_seconds(max(ahead - free, 0), staffing.average_handle_seconds, staffing.agents)
+        extra = math.ceil(max(ahead - free, 0) * spacing)
         wait = min(caller_wait_seconds + extra, FOREVER)
     return wait
 

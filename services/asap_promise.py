@@ -45,7 +45,8 @@ def asap_promise(
         return promise(now, max(wait, 0))
     if caller_wait_seconds is None:
         caller_wait_seconds = line_wait_seconds(queue.callers_waiting, staffing)
-    return promise(now, asap_wait_seconds(max(caller_wait_seconds, 0), _due_times(session, queue, now), now, staffing))
+    due = _due_times(session, queue, now)
+    return promise(now, asap_wait_seconds(max(caller_wait_seconds, 0), due, now, staffing, queue.over_dial_ratio))
 
 
 def opening_promise(session: Session, queue: Queue, opening: datetime) -> Promise:

@@ -108,7 +108,11 @@ def load_facts(
     agent_figures_max_age: timedelta,
 ) -> inbound.Facts:
     staff = queue_staffing(session, queue, now, agent_figures_max_age)
-    wait = line_wait_seconds(queue.callers_waiting, staff)
+    line = line_wait_seconds(queue.callers_waiting, staff)
+    # A caller who holds reaches an agent when an ASAP callback booked now would ring: after
+    # the callers ahead and the callbacks due before then (with live figures; else the line's
+    # wait alone, the static estimate of the whole wait).
+    wait = int((asap_promise(session, queue, now, line, agent_figures_max_age).due - now).total_seconds())
     queue_facts = inbound.QueueFacts(
         key=queue.key,
         name=queue.name,
@@ -122,6 +126,7 @@ def load_facts(
         # The live agent figures when fresh (PUT /api/v1/queues/{key}/agents), else the
         # queue's static staffing: callers a free agent takes at once wait for nobody.
         estimated_wait_seconds=wait,
+        line_wait_seconds=line,
         offer_threshold_seconds=queue.offer_threshold_seconds,
         offer_at_entry=queue.offer_at_entry,
         offer_repeat_seconds=queue.offer_repeat_seconds,
@@ -149,10 +154,9 @@ def _provider_queue(queue: Queue, adapter: Telephony) -> str | None:
     return queue.twilio_queue or queue.key
 
 
-def _withheld(session: Session, queue: Queue, now: datetime, wait_seconds: int) -> str | None:
+def _withheld(session: Session, queue: Queue, now: datetime, ecbt_seconds: int) -> str | None:
     """Why the queue offers no callback now (its limits: services/callback_limits.py), or None."""
-    ecbt = asap_promise(session, queue, now, wait_seconds).due if queue.max_ecbt_seconds is not None else None
-    return withheld_now(session, queue, int((ecbt - now).total_seconds()) if ecbt is not None else None)
+    return withheld_now(session, queue, ecbt_seconds if queue.max_ecbt_seconds is not None else None)
 
 
 def _when(callback: Callback, now: datetime) -> tuple[datetime, datetime | None]:

@@ -5,6 +5,9 @@ client key, read by the IVR's webhook: two requests, as two web processes would.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -12,6 +15,8 @@ from sqlalchemy import select
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback
+from scheduler.agents import Staffing
+from scheduler.ecbt import callback_spacing_seconds
 from services.accounts import new_api_key
 from services.dialer.dialer import Dialer
 from telephony.simulator_driver import SimulatorDriver
@@ -85,3 +90,33 @@ def dialing(db: Database) -> list[str]:
     with db.read() as session:
         rows = session.scalars(select(Callback).where(Callback.state == "dialing").order_by(Callback.id)).all()
         return [row.ref for row in rows]
+
+
+def test_a_caller_is_told_the_wait_behind_the_callbacks_due_and_asap_counts_them_once(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    clock: FixedClock,
+    make_queue,
+    phone_sim: SimulatorDriver,  # type: ignore[no-untyped-def]
+) -> None:
+    # Two web customers' ASAP callbacks, due now (no live figures yet: the static 0 s wait)
+    make_queue(estimated_wait_seconds=0, over_dial_ratio=0.0, weekly_hours=weekday_hours(capacity=10))
+    for n in (1, 2):
+        assert book(client, n).status_code == 201
+    with db.write() as session:
+        key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
+    # 4 agents, all busy, 6-minute calls, one caller holding: 90 s in line
+    push(client, key, signed_in=4, available=0, average_handle_seconds=360, callers_waiting=1)
+    spacing = callback_spacing_seconds(Staffing(agents=4, available=0, average_handle_seconds=360, live=True))
+    behind = 90 + math.ceil(2 * spacing)  # the line, then the two callbacks due before the caller's turn
+    assert behind == 275
+    call = phone_sim.dial_in(CALLER, QUEUE_NUMBER, inbound_url(app))
+    said = heard(call)
+    assert "about 5 minutes" in said and "press star" in said  # 275 s, not the line's 90
+    booked_at = clock.now()
+    phone_sim.press(call["call_id"], "1")  # 1: as soon as possible
+    phone_sim.press(call["call_id"], "1")  # 1: on this number
+    with db.read() as session:
+        due = session.scalars(select(Callback.next_attempt_at).where(Callback.phone == CALLER)).one()
+    assert due == booked_at + timedelta(seconds=behind)  # the callbacks ahead counted once

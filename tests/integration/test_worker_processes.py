@@ -224,14 +224,15 @@ def test_three_workers_together_never_ring_more_than_the_free_agents(
         key, _ = new_api_key(session, "ACD", "admin@example.com", clock.now())
     auth = {"Authorization": f"Bearer {key}"}
 
-    def free(available: int) -> None:
+    def free(available: int, signed_in: int = 10) -> None:
         clock.set(datetime.now(UTC))  # the figures are measured now, as the workers see it
-        figures = {"signed_in": 10, "available": available, "average_handle_seconds": 300}
+        figures = {"signed_in": signed_in, "available": available, "average_handle_seconds": 300}
         assert client.put(f"/api/v1/queues/{live_queue}/agents", json=figures, headers=auth).status_code == 200
 
-    free(5)
+    free(40, signed_in=40)  # booked while 40 agents are free: all 30 callbacks due at once
     for n in range(30):
         assert book(client, n).status_code == 201
+    free(5)
     workers = [start_worker(DIAL_LEASE_SECONDS="60") for _ in range(3)]
     calls = select(func.count()).select_from(SimCall)
     wait_until(lambda: count(db, calls) >= 5, 60, "5 calls")
