@@ -12,7 +12,8 @@ prints the figures of the issue; nothing is asserted (exit 0).
 Environment: SIMDAY_CALLS (expected calls, default 2000), SIMDAY_AGENTS (20),
 SIMDAY_HANDLE_SECONDS (360), SIMDAY_STEP_SECONDS (5), SIMDAY_SEED (1), SIMDAY_HOURS
 (the open day's length from 08:00, default 10), SIMDAY_LIVE_FIGURES (1; 0: a variant
-without the simulator's live agent figures, see DayConfig.live_figures).
+without the simulator's live agent figures, see DayConfig.live_figures),
+SIMDAY_OVER_DIAL_RATIO (the queue's over_dial_ratio, default 0).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class DayConfig:
     step_seconds: int = 5
     seed: int = 1
     drain_minutes: int = 30  # after closing: the calls in progress end
+    over_dial_ratio: float = 0.0  # the queue's: callbacks dialled beyond the agents expected free
     # False: a variant without live agent figures (each report removed as soon as the
     # agents' tick wrote it): the dialer is held by max_concurrent_calls alone, the
     # estimates use the queue's static staffing. To see what the figures' pacing costs.
@@ -96,6 +98,7 @@ def config_from_environment() -> DayConfig:
         step_seconds=int(env.get("SIMDAY_STEP_SECONDS", "5")),
         seed=int(env.get("SIMDAY_SEED", "1")),
         live_figures=env.get("SIMDAY_LIVE_FIGURES", "1") != "0",
+        over_dial_ratio=float(env.get("SIMDAY_OVER_DIAL_RATIO", "0")),
     )
 
 
@@ -113,6 +116,7 @@ def queue_document(config: DayConfig) -> dict[str, Any]:
         offer_threshold_seconds=60,
         offer_repeat_seconds=60,
         max_concurrent_calls=config.agents,
+        over_dial_ratio=config.over_dial_ratio,
         reminders={"confirmation": False, "before_minutes": [], "in_quiet_hours": "earlier"},
         weekly_hours=[
             {
@@ -369,6 +373,7 @@ class Figures:
     report: dict[str, Any]
     calls_not_ended: int
     callbacks_waiting: int
+    callbacks_due_later: int  # of those, due after the day closed (scheduled for another day)
     never_rung: tuple[tuple[str, datetime | None], ...]  # (state, due) of each callback never dialled
     hours: tuple[HourFigures, ...]
 
@@ -435,6 +440,7 @@ def measure(day: Day) -> Figures:
         held += held_at is not None
         abandoned += agent_at is None or (agent_at - pressed).total_seconds() > ABANDON_SECONDS
     live = ("ringing", "answered", "holding", "with_agent")
+    waiting = ("scheduled", "retry_wait", "dialing", "connected")
     offered = len(tally.offered)
     return Figures(
         calls=tally.calls,
@@ -465,7 +471,12 @@ def measure(day: Day) -> Figures:
             "unreachable": report.unreachable,
         },
         calls_not_ended=sum(1 for direction, state, _, _ in sim.values() if state in live),
-        callbacks_waiting=sum(1 for c in callbacks if c.state in ("scheduled", "retry_wait", "dialing", "connected")),
+        callbacks_waiting=sum(1 for c in callbacks if c.state in waiting),
+        callbacks_due_later=sum(
+            1
+            for c in callbacks
+            if c.state in waiting and c.next_attempt_at is not None and c.next_attempt_at >= day.config.closes
+        ),
         never_rung=tuple((c.state, c.next_attempt_at) for c in callbacks if c.id not in first_ring),
         hours=tuple(
             HourFigures(
@@ -524,7 +535,11 @@ def table(config: DayConfig, figures: Figures, seconds: float) -> str:
         ("Report: offered/accepted", f"{r['offered']}/{r['accepted']}", f"take rate {_pct(r['take_rate'])}"),
         ("Report: on-time rate", _pct(r["on_time_rate"]), f"{r['first_dials']} first dials (ASAP: by the range's end)"),
         ("Report: completed", f"{r['completed']}", f"{r['unreachable']} unreachable"),
-        ("Left at the end", f"{f.calls_not_ended} calls", f"{f.callbacks_waiting} callbacks still live"),
+        (
+            "Left at the end",
+            f"{f.calls_not_ended} calls",
+            f"{f.callbacks_waiting} callbacks live, {f.callbacks_due_later} of them due another day",
+        ),
         ("Run time", f"{seconds:.0f} s", ""),
     ]
     width = max(len(name) for name, _, _ in rows)
