@@ -396,8 +396,16 @@ class AgentReservations(Protocol):
     TaskRouter is the one yet (telephony/twilio_taskrouter.py). Failures raise ProviderError."""
 
     def create_task(
-        self, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any], timeout_seconds: int
-    ) -> str: ...
+        self,
+        workspace_sid: str,
+        workflow_sid: str,
+        attributes: Mapping[str, Any],
+        timeout_seconds: int,
+        in_line_since: datetime | None = None,
+    ) -> str:
+        """A task that reserves a worker; ``in_line_since`` is its place in the ACD's line
+        (the callback keeps its caller's: the task is as old as that)."""
+        ...
 
     def task_open(self, workspace_sid: str, task_sid: str) -> bool:
         """Whether the task may still reserve a worker, or has one."""

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from twilio.base import values
 from twilio.rest import Client
 
 from scheduler.agents import MAX_AGENTS, MAX_CALLERS, MAX_SECONDS, AgentFigures
@@ -186,15 +187,24 @@ class TwilioTaskRouter:
             ) from exc
 
     def create_task(
-        self, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any], timeout_seconds: int
+        self,
+        workspace_sid: str,
+        workflow_sid: str,
+        attributes: Mapping[str, Any],
+        timeout_seconds: int,
+        in_line_since: datetime | None = None,
     ) -> str:
-        """A voice task in ``workflow_sid``; returns its SID (WT…)."""
+        """A voice task in ``workflow_sid``; returns its SID (WT…). ``in_line_since`` is its
+        ``VirtualStartTime``: TaskRouter ranks tasks of a priority by their age from it, so
+        the callback's task goes before the callers who came after its caller."""
         try:
             task = self._client.taskrouter.v1.workspaces(workspace_sid).tasks.create(
                 workflow_sid=workflow_sid,
                 task_channel=TASK_CHANNEL,
                 attributes=json.dumps(dict(attributes)),
                 timeout=timeout_seconds,
+                # The SDK writes the time as given with a "Z": it must be UTC already.
+                virtual_start_time=in_line_since.astimezone(UTC) if in_line_since is not None else values.unset,
             )
         except Exception as exc:
             raise _provider_error(exc) from _cause(exc)

@@ -42,6 +42,9 @@ class Claim:
     turn: datetime  # when the primary provider's pacer lets this call go
     due_at: datetime | None = None  # when it fell due (the dispatch lag is measured from it)
     ref: str = ""  # the callback's public reference, for the logs
+    # Its place in line, for an ACD that ranks by age (TaskRouter's VirtualStartTime): an ASAP
+    # callback keeps its caller's, when they booked it; a scheduled one's is its due time.
+    in_line_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ DUE_FOR_CLAIM = (
         Callback.phone,
         Callback.state,
         Callback.next_attempt_at,
+        Callback.kind,
+        Callback.created_at,
         _LAST_ATTEMPT.scalar_subquery().label("last_number"),
         _NUMBER_ON_CALL.label("number_on_call"),
         Queue.max_concurrent_calls,
@@ -243,6 +248,7 @@ def _write_claims(session: Session, claimer: Claimer, rows: list[Row[Any]], now:
                 turn=turns[routes[row.id][0]].pop(0),
                 due_at=row.next_attempt_at,
                 ref=row.ref,
+                in_line_since=row.created_at if row.kind == "asap" else row.next_attempt_at,
             )
         )
     return claims

@@ -218,7 +218,7 @@ class Dialer:
                     self.wait_for_turn(provider)
                 if (workflow := reservations.workflow_of(claim.agent_target)) is not None:
                     task_sid = reservations.create_task(
-                        self.providers, provider, workflow, self.urls, claim.attempt_id, claim.ref
+                        self.providers, provider, workflow, self.urls, claim.attempt_id, claim.ref, claim.in_line_since
                     )
                     log.info(
                         "callback %s: agent reserved through TaskRouter via %s (attempt %d, task %s)",

@@ -78,14 +78,21 @@ def router(providers: Providers, provider: str) -> AgentReservations:
 
 
 def create_task(
-    providers: Providers, provider: str, workflow: Workflow, urls: WebhookUrls, attempt_id: int, ref: str | None
+    providers: Providers,
+    provider: str,
+    workflow: Workflow,
+    urls: WebhookUrls,
+    attempt_id: int,
+    ref: str | None,
+    in_line_since: datetime | None = None,
 ) -> str:
-    """The task that reserves an agent for this attempt; returns its SID."""
+    """The task that reserves an agent for this attempt; returns its SID. ``in_line_since``:
+    the callback's place in the ACD's line (Claim.in_line_since), the task's age."""
     attributes: dict[str, Any] = {"type": "callback", TASK_ATTEMPT_KEY: urls.token(attempt_id)}
     if ref:
         attributes["callback_ref"] = ref
     return router(providers, provider).create_task(
-        workflow.workspace_sid, workflow.workflow_sid, attributes, TASK_TIMEOUT_SECONDS
+        workflow.workspace_sid, workflow.workflow_sid, attributes, TASK_TIMEOUT_SECONDS, in_line_since
     )
 
 

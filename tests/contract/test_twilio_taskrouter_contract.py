@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -109,7 +110,10 @@ TASKS = f"/v1/Workspaces/{WORKSPACE}/Tasks"
 def test_a_reservation_task_is_created_as_the_spec_allows(
     taskrouter: TwilioTaskRouter, taskrouter_http: PrismTwilioHttp
 ) -> None:
-    sid = taskrouter.create_task(WORKSPACE, WORKFLOW, {"type": "callback", "callback_attempt": "7.sig"}, 120)
+    in_line = datetime(2027, 1, 4, 11, 58, 30, tzinfo=ZoneInfo("Europe/Paris"))  # 10:58:30 UTC
+    sid = taskrouter.create_task(
+        WORKSPACE, WORKFLOW, {"type": "callback", "callback_attempt": "7.sig"}, 120, in_line_since=in_line
+    )
 
     exchange = taskrouter_http.traffic.only
     assert exchange.status == 201, f"Prism refused {exchange.method} {exchange.url}: {exchange.response_text}"
@@ -117,6 +121,7 @@ def test_a_reservation_task_is_created_as_the_spec_allows(
     assert (exchange.method, urlsplit(exchange.url).path) == ("POST", TASKS)
     sent = dict(parse_qsl(exchange.body.decode()))
     assert (sent["WorkflowSid"], sent["TaskChannel"], sent["Timeout"]) == (WORKFLOW, "voice", "120")
+    assert sent["VirtualStartTime"] == "2027-01-04T10:58:30Z"  # in UTC, whatever the zone given
     assert json.loads(sent["Attributes"]) == {"type": "callback", "callback_attempt": "7.sig"}
     assert sid == json.loads(exchange.response_text)["sid"]
 

@@ -9,7 +9,7 @@ agent_unavailable (retried soon)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -101,13 +101,17 @@ def test_the_agent_is_reserved_and_takes_the_callback_before_the_customer_is_run
     clock: FixedClock,
     twilio_http: FakeTwilioHttp,
 ) -> None:
+    booked_at = clock.now()
     ref = book(client, 1).get_json()["ref"]
+    clock.advance(seconds=40)  # due a little later: the task still keeps the caller's place
     dialer = Dialer(db, app.extensions["providers"], clock, app.extensions["settings"])
     assert dialer.dispatch() == 1
 
     made = twilio_http.only_request  # a task, and no call to anyone
     assert made.method == "POST" and made.url == f"https://taskrouter.twilio.com/v1/Workspaces/{WORKSPACE}/Tasks"
     assert (made.values("WorkflowSid"), made.values("TaskChannel")) == ([WORKFLOW], ["voice"])
+    # as old as the booking: TaskRouter ranks it before the callers who came after its caller
+    assert made.values("VirtualStartTime") == [booked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
     attributes = json.loads(made.values("Attributes")[0])
     assert attributes["callback_ref"] == ref and "7400000001" not in made.values("Attributes")[0]
     attempt = only_attempt(db)
