@@ -220,10 +220,32 @@ def test_a_full_slot_is_not_offered(browser: Any, live_server: str, host: HostSi
     assert dialog.locator("input[data-start='2027-01-04T11:00:00+00:00']").count() == 1
 
 
-def test_off_hours_without_collecting_shows_the_hours(
-    browser: Any, live_server: str, host: HostSite, make_queue: Any, clock: FixedClock
+def test_off_hours_without_collecting_still_offers_the_next_open_times(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any, clock: FixedClock, db: Database
 ) -> None:
     make_queue(widget={"allowed_origins": [host.origin]})
+    clock.set(SATURDAY_NOON)
+    page = browser(timezone="Europe/London")
+    dialog = open_dialog(page, host.page(live_server))
+    expect(widget(page)).to_have_attribute("data-state", "closed-times")
+    expect(dialog).to_contain_text("We are closed now. Choose one of our next open times")
+    # No "call me now" (the queue takes no ASAP request while closed): the times at once.
+    assert dialog.get_by_role("button", name="Call me now").count() == 0
+    assert dialog.get_by_role("button", name="Call me when you open").count() == 0
+    dialog.get_by_label("Your phone number").fill("07400 123459")
+    expect(dialog.locator("legend").first).to_have_text("Monday 11 January")
+    dialog.locator("input[data-start='2027-01-11T10:30:00+00:00']").check()
+    dialog.get_by_label("Your phone number").press("Enter")  # Enter books the time chosen
+    expect(dialog).to_contain_text("Your callback is booked")
+    assert [(c.kind, c.state) for c in callbacks(db)] == [("scheduled", "scheduled")]
+    with db.read() as session:
+        assert session.scalars(select(Callback)).one().promised_at == datetime(2027, 1, 11, 10, 30, tzinfo=UTC)
+
+
+def test_off_hours_without_collecting_or_free_times_shows_the_hours(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any, clock: FixedClock
+) -> None:
+    make_queue(horizon_days=1, widget={"allowed_origins": [host.origin]})  # nothing open before Monday
     clock.set(SATURDAY_NOON)
     page = browser(timezone="Europe/London")
     dialog = open_dialog(page, host.page(live_server))

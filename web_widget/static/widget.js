@@ -27,6 +27,7 @@
       book: 'Book this time', pick: 'Please choose a time', noSlots: 'No free times in the next days.',
       zone: 'Times are in your time zone ({zone}); the centre is in {centre}.',
       closed: 'We are closed now.', closedCollect: 'We are closed now. Leave your number: we will call when we open, or choose one of our next open times.',
+      closedTimes: 'We are closed now. Choose one of our next open times and we will call you then.',
       hours: 'Our opening hours ({zone})', dayClosed: 'closed',
       done: 'Your callback is booked', already: 'You already have a callback booked',
       whenAsap: 'We will call you as soon as we can.', whenRange: 'We will call you between {start} and {end}.', whenAt: 'We will call you on {when}.',
@@ -45,6 +46,7 @@
       book: 'Записаться на это время', pick: 'Выберите время', noSlots: 'В ближайшие дни нет свободного времени.',
       zone: 'Время указано в вашем часовом поясе ({zone}); центр работает по {centre}.',
       closed: 'Сейчас мы не работаем.', closedCollect: 'Сейчас мы не работаем. Оставьте номер — мы позвоним, когда откроемся, или выберите ближайшее время.',
+      closedTimes: 'Сейчас мы не работаем. Выберите одно из ближайших свободных времён — мы позвоним вам в это время.',
       hours: 'Часы работы ({zone})', dayClosed: 'выходной',
       done: 'Обратный звонок заказан', already: 'У вас уже есть заказанный звонок',
       whenAsap: 'Мы позвоним вам, как только сможем.', whenRange: 'Мы позвоним вам с {start} до {end}.', whenAt: 'Мы позвоним вам {when}.',
@@ -63,6 +65,7 @@
       book: 'Réserver cet horaire', pick: 'Choisissez un horaire', noSlots: 'Aucun horaire libre dans les prochains jours.',
       zone: 'Heures dans votre fuseau ({zone}) ; le centre est à l’heure de {centre}.',
       closed: 'Nous sommes fermés.', closedCollect: 'Nous sommes fermés. Laissez votre numéro : nous vous rappellerons à l’ouverture, ou choisissez un prochain horaire.',
+      closedTimes: 'Nous sommes fermés. Choisissez un de nos prochains horaires : nous vous appellerons à ce moment-là.',
       hours: 'Nos horaires ({zone})', dayClosed: 'fermé',
       done: 'Votre rappel est réservé', already: 'Vous avez déjà un rappel réservé',
       whenAsap: 'Nous vous appellerons dès que possible.', whenRange: 'Nous vous appellerons entre {start} et {end}.', whenAt: 'Nous vous appellerons le {when}.',
@@ -353,20 +356,25 @@ dt,dd{margin:0}
       this.body.replaceChildren(h('p', { role: 'alert', className: 'err-box', text: this.t.unavailable }));
     }
 
+    closedHours() {
+      const t = this.t; const q = this.queue;
+      this.state('closed-hours');
+      this.body.replaceChildren(h('p', { className: 'note queue-name', text: q.name }),
+        h('p', { className: 'strong', text: t.closed }), hoursList(this.locale, t, q));
+    }
+
     form() {
       const t = this.t; const q = this.queue;
+      // Closed: ASAP for the opening only where the queue collects requests off-hours; a
+      // time from the next open ones always (none free: the hours alone).
       const collect = !q.open_now && q.collect_off_hours;
-      if (!q.open_now && !q.collect_off_hours) {
-        this.state('closed-hours');
-        this.body.replaceChildren(h('p', { className: 'note queue-name', text: q.name }),
-          h('p', { className: 'strong', text: t.closed }), hoursList(this.locale, t, q));
-        return;
-      }
-      this.state(collect ? 'off-hours' : 'form');
+      const timesOnly = !q.open_now && !q.collect_off_hours;
+      this.state(collect ? 'off-hours' : timesOnly ? 'closed-times' : 'form');
       this.fieldErrors = {};
       this.formEl = h('form', { novalidate: true, onsubmit: (e) => { e.preventDefault(); this.submit(this.mode); } },
         h('p', { className: 'note queue-name', text: q.name }));
       if (collect) this.formEl.append(h('p', { className: 'note', text: t.closedCollect }));
+      if (timesOnly) this.formEl.append(h('p', { className: 'note', text: t.closedTimes }));
       this.phone = this.input('phone', t.phone, { type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true },
         fill(t.phoneHint, { region: regionName(this.locale, q.region || 'GB') }));
       this.phone.addEventListener('input', () => this.checkPhone(false));
@@ -390,11 +398,12 @@ dt,dd{margin:0}
       this.nowBtn = h('button', { className: 'btn', type: 'submit', text: collect ? t.nowClosed : t.now, onclick: () => { this.mode = 'asap'; } });
       this.chooseBtn = h('button', { className: 'btn alt', type: 'button', 'aria-expanded': 'false', text: t.choose, onclick: () => this.showSlots(true) });
       this.bookBtn = h('button', { className: 'btn', type: 'submit', hidden: true, text: t.book, onclick: () => { this.mode = 'scheduled'; } });
-      this.formEl.append(h('div', { className: 'actions' }, this.nowBtn, this.chooseBtn),
+      // Closed, times only: neither button (Enter must not book "now"); the times at once.
+      this.formEl.append(h('div', { className: 'actions' }, timesOnly ? null : [this.nowBtn, this.chooseBtn]),
         this.slotBox, this.slotError, h('div', { className: 'actions' }, this.bookBtn), this.general);
       this.body.replaceChildren(this.formEl);
-      this.mode = 'asap';
-      if (collect) this.showSlots(false); // off-hours: the next open times, straight away
+      this.mode = timesOnly ? 'scheduled' : 'asap';
+      if (collect || timesOnly) this.showSlots(false, timesOnly); // off-hours: the next open times, straight away
       this.phone.focus();
     }
 
@@ -431,18 +440,21 @@ dt,dd{margin:0}
       return !problem;
     }
 
-    showSlots(focusFirst) {
+    showSlots(focusFirst, onlyTimes) {
       this.chooseBtn.setAttribute('aria-expanded', 'true');
       this.slotBox.hidden = false;
       this.bookBtn.hidden = false;
-      this.loadSlots(this.slotBox, focusFirst);
+      this.loadSlots(this.slotBox, focusFirst, onlyTimes);
     }
 
-    loadSlots(box, focusFirst) {
+    /** The free times in ``box``; with ``onlyTimes`` (closed, nothing else to book) and
+     * none free, the queue's hours instead of the form. */
+    loadSlots(box, focusFirst, onlyTimes) {
       const t = this.t;
       box.replaceChildren(h('p', { role: 'status', text: t.loading }));
       api.getSlots(this.key).then((r) => {
         if (!r.ok) { box.replaceChildren(h('p', { className: 'err', text: t.failed })); return; }
+        if (!r.slots.length && onlyTimes) { this.closedHours(); return; }
         if (!r.slots.length) { box.replaceChildren(h('p', { text: t.noSlots })); return; }
         const zone = visitorZone();
         const dayKey = formatter('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
