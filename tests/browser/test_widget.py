@@ -22,7 +22,7 @@ from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback
 from tests.browser.conftest import CHROMIUM, FLAGS
-from tests.integration.helpers import book, phone
+from tests.integration.helpers import book, phone, weekday_hours
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 SATURDAY_NOON = datetime(2027, 1, 9, 12, 0, tzinfo=UTC)
@@ -146,7 +146,8 @@ def test_a_visitor_on_another_site_books_a_slot_sees_the_reference_and_can_cance
     first = dialog.get_by_role("radio").first
     expect(first).to_have_attribute("data-start", "2027-01-04T10:30:00+00:00")
     expect(dialog.locator("label.time").first).to_have_text("11:30")
-    expect(dialog.locator("legend").first).to_have_text("Monday 4 January")
+    expect(dialog.locator("button.day[aria-pressed='true']")).to_contain_text("Monday 4 January")
+    expect(dialog.locator("legend").first).to_have_text("Morning")  # 11:30 in Paris
     expect(dialog).to_contain_text("Times are in your time zone (Europe/Paris); the centre is in Europe/London.")
     dialog.locator("label.time").nth(1).click()  # 10:45 London
     shot(page, "slots")
@@ -206,6 +207,36 @@ def test_call_me_now_books_an_asap_callback_with_the_queues_fields_unit_and_the_
     assert callback.fields == [{"name": "order", "value": "A-1042"}]
 
 
+def test_the_times_come_from_a_day_picker_and_are_grouped_by_part_of_the_day(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any, db: Database
+) -> None:
+    # Open 09:00–17:00 London, 60-minute slots; a visitor in London, on Monday at 10:00
+    make_queue(widget={"allowed_origins": [host.origin]}, weekly_hours=weekday_hours(slot_minutes=60, capacity=2))
+    page = browser(timezone="Europe/London")
+    dialog = open_dialog(page, host.page(live_server))
+    dialog.get_by_label("Your phone number").fill("07400 123460")
+    dialog.get_by_role("button", name="Choose a time").click()
+    days = dialog.locator("button.day")
+    expect(days.first).to_contain_text("Monday 4 January")
+    expect(days.first).to_contain_text("6 times")  # 11:00 … 16:00: 10:00 is inside the lead time
+    expect(days.nth(1)).to_contain_text("Tuesday 5 January")
+    expect(days.nth(1)).to_contain_text("8 times")
+    expect(days.first).to_have_attribute("aria-pressed", "true")
+    # Only the chosen day's times: no wall of every day's
+    assert dialog.locator("input[data-start^='2027-01-05']").count() == 0
+    days.nth(1).click()  # tomorrow
+    expect(days.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(days.first).to_have_attribute("aria-pressed", "false")
+    expect(dialog.locator("legend")).to_have_text(["Morning", "Afternoon"])
+    expect(dialog.locator("fieldset").first.locator("label.time")).to_have_text(["09:00", "10:00", "11:00"])
+    assert dialog.locator("input[data-start^='2027-01-04']").count() == 0
+    dialog.locator("label.time", has_text="10:00").click()
+    dialog.get_by_role("button", name="Book this time").click()  # tomorrow 10:00: the day, the time, book
+    expect(dialog).to_contain_text("Your callback is booked")
+    [callback] = callbacks(db)
+    assert callback.promised_at == datetime(2027, 1, 5, 10, 0, tzinfo=UTC)
+
+
 def test_a_full_slot_is_not_offered(browser: Any, live_server: str, host: HostSite, make_queue: Any, app: Any) -> None:
     make_queue(widget={"allowed_origins": [host.origin]})
     client = app.test_client()
@@ -233,7 +264,7 @@ def test_off_hours_without_collecting_still_offers_the_next_open_times(
     assert dialog.get_by_role("button", name="Call me now").count() == 0
     assert dialog.get_by_role("button", name="Call me when you open").count() == 0
     dialog.get_by_label("Your phone number").fill("07400 123459")
-    expect(dialog.locator("legend").first).to_have_text("Monday 11 January")
+    expect(dialog.locator("button.day[aria-pressed='true']")).to_contain_text("Monday 11 January")
     dialog.locator("input[data-start='2027-01-11T10:30:00+00:00']").check()
     dialog.get_by_label("Your phone number").press("Enter")  # Enter books the time chosen
     expect(dialog).to_contain_text("Your callback is booked")
@@ -269,7 +300,7 @@ def test_off_hours_with_collecting_offers_the_next_open_times(
     expect(dialog).to_contain_text("We are closed now. Leave your number")
     dialog.get_by_label("Your phone number").fill("07400 123458")
     # The next open times are offered straight away.
-    expect(dialog.locator("legend").first).to_have_text("Monday 11 January")
+    expect(dialog.locator("button.day[aria-pressed='true']")).to_contain_text("Monday 11 January")
     expect(dialog.get_by_role("radio").first).to_have_attribute("data-start", "2027-01-11T09:00:00+00:00")
     shot(page, "off-hours")
     dialog.get_by_role("button", name="Call me when you open").click()

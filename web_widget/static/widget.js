@@ -28,6 +28,7 @@
       zone: 'Times are in your time zone ({zone}); the centre is in {centre}.',
       closed: 'We are closed now.', closedCollect: 'We are closed now. Leave your number: we will call when we open, or choose one of our next open times.',
       closedTimes: 'We are closed now. Choose one of our next open times and we will call you then.',
+      days: 'Day', count: { one: '{n} time', other: '{n} times' }, parts: ['Morning', 'Afternoon', 'Evening'],
       hours: 'Our opening hours ({zone})', dayClosed: 'closed',
       done: 'Your callback is booked', already: 'You already have a callback booked',
       whenAsap: 'We will call you as soon as we can.', whenRange: 'We will call you between {start} and {end}.', whenAt: 'We will call you on {when}.',
@@ -47,6 +48,7 @@
       zone: 'Время указано в вашем часовом поясе ({zone}); центр работает по {centre}.',
       closed: 'Сейчас мы не работаем.', closedCollect: 'Сейчас мы не работаем. Оставьте номер — мы позвоним, когда откроемся, или выберите ближайшее время.',
       closedTimes: 'Сейчас мы не работаем. Выберите одно из ближайших свободных времён — мы позвоним вам в это время.',
+      days: 'День', count: { one: '{n} вариант', few: '{n} варианта', many: '{n} вариантов', other: '{n} варианта' }, parts: ['Утро', 'День', 'Вечер'],
       hours: 'Часы работы ({zone})', dayClosed: 'выходной',
       done: 'Обратный звонок заказан', already: 'У вас уже есть заказанный звонок',
       whenAsap: 'Мы позвоним вам, как только сможем.', whenRange: 'Мы позвоним вам с {start} до {end}.', whenAt: 'Мы позвоним вам {when}.',
@@ -66,6 +68,7 @@
       zone: 'Heures dans votre fuseau ({zone}) ; le centre est à l’heure de {centre}.',
       closed: 'Nous sommes fermés.', closedCollect: 'Nous sommes fermés. Laissez votre numéro : nous vous rappellerons à l’ouverture, ou choisissez un prochain horaire.',
       closedTimes: 'Nous sommes fermés. Choisissez un de nos prochains horaires : nous vous appellerons à ce moment-là.',
+      days: 'Jour', count: { one: '{n} horaire', other: '{n} horaires' }, parts: ['Matin', 'Après-midi', 'Soir'],
       hours: 'Nos horaires ({zone})', dayClosed: 'fermé',
       done: 'Votre rappel est réservé', already: 'Vous avez déjà un rappel réservé',
       whenAsap: 'Nous vous appellerons dès que possible.', whenRange: 'Nous vous appellerons entre {start} et {end}.', whenAt: 'Nous vous appellerons le {when}.',
@@ -261,6 +264,12 @@ button.btn{border:1px solid #1a7f37;background:#1a7f37;color:#fff;border-radius:
 button.alt{background:#fff;color:#1a7f37}
 button:disabled{opacity:.6;cursor:default}
 :focus-visible{outline:3px solid #1b5fd6;outline-offset:2px}
+.days{display:flex;gap:6px;overflow-x:auto;margin-top:8px;padding-bottom:2px}
+.day{flex:0 0 auto;display:flex;flex-direction:column;align-items:flex-start;border:1px solid #9aa3b1;border-radius:6px;background:#fff;color:#1f2430;padding:5px 9px;cursor:pointer;font:inherit}
+.day small{color:#4a5262}
+.day[aria-pressed=true]{background:#1a7f37;color:#fff;border-color:#1a7f37}
+.day[aria-pressed=true] small{color:#fff}
+.day:focus-visible{outline:3px solid #1b5fd6;outline-offset:2px}
 .slots{max-height:240px;overflow:auto;border:1px solid #dfe2e8;border-radius:6px;padding:4px 8px;margin-top:8px}
 fieldset{border:0;margin:0;padding:4px 0}
 legend{font-weight:600;padding:6px 0 2px}
@@ -460,21 +469,42 @@ dt,dd{margin:0}
         const dayKey = formatter('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
         const dayName = formatter(this.locale, { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long' });
         const timeName = formatter(this.locale, { timeZone: zone, hour: '2-digit', minute: '2-digit' });
-        const groups = new Map();
+        const hourOf = formatter('en-GB', { timeZone: zone, hour: 'numeric', hourCycle: 'h23' });
+        const days = new Map();
         r.slots.forEach((s) => {
           const d = new Date(s.start);
           const k = dayKey.format(d);
-          if (!groups.has(k)) groups.set(k, { name: dayName.format(d), slots: [] });
-          groups.get(k).slots.push({ start: s.start, label: timeName.format(d) });
+          if (!days.has(k)) days.set(k, { name: dayName.format(d), slots: [] });
+          // morning before 12:00, afternoon before 17:00, evening after: in the visitor's zone
+          const hour = parseInt(hourOf.format(d), 10);
+          days.get(k).slots.push({ start: s.start, label: timeName.format(d), part: hour < 12 ? 0 : hour < 17 ? 1 : 2 });
         });
+        const plural = new Intl.PluralRules(this.locale);
         const name = nextId('slot');
         const list = h('div', { className: 'slots', role: 'group', 'aria-label': t.choose });
-        groups.forEach((g) => list.append(h('fieldset', null, h('legend', { text: g.name }),
-          h('div', { className: 'times' }, g.slots.map((s) => h('label', { className: 'time' },
-            h('input', { type: 'radio', name, value: s.start, 'data-start': s.start, onchange: () => this.showError('slot_start', '') }),
-            h('span', { text: s.label })))))));
+        const dayButtons = [];
+        const showDay = (day, button) => {
+          dayButtons.forEach((b) => b.setAttribute('aria-pressed', String(b === button)));
+          list.replaceChildren(...t.parts.map((part, i) => {
+            const slots = day.slots.filter((s) => s.part === i);
+            return slots.length ? h('fieldset', null, h('legend', { text: part }),
+              h('div', { className: 'times' }, slots.map((s) => h('label', { className: 'time' },
+                h('input', { type: 'radio', name, value: s.start, 'data-start': s.start, onchange: () => this.showError('slot_start', '') }),
+                h('span', { text: s.label }))))) : null;
+          }).filter(Boolean));
+        };
+        // A day picker (the next open days, how many times each), then that day's times.
+        const picker = h('div', { className: 'days', role: 'group', 'aria-label': t.days });
+        days.forEach((day) => {
+          const count = t.count[plural.select(day.slots.length)] || t.count.other;
+          const button = h('button', { type: 'button', className: 'day', 'aria-pressed': 'false', onclick: () => showDay(day, button) },
+            h('span', { text: day.name }), h('small', { text: fill(count, { n: day.slots.length }) }));
+          dayButtons.push(button);
+          picker.append(button);
+        });
+        showDay(days.values().next().value, dayButtons[0]);
         this.fieldErrors.slot_start = { err: this.slotError, el: list };
-        box.replaceChildren(list, h('p', { className: 'note', text: fill(t.zone, { zone, centre: this.queue.timezone }) }));
+        box.replaceChildren(picker, list, h('p', { className: 'note', text: fill(t.zone, { zone, centre: this.queue.timezone }) }));
         if (focusFirst) list.querySelector('input').focus();
       });
     }
