@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -66,3 +67,39 @@ def browser_page(live_server: str, **context_options: object) -> Iterator[object
 @pytest.fixture
 def page(live_server: str) -> Iterator[object]:
     yield from browser_page(live_server)
+
+
+class HostSite:
+    """Another origin: serves the pages a test gives it, as a customer's website would."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        self.server = make_server("127.0.0.1", 0, self, threaded=True)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = self.pages.get(environ["PATH_INFO"])
+        if body is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body.encode()]
+
+    def page(
+        self, app_base: str, tag_attributes: str = 'data-queue="support"', body: str = "", lang: str = "en"
+    ) -> str:
+        self.pages["/"] = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>A shop</title><style>button {{ background: red !important; font-size: 40px }} * {{ color: purple }}</style>
+</head><body><h1>A shop</h1>{body}
+<script src="{app_base}/widget.js" {tag_attributes} async></script></body></html>"""
+        return self.origin + "/"
+
+
+@pytest.fixture
+def host() -> Iterator[HostSite]:
+    site = HostSite()
+    thread = threading.Thread(target=site.server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    site.server.shutdown()
+    thread.join(timeout=10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,53 +15,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from infra.clock import FixedClock
 from infra.db import Database
 from infra.models import Callback
-from tests.browser.conftest import CHROMIUM, FLAGS
+from tests.browser.conftest import CHROMIUM, FLAGS, HostSite
 from tests.integration.helpers import book, phone, weekday_hours
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 SATURDAY_NOON = datetime(2027, 1, 9, 12, 0, tzinfo=UTC)
 XSS = "<img src=x onerror=window.__xss=1>"
-
-
-class HostSite:
-    """Another origin: serves the pages a test gives it, as a customer's website would."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        self.server = make_server("127.0.0.1", 0, self, threaded=True)
-        self.origin = f"http://127.0.0.1:{self.server.server_port}"
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        body = self.pages.get(environ["PATH_INFO"])
-        if body is None:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found"]
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-        return [body.encode()]
-
-    def page(
-        self, app_base: str, tag_attributes: str = 'data-queue="support"', body: str = "", lang: str = "en"
-    ) -> str:
-        self.pages["/"] = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<title>A shop</title><style>button {{ background: red !important; font-size: 40px }} * {{ color: purple }}</style>
-</head><body><h1>A shop</h1>{body}
-<script src="{app_base}/widget.js" {tag_attributes} async></script></body></html>"""
-        return self.origin + "/"
-
-
-@pytest.fixture
-def host() -> Iterator[HostSite]:
-    site = HostSite()
-    thread = threading.Thread(target=site.server.serve_forever, daemon=True)
-    thread.start()
-    yield site
-    site.server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture
