@@ -3,7 +3,12 @@ date overrides in the queue's own time zone, returned as UTC instants.
 
 Wall-clock times are walked in the queue's zone, so a DST day has the slots its clock
 shows: a local time that does not exist (spring forward) is skipped, and a local time
-that happens twice (fall back) is offered once, at its first occurrence.
+that happens twice (fall back) is offered twice, as the two instants it names (its first
+occurrence, ``fold=0``, and its second, ``fold=1``), each a slot with its own seats, so a
+queue open through the night loses no hour. A second occurrence is left out only when it
+would fall after the interval closes (an opening or closing time in the repeated hour
+means its first occurrence, as ``is_open`` reads it) or overlap a slot already offered
+(slots longer than the hour the clock goes back).
 """
 
 from __future__ import annotations
@@ -73,30 +78,50 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-def local_to_utc(day: date, minute_of_day: int, zone: ZoneInfo) -> datetime | None:
-    """The UTC instant of a local wall-clock time, or None when that time does not exist.
+def local_instants(day: date, minute_of_day: int, zone: ZoneInfo) -> tuple[datetime, ...]:
+    """The UTC instants at which the local clock reads ``day`` + ``minute_of_day``, earliest
+    first: none for a time in the spring-forward gap, two for a time the clock shows twice
+    (fall back: the first occurrence, then the second), else one."""
+    wall = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60))
+    instants: list[datetime] = []
+    for fold in (0, 1):
+        as_utc = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        # A time in the spring-forward gap does not survive the round trip.
+        if as_utc.astimezone(zone).replace(tzinfo=None) == wall and as_utc not in instants:
+            instants.append(as_utc)
+    return tuple(instants)
 
-    For a repeated local time (fall back) the first occurrence (fold=0) is returned.
-    """
-    local = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60), tzinfo=zone)
-    as_utc = local.astimezone(UTC)
-    # A time in the spring-forward gap does not survive the round trip.
-    if as_utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        return None
-    return as_utc
+
+def _overlaps(start: datetime, end: datetime, slots: Sequence[SlotSpec]) -> bool:
+    return any(start < s.ends_at and s.starts_at < end for s in slots)
+
+
+def _interval_slots(interval: Interval, day: date, zone: ZoneInfo) -> list[SlotSpec]:
+    start, end = interval.open_minutes
+    step = timedelta(minutes=interval.slot_minutes)
+    closes = _wall_instant(day, end, zone)
+    firsts: list[SlotSpec] = []
+    seconds: list[datetime] = []
+    for minute in range(start, end - interval.slot_minutes + 1, interval.slot_minutes):
+        instants = local_instants(day, minute, zone)
+        if instants:
+            firsts.append(SlotSpec(instants[0], instants[0] + step, interval.capacity))
+            seconds.extend(instants[1:])
+    again = [
+        SlotSpec(s, s + step, interval.capacity)
+        for s in seconds
+        if s + step <= closes and not _overlaps(s, s + step, firsts)
+    ]
+    return firsts + again
 
 
 def _day_slots(calendar: QueueCalendar, day: date, zone: ZoneInfo) -> Iterator[SlotSpec]:
     taken: set[datetime] = set()
     for interval in sorted(calendar.intervals_on(day), key=lambda i: i.open_minutes):
-        start, end = interval.open_minutes
-        step = interval.slot_minutes
-        for minute in range(start, end - step + 1, step):
-            starts_at = local_to_utc(day, minute, zone)
-            if starts_at is None or starts_at in taken:
-                continue
-            taken.add(starts_at)
-            yield SlotSpec(starts_at, starts_at + timedelta(minutes=step), interval.capacity)
+        for slot in _interval_slots(interval, day, zone):
+            if slot.starts_at not in taken:
+                taken.add(slot.starts_at)
+                yield slot
 
 
 def slots_between(calendar: QueueCalendar, first_day: date, last_day: date) -> list[SlotSpec]:
@@ -134,6 +159,14 @@ def _wall_instant(day: date, minute_of_day: int, zone: ZoneInfo) -> datetime:
     """The UTC instant at which the local clock reads day + minutes (a gap time maps past the gap)."""
     moment = datetime.combine(day, time(0, 0)) + timedelta(minutes=minute_of_day)
     return moment.replace(tzinfo=zone).astimezone(UTC)
+
+
+def wall_time_label(instant: datetime, zone: ZoneInfo) -> str:
+    """The local clock time of ``instant``, "01:30"; the second occurrence of a time the
+    clock shows twice (fall back) says its zone, "01:30 GMT", to tell the two apart."""
+    local = instant.astimezone(zone)
+    label = local.strftime("%H:%M")
+    return f"{label} {local.tzname()}" if local.fold else label
 
 
 def weekly_schedule(calendar: QueueCalendar) -> dict[str, list[dict[str, str]]]:

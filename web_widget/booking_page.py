@@ -31,7 +31,7 @@ from app.request_input import parse_instant
 from infra import context
 from infra.i18n import Catalogs
 from infra.models import Callback, Queue
-from scheduler.calendar import is_open
+from scheduler.calendar import is_open, wall_time_label
 from scheduler.consent import consent_wording
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from services.availability import bookable_rows_of_days
@@ -124,13 +124,14 @@ def _error_texts(language: str) -> Callable[[str], str]:
 
 
 def _days(queue: Queue, first_day: date | None, language: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Bookable slots of ``DAYS_SHOWN`` local days: [(day heading, [(value, "14:30")])]."""
+    """Bookable slots of ``DAYS_SHOWN`` local days: [(day heading, [(value, "14:30")])]; the
+    second occurrence of a repeated time (fall back) is labelled with its zone, "01:30 GMT"."""
     _, rows = bookable_rows_of_days(context.db(), queue.key, context.now(), first_day, DAYS_SHOWN)
     zone = ZoneInfo(queue.timezone)
     days: dict[date, list[tuple[str, str]]] = {}
     for start, _end, _seats in rows:
         local = start.astimezone(zone)
-        days.setdefault(local.date(), []).append((local.isoformat(), local.strftime("%H:%M")))
+        days.setdefault(local.date(), []).append((local.isoformat(), wall_time_label(start, zone)))
     return [(format_date(day, "EEEE d MMMM", locale=language), times) for day, times in days.items()]
 
 

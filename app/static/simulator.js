@@ -96,8 +96,22 @@ async function refresh() {
       ...Array.from({length: state.agents.free}, () => el("span", {class: "agent free"}, "free")),
       ...holding.map((h) => el("span", {class: "agent holding", "data-call": h.call_id}, `${h.number} holding ${h.waited_seconds} s`)));
   }
-  if (state.texts.length) $("texts").replaceChildren(...state.texts.map((t) =>
-    el("div", {class: "text"}, el("div", {class: "meta"}, `${t.direction === "out" ? "from " + t.from : "you wrote"} · ${t.at}`), t.body)));
+  if (state.texts.length) $("texts").replaceChildren(...textsByNumber(state.texts));
+}
+// The texts grouped by the phone they are on (ours go to t.to, the person's come from
+// t.from): one section per number, the number with the newest text first, each in the
+// state's order (newest first).
+function textsByNumber(texts) {
+  const groups = new Map();
+  texts.forEach((t) => {
+    const number = t.direction === "out" ? t.to : t.from;
+    if (!groups.has(number)) groups.set(number, []);
+    groups.get(number).push(t);
+  });
+  return [...groups].map(([number, those]) => el("div", {class: "number", "data-number": number},
+    el("h3", {}, number),
+    ...those.map((t) => el("div", {class: "text"},
+      el("div", {class: "meta"}, `${t.direction === "out" ? "from " + t.from : "you wrote"} · ${t.at}`), t.body))));
 }
 async function loadSlots() {
   const response = await fetch(`/api/v1/queues/${encodeURIComponent($("queue").value)}/slots?days=7`);

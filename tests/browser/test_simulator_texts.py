@@ -66,3 +66,22 @@ def test_the_reminder_of_a_callback_booked_by_text_reaches_the_inbox(
     assert send_outbox(app) == 1
     page.wait_for_selector(".text:has-text('is cancelled')")
     assert callbacks(db) == [("cancelled", "sms")]
+
+
+def test_texts_are_grouped_by_the_number_they_are_on(app: Flask, demo_queue: str, page: Any) -> None:
+    page.goto("/simulator")
+    for number in ("+447400765434", "+447400765435"):
+        page.fill("#sms-from", number)
+        text_us(page, "call me")
+    assert send_outbox(app) == 2  # an offer to each
+    page.wait_for_selector(".number[data-number='+447400765434'] .text:has-text('Reply 1, 2 or 3')")
+    page.wait_for_selector(".number[data-number='+447400765435'] .text:has-text('Reply 1, 2 or 3')")
+    groups = page.locator("#texts .number")
+    # The number with the newest text first, each under its own heading with its two texts.
+    assert groups.locator("h3").all_inner_texts() == ["+447400765435", "+447400765434"]
+    for n in range(2):
+        texts = groups.nth(n).locator(".text")
+        assert texts.count() == 2
+        assert "you wrote" in texts.nth(1).inner_text() and "call me" in texts.nth(1).inner_text()
+        assert "Reply 1, 2 or 3" in texts.nth(0).inner_text()
+    assert page.locator("#texts > .text").count() == 0  # no text outside a number's group

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.calendar import Interval, QueueCalendar, is_open, local_to_utc, slots_between, weekly_schedule
+from scheduler.calendar import (
+    Interval,
+    QueueCalendar,
+    SlotSpec,
+    is_open,
+    local_instants,
+    slots_between,
+    wall_time_label,
+    weekly_schedule,
+)
 
 NINE_TO_FIVE = Interval(time(9), time(17), 15, 2)
 
@@ -95,15 +105,58 @@ def test_london_spring_forward_skips_the_missing_hour() -> None:
     assert len({s.starts_at for s in slots}) == len(slots)
 
 
-def test_london_fall_back_offers_the_repeated_hour_once() -> None:
+def london_walls(slots: list[SlotSpec]) -> list[str]:
+    return [s.starts_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M%z") for s in slots]
+
+
+def test_london_fall_back_offers_the_repeated_hour_twice() -> None:
     # 31 October 2027: 02:00 BST goes back to 01:00 GMT; 01:00-01:59 local happens twice.
-    cal = QueueCalendar("Europe/London", every_day(Interval(time(0), time(4), 30, 1)))
+    cal = QueueCalendar("Europe/London", every_day(Interval(time(0), time(4), 30, 3)))
     slots = slots_between(cal, date(2027, 10, 31), date(2027, 10, 31))
-    local = [s.starts_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M") for s in slots]
-    assert local == ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30"]
-    # 01:00 is its first occurrence (BST), 00:00 UTC.
+    assert london_walls(slots) == [
+        "00:00+0100",
+        "00:30+0100",
+        "01:00+0100",
+        "01:30+0100",
+        "01:00+0000",
+        "01:30+0000",
+        "02:00+0000",
+        "02:30+0000",
+        "03:00+0000",
+        "03:30+0000",
+    ]
+    # 01:00 first (BST) is 00:00 UTC, 01:00 again (GMT) is 01:00 UTC: two slots, each with its seats.
     assert slots[2].starts_at == datetime(2027, 10, 31, 0, 0, tzinfo=UTC)
-    assert slots[4].starts_at == datetime(2027, 10, 31, 2, 0, tzinfo=UTC)
+    assert slots[4].starts_at == datetime(2027, 10, 31, 1, 0, tzinfo=UTC)
+    assert slots[5].ends_at == slots[6].starts_at == datetime(2027, 10, 31, 2, 0, tzinfo=UTC)
+    assert {s.capacity for s in slots} == {3}
+
+
+def test_a_24_hour_queue_has_25_hours_of_slots_on_the_fall_back_day() -> None:
+    for minutes in (30, 60):
+        cal = QueueCalendar("Europe/London", every_day(Interval(time(0), time(0), minutes, 2)))
+        slots = slots_between(cal, date(2027, 10, 31), date(2027, 10, 31))
+        assert len(slots) == 25 * 60 // minutes
+        assert slots[0].starts_at == datetime(2027, 10, 30, 23, 0, tzinfo=UTC)  # 00:00 BST
+        assert slots[-1].ends_at == datetime(2027, 11, 1, 0, 0, tzinfo=UTC)  # midnight GMT
+        assert all(a.ends_at == b.starts_at for a, b in pairwise(slots))  # no gap, no overlap
+        walls = london_walls(slots)
+        assert "01:00+0100" in walls and "01:00+0000" in walls
+
+
+def test_the_repeated_hour_is_offered_again_only_inside_the_interval() -> None:
+    # Closing at 01:30 means the first 01:30 (as is_open reads it): 01:00 GMT would end after it.
+    early = QueueCalendar("Europe/London", every_day(Interval(time(0), time(1, 30), 30, 1)))
+    assert london_walls(slots_between(early, date(2027, 10, 31), date(2027, 10, 31))) == [
+        "00:00+0100",
+        "00:30+0100",
+        "01:00+0100",
+    ]
+    # 90-minute slots: 01:30 GMT would overlap 01:30 BST (00:30-02:00 UTC), so it is left out.
+    long = QueueCalendar("Europe/London", every_day(Interval(time(0), time(6), 90, 1)))
+    slots = slots_between(long, date(2027, 10, 31), date(2027, 10, 31))
+    assert london_walls(slots) == ["00:00+0100", "01:30+0100", "03:00+0000", "04:30+0000"]
+    assert all(a.ends_at <= b.starts_at for a, b in pairwise(slots))
 
 
 def test_new_york_spring_forward_and_fall_back() -> None:
@@ -113,9 +166,10 @@ def test_new_york_spring_forward_and_fall_back() -> None:
     assert spring[0].starts_at == datetime(2027, 3, 14, 6, 0, tzinfo=UTC)  # 01:00 EST
     assert spring[1].starts_at == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # 03:00 EDT
     fall = slots_between(cal, date(2027, 11, 7), date(2027, 11, 7))
-    assert [s.starts_at.astimezone(ZoneInfo("America/New_York")).hour for s in fall] == [1, 2, 3]
+    assert [s.starts_at.astimezone(ZoneInfo("America/New_York")).hour for s in fall] == [1, 1, 2, 3]
     assert fall[0].starts_at == datetime(2027, 11, 7, 5, 0, tzinfo=UTC)  # 01:00 EDT, the first one
-    assert fall[1].starts_at == datetime(2027, 11, 7, 7, 0, tzinfo=UTC)  # 02:00 EST
+    assert fall[1].starts_at == datetime(2027, 11, 7, 6, 0, tzinfo=UTC)  # 01:00 EST, the second one
+    assert fall[2].starts_at == datetime(2027, 11, 7, 7, 0, tzinfo=UTC)  # 02:00 EST
 
 
 def test_moscow_has_no_dst_and_every_day_is_alike() -> None:
@@ -126,10 +180,25 @@ def test_moscow_has_no_dst_and_every_day_is_alike() -> None:
         assert slots[0].starts_at == datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC)
 
 
-def test_local_to_utc_says_none_for_a_time_in_the_gap() -> None:
+def test_local_instants_none_in_the_gap_two_in_the_repeat_else_one() -> None:
     zone = ZoneInfo("Europe/London")
-    assert local_to_utc(date(2027, 3, 28), 60 + 30, zone) is None
-    assert local_to_utc(date(2027, 3, 28), 2 * 60, zone) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+    assert local_instants(date(2027, 3, 28), 60 + 30, zone) == ()
+    assert local_instants(date(2027, 3, 28), 2 * 60, zone) == (datetime(2027, 3, 28, 1, 0, tzinfo=UTC),)
+    assert local_instants(date(2027, 10, 31), 60 + 30, zone) == (
+        datetime(2027, 10, 31, 0, 30, tzinfo=UTC),
+        datetime(2027, 10, 31, 1, 30, tzinfo=UTC),
+    )
+    lord_howe = ZoneInfo("Australia/Lord_Howe")  # goes back half an hour, 02:00 to 01:30, on 4 April 2027
+    assert len(local_instants(date(2027, 4, 4), 60 + 45, lord_howe)) == 2
+    assert len(local_instants(date(2027, 4, 4), 60 + 15, lord_howe)) == 1
+
+
+def test_wall_time_label_names_the_zone_of_a_second_occurrence_only() -> None:
+    zone = ZoneInfo("Europe/London")
+    assert wall_time_label(datetime(2027, 10, 31, 0, 30, tzinfo=UTC), zone) == "01:30"  # BST, the first
+    assert wall_time_label(datetime(2027, 10, 31, 1, 30, tzinfo=UTC), zone) == "01:30 GMT"  # the second
+    assert wall_time_label(datetime(2027, 10, 31, 2, 30, tzinfo=UTC), zone) == "02:30"
+    assert wall_time_label(datetime(2027, 1, 4, 1, 30, tzinfo=UTC), zone) == "01:30"
 
 
 ZONES = st.sampled_from(["Europe/London", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe"])
@@ -146,7 +215,7 @@ def intervals(draw: st.DrawFn) -> Interval:
 
 @settings(max_examples=150, deadline=None)
 @given(zone=ZONES, interval=intervals(), first=st.dates(date(2026, 1, 1), date(2030, 12, 31)), span=st.integers(0, 6))
-def test_slots_are_sorted_unique_inside_hours_and_each_local_time_once(
+def test_slots_are_sorted_unique_inside_hours_and_each_local_time_at_most_as_often_as_it_occurs(
     zone: str, interval: Interval, first: date, span: int
 ) -> None:
     cal = QueueCalendar(zone, every_day(interval))
@@ -164,7 +233,22 @@ def test_slots_are_sorted_unique_inside_hours_and_each_local_time_once(
         assert (minute - opens) % interval.slot_minutes == 0
         assert slot.ends_at - slot.starts_at == timedelta(minutes=interval.slot_minutes)
         walls[(local.date(), minute)] += 1
-    assert all(count == 1 for count in walls.values())  # a repeated local time is offered once
+    # a local time is offered once, or twice when the clock shows it twice (fall back)
+    assert all(count <= len(local_instants(day, minute, tz)) for (day, minute), count in walls.items())
+
+
+@settings(max_examples=150, deadline=None)
+@given(zone=ZONES, minutes=st.sampled_from([5, 10, 15, 30]), first=st.dates(date(2026, 1, 1), date(2030, 12, 31)))
+def test_a_24_hour_queue_covers_every_instant_of_a_week_once(zone: str, minutes: int, first: date) -> None:
+    # Slot lengths that divide every clock change in these zones (Lord Howe's is 30 minutes):
+    # the slots tile the week, so the repeated hour of a fall-back night is not lost.
+    cal = QueueCalendar(zone, every_day(Interval(time(0), time(0), minutes, 1)))
+    last = first + timedelta(days=6)
+    slots = slots_between(cal, first, last)
+    tz = ZoneInfo(zone)
+    assert slots[0].starts_at == datetime.combine(first, time(0), tzinfo=tz)
+    assert slots[-1].ends_at == datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
+    assert all(a.ends_at == b.starts_at for a, b in pairwise(slots))
 
 
 def test_is_open_follows_the_hours_and_overrides() -> None:
