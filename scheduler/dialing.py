@@ -77,10 +77,11 @@ def agent_allowance(
     available: int, ringing: int, over_dial_ratio: float, *, signed_in: int, average_handle_seconds: int
 ) -> int:
     """How many more of a queue's callbacks may be dialled now, by its agents: never more
-    ringing (dialled, not yet with an agent) than the agents free by the time the customer
-    answers (``agents_free_by_answer``) plus the over-dial share of them
-    (``over_dial_ratio`` 0.25: 5 agents, 6 calls out), so that whoever answers finds an
-    agent. A fraction of an agent dials nobody."""
+    calls out without an agent (``ringing``: dialled, in the menu, or put through and
+    holding for one) than the agents free by the time the customer answers
+    (``agents_free_by_answer``) plus the over-dial share of them (``over_dial_ratio``
+    0.25: 5 agents, 6 calls out), so that whoever answers finds an agent. A fraction of an
+    agent dials nobody."""
     expected = agents_free_by_answer(available, signed_in, average_handle_seconds)
     return max(0, math.floor(expected * (1 + max(over_dial_ratio, 0.0))) - max(ringing, 0))
 

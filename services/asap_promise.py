@@ -38,6 +38,13 @@ def asap_promise(
     the API, which takes the EWT of the line now: from the live agent figures when fresh,
     else the queue's ``estimated_wait_seconds``."""
     staffing = queue_staffing(session, queue, now, agent_figures_max_age)
+    return asap_promise_with(session, queue, now, caller_wait_seconds, staffing)
+
+
+def asap_promise_with(
+    session: Session, queue: Queue, now: datetime, caller_wait_seconds: int | None, staffing: Staffing
+) -> Promise:
+    """``asap_promise`` with the queue's ``staffing`` already read (services/agent_figures.py)."""
     if not staffing.live:
         # No live figures: the wait the IVR said, or the supervisor's own estimate of the
         # whole wait (``estimated_wait_seconds``), callbacks and all, as the queue sets it.

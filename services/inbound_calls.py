@@ -31,7 +31,7 @@ from scheduler.phone import mask_phone, parse_phone
 from scheduler.presence import with_agent
 from services import inbound_presence as presence
 from services.agent_figures import queue_staffing
-from services.asap_promise import asap_promise
+from services.asap_promise import asap_promise_with
 from services.availability import next_bookable_starts
 from services.booking_service import BookingRequest, book, cancel, find_live_callback, prepare_booking, reschedule
 from services.callback_limits import withheld_now
@@ -112,7 +112,7 @@ def load_facts(
     # A caller who holds reaches an agent when an ASAP callback booked now would ring: after
     # the callers ahead and the callbacks due before then (with live figures; else the line's
     # wait alone, the static estimate of the whole wait).
-    wait = int((asap_promise(session, queue, now, line, agent_figures_max_age).due - now).total_seconds())
+    wait = int((asap_promise_with(session, queue, now, line, staff).due - now).total_seconds())
     queue_facts = inbound.QueueFacts(
         key=queue.key,
         name=queue.name,

@@ -176,11 +176,11 @@ def agent_allowances(session: Session, claimer: Claimer, rows: Sequence[Row[Any]
     live = {row.queue_id: row for row in rows if reported_in_time(row.agents_reported_at, now, max_age)}
     if not live:
         return {}
-    ringing = {qid: n for qid, n in session.execute(AWAITING_AGENT_BY_QUEUE, {"queue_ids": sorted(live)})}
+    awaiting = {qid: n for qid, n in session.execute(AWAITING_AGENT_BY_QUEUE, {"queue_ids": sorted(live)})}
     return {
         queue_id: agent_allowance(
             row.agents_available,
-            ringing.get(queue_id, 0),
+            awaiting.get(queue_id, 0),
             row.over_dial_ratio,
             signed_in=row.agents_signed_in,
             average_handle_seconds=row.agents_handle_seconds,
