@@ -74,6 +74,10 @@ class Catalogs:
     def gettext(self, message: str, language: str | None) -> str:
         return self.translations(language).gettext(message)
 
+    def ngettext(self, singular: str, plural: str, n: int, language: str | None) -> str:
+        """The form for ``n`` by the language's plural rules (Babel's, for its catalog)."""
+        return self.translations(language).ngettext(singular, plural, n)
+
     def clear(self) -> None:
         """Forget what was read (tests that point a set at other catalogs)."""
         self._available = None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -31,8 +32,9 @@ from app.request_input import parse_instant
 from infra import context
 from infra.i18n import Catalogs
 from infra.models import Callback, Queue
-from scheduler.calendar import is_open, wall_time_label
+from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
+from scheduler.day_picker import Day, chosen_day, days_of
 from scheduler.errors import DomainError, LinkExpired, LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from services.availability import bookable_rows_of_days
 from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking
@@ -95,6 +97,8 @@ ERROR_TEXT = {
     "link_used": N_("This link has already been used to move your callback. You can book a callback below."),
     "not_reschedulable": N_("This callback can no longer be moved. You can book another one below."),
 }
+# The parts of a day the times are grouped by (scheduler/day_picker.py).
+PART_TEXT = {"morning": N_("Morning"), "afternoon": N_("Afternoon"), "evening": N_("Evening")}
 
 
 @dataclass
@@ -123,16 +127,36 @@ def _error_texts(language: str) -> Callable[[str], str]:
     return error_text
 
 
-def _days(queue: Queue, first_day: date | None, language: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Bookable slots of ``DAYS_SHOWN`` local days: [(day heading, [(value, "14:30")])]; the
-    second occurrence of a repeated time (fall back) is labelled with its zone, "01:30 GMT"."""
+def _days(queue: Queue, first_day: date | None) -> list[Day]:
+    """The local days of ``DAYS_SHOWN`` from ``first_day`` that have a bookable time, each
+    with its times (scheduler/day_picker.py)."""
     _, rows = bookable_rows_of_days(context.db(), queue.key, context.now(), first_day, DAYS_SHOWN)
-    zone = ZoneInfo(queue.timezone)
-    days: dict[date, list[tuple[str, str]]] = {}
-    for start, _end, _seats in rows:
-        local = start.astimezone(zone)
-        days.setdefault(local.date(), []).append((local.isoformat(), wall_time_label(start, zone)))
-    return [(format_date(day, "EEEE d MMMM", locale=language), times) for day, times in days.items()]
+    return days_of((start for start, _end, _seats in rows), ZoneInfo(queue.timezone))
+
+
+def _kept_args(language: str, day: date | None) -> dict[str, Any]:
+    """The query a day link and the form's action keep: the language, the window of days
+    (``from``), the day shown and a booking link's token."""
+    kept: dict[str, Any] = {"lang": language}
+    for name in ("from", "t"):
+        if request.args.get(name):
+            kept[name] = request.args[name]
+    if day is not None:
+        kept["day"] = day.isoformat()
+    return kept
+
+
+def _wanted_day(form: Form, zone: ZoneInfo) -> date | None:
+    """The day whose times to show: the day of the time the form chose (shown again after
+    an error), else ``?day=``."""
+    try:
+        return parse_instant(form.when).astimezone(zone).date()
+    except ValueError:
+        pass
+    try:
+        return date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        return None
 
 
 def _page(
@@ -149,6 +173,8 @@ def _page(
     open_now = is_open(queue_calendar(queue), now)
     shown_from = first_day or now.astimezone(ZoneInfo(queue.timezone)).date()
     widget = {} if reschedule else (queue.widget or {})
+    days = _days(queue, first_day)
+    shown_day = chosen_day(days, _wanted_day(form, ZoneInfo(queue.timezone)))
     html = render_template(
         "book.html",
         _=_translator(language),
@@ -158,7 +184,13 @@ def _page(
         notice=notice,
         asap=not reschedule and (open_now or queue.collect_off_hours),
         open_now=open_now,
-        days=_days(queue, first_day, language),
+        days=days,
+        shown_day=shown_day,
+        day_heading=lambda day: format_date(day, "EEEE d MMMM", locale=language),
+        times_count=lambda n: CATALOGS.ngettext("%(num)d time", "%(num)d times", n, language) % {"num": n},
+        part_name=lambda part: CATALOGS.gettext(PART_TEXT[part], language),
+        day_link=lambda day: url_for("booking_page.show_form", key=queue.key, **_kept_args(language, day)),
+        kept=_kept_args(language, shown_day.day if shown_day else None),
         later=None if reschedule else (shown_from + timedelta(days=DAYS_SHOWN)).isoformat(),
         earlier=(shown_from - timedelta(days=DAYS_SHOWN)).isoformat() if first_day and not reschedule else None,
         extra_fields=[{"required": False, **f} for f in widget.get("fields", [])],

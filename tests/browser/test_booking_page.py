@@ -27,8 +27,20 @@ def callbacks(db: Database) -> list[tuple[str, str, str]]:
 def test_booking_and_cancelling_without_javascript(no_js_page: Any, demo_queue: str, db: Database) -> None:
     page = no_js_page
     page.goto("/book/support")
+    # A day, then its times: Monday 4 January (today) is shown first, with its count.
+    assert page.locator("nav.days a[aria-current=date]").inner_text().split() == [
+        "Monday",
+        "4",
+        "January",
+        "26",
+        "times",
+    ]
+    assert page.locator('input[name="when"]').count() == 1 + 26  # ASAP and today's times, not a wall
+    page.get_by_role("link", name="Tuesday 5 January").click()  # a link: no JavaScript needed
+    assert page.get_by_role("heading", name="Tuesday 5 January").is_visible()
+    assert page.get_by_role("group", name="Tuesday 5 January Morning").is_visible()
+    page.get_by_label("09:15").check()
     page.fill("#phone", "07400 123456")
-    page.get_by_label("09:15").first.check()  # Monday 4 January is today; 09:15 tomorrow is the first 09:15
     page.get_by_role("button", name="Book the callback").click()
     page.wait_for_selector("h1:has-text('Your callback is booked')")
     assert "Tuesday 5 January, 09:15" in page.inner_text("main")
@@ -66,6 +78,7 @@ def test_an_sms_reschedule_link_moves_the_booking(
     page = no_js_page
     page.goto(link)  # /b/<code>: as the customer's phone opens it from the text
     assert "Tuesday 5 January, 09:00" in page.inner_text("main")
+    page.get_by_role("link", name="Wednesday 6 January").click()  # the link's token is kept
     page.locator('input[value="2027-01-06T11:00:00+00:00"]').check()
     page.get_by_role("button", name="Move the callback").click()
     page.wait_for_selector("h1:has-text('Your callback is booked')")

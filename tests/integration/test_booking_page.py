@@ -3,7 +3,9 @@ browser without JavaScript sends them, the HTML answers parsed."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -293,3 +295,72 @@ def test_an_asap_booking_s_page_says_the_range_the_text_says(client: FlaskClient
     done = client.post(PAGE, data={"phone": phone(1), "when": "asap"}, follow_redirects=True)
     # The demo queue: no live figures, an estimated wait of 0: between now (10:00) and 2 minutes on.
     assert "between 10:00 and 10:02 (Europe/London)" in done.get_data(as_text=True)
+
+
+DAY_LINK = re.compile(r'<a href="([^"]+)#when"\s*(aria-current="date")?>\s*<span>([^<]+)</span> <small>([^<]+)</small>')
+
+
+def day_links(response: Any) -> list[tuple[str, bool, str, str]]:
+    """(href, shown now, day, count) of each day link, in order."""
+    found = DAY_LINK.findall(response.get_data(as_text=True))
+    return [(unescape(href), bool(cur), day, count) for href, cur, day, count in found]
+
+
+def test_the_page_shows_the_days_with_their_counts_then_one_day_s_times_by_part(
+    client: FlaskClient, demo_queue: str
+) -> None:
+    # Monday 10:00: Monday has 10:30-16:45 (26 times), Tuesday to Friday 09:00-16:45 (32).
+    first = client.get(PAGE)
+    links = day_links(first)
+    assert [(day, count) for _, _, day, count in links] == [
+        ("Monday 4 January", "26 times"),
+        ("Tuesday 5 January", "32 times"),
+        ("Wednesday 6 January", "32 times"),
+        ("Thursday 7 January", "32 times"),
+        ("Friday 8 January", "32 times"),
+    ]
+    assert [shown for _, shown, _, _ in links] == [True, False, False, False, False]
+    shown = page(first)
+    assert shown.radios[0] == "asap" and len(shown.radios) == 1 + 26  # no wall: one day's times
+    assert shown.radios[1:3] == ["2027-01-04T10:30:00+00:00", "2027-01-04T10:45:00+00:00"]
+    html = first.get_data(as_text=True)
+    assert html.index("Morning") < html.index("11:45") < html.index("Afternoon") < html.index("12:00")
+    assert "Evening" not in html
+    # Following a day's link (no JavaScript): that day's times, the language and window kept.
+    wednesday = links[2][0]
+    assert "day=2027-01-06" in wednesday and "lang=en" in wednesday
+    later = client.get(wednesday)
+    assert page(later).radios[1:] == [
+        f"2027-01-06T{h:02d}:{m:02d}:00+00:00" for h in range(9, 17) for m in (0, 15, 30, 45)
+    ]
+    assert [shown for _, shown, _, _ in day_links(later)] == [False, False, True, False, False]
+    for unknown in ("2027-01-09", "not-a-day"):  # a day without times, or no day: the first one
+        assert page(client.get(f"{PAGE}?day={unknown}")).radios[1] == "2027-01-04T10:30:00+00:00"
+
+
+def test_the_russian_page_counts_times_in_russian(client: FlaskClient, demo_queue: str) -> None:
+    links = day_links(client.get(f"{PAGE}?lang=ru"))
+    assert (links[0][2], links[0][3]) == ("понедельник 4 января", "26 вариантов")
+    assert "Утро" in client.get(f"{PAGE}?lang=ru").get_data(as_text=True)
+
+
+def test_an_error_shows_the_day_of_the_chosen_time_again(client: FlaskClient, demo_queue: str) -> None:
+    chosen = "2027-01-07T14:00:00+00:00"
+    answer = client.post(f"{PAGE}?lang=en", data={"phone": "12", "when": chosen})
+    assert answer.status_code == 422
+    assert chosen in page(answer).radios and f'value="{chosen}" checked' in answer.get_data(as_text=True)
+    assert [shown for _, shown, _, _ in day_links(answer)][3] is True
+    # The form's action keeps the day shown: a second error without a time still shows it.
+    action = re.search(r'<form method="post" action="([^"]+)"', answer.get_data(as_text=True))
+    assert action and "day=2027-01-07" in unescape(action.group(1))
+    again = client.post(unescape(action.group(1)), data={"phone": "12"})
+    assert "2027-01-07T09:00:00+00:00" in page(again).radios
+
+
+def test_a_booking_link_s_day_links_keep_its_token(
+    app: Flask, client: FlaskClient, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    links = day_links(client.get(_links(app, db, clock)))
+    followed = client.get(links[1][0])
+    assert page(followed).inputs["phone"]["value"] == phone(7)
+    assert page(followed).radios[1] == "2027-01-05T09:00:00+00:00"
