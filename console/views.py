@@ -20,7 +20,7 @@ from infra.account_models import ApiKey, AuditEntry, ConsoleUser
 from infra.audit import audit
 from infra.models import Callback, Queue, Slot
 from scheduler.booking import local_midnight
-from scheduler.calendar import wall_time_label
+from scheduler.calendar import wall_time_row
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
 from services import centre_switches
@@ -270,7 +270,7 @@ def _grid(key: str, week: str | None, error: str | None = None, status: int = 20
         cells: dict[tuple[str, date], Slot] = {}
         for slot in slots:
             # A time the clock shows twice (fall back) has a second row, "01:30 GMT".
-            cells[(wall_time_label(slot.starts_at, zone), slot.starts_at.astimezone(zone).date())] = slot
+            cells[(wall_time_row(slot.starts_at, zone), slot.starts_at.astimezone(zone).date())] = slot
         times = sorted({t for t, _ in cells})
         html = render_template(
             "console_grid.html",

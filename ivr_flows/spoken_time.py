@@ -23,6 +23,7 @@ import phonenumbers
 from babel.dates import format_time, get_month_names
 
 from ivr_flows.i18n import language_code, translations
+from scheduler.calendar import repeated_occurrence
 
 WEEKDAY_ONLY_WITHIN_DAYS = 6  # a week ahead "Monday" would name today's weekday: say the date
 
@@ -30,7 +31,8 @@ WEEKDAY_ONLY_WITHIN_DAYS = 6  # a week ahead "Monday" would name today's weekday
 def spoken_slot(start: datetime, now: datetime, zone: str, language: str) -> str:
     """How the IVR reads a slot's start: "tomorrow at half past ten", "в понедельник, 3 декабря,
     в 14:15", "lundi 3 décembre à 14 h 15". The day is named relative to ``now`` in ``zone``:
-    today, tomorrow, the weekday within the week, the weekday and the date beyond it."""
+    today, tomorrow, the weekday within the week, the weekday and the date beyond it. A time
+    the clock shows twice (fall back) says which of the two it is."""
     if start.tzinfo is None or now.tzinfo is None:
         raise ValueError("spoken_slot needs timezone-aware datetimes")
     tz = ZoneInfo(zone)
@@ -38,6 +40,13 @@ def spoken_slot(start: datetime, now: datetime, zone: str, language: str) -> str
     code = language_code(language)
     t = translations(code)
     clock = _CLOCKS.get(code, _short_clock(code))(local.time())
+    occurrence = repeated_occurrence(start, tz)
+    if occurrence is not None:  # the hour the clocks go back shows twice: say which
+        clock = (
+            t.gettext("{time}, before the clocks go back")
+            if occurrence == 0
+            else t.gettext("{time}, after the clocks go back")
+        ).format(time=clock)
     day = local.date()
     if code == "en" and local.time() == time(0):
         day -= timedelta(days=1)  # "Monday at midnight" is the midnight that ends Monday

@@ -161,9 +161,27 @@ def _wall_instant(day: date, minute_of_day: int, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
+def repeated_occurrence(instant: datetime, zone: ZoneInfo) -> int | None:
+    """For a local time the clock shows twice (the hour repeated when the clocks go back):
+    0 for its first occurrence, 1 for its second; None for every other time."""
+    local = instant.astimezone(zone)
+    other = local.replace(fold=1 - local.fold)
+    return local.fold if other.utcoffset() != local.utcoffset() else None
+
+
 def wall_time_label(instant: datetime, zone: ZoneInfo) -> str:
-    """The local clock time of ``instant``, "01:30"; the second occurrence of a time the
-    clock shows twice (fall back) says its zone, "01:30 GMT", to tell the two apart."""
+    """The local clock time of ``instant``, "01:30"; each of the two occurrences of a time
+    the clock shows twice (fall back) says its zone, "01:30 BST" then "01:30 GMT", to tell
+    them apart (the texts do the same: sms/texts.py)."""
+    local = instant.astimezone(zone)
+    label = local.strftime("%H:%M")
+    return f"{label} {local.tzname()}" if repeated_occurrence(instant, zone) is not None else label
+
+
+def wall_time_row(instant: datetime, zone: ZoneInfo) -> str:
+    """The row of a grid of local times a slot sits in (the console's capacity grid): "01:30",
+    with the other days' 01:30; the second occurrence of a repeated time has a row of its own,
+    "01:30 GMT"."""
     local = instant.astimezone(zone)
     label = local.strftime("%H:%M")
     return f"{label} {local.tzname()}" if local.fold else label

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 from infra.i18n import N_, Catalogs
+from scheduler.calendar import repeated_occurrence
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "sms"
@@ -86,14 +87,24 @@ def render(message: str, language: str | None, **values: str) -> str:
     return CATALOGS.gettext(message, language).format(**values)
 
 
+def _zone_if_repeated(instant: datetime, zone: ZoneInfo) -> str:
+    """ " BST" / " GMT" after a time the clock shows twice (fall back), to tell the two apart."""
+    repeated = repeated_occurrence(instant, zone) is not None
+    return f" {instant.astimezone(zone).tzname()}" if repeated else ""
+
+
 def format_when(instant: datetime, zone: str, language: str | None) -> str:
-    """A time in the queue's zone, short: "Mon 4 Jan 10:30", "пн 4 янв. 10:30"."""
-    return format_datetime(instant.astimezone(ZoneInfo(zone)), "EEE d MMM HH:mm", locale=language_code(language))
+    """A time in the queue's zone, short: "Mon 4 Jan 10:30", "пн 4 янв. 10:30"; each of the
+    two times of the repeated hour with its zone, "Sun 31 Oct 01:30 BST"."""
+    tz = ZoneInfo(zone)
+    shown = format_datetime(instant.astimezone(tz), "EEE d MMM HH:mm", locale=language_code(language))
+    return shown + _zone_if_repeated(instant, tz)
 
 
 def format_time_of_day(instant: datetime, zone: str) -> str:
-    """The time alone, 24-hour, in the queue's zone: "14:45"."""
-    return instant.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    """The time alone, 24-hour, in the queue's zone: "14:45" ("01:30 GMT" in the repeated hour)."""
+    tz = ZoneInfo(zone)
+    return instant.astimezone(tz).strftime("%H:%M") + _zone_if_repeated(instant, tz)
 
 
 def format_options(starts: list[datetime], zone: str, language: str | None) -> str:

@@ -559,3 +559,25 @@ def test_the_demo_page_books_a_real_slot(browser: Any, live_server: str, demo_qu
     shot(page, "demo")
     [callback] = callbacks(db)
     assert callback.kind == "scheduled"
+
+
+def test_the_repeated_hour_of_fall_back_shows_both_times_with_their_zone(
+    browser: Any, live_server: str, host: HostSite, make_queue: Any, clock: FixedClock
+) -> None:
+    # Saturday 30 October 2027; that night London's clocks go back from 02:00 BST to 01:00 GMT.
+    clock.set(datetime(2027, 10, 30, 12, 0, tzinfo=UTC))
+    every_day = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    make_queue(
+        widget={"allowed_origins": [host.origin]}, weekly_hours=weekday_hours(30, 1, "00:00", "00:00", every_day)
+    )
+    page = browser(timezone="Europe/London")
+    dialog = open_dialog(page, host.page(live_server))
+    dialog.get_by_label("Your phone number").fill("07400 123456")
+    dialog.get_by_role("button", name="Choose a time").click()
+    dialog.locator("button.day", has_text="Sunday 31 October").click()
+    labels = dialog.locator("label.time").all_inner_texts()
+    assert labels[:5] == ["00:00", "00:30", "01:00 BST", "01:30 BST", "01:00 GMT"], labels
+    assert labels[5:7] == ["01:30 GMT", "02:00"]
+    # Four distinct instants: the first 01:00 and 01:30 in BST (+01:00), then again in GMT.
+    starts = [r.get_attribute("data-start") for r in dialog.get_by_role("radio").all()[2:6]]
+    assert starts == [f"2027-10-31T01:{m}:00+0{h}:00" for h in (1, 0) for m in ("00", "30")]

@@ -80,14 +80,14 @@ def test_booking_the_second_occurrence_takes_its_own_seat(
     ]
 
 
-def test_the_booking_page_labels_the_second_occurrence_with_its_zone(
+def test_the_booking_page_labels_both_occurrences_with_their_zone(
     client: FlaskClient, clock: FixedClock, make_queue: Any
 ) -> None:
     open_all_night(clock, make_queue)
     shown = page(client.get("/book/support?from=2027-10-31"))
     assert FIRST in shown.radios and SECOND in shown.radios
     assert shown.radios.index(FIRST) < shown.radios.index(SECOND)
-    assert "01:30" in shown.text and "01:30 GMT" in shown.text
+    assert "01:30 BST" in shown.text and "01:30 GMT" in shown.text  # both say which they are
 
 
 def test_the_console_grid_has_a_row_for_the_second_occurrence(

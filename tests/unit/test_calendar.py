@@ -18,6 +18,7 @@ from scheduler.calendar import (
     local_instants,
     slots_between,
     wall_time_label,
+    wall_time_row,
     weekly_schedule,
 )
 
@@ -193,12 +194,15 @@ def test_local_instants_none_in_the_gap_two_in_the_repeat_else_one() -> None:
     assert len(local_instants(date(2027, 4, 4), 60 + 15, lord_howe)) == 1
 
 
-def test_wall_time_label_names_the_zone_of_a_second_occurrence_only() -> None:
+def test_wall_time_label_names_the_zone_of_both_occurrences_of_a_repeated_time_only() -> None:
     zone = ZoneInfo("Europe/London")
-    assert wall_time_label(datetime(2027, 10, 31, 0, 30, tzinfo=UTC), zone) == "01:30"  # BST, the first
+    assert wall_time_label(datetime(2027, 10, 31, 0, 30, tzinfo=UTC), zone) == "01:30 BST"  # the first
     assert wall_time_label(datetime(2027, 10, 31, 1, 30, tzinfo=UTC), zone) == "01:30 GMT"  # the second
     assert wall_time_label(datetime(2027, 10, 31, 2, 30, tzinfo=UTC), zone) == "02:30"
     assert wall_time_label(datetime(2027, 1, 4, 1, 30, tzinfo=UTC), zone) == "01:30"
+    assert wall_time_label(datetime(2027, 10, 31, 0, 59, tzinfo=UTC), zone) == "01:59 BST"
+    assert wall_time_label(datetime(2027, 10, 30, 23, 59, tzinfo=UTC), zone) == "00:59"  # before the repeated hour
+    assert wall_time_label(datetime(2027, 10, 31, 2, 0, tzinfo=UTC), zone) == "02:00"  # after it
 
 
 ZONES = st.sampled_from(["Europe/London", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe"])
@@ -271,3 +275,10 @@ def test_weekly_schedule_lists_every_weekday() -> None:
     assert schedule["monday"] == [{"opens": "09:00", "closes": "17:00"}]
     assert schedule["sunday"] == []
     assert len(schedule) == 7
+
+
+def test_a_grid_row_is_the_clock_time_and_the_second_occurrence_has_its_own_row() -> None:
+    zone = ZoneInfo("Europe/London")
+    assert wall_time_row(datetime(2027, 10, 31, 0, 30, tzinfo=UTC), zone) == "01:30"  # with the other days' 01:30
+    assert wall_time_row(datetime(2027, 10, 31, 1, 30, tzinfo=UTC), zone) == "01:30 GMT"
+    assert wall_time_row(datetime(2027, 1, 4, 1, 30, tzinfo=UTC), zone) == "01:30"

@@ -32,7 +32,7 @@ def test_days_are_local_days_in_order_with_their_counts_and_parts() -> None:
 def test_the_repeated_hour_of_fall_back_is_two_times_of_one_day() -> None:
     first = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 01:30 BST, then 01:30 GMT an hour later
     [day] = days_of([first, first + timedelta(hours=1)], LONDON)
-    assert [t.label for t in day.times] == ["01:30", "01:30 GMT"]
+    assert [t.label for t in day.times] == ["01:30 BST", "01:30 GMT"]
     assert [t.value for t in day.times] == ["2027-10-31T01:30:00+01:00", "2027-10-31T01:30:00+00:00"]
 
 

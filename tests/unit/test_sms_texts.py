@@ -102,3 +102,12 @@ def test_the_ivr_s_link_text_fits_in_two_segments(language: str) -> None:
     # The IVR's "text me a link" (ivr_flows/inbound.py, its own catalog) carries the same short link.
     body = inbound.text("link_sms", language, queue="Support", link=LINK)
     assert LINK in body and encode_info(body).segments <= MAX_REPLY_SEGMENTS, body
+
+
+def test_the_two_times_of_the_repeated_hour_say_their_zone_in_a_text() -> None:
+    first = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # London's clocks go back at 02:00 BST
+    second = datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    assert texts.format_when(first, "Europe/London", "en") == "Sun 31 Oct 01:30 BST"
+    assert texts.format_when(second, "Europe/London", "fr") == "dim. 31 oct. 01:30 GMT"
+    assert [texts.format_time_of_day(t, "Europe/London") for t in (first, second)] == ["01:30 BST", "01:30 GMT"]
+    assert texts.format_time_of_day(datetime(2027, 10, 31, 2, 30, tzinfo=UTC), "Europe/London") == "02:30"

@@ -140,9 +140,15 @@ def test_london_fall_back_day_reads_winter_time_after_the_change() -> None:
     assert spoken_slot(datetime(2026, 10, 25, 14, 15, tzinfo=UTC), now, LONDON, "en") == (
         "tomorrow at quarter past two"
     )
-    # 01:30 happens twice that night: both are read as the 01:30 the clock shows
-    assert spoken_slot(datetime(2026, 10, 25, 0, 30, tzinfo=UTC), now, LONDON, "fr") == "demain à 1 h 30"
-    assert spoken_slot(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), now, LONDON, "fr") == "demain à 1 h 30"
+    # 01:30 happens twice that night: each is read with which of the two it is
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert spoken_slot(first, now, LONDON, "fr") == "demain à 1 h 30, avant le changement d'heure"
+    assert spoken_slot(second, now, LONDON, "fr") == "demain à 1 h 30, après le changement d'heure"
+    assert (
+        spoken_slot(first, now, LONDON, "en") == "tomorrow at half past one in the morning, before the clocks go back"
+    )
+    assert spoken_slot(second, now, LONDON, "ru") == "завтра в 1:30, после перевода часов"
+    assert spoken_slot(datetime(2026, 10, 25, 2, 30, tzinfo=UTC), now, LONDON, "fr") == "demain à 2 h 30"
 
 
 def test_new_york_clock_change_days() -> None:

@@ -477,7 +477,13 @@ dt,dd{margin:0}
           if (!days.has(k)) days.set(k, { name: dayName.format(d), slots: [] });
           // morning before 12:00, afternoon before 17:00, evening after: in the visitor's zone
           const hour = parseInt(hourOf.format(d), 10);
-          days.get(k).slots.push({ start: s.start, label: timeName.format(d), part: hour < 12 ? 0 : hour < 17 ? 1 : 2 });
+          days.get(k).slots.push({ start: s.start, d, label: timeName.format(d), part: hour < 12 ? 0 : hour < 17 ? 1 : 2 });
+        });
+        // A time the clock shows twice (the clocks go back) says its zone: "01:30 BST", "01:30 GMT".
+        const zoned = formatter(this.locale, { timeZone: zone, hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+        days.forEach((day) => {
+          const twice = day.slots.filter((s, i) => day.slots.findIndex((o) => o.label === s.label) !== i).map((s) => s.label);
+          day.slots.forEach((s) => { if (twice.includes(s.label)) s.label = zoned.format(s.d); });
         });
         const plural = new Intl.PluralRules(this.locale);
         const name = nextId('slot');
