@@ -1,6 +1,7 @@
 """Fixtures: a fresh database per test, on SQLite and on PostgreSQL.
 
-Integration tests that take ``app``/``client``/``db`` run once per backend. The
+Integration tests that take ``app``/``client``/``db`` run once per backend (the input
+fuzzers, marked ``strictest_backend``, once: on PostgreSQL when there is one). The
 schema comes from the Alembic migrations (migrated once per session per backend);
 between tests SQLite gets a fresh copy of the migrated file and PostgreSQL has its
 tables truncated. PostgreSQL comes from ``TEST_DATABASE_URL`` (``make test`` starts
@@ -133,6 +134,8 @@ def database_url(
     if request.param == "sqlite":
         if request.node.get_closest_marker("postgres_only"):
             pytest.skip("PostgreSQL-only test")
+        if request.node.get_closest_marker("strictest_backend") and migrated_postgres is not None:
+            pytest.skip("fuzzed once, on PostgreSQL (the stricter backend)")
         path = tmp_path / "callbacks.db"
         shutil.copyfile(sqlite_template, path)
         return f"sqlite:///{path}"

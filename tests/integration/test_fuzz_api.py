@@ -47,6 +47,9 @@ from tests.integration.helpers import book, phone, slots
 from tests.integration.test_events_api import add_delivery
 from web_widget.api import OPENAPI_PATH
 
+# Input handling does not change with the backend: fuzzed once, on the stricter one (tests/conftest.py).
+pytestmark = pytest.mark.strictest_backend
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES_PER_OPERATION = 50
 SEED = 20270104

@@ -52,6 +52,9 @@ from tests.integration.helpers import book, phone
 from tests.unit.test_vonage_adapter import SIGNATURE_SECRET, make_adapter
 from tests.unit.twilio_fake_http import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp, json_response
 
+# Input handling does not change with the backend: fuzzed once, on the stricter one (tests/conftest.py).
+pytestmark = pytest.mark.strictest_backend
+
 PROVIDERS = ("simulator", "twilio", "vonage")
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
