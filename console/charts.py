@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 28
+MAX_X_LABELS = 12
 PALETTE = ("#2f6db5", "#e0872b", "#3c9a5f", "#a04cb0", "#c23b3b", "#6b7280", "#d4b106")
 
 
@@ -17,6 +18,7 @@ PALETTE = ("#2f6db5", "#e0872b", "#3c9a5f", "#a04cb0", "#c23b3b", "#6b7280", "#d
 class Series:
     name: str
     values: Sequence[float]
+    figure: str | None = None  # the report's figure its bars drill down to (scheduler/reports.py DRILLABLE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Bar:
     height: float
     color: str
     label: str  # the bar's own text (its <title>): "Mon 4 Jan, ivr: 3"
+    index: int = 0  # the x label (the report's window) it stands over
+    figure: str | None = None  # what a click on it lists, when it can be drilled into
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,16 @@ def bar_chart(
                 x = LEFT + group * i + group * 0.1 + width * n
                 y = TOP + plot_height - height
             if value > 0:
-                bars.append(Bar(round(x, 2), round(y, 2), round(width, 2), round(height, 2), color, text))
+                geometry = (round(x, 2), round(y, 2), round(width, 2), round(height, 2))
+                bars.append(Bar(*geometry, color, text, i, one.figure))
     ticks = tuple(
         Tick(round(TOP + plot_height * (1 - fraction), 2), _format(round(top * fraction, 2), unit))
         for fraction in (0, 0.5, 1)
     )
-    labels = tuple(XLabel(round(LEFT + group * (i + 0.5), 2), label) for i, label in enumerate(x_labels))
+    every = math.ceil(count / MAX_X_LABELS)  # 96 quarter hours: a label every 8th
+    labels = tuple(
+        XLabel(round(LEFT + group * (i + 0.5), 2), label) for i, label in enumerate(x_labels) if i % every == 0
+    )
     legend = tuple((one.name, PALETTE[n % len(PALETTE)]) for n, one in enumerate(series))
     return Chart(
         key,

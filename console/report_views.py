@@ -1,125 +1,280 @@
-"""The console's reports: one queue, one period (a local day, a Monday week or a calendar
-month), as a page with server-drawn SVG charts and as CSV (the same figures: one row per
-day and a total row). Figures are defined in scheduler/reports.py and docs/console.md."""
+"""The console's reports: one queue, one period (a local day, a Monday week, a calendar
+month or year) cut into intervals (15 minutes, hours, days, weeks, months) in the queue's
+zone, as a page with server-drawn SVG charts and as CSV (the same figures: one row per
+interval and a total row). A chart's bar links to the callbacks it counts (the drill-down,
+also as CSV). Figures are defined in scheduler/reports.py and docs/console.md."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
 from console.charts import Chart, Series, bar_chart
 from infra import context
-from infra.models import Queue
+from infra.models import Callback, Queue
 from scheduler.errors import DomainError
-from scheduler.reports import PERIODS, SOURCES
-from services.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
+from scheduler.reports import (
+    ABANDON_SECONDS,
+    DEFAULT_INTERVAL,
+    DRILLABLE,
+    INTERVALS_OF,
+    PERIODS,
+    SOURCES,
+    Window,
+    interval_windows,
+    period_days,
+)
+from services.reports import QueueReport, counted_callbacks, csv_rows, queue_report, report_columns, shown_value
+
+INTERVAL_NAMES = {"15min": "15 minutes", "hour": "hour", "day": "day", "week": "week", "month": "month"}
+MIN_ABANDON, MAX_ABANDON = 5, 600
 
 
-def _request_report() -> tuple[QueueReport, list[str]]:
-    """The report the query string asks for: ``queue`` (the first queue by key when not
-    given), ``period`` (week unless day or month) and ``start`` (a local date in the
-    period; today in the queue's zone when absent or not a date)."""
+@dataclass(frozen=True)
+class Asked:
+    """What the query string asks for: ``queue`` (the first queue by key when not given),
+    ``period`` (week unless day, month or year), ``interval`` (the period's default unless
+    one it is cut into), ``start`` (a local date in the period; today in the queue's zone
+    when absent or not a date) and ``abandon`` (seconds without an agent after the
+    customer answered that count as abandoned, 60 unless 5 to 600)."""
+
+    key: str
+    timezone: str
+    period: str
+    interval: str
+    start: date
+    abandon: int
+
+    def query(self, **more: Any) -> dict[str, Any]:
+        values = {"queue": self.key, "period": self.period, "interval": self.interval, "start": self.start.isoformat()}
+        if self.abandon != ABANDON_SECONDS:
+            values["abandon"] = str(self.abandon)
+        return {**values, **more}
+
+
+def _asked() -> tuple[Asked, list[tuple[str, str]]]:
+    """The request's report and the queues to pick from, as (key, name)."""
     period = request.args.get("period", "week")
     if period not in PERIODS:
         period = "week"
+    interval = request.args.get("interval", "")
+    if interval not in INTERVALS_OF[period]:
+        interval = DEFAULT_INTERVAL[period]
+    raw_abandon = request.args.get("abandon", "")
+    abandon = int(raw_abandon) if raw_abandon.isdigit() else ABANDON_SECONDS
+    abandon = abandon if MIN_ABANDON <= abandon <= MAX_ABANDON else ABANDON_SECONDS
     with context.db().read() as session:
-        keys = list(session.scalars(select(Queue.key).order_by(Queue.key)))
-        key = request.args.get("queue") or (keys[0] if keys else None)
+        queues = [(k, n) for k, n in session.execute(select(Queue.key, Queue.name).order_by(Queue.name, Queue.key))]
+        key = request.args.get("queue") or (min(k for k, _ in queues) if queues else None)
         if key is None:
             abort(404)
         timezone = session.scalar(select(Queue.timezone).where(Queue.key == key))
-        if timezone is None:
-            abort(404)
+    if timezone is None:
+        abort(404)
+    try:
+        start = date.fromisoformat(request.args.get("start", ""))
+    except ValueError:
+        start = context.now().astimezone(ZoneInfo(timezone)).date()
+    return Asked(key, timezone, period, interval, start, abandon), queues
+
+
+def _request_report() -> tuple[QueueReport, Asked, list[tuple[str, str]]]:
+    asked, queues = _asked()
+    with context.db().read() as session:
         try:
-            start = date.fromisoformat(request.args.get("start", ""))
-        except ValueError:
-            start = context.now().astimezone(ZoneInfo(timezone)).date()
-        try:
-            return queue_report(session, key, period, start), keys
+            result = queue_report(session, asked.key, asked.period, asked.start, asked.interval, asked.abandon)
         except DomainError:
             abort(404)
+    return result, asked, queues
 
 
 def _charts(result: QueueReport) -> list[Chart]:
     report = result.report
-    many = len(report.days) > 7
-    labels = [day.strftime("%d") if many else day.strftime("%a %d") for day in report.days]
+    labels = [w.label for w in report.windows]
+    per = report.per_window
+    every = f"each {INTERVAL_NAMES[report.interval]}"
     booked = bar_chart(
         "booked",
-        "Callbacks booked per day, by source",
-        "Stacked bars: callbacks booked each day through the IVR, SMS, web, API and console.",
+        f"Callbacks booked, {every}, by source",
+        f"Stacked bars: callbacks booked {every} through the IVR, SMS, web, API and console.",
         labels,
-        [Series(source, [f.booked.get(source, 0) for f in report.per_day]) for source in SOURCES],
+        [Series(source, [f.booked.get(source, 0) for f in per], f"booked.{source}") for source in SOURCES],
         stacked=True,
     )
     outcomes = bar_chart(
         "outcomes",
-        "Completed, unreachable and cancelled per day",
-        "Side-by-side bars: callbacks completed, given up as unreachable and cancelled each day.",
+        f"Completed, unreachable and cancelled, {every}",
+        f"Side-by-side bars: callbacks completed, given up as unreachable and cancelled {every}.",
         labels,
         [
-            Series("completed", [f.completed for f in report.per_day]),
-            Series("unreachable", [f.unreachable for f in report.per_day]),
-            Series("cancelled", [f.cancelled_total for f in report.per_day]),
+            Series("completed", [f.completed for f in per], "completed"),
+            Series("unreachable", [f.unreachable for f in per], "unreachable"),
+            Series("cancelled", [f.cancelled_total for f in per], "cancelled"),
         ],
         stacked=False,
     )
     on_time = bar_chart(
         "on-time",
-        "On-time rate of first dials per day",
-        "Bars: the share of callbacks first dialled within 60 seconds of their due time, each day.",
+        f"First dials on time and late, {every}",
+        f"Stacked bars: callbacks first dialled by the time promised (on time) and after it (late), {every}.",
         labels,
-        [Series("on time", [round((f.on_time_rate or 0) * 100, 1) for f in report.per_day])],
-        stacked=False,
-        top=100,
-        unit="%",
+        [Series("on time", [f.on_time for f in per], "on_time"), Series("late", [f.late for f in per], "late")],
+        stacked=True,
     )
-    return [booked, outcomes, on_time]
+    answered = bar_chart(
+        "answered",
+        f"Answered by the customer, and abandoned waiting for an agent, {every}",
+        f"Side-by-side bars: callbacks the customer answered, and calls where no agent came in time, {every}.",
+        labels,
+        [
+            Series("answered", [f.answered for f in per], "answered"),
+            Series("abandoned", [f.abandoned for f in per], "abandoned"),
+        ],
+        stacked=False,
+    )
+    return [booked, outcomes, on_time, answered]
+
+
+def _neighbours(asked: Asked) -> tuple[str, str]:
+    days = period_days(asked.period, asked.start)
+    return (days[0] - timedelta(days=1)).isoformat(), (days[-1] + timedelta(days=1)).isoformat()
 
 
 @console.get("/reports")
 @requires("viewer")
 def reports() -> ResponseReturnValue:
-    result, keys = _request_report()
+    result, asked, queues = _request_report()
     report = result.report
-    days = report.days
-    previous = (days[0] - timedelta(days=1)).isoformat()  # a day of the period before
-    following = (days[-1] + timedelta(days=1)).isoformat()
+    previous, following = _neighbours(asked)
     table = [
-        (column.label, [shown_value(column, f) for f in report.per_day], shown_value(column, report.total))
-        for column in COLUMNS
+        (column.label, [shown_value(column, f) for f in report.per_window], shown_value(column, report.total))
+        for column in report_columns(report)
     ]
+    charts = _charts(result)
     return render_template(
         "console_reports.html",
         result=result,
         report=report,
-        keys=keys,
+        asked=asked,
+        queues=queues,
         periods=PERIODS,
+        intervals=[(i, INTERVAL_NAMES[i]) for i in INTERVALS_OF[asked.period]],
         table=table,
-        charts=_charts(result),
-        previous=previous,
-        following=following,
+        charts=charts,
+        drill=lambda figure, index: url_for("console.report_callbacks", **asked.query(figure=figure, window=index)),
+        previous=url_for("console.reports", **asked.query(start=previous)),
+        following=url_for("console.reports", **asked.query(start=following)),
+        csv_url=url_for("console.reports_csv", **asked.query()),
     )
 
 
-@console.get("/reports.csv")
-@requires("viewer")
-def reports_csv() -> ResponseReturnValue:
-    result, _keys = _request_report()
+def _csv(rows: list[list[str]], name: str) -> Response:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(result.report))
-    safe_key = re.sub(r"[^A-Za-z0-9_-]", "_", result.queue_key)
-    name = f"callbacks-{safe_key}-{result.report.period}-{result.report.first_day.isoformat()}.csv"
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+@console.get("/reports.csv")
+@requires("viewer")
+def reports_csv() -> ResponseReturnValue:
+    result, asked, _queues = _request_report()
+    report = result.report
+    interval = "" if report.interval == DEFAULT_INTERVAL[report.period] else f"-{report.interval}"
+    name = f"callbacks-{_safe(result.queue_key)}-{report.period}{interval}-{report.first_day.isoformat()}.csv"
+    return _csv(csv_rows(report, ZoneInfo(asked.timezone)), name)
+
+
+def _drilled() -> tuple[Asked, str, Window, str, list[dict[str, str]]]:
+    """The drill-down the query asks for: the report's query plus ``figure`` (a drillable
+    one; 404 otherwise) and ``window`` (the interval's index; the whole period when absent)."""
+    asked, _queues = _asked()
+    figure = request.args.get("figure", "")
+    if figure.partition(".")[0] not in DRILLABLE:
+        abort(404)
+    zone = ZoneInfo(asked.timezone)
+    windows = interval_windows(period_days(asked.period, asked.start), asked.interval, zone)
+    raw = request.args.get("window", "")
+    if raw == "":
+        window = Window(windows[0].start, windows[-1].end, "the whole period")
+    elif raw.isdigit() and int(raw) < len(windows):
+        window = windows[int(raw)]
+    else:
+        abort(404)
+    with context.db().read() as session:
+        try:
+            rows = counted_callbacks(session, asked.key, figure, window.start, window.end, asked.abandon)
+        except DomainError:
+            abort(404)
+        listed = _listed(rows, zone)
+        name = session.scalar(select(Queue.name).where(Queue.key == asked.key)) or asked.key
+    return asked, figure, window, name, listed
+
+
+def _listed(rows: list[Callback], zone: ZoneInfo) -> list[dict[str, str]]:
+    def local(instant: datetime | None) -> str:
+        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+    return [
+        {
+            "ref": c.ref,
+            "phone": c.phone,
+            "state": c.state,
+            "kind": c.kind,
+            "source": c.source,
+            "when": local(c.promised_at),
+            "attempts": str(c.attempts),
+            "created": local(c.created_at),
+        }
+        for c in rows
+    ]
+
+
+@console.get("/reports/callbacks")
+@requires("viewer")
+def report_callbacks() -> ResponseReturnValue:
+    asked, figure, window, queue_name, listed = _drilled()
+    zone = ZoneInfo(asked.timezone)
+    return render_template(
+        "console_report_callbacks.html",
+        asked=asked,
+        figure=figure,
+        window=window,
+        window_text=f"{window.start.astimezone(zone):{SHOWN}} – {window.end.astimezone(zone):{SHOWN}}",
+        queue_name=queue_name,
+        rows=listed,
+        back=url_for("console.reports", **asked.query()),
+        csv_url=url_for(
+            "console.report_callbacks_csv", **asked.query(figure=figure, window=request.args.get("window"))
+        ),
+    )
+
+
+SHOWN = "%a %d %b %Y %H:%M"
+DRILL_COLUMNS = ("ref", "phone", "state", "kind", "source", "when", "attempts", "created")
+
+
+@console.get("/reports/callbacks.csv")
+@requires("viewer")
+def report_callbacks_csv() -> ResponseReturnValue:
+    asked, figure, window, _name, listed = _drilled()
+    start = window.start.astimezone(ZoneInfo(asked.timezone)).strftime("%Y-%m-%dT%H%M")
+    name = f"callbacks-{_safe(asked.key)}-{_safe(figure)}-{start}.csv"
+    return _csv([list(DRILL_COLUMNS), *([row[c] for c in DRILL_COLUMNS] for row in listed)], name)

@@ -1,5 +1,6 @@
 """Loading a queue's report: the rows scheduler/reports.py computes from, in five
-queries whatever the number of callbacks (no query per callback)."""
+queries whatever the number of callbacks (no query per callback); the drill-down from a
+window's figure to the callbacks it counts; the figures as CSV columns."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from scheduler.reports import (
+    ABANDON_SECONDS,
     CANCELLED_BY,
     SOURCES,
     AttemptRow,
@@ -23,6 +25,7 @@ from scheduler.reports import (
     Figures,
     OfferRow,
     Report,
+    counted,
     period_bounds,
     period_days,
     report,
@@ -78,7 +81,12 @@ def load_rows(
         .where(Callback.queue_id == queue.id, Attempt.requested_at >= start, Attempt.requested_at < end),
     ).subquery()
     ids = select(touched.c[0])
-    sources = dict(session.execute(select(Callback.id, Callback.source).where(Callback.id.in_(ids))).all())
+    heads = {
+        callback_id: (source, ref)
+        for callback_id, source, ref in session.execute(
+            select(Callback.id, Callback.source, Callback.ref).where(Callback.id.in_(ids))
+        )
+    }
     events: dict[int, list[EventRow]] = defaultdict(list)
     for callback_id, step, at, actor, payload in session.execute(
         select(
@@ -89,19 +97,24 @@ def load_rows(
     ):
         events[callback_id].append(_event_row(step, at, actor, payload))
     attempts: dict[int, list[AttemptRow]] = defaultdict(list)
-    for callback_id, requested_at, outcome, duration, billable in session.execute(
+    for callback_id, *attempt in session.execute(
         select(
             Attempt.callback_id,
             Attempt.requested_at,
             Attempt.outcome,
             Attempt.duration_seconds,
             Attempt.billable_seconds,
+            Attempt.provider,
+            Attempt.failover_from,
+            Attempt.answered_at,
+            Attempt.answered_by,
+            Attempt.agent_answered_at,
         ).where(Attempt.callback_id.in_(ids))
     ):
-        attempts[callback_id].append(AttemptRow(requested_at, outcome, duration, billable))
+        attempts[callback_id].append(AttemptRow(*attempt))
     callbacks = [
-        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]))
-        for callback_id, source in sorted(sources.items())
+        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]), ref)
+        for callback_id, (source, ref) in sorted(heads.items())
     ]
     offers = [
         OfferRow(offered_at, accepted_at is not None)
@@ -114,16 +127,46 @@ def load_rows(
     return callbacks, offers
 
 
-def queue_report(session: Session, key: str, period: str, start: date) -> QueueReport:
-    """The report of queue ``key`` for the period (day, week, month) containing the local
-    date ``start``. Raises ``QueueNotFound`` (a domain error) for an unknown key and
-    ``ValueError`` for an unknown period."""
+def queue_report(
+    session: Session,
+    key: str,
+    period: str,
+    start: date,
+    interval: str | None = None,
+    abandon_seconds: int = ABANDON_SECONDS,
+) -> QueueReport:
+    """The report of queue ``key`` for the period (day, week, month, year) containing the
+    local date ``start``, cut into ``interval`` (the period's default when None). Raises
+    ``QueueNotFound`` (a domain error) for an unknown key and ``ValueError`` for an
+    unknown period or an interval the period is not cut into."""
     queue = get_queue(session, key)
     zone = ZoneInfo(queue.timezone)
     days = period_days(period, start)
     first, last = period_bounds(days, zone)
     callbacks, offers = load_rows(session, queue, first, last)
-    return QueueReport(queue.key, queue.name, queue.timezone, report(period, start, zone, callbacks, offers))
+    result = report(period, start, zone, callbacks, offers, interval, abandon_seconds)
+    return QueueReport(queue.key, queue.name, queue.timezone, result)
+
+
+def counted_callbacks(
+    session: Session,
+    key: str,
+    figure: str,
+    start: datetime,
+    end: datetime,
+    abandon_seconds: int = ABANDON_SECONDS,
+) -> list[Callback]:
+    """The callbacks of queue ``key`` a figure of the window [start, end) counts, oldest
+    first: the drill-down from a report's bar (scheduler/reports.py ``counted``, the same
+    marks the figures are summed from). Raises ``ValueError`` for a figure that is not
+    drillable."""
+    queue = get_queue(session, key)
+    callbacks, _offers = load_rows(session, queue, start, end)
+    refs = counted(callbacks, figure, start, end, abandon_seconds)
+    if not refs:
+        return []
+    found = {c.ref: c for c in session.scalars(select(Callback).where(Callback.ref.in_(refs)))}
+    return [found[ref] for ref in refs if ref in found]
 
 
 @dataclass(frozen=True)
@@ -165,8 +208,51 @@ def _columns() -> tuple[Column, ...]:
         Column("on_time_rate", "On-time rate", "rate", lambda f: f.on_time_rate),
         Column("average_dispatch_lag_seconds", "Average dispatch lag (s)", "seconds", lambda f: f.average_lag_seconds),
         Column("billable_minutes", "Billable minutes", "count", lambda f: f.billable_minutes),
+        Column(
+            "average_late_seconds",
+            "Average lateness against the promise (s)",
+            "seconds",
+            lambda f: f.average_late_seconds,
+        ),
+        Column("answered", "Callbacks answered by the customer", "count", lambda f: f.answered),
+        Column(
+            "average_speed_to_answer_seconds",
+            "Average speed to answer, due to answered (s)",
+            "seconds",
+            lambda f: f.average_speed_to_answer_seconds,
+        ),
+        Column("answers", "Calls answered by the customer", "count", lambda f: f.answers),
+        Column("agent_reached", "Calls an agent answered", "count", lambda f: f.agent_reached),
+        Column(
+            "average_wait_after_connect_seconds",
+            "Average wait for an agent after answering (s)",
+            "seconds",
+            lambda f: f.average_wait_after_connect_seconds,
+        ),
+        Column("abandoned", "Abandoned in callbacks", "count", lambda f: f.abandoned),
+        Column("abandon_rate", "Abandon rate in callbacks", "rate", lambda f: f.abandon_rate),
+        Column("failovers", "Failover attempts", "count", lambda f: f.failovers),
+        Column("failovers_connected", "Failover attempts connected", "count", lambda f: f.failovers_connected),
     ]
     return tuple(columns)
+
+
+def provider_columns(result: Report) -> tuple[Column, ...]:
+    """Attempts and connected attempts by each provider the period's attempts used."""
+    providers = sorted(set(result.total.by_provider))
+    columns = []
+    for name in providers:
+        columns.append(Column(f"attempts_{name}", f"Attempts on {name}", "count", _of("by_provider", name)))
+        columns.append(Column(f"connected_{name}", f"Connected on {name}", "count", _of("connected_by_provider", name)))
+    return tuple(columns)
+
+
+def report_columns(result: Report) -> tuple[Column, ...]:
+    return COLUMNS + provider_columns(result)
+
+
+def _of(figure: str, key: str) -> Callable[[Figures], int]:
+    return lambda f: getattr(f, figure).get(key, 0)
 
 
 def _booked(source: str) -> Callable[[Figures], int]:
@@ -211,10 +297,16 @@ def shown_value(column: Column, figures: Figures) -> str:
     return csv_value(column, figures)
 
 
-def csv_rows(result: Report) -> list[list[str]]:
-    """The CSV: a header, one row per local day, then the whole period's (``total``)."""
-    rows = [["day", *(c.key for c in COLUMNS)]]
-    for day, figures in zip(result.days, result.per_day, strict=True):
-        rows.append([day.isoformat(), *(csv_value(c, figures) for c in COLUMNS)])
-    rows.append(["total", *(csv_value(c, result.total) for c in COLUMNS)])
+def csv_rows(result: Report, zone: ZoneInfo) -> list[list[str]]:
+    """The CSV: a header, one row per interval, then the whole period's (``total``). The
+    first column is named for the interval (``day``, ``week``, ``month``: the local date it
+    starts; ``hour``, ``15min``: its local start with the offset, which tells the two
+    01:00 of the day the clocks go back apart)."""
+    columns = report_columns(result)
+    rows = [[result.interval, *(c.key for c in columns)]]
+    for window, figures in zip(result.windows, result.per_window, strict=True):
+        local = window.start.astimezone(zone)
+        start = local.date().isoformat() if result.interval in ("day", "week", "month") else local.isoformat()
+        rows.append([start, *(csv_value(c, figures) for c in columns)])
+    rows.append(["total", *(csv_value(c, result.total) for c in columns)])
     return rows

@@ -29,7 +29,7 @@ def test_a_viewer_opens_the_report_and_sees_its_charts(app: Flask, db: Database,
     page.fill("#password", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Reports").click()
-    chart = page.get_by_role("img", name="Callbacks booked per day, by source")
+    chart = page.get_by_role("img", name="Callbacks booked, each day, by source")
     assert chart.is_visible()
     assert chart.evaluate("svg => svg.tagName") == "svg"
     assert page.locator("#chart-booked rect").count() == 1  # Monday's one web booking
@@ -37,3 +37,17 @@ def test_a_viewer_opens_the_report_and_sees_its_charts(app: Flask, db: Database,
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
     assert page.locator("#figures").get_by_role("row", name="Booked by web").locator("td.total").inner_text() == "1"
+
+    # The bar is a link to the callbacks it counts: Monday's one web booking.
+    page.get_by_role("link", name="Mon 04, web: 1: list the callbacks").click()
+    page.wait_for_selector("h1:has-text('callbacks counted')")
+    assert page.locator("#counted tbody tr").count() == 1
+    assert page.locator("#counted tbody td").nth(1).inner_text() == "+447400123456"
+    # By the hour: the interval picker, then the same booking in Monday's 10:00 bar.
+    page.get_by_role("link", name="Back to the report").click()
+    page.select_option("#period", "day")
+    page.get_by_role("button", name="Show").click()
+    page.select_option("#interval", "hour")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#figures thead th").nth(11).inner_text() == "10:00"
+    assert page.locator("#chart-booked rect title").text_content() == "10:00, web: 1"

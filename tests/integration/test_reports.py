@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 from flask import Flask
 from sqlalchemy import select
@@ -138,12 +139,27 @@ HEADER = (
     "day,offered,accepted,take_rate,booked_ivr,booked_sms,booked_web,booked_api,booked_console,booked_total,"
     "completed,unreachable,cancelled_text,cancelled_web,cancelled_api,cancelled_ivr,cancelled_call,"
     "cancelled_supervisor,cancelled_other,cancelled_total,dialled,connected,connect_rate,attempts,"
-    "attempts_per_completed,first_dials,on_time,on_time_rate,average_dispatch_lag_seconds,billable_minutes"
+    "attempts_per_completed,first_dials,on_time,on_time_rate,average_dispatch_lag_seconds,billable_minutes,"
+    "average_late_seconds,answered,average_speed_to_answer_seconds,answers,agent_reached,"
+    "average_wait_after_connect_seconds,abandoned,abandon_rate,failovers,failovers_connected,"
+    "attempts_simulator,connected_simulator"
 )
-MONDAY_ROW = "2027-01-04,2,1,0.5000,1,1,1,1,1,5,1,1,1,0,0,0,0,0,0,1,2,1,0.5000,5,2.00,2,2,1.0000,60.0,4"
-TUESDAY_ROW = "2027-01-05,0,0,,0,0,0,0,0,0,1,0,0,0,0,0,0,1,0,1,1,1,1.0000,1,1.00,1,1,1.0000,0.0,2"
-QUIET = ",0,0,,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,0,,0,0,,,0"
-TOTAL_ROW = "total,2,1,0.5000,1,1,1,1,1,5,2,1,1,0,0,0,0,1,0,2,3,2,0.6667,6,1.50,3,3,1.0000,40.0,6"
+# Lateness against the promise: the IVR's callback 30 s after its time, the web's ASAP one
+# inside its range (0), the API's on the dot. Answered: 5 s after each connected attempt
+# was requested (the IVR's second, 10 minutes after its time: 605 s), an agent 3 s later.
+MONDAY_ROW = (
+    "2027-01-04,2,1,0.5000,1,1,1,1,1,5,1,1,1,0,0,0,0,0,0,1,2,1,0.5000,5,2.00,2,2,1.0000,60.0,4,"
+    "15.0,1,605.0,1,1,3.0,0,0.0000,0,0,5,1"
+)
+TUESDAY_ROW = (
+    "2027-01-05,0,0,,0,0,0,0,0,0,1,0,0,0,0,0,0,1,0,1,1,1,1.0000,1,1.00,1,1,1.0000,0.0,2,"
+    "0.0,1,5.0,1,1,3.0,0,0.0000,0,0,1,1"
+)
+QUIET = ",0,0,,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,0,,0,0,,,0,,0,,0,0,,0,,0,0,0,0"
+TOTAL_ROW = (
+    "total,2,1,0.5000,1,1,1,1,1,5,2,1,1,0,0,0,0,1,0,2,3,2,0.6667,6,1.50,3,3,1.0000,40.0,6,"
+    "10.0,2,305.0,2,2,3.0,0,0.0000,0,0,6,2"
+)
 
 
 def test_the_csv_has_a_row_per_day_and_the_total(
@@ -164,8 +180,18 @@ def test_the_csv_has_a_row_per_day_and_the_total(
     rows = [",".join(row) for row in csv.reader(io.StringIO(answer.get_data(as_text=True)))]
     quiet = [f"2027-01-{day:02d}{QUIET}" for day in range(6, 11)]
     assert rows == [HEADER, MONDAY_ROW, TUESDAY_ROW, *quiet, TOTAL_ROW]
-    day = signed_in("viewer").get("/console/reports.csv?queue=support&period=day&start=2027-01-05")
+    day = signed_in("viewer").get("/console/reports.csv?queue=support&period=day&interval=day&start=2027-01-05")
     assert day.get_data(as_text=True).splitlines()[1:] == [TUESDAY_ROW, "total" + TUESDAY_ROW[len("2027-01-05") :]]
+    # By the hour (a day's default), in the queue's zone: all of Tuesday's figures at 10:00.
+    hours = signed_in("viewer").get("/console/reports.csv?queue=support&period=day&start=2027-01-05")
+    assert hours.headers["Content-Disposition"] == 'attachment; filename="callbacks-support-day-2027-01-05.csv"'
+    hour_rows = hours.get_data(as_text=True).splitlines()
+    assert hour_rows[0].startswith("hour,offered,") and len(hour_rows) == 1 + 24 + 1
+    assert hour_rows[1 + 10] == "2027-01-05T10:00:00+00:00" + TUESDAY_ROW[len("2027-01-05") :]
+    assert (
+        hour_rows[1 + 9].startswith("2027-01-05T09:00:00+00:00,0,0,,")
+        and hour_rows[-1] == day.get_data(as_text=True).splitlines()[-1]
+    )
     sales = signed_in("viewer").get("/console/reports.csv?queue=sales&period=month&start=2027-01-20")
     sales_rows = sales.get_data(as_text=True).splitlines()
     assert len(sales_rows) == 1 + 31 + 1
@@ -199,8 +225,10 @@ def test_the_page_shows_the_figures_and_charts(
     assert table["Average dispatch lag (s)"][-1] == "40.0"
     assert table["Billable minutes"] == ["4", "2", "0", "0", "0", "0", "0", "6"]
     assert table["Cancelled by text"][-1] == "1" and table["Cancelled by a supervisor"][-1] == "1"
-    assert html.count('role="img"') == 3
-    assert '<title id="chart-booked-title">Callbacks booked per day, by source</title>' in html
+    assert html.count('role="img"') == 4
+    assert '<title id="chart-booked-title">Callbacks booked, each day, by source</title>' in html
+    assert table["Average speed to answer, due to answered (s)"][-1] == "305.0"
+    assert table["Attempts on simulator"][-1] == "6" and table["Abandon rate in callbacks"][-1] == "0.0%"
     assert "<title>Mon 04, ivr: 1</title>" in html  # each bar says what it is
 
 
@@ -212,9 +240,15 @@ def test_unknown_queues_and_odd_parameters(
 ) -> None:
     viewer = signed_in("viewer")
     assert viewer.get("/console/reports?queue=nope").status_code == 404
-    fallback = viewer.get("/console/reports?period=year&start=not-a-date")  # this week, the first queue
+    fallback = viewer.get("/console/reports?period=decade&start=not-a-date")  # this week, the first queue
     assert fallback.status_code == 200 and "Week from Mon 04 Jan 2027" in fallback.get_data(as_text=True)
     assert client.get("/console/reports.csv").status_code == 302  # anonymous: to the sign-in page
+    # An interval the period is not cut into is the period's own: a week by days.
+    odd = viewer.get("/console/reports.csv?queue=support&period=week&interval=month&start=2027-01-04")
+    assert odd.get_data(as_text=True).splitlines()[0].startswith("day,")
+    assert viewer.get("/console/reports/callbacks?queue=support&figure=billable_minutes").status_code == 404
+    assert viewer.get("/console/reports/callbacks?queue=support&figure=booked&window=99").status_code == 404
+    assert viewer.get("/console/reports/callbacks?queue=nope&figure=booked").status_code == 404
 
 
 def test_an_offer_counts_as_taken_only_once_the_booking_holds(
@@ -241,3 +275,34 @@ def test_an_offer_counts_as_taken_only_once_the_booking_holds(
     assert taken() == [(None, False)]
     phone.press(call_id, "1")  # 10:30
     assert taken() == [("time", True)]
+
+
+def test_a_bar_drills_down_to_the_callbacks_it_counts(
+    app: Flask,
+    db: Database,
+    clock: FixedClock,
+    make_queue,  # type: ignore[no-untyped-def]
+    signed_in: SignedIn,  # noqa: F811
+) -> None:
+    seed(app, db, clock, make_queue)
+    viewer = signed_in("viewer")
+    html = viewer.get("/console/reports?queue=support&period=week&start=2027-01-04").get_data(as_text=True)
+    # The outcome chart's "completed" bar over Tuesday links to the drill-down of that day.
+    links = re.findall(r'<a href="([^"]+)" aria-label="Tue 05, completed: 1: list the callbacks">', html)
+    assert len(links) == 1
+    listed = viewer.get(unescape(links[0]))
+    assert listed.status_code == 200
+    refs = re.findall(r"<code>([A-Z0-9]+)</code>", listed.get_data(as_text=True))
+    with db.read() as session:
+        api_ref = session.scalars(select(Callback.ref).where(Callback.source == "api")).one()
+        booked = set(
+            session.scalars(select(Callback.ref).join(Callback.queue).where(Callback.queue.has(key="support")))
+        )
+    assert refs == [api_ref]
+    # The whole week's bookings: the five of this queue, not the other queue's.
+    week = viewer.get("/console/reports/callbacks?queue=support&period=week&start=2027-01-04&figure=booked")
+    assert set(re.findall(r"<code>([A-Z0-9]+)</code>", week.get_data(as_text=True))) == booked and len(booked) == 5
+    # And as CSV, by the hour: Tuesday 10:00's completed callback.
+    hourly = "/console/reports/callbacks.csv?queue=support&period=day&start=2027-01-05&figure=completed&window=10"
+    rows = list(csv.reader(io.StringIO(viewer.get(hourly).get_data(as_text=True))))
+    assert rows[0][:3] == ["ref", "phone", "state"] and [r[0] for r in rows[1:]] == [api_ref]
