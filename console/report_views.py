@@ -22,6 +22,21 @@ from scheduler.errors import DomainError
 from scheduler.reports import PERIODS, SOURCES
 from services.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
 
+# The breakdowns' tables on the page (the CSV has every figure a group has).
+BREAKDOWN_FIGURES = (
+    "booked_total",
+    "completed",
+    "unreachable",
+    "cancelled_total",
+    "dialled",
+    "connected",
+    "connect_rate",
+    "on_time_rate",
+    "billable_minutes",
+)
+BREAKDOWN_COLUMNS = tuple(c for c in COLUMNS if c.key in BREAKDOWN_FIGURES)
+BREAKDOWN_TITLES = {"source": "By source (utm_source)", "campaign": "By campaign (utm_campaign)"}
+
 
 def _request_report() -> tuple[QueueReport, list[str]]:
     """The report the query string asks for: ``queue`` (the first queue by key when not
@@ -97,6 +112,10 @@ def reports() -> ResponseReturnValue:
         (column.label, [shown_value(column, f) for f in report.per_day], shown_value(column, report.total))
         for column in COLUMNS
     ]
+    breakdowns = [
+        (key, BREAKDOWN_TITLES[key], [(name, [shown_value(c, f) for c in BREAKDOWN_COLUMNS]) for name, f in groups])
+        for key, groups in report.breakdowns.items()
+    ]
     return render_template(
         "console_reports.html",
         result=result,
@@ -104,6 +123,8 @@ def reports() -> ResponseReturnValue:
         keys=keys,
         periods=PERIODS,
         table=table,
+        breakdowns=breakdowns,
+        breakdown_labels=[c.label for c in BREAKDOWN_COLUMNS],
         charts=_charts(result),
         previous=previous,
         following=following,

@@ -31,6 +31,11 @@ A figure belongs to the window its deciding instant falls in:
 - **billable minutes**: over attempts requested in the window, each call's
   ``billable_seconds`` (else ``duration_seconds``, else 0) rounded up to the whole minute,
   as callback services bill; a call of 0 s costs nothing.
+
+The **breakdowns by source and by campaign** (the web visitor's ``utm_source`` and
+``utm_campaign``, scheduler/attribution.py) are the same figures over the whole period for
+the callbacks of each group, ``(none)`` for callbacks without the value; the IVR's offers
+belong to no group (their figures are left out there).
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from scheduler.attribution import BREAKDOWNS, group_of
 
 PERIODS = ("day", "week", "month")
 SOURCES = ("ivr", "sms", "web", "api", "console")
@@ -70,6 +78,7 @@ class CallbackRow:
     source: str
     events: tuple[EventRow, ...] = ()
     attempts: tuple[AttemptRow, ...] = ()
+    attribution: dict[str, Any] | None = None  # a web visitor's (scheduler/attribution.py)
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,8 @@ class Report:
     days: tuple[date, ...]
     per_day: tuple[Figures, ...]
     total: Figures
+    # Per breakdown (source, campaign): each group's figures over the period, most booked first.
+    breakdowns: dict[str, tuple[tuple[str, Figures], ...]] = field(default_factory=dict)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -270,4 +281,20 @@ def report(
     days = period_days(period, start)
     bounds = [local_midnight(day, zone) for day in days] + [local_midnight(days[-1] + timedelta(days=1), zone)]
     per_day = tuple(tally(callbacks, offers, bounds))
-    return Report(period, days[0], days, per_day, figures(callbacks, offers, bounds[0], bounds[-1]))
+    total = figures(callbacks, offers, bounds[0], bounds[-1])
+    by = {key: breakdown(callbacks, key, bounds[0], bounds[-1]) for key in BREAKDOWNS}
+    return Report(period, days[0], days, per_day, total, by)
+
+
+def breakdown(
+    callbacks: Iterable[CallbackRow], key: str, start: datetime, end: datetime
+) -> tuple[tuple[str, Figures], ...]:
+    """Each group's figures over [start, end) by the attribution's ``key`` (source,
+    campaign): groups with nothing in the window are left out; the most booked first, then
+    by name."""
+    groups: dict[str, list[CallbackRow]] = {}
+    for callback in callbacks:
+        groups.setdefault(group_of(callback.attribution, key), []).append(callback)
+    counted = [(name, figures(rows, (), start, end)) for name, rows in groups.items()]
+    shown = [(name, f) for name, f in counted if f != Figures()]
+    return tuple(sorted(shown, key=lambda item: (-item[1].booked_total, item[0])))

@@ -78,7 +78,12 @@ def load_rows(
         .where(Callback.queue_id == queue.id, Attempt.requested_at >= start, Attempt.requested_at < end),
     ).subquery()
     ids = select(touched.c[0])
-    sources = dict(session.execute(select(Callback.id, Callback.source).where(Callback.id.in_(ids))).all())
+    touched_rows = {
+        callback_id: (source, attribution)
+        for callback_id, source, attribution in session.execute(
+            select(Callback.id, Callback.source, Callback.attribution).where(Callback.id.in_(ids))
+        )
+    }
     events: dict[int, list[EventRow]] = defaultdict(list)
     for callback_id, step, at, actor, payload in session.execute(
         select(
@@ -100,8 +105,8 @@ def load_rows(
     ):
         attempts[callback_id].append(AttemptRow(requested_at, outcome, duration, billable))
     callbacks = [
-        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]))
-        for callback_id, source in sorted(sources.items())
+        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]), attribution)
+        for callback_id, (source, attribution) in sorted(touched_rows.items())
     ]
     offers = [
         OfferRow(offered_at, accepted_at is not None)
@@ -134,13 +139,14 @@ class Column:
     label: str
     kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds"
     value: Callable[[Figures], float | int | None]
+    attributable: bool = True  # counted per source and campaign (the IVR's offers are not)
 
 
 def _columns() -> tuple[Column, ...]:
     columns = [
-        Column("offered", "Offered in the IVR", "count", lambda f: f.offered),
-        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted),
-        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate),
+        Column("offered", "Offered in the IVR", "count", lambda f: f.offered, attributable=False),
+        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted, attributable=False),
+        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate, attributable=False),
     ]
     for source in SOURCES:
         columns.append(Column(f"booked_{source}", f"Booked by {source}", "count", _booked(source)))
@@ -211,10 +217,18 @@ def shown_value(column: Column, figures: Figures) -> str:
     return csv_value(column, figures)
 
 
+ATTRIBUTED_COLUMNS = tuple(c for c in COLUMNS if c.attributable)
+
+
 def csv_rows(result: Report) -> list[list[str]]:
-    """The CSV: a header, one row per local day, then the whole period's (``total``)."""
+    """The CSV: a header, one row per local day, then the whole period's (``total``), then
+    one row per group of each breakdown over the whole period (``source:<value>``,
+    ``campaign:<value>``), blank in the columns no group has (the IVR's offers)."""
     rows = [["day", *(c.key for c in COLUMNS)]]
     for day, figures in zip(result.days, result.per_day, strict=True):
         rows.append([day.isoformat(), *(csv_value(c, figures) for c in COLUMNS)])
     rows.append(["total", *(csv_value(c, result.total) for c in COLUMNS)])
+    for key, groups in result.breakdowns.items():
+        for name, figures in groups:
+            rows.append([f"{key}:{name}", *(csv_value(c, figures) if c.attributable else "" for c in COLUMNS)])
     return rows
