@@ -18,6 +18,7 @@ from console.blueprint import console, requires
 from console.charts import Chart, Series, bar_chart
 from infra import context
 from infra.models import Queue
+from scheduler.attribution import BREAKDOWNS
 from scheduler.errors import DomainError
 from scheduler.reports import PERIODS, SOURCES
 from services.reports import COLUMNS, QueueReport, csv_rows, queue_report, shown_value
@@ -135,10 +136,14 @@ def reports() -> ResponseReturnValue:
 @requires("viewer")
 def reports_csv() -> ResponseReturnValue:
     result, _keys = _request_report()
+    by = request.args.get("by") or None  # a breakdown (source, campaign) instead of the days
+    if by is not None and by not in BREAKDOWNS:
+        abort(404)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(result.report))
+    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(result.report, by))
     safe_key = re.sub(r"[^A-Za-z0-9_-]", "_", result.queue_key)
-    name = f"callbacks-{safe_key}-{result.report.period}-{result.report.first_day.isoformat()}.csv"
+    suffix = f"-by-{by}" if by else ""
+    name = f"callbacks-{safe_key}-{result.report.period}-{result.report.first_day.isoformat()}{suffix}.csv"
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",

@@ -220,15 +220,18 @@ def shown_value(column: Column, figures: Figures) -> str:
 ATTRIBUTED_COLUMNS = tuple(c for c in COLUMNS if c.attributable)
 
 
-def csv_rows(result: Report) -> list[list[str]]:
-    """The CSV: a header, one row per local day, then the whole period's (``total``), then
-    one row per group of each breakdown over the whole period (``source:<value>``,
-    ``campaign:<value>``), blank in the columns no group has (the IVR's offers)."""
-    rows = [["day", *(c.key for c in COLUMNS)]]
-    for day, figures in zip(result.days, result.per_day, strict=True):
-        rows.append([day.isoformat(), *(csv_value(c, figures) for c in COLUMNS)])
+def csv_rows(result: Report, by: str | None = None) -> list[list[str]]:
+    """The CSV: a header, one row per local day, then the whole period's (``total``). With
+    ``by`` (``source``, ``campaign``: a breakdown of scheduler/attribution.py), one row per
+    group over the whole period instead of the days, blank in the columns no group has (the
+    IVR's offers), then the same ``total``."""
+    if by is None:
+        rows = [["day", *(c.key for c in COLUMNS)]]
+        for day, figures in zip(result.days, result.per_day, strict=True):
+            rows.append([day.isoformat(), *(csv_value(c, figures) for c in COLUMNS)])
+    else:
+        rows = [[by, *(c.key for c in COLUMNS)]]
+        for name, figures in result.breakdowns[by]:
+            rows.append([name, *(csv_value(c, figures) if c.attributable else "" for c in COLUMNS)])
     rows.append(["total", *(csv_value(c, result.total) for c in COLUMNS)])
-    for key, groups in result.breakdowns.items():
-        for name, figures in groups:
-            rows.append([f"{key}:{name}", *(csv_value(c, figures) if c.attributable else "" for c in COLUMNS)])
     return rows

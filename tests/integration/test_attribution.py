@@ -115,10 +115,15 @@ def test_anonymising_keeps_the_utm_values_only(
     assert kept == {k: VISIT[k] for k in ("source", "medium", "campaign", "term", "content")}
 
 
-def _csv(viewer: FlaskClient) -> dict[str, dict[str, str]]:
-    answer = viewer.get("/console/reports.csv?queue=support&period=week&start=2027-01-04")
+def _csv(viewer: FlaskClient, by: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The CSV by ``by``: its groups in order (the total last) and each one's figures."""
+    answer = viewer.get(f"/console/reports.csv?queue=support&period=week&start=2027-01-04&by={by}")
     assert answer.status_code == 200
-    return {row["day"]: row for row in csv.DictReader(io.StringIO(answer.get_data(as_text=True)))}
+    assert (
+        answer.headers["Content-Disposition"] == f'attachment; filename="callbacks-support-week-2027-01-04-by-{by}.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    return [row[by] for row in rows], {row[by]: row for row in rows}
 
 
 def test_the_reports_break_the_figures_down_by_source_and_campaign(
@@ -143,27 +148,30 @@ def test_the_reports_break_the_figures_down_by_source_and_campaign(
     with db.write() as session:
         cancel(session, refs["ads-spring"], clock.now(), "customer:web")
 
-    rows = _csv(signed_in("viewer"))
-    assert rows["total"]["booked_total"] == "5"
-    assert [key for key in rows if ":" in key] == [
-        "source:ads",
-        "source:(none)",
-        "source:newsletter",
-        "campaign:(none)",
-        "campaign:winter",
-        "campaign:spring",
-    ]
+    viewer = signed_in("viewer")
+    sources, by_source = _csv(viewer, "source")
+    campaigns, by_campaign = _csv(viewer, "campaign")
+    assert sources == ["ads", "(none)", "newsletter", "total"]  # the most booked first, then by name
+    assert campaigns == ["(none)", "winter", "spring", "total"]
     figures = ("booked_web", "booked_total", "completed", "cancelled_web", "dialled", "billable_minutes", "offered")
-    assert [rows["source:ads"][f] for f in figures] == ["3", "3", "0", "1", "0", "0", ""]
-    assert [rows["source:newsletter"][f] for f in figures] == ["1", "1", "1", "0", "1", "2", ""]
-    assert [rows["source:(none)"][f] for f in figures] == ["1", "1", "0", "0", "0", "0", ""]
-    assert [rows["campaign:winter"][f] for f in figures] == ["2", "2", "1", "0", "1", "2", ""]
-    assert [rows["campaign:spring"][f] for f in figures] == ["1", "1", "0", "1", "0", "0", ""]
-    assert [rows["campaign:(none)"][f] for f in figures] == ["2", "2", "0", "0", "0", "0", ""]
+    assert [by_source["ads"][f] for f in figures] == ["3", "3", "0", "1", "0", "0", ""]
+    assert [by_source["newsletter"][f] for f in figures] == ["1", "1", "1", "0", "1", "2", ""]
+    assert [by_source["(none)"][f] for f in figures] == ["1", "1", "0", "0", "0", "0", ""]
+    assert [by_source["total"][f] for f in figures] == ["5", "5", "1", "1", "1", "2", "0"]
+    assert [by_campaign["winter"][f] for f in figures] == ["2", "2", "1", "0", "1", "2", ""]
+    assert [by_campaign["spring"][f] for f in figures] == ["1", "1", "0", "1", "0", "0", ""]
+    assert [by_campaign["(none)"][f] for f in figures] == ["2", "2", "0", "0", "0", "0", ""]
+    assert viewer.get("/console/reports.csv?queue=support&by=medium").status_code == 404
+    # Without ``by`` the CSV is the days' and the total, as before.
+    days = viewer.get("/console/reports.csv?queue=support&period=week&start=2027-01-04").get_data(as_text=True)
+    assert [line.split(",")[0] for line in days.splitlines()][1:] == [f"2027-01-{d:02d}" for d in range(4, 11)] + [
+        "total"
+    ]
 
-    page = signed_in("viewer").get("/console/reports?queue=support&period=week&start=2027-01-04")
+    page = viewer.get("/console/reports?queue=support&period=week&start=2027-01-04")
     html = page.get_data(as_text=True)
     by_source = html[html.index('<table id="by-source">') : html.index('<table id="by-campaign">')]
     cells = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>(\d+)</td>', by_source))
     assert cells == {"ads": "3", "(none)": "1", "newsletter": "1"}  # the first column: booked
     assert "By campaign (utm_campaign)" in html
+    assert "reports.csv?queue=support&amp;period=week&amp;start=2027-01-04&amp;by=campaign" in html

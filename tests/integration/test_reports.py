@@ -163,18 +163,13 @@ def test_the_csv_has_a_row_per_day_and_the_total(
     assert answer.headers["Content-Disposition"] == 'attachment; filename="callbacks-support-week-2027-01-04.csv"'
     rows = [",".join(row) for row in csv.reader(io.StringIO(answer.get_data(as_text=True)))]
     quiet = [f"2027-01-{day:02d}{QUIET}" for day in range(6, 11)]
-    # Nothing here came with an attribution: one group per breakdown, the total's figures
-    # but the IVR's offers (blank).
-    unattributed = TOTAL_ROW[len("total,2,1,0.5000") :]
-    breakdowns = [f"source:(none),,,{unattributed}", f"campaign:(none),,,{unattributed}"]
-    assert rows == [HEADER, MONDAY_ROW, TUESDAY_ROW, *quiet, TOTAL_ROW, *breakdowns]
+    assert rows == [HEADER, MONDAY_ROW, TUESDAY_ROW, *quiet, TOTAL_ROW]
     day = signed_in("viewer").get("/console/reports.csv?queue=support&period=day&start=2027-01-05")
-    assert day.get_data(as_text=True).splitlines()[1:3] == [TUESDAY_ROW, "total" + TUESDAY_ROW[len("2027-01-05") :]]
+    assert day.get_data(as_text=True).splitlines()[1:] == [TUESDAY_ROW, "total" + TUESDAY_ROW[len("2027-01-05") :]]
     sales = signed_in("viewer").get("/console/reports.csv?queue=sales&period=month&start=2027-01-20")
     sales_rows = sales.get_data(as_text=True).splitlines()
-    assert len(sales_rows) == 1 + 31 + 1 + 2
-    assert sales_rows[32].startswith("total,0,0,,0,0,1,0,0,1,0,0,")
-    assert sales_rows[33].startswith("source:(none),,,,0,0,1,0,0,1,0,0,")
+    assert len(sales_rows) == 1 + 31 + 1
+    assert sales_rows[-1].startswith("total,0,0,,0,0,1,0,0,1,0,0,")
 
 
 def _table(html: str) -> dict[str, list[str]]:
