@@ -64,7 +64,15 @@ def test_a_booking_stores_and_returns_its_attribution(client: FlaskClient, shop_
     sparse = _post(client, "+447400123402", {"source": " ads ", "medium": "", "campaign": None})
     assert sparse.get_json()["attribution"] == {"source": "ads"}
     assert _post(client, "+447400123403", {"referrer": ""}).get_json()["attribution"] is None
-    assert _post(client, "+447400123404").get_json()["attribution"] is None
+    bare = _post(client, "+447400123404").get_json()
+    assert bare["attribution"] is None
+    with db.read() as session:  # SQL NULL, not JSON null
+        assert session.scalars(
+            select(Callback.ref).where(Callback.attribution.is_(None)).order_by(Callback.id)
+        ).all() == [
+            _post(client, "+447400123403").get_json()["ref"],
+            bare["ref"],
+        ]
 
 
 def test_bad_attribution_is_refused_field_by_field(client: FlaskClient, shop_queue: str, db: Database) -> None:
