@@ -66,13 +66,10 @@ def test_a_booking_stores_and_returns_its_attribution(client: FlaskClient, shop_
     assert _post(client, "+447400123403", {"referrer": ""}).get_json()["attribution"] is None
     bare = _post(client, "+447400123404").get_json()
     assert bare["attribution"] is None
+    unattributed = [_post(client, "+447400123403").get_json()["ref"], bare["ref"]]
     with db.read() as session:  # SQL NULL, not JSON null
-        assert session.scalars(
-            select(Callback.ref).where(Callback.attribution.is_(None)).order_by(Callback.id)
-        ).all() == [
-            _post(client, "+447400123403").get_json()["ref"],
-            bare["ref"],
-        ]
+        nulls = select(Callback.ref).where(Callback.attribution.is_(None)).order_by(Callback.id)
+        assert session.scalars(nulls).all() == unattributed
 
 
 def test_bad_attribution_is_refused_field_by_field(client: FlaskClient, shop_queue: str, db: Database) -> None:
