@@ -5,6 +5,7 @@ storage without consent."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from infra.db import Database
@@ -56,7 +57,7 @@ def test_with_consent_the_first_visit_is_kept_and_sent_from_a_later_page(
     page = browser()
     landing = _arrive(page, host, live_server, 'data-queue="support" data-attribution-consent="granted"')
     kept = page.evaluate(f"() => JSON.parse(localStorage.getItem('{STORE}'))")
-    assert kept["session_key"] and len(kept["session_key"]) <= 64
+    assert re.fullmatch(r"[0-9a-f]{32}", kept["session_key"])
     assert (kept["source"], kept["campaign"], kept["landing_page"]) == ("newsletter", "winter", landing)
 
     # A later page of the visit, without UTM parameters: the first visit's record is sent.

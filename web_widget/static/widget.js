@@ -188,8 +188,9 @@
     if (!consent) return null;
     const first = stored();
     if (first) return first;
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now()).replace(/[^A-Za-z0-9]/g, '');
-    const made = Object.assign({ session_key: id.slice(0, 32), first_visit_at: new Date().toISOString() }, visit);
+    // 128 random bits as 32 hex digits (getRandomValues works on http pages too, unlike randomUUID).
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const made = Object.assign({ session_key: id, first_visit_at: new Date().toISOString() }, visit);
     try { localStorage.setItem(STORE, JSON.stringify(made)); } catch (e) { return null; }
     return made;
   }
