@@ -180,3 +180,17 @@ def test_the_reports_break_the_figures_down_by_source_and_campaign(
     assert cells == {"ads": "3", "(none)": "1", "newsletter": "1"}  # the first column: booked
     assert "By campaign (utm_campaign)" in html
     assert "reports.csv?queue=support&amp;period=week&amp;start=2027-01-04&amp;by=campaign" in html
+
+
+def test_the_consoles_callback_page_says_where_the_visitor_came_from(
+    client: FlaskClient,
+    shop_queue: str,
+    signed_in: SignedIn,  # noqa: F811
+) -> None:
+    attributed = _post(client, "+447400123420", VISIT).get_json()["ref"]
+    bare = _post(client, "+447400123421").get_json()["ref"]
+    viewer = signed_in("viewer")
+    html = viewer.get(f"/console/callbacks/{attributed}").get_data(as_text=True)
+    assert "Came from:" in html
+    assert "campaign <code>winter</code>" in html and "landing page <code>https://shop.example.com/prices?" in html
+    assert "Came from:" not in viewer.get(f"/console/callbacks/{bare}").get_data(as_text=True)
