@@ -22,6 +22,7 @@ from console.blueprint import console, requires
 from console.charts import Chart, Series, bar_chart
 from infra import context
 from infra.models import Callback, Queue
+from scheduler.attribution import BREAKDOWNS
 from scheduler.errors import DomainError
 from scheduler.reports import (
     ABANDON_SECONDS,
@@ -34,10 +35,33 @@ from scheduler.reports import (
     interval_windows,
     period_days,
 )
-from services.reports import QueueReport, counted_callbacks, csv_rows, queue_report, report_columns, shown_value
+from services.reports import (
+    COLUMNS,
+    QueueReport,
+    counted_callbacks,
+    csv_rows,
+    queue_report,
+    report_columns,
+    shown_value,
+)
 
 INTERVAL_NAMES = {"15min": "15 minutes", "hour": "hour", "day": "day", "week": "week", "month": "month"}
 MIN_ABANDON, MAX_ABANDON = 5, 600
+
+# The breakdowns' tables on the page (the CSV has every figure a group has).
+BREAKDOWN_FIGURES = (
+    "booked_total",
+    "completed",
+    "unreachable",
+    "cancelled_total",
+    "dialled",
+    "connected",
+    "connect_rate",
+    "on_time_rate",
+    "billable_minutes",
+)
+BREAKDOWN_COLUMNS = tuple(c for c in COLUMNS if c.key in BREAKDOWN_FIGURES)
+BREAKDOWN_TITLES = {"source": "By source (utm_source)", "campaign": "By campaign (utm_campaign)"}
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,10 @@ def reports() -> ResponseReturnValue:
         for column in report_columns(report)
     ]
     charts = _charts(result)
+    breakdowns = [
+        (key, BREAKDOWN_TITLES[key], [(name, [shown_value(c, f) for c in BREAKDOWN_COLUMNS]) for name, f in groups])
+        for key, groups in report.breakdowns.items()
+    ]
     return render_template(
         "console_reports.html",
         result=result,
@@ -171,6 +199,9 @@ def reports() -> ResponseReturnValue:
         intervals=[(i, INTERVAL_NAMES[i]) for i in INTERVALS_OF[asked.period]],
         table=table,
         charts=charts,
+        breakdowns=breakdowns,
+        breakdown_labels=[c.label for c in BREAKDOWN_COLUMNS],
+        by_csv=lambda key: url_for("console.reports_csv", **asked.query(by=key)),
         drill=lambda figure, index: url_for("console.report_callbacks", **asked.query(figure=figure, window=index)),
         previous=url_for("console.reports", **asked.query(start=previous)),
         following=url_for("console.reports", **asked.query(start=following)),
@@ -197,9 +228,13 @@ def _safe(text: str) -> str:
 def reports_csv() -> ResponseReturnValue:
     result, asked, _queues = _request_report()
     report = result.report
-    interval = "" if report.interval == DEFAULT_INTERVAL[report.period] else f"-{report.interval}"
-    name = f"callbacks-{_safe(result.queue_key)}-{report.period}{interval}-{report.first_day.isoformat()}.csv"
-    return _csv(csv_rows(report, ZoneInfo(asked.timezone)), name)
+    by = request.args.get("by") or None  # a breakdown (source, campaign) instead of the intervals
+    if by is not None and by not in BREAKDOWNS:
+        abort(404)
+    interval = "" if report.interval == DEFAULT_INTERVAL[report.period] or by else f"-{report.interval}"
+    suffix = f"-by-{by}" if by else ""
+    name = f"callbacks-{_safe(result.queue_key)}-{report.period}{interval}-{report.first_day.isoformat()}{suffix}.csv"
+    return _csv(csv_rows(report, ZoneInfo(asked.timezone), by), name)
 
 
 def _drilled() -> tuple[Asked, str, Window, str, list[dict[str, str]]]:

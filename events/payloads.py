@@ -72,6 +72,7 @@ def document(session: Session, event: OutboxEvent) -> dict[str, Any]:
             "phone": callback.phone,
             "name": callback.name,
             "fields": [dict(field) for field in callback.fields or []],
+            "attribution": dict(callback.attribution) if callback.attribution else None,
         }
     else:
         doc["callback"] = None

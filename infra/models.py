@@ -304,6 +304,9 @@ class Callback(Base):
     sms_consent_channel: Mapped[str | None] = mapped_column(String(16))
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sms_consent_wording: Mapped[str | None] = mapped_column(String(32))
+    # Where a web visitor came from (scheduler/attribution.py): UTM values, referrer, landing
+    # page, first-visit session key; None when the booking brought none.
+    attribution: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when its personal data was removed (retention or an erasure request; services/personal_data.py).

@@ -49,6 +49,11 @@ A figure belongs to the window its deciding instant falls in:
 - **by provider and failover**: attempts requested in the window and those connected,
   by the provider that placed them; failover attempts are those placed on a provider
   after another failed (``failover_from``), and those of them connected.
+
+The **breakdowns by source and by campaign** (the web visitor's ``utm_source`` and
+``utm_campaign``, scheduler/attribution.py) are the same figures over the whole period for
+the callbacks of each group, ``(none)`` for callbacks without the value; the IVR's offers
+belong to no group (their figures are left out there).
 """
 
 from __future__ import annotations
@@ -58,8 +63,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from scheduler.attribution import BREAKDOWNS, group_of
 from scheduler.calendar import wall_time_label
 
 PERIODS = ("day", "week", "month", "year")
@@ -121,6 +128,7 @@ class CallbackRow:
     events: tuple[EventRow, ...] = ()
     attempts: tuple[AttemptRow, ...] = ()
     ref: str = ""
+    attribution: dict[str, Any] | None = None  # a web visitor's (scheduler/attribution.py)
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,8 @@ class Report:
     windows: tuple[Window, ...]
     per_window: tuple[Figures, ...]
     total: Figures
+    # Per breakdown (source, campaign): each group's figures over the period, most booked first.
+    breakdowns: dict[str, tuple[tuple[str, Figures], ...]] = field(default_factory=dict)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -521,4 +531,19 @@ def report(
     bounds = [w.start for w in windows] + [windows[-1].end]
     per_window = tuple(tally(callbacks, offers, bounds, abandon_seconds))
     total = figures(callbacks, offers, bounds[0], bounds[-1], abandon_seconds)
-    return Report(period, interval, days[0], days, windows, per_window, total)
+    by = {key: breakdown(callbacks, key, bounds[0], bounds[-1], abandon_seconds) for key in BREAKDOWNS}
+    return Report(period, interval, days[0], days, windows, per_window, total, by)
+
+
+def breakdown(
+    callbacks: Iterable[CallbackRow], key: str, start: datetime, end: datetime, abandon_seconds: int = ABANDON_SECONDS
+) -> tuple[tuple[str, Figures], ...]:
+    """Each group's figures over [start, end) by the attribution's ``key`` (source,
+    campaign): groups with nothing in the window are left out; the most booked first, then
+    by name."""
+    groups: dict[str, list[CallbackRow]] = {}
+    for callback in callbacks:
+        groups.setdefault(group_of(callback.attribution, key), []).append(callback)
+    counted = [(name, figures(rows, (), start, end, abandon_seconds)) for name, rows in groups.items()]
+    shown = [(name, f) for name, f in counted if f != Figures()]
+    return tuple(sorted(shown, key=lambda item: (-item[1].booked_total, item[0])))

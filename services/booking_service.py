@@ -63,6 +63,7 @@ class BookingRequest:
     # The version of the consent wording the customer saw (scheduler/consent.py); None: the channel's.
     consent_wording: str | None = None
     estimated_wait_seconds: int | None = None  # the IVR's estimate, else the line's now (services/asap_promise.py)
+    attribution: dict[str, str] | None = None  # a web visitor's (scheduler/attribution.py kept)
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ def book(
         "sms_consent_wording": (request.consent_wording or consent_wording(request.source))
         if request.sms_consent
         else None,
+        "attribution": request.attribution,
         "created_at": now,
         "updated_at": now,
         "slot_id": seat.slot_id,

@@ -1,6 +1,7 @@
 """A week of made-up past activity for the demo queue, so that `make run`'s console has a
 report to read: callbacks from every channel, their calls (answered, missed, the agent
-reached or not), cancellations by text, web and supervisor, and the IVR's offers.
+reached or not), cancellations by text, web and supervisor, the IVR's offers, and where the
+web callbacks' visitors came from (their attribution).
 
 Deterministic (a seeded random), written once: nothing is added when the queue already
 has callbacks from before today. Rows are written as the services would have written
@@ -31,6 +32,14 @@ ACTORS = {
 }
 CANCELLERS = ("customer:sms", "customer:web", "console:supervisor@example.com")
 PER_DAY = (18, 30)  # callbacks a weekday
+# Where the web callbacks' visitors came from (scheduler/attribution.py), in turn: the
+# reports' breakdowns by source and campaign have groups to show.
+WEB_ATTRIBUTIONS: tuple[dict[str, str] | None, ...] = (
+    {"source": "newsletter", "medium": "email", "campaign": "winter-offer"},
+    {"source": "google", "medium": "cpc", "campaign": "winter-offer", "term": "call back"},
+    {"source": "google", "medium": "cpc", "campaign": "brand"},
+    None,  # came straight to the site
+)
 
 
 def seed_activity(session: Session, queue: Queue, now: datetime, days: int = 7) -> int:
@@ -75,6 +84,7 @@ def _callback(session: Session, queue: Queue, day: date, zone: ZoneInfo, rng: ra
         sms_consent=source in ("sms", "web"),
         fields=[],
         tags=[],
+        attribution=WEB_ATTRIBUTIONS[n % len(WEB_ATTRIBUTIONS)] if source == "web" else None,
         created_at=booked_at,
         updated_at=booked_at,
         next_attempt_at=due,

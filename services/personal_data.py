@@ -6,7 +6,8 @@ scheduler/retention.py; this module is their SQL. Anonymising keeps what reports
 (queue, source, kind, state, tags, unit, times, attempt outcomes and durations, the
 events' steps and due times) and removes who the customer was: the number (a placeholder
 that fits the column and the live-phone index), name, form fields, the texts both ways,
-recording URLs, and every mention of the number in events, webhooks and the event outbox.
+the attribution's session key, referrer and landing page (its UTM values stay), recording
+URLs, and every mention of the number in events, webhooks and the event outbox.
 Every function runs in the caller's write transaction.
 """
 
@@ -24,6 +25,7 @@ from infra.event_models import OutboxEvent
 from infra.models import Attempt, Callback, CallbackEvent, IdempotencyRecord, Queue, ShortLink, WebhookReceipt
 from infra.simulator_models import SimCall, SimCrmEvent, SimText
 from infra.text_models import InboundText, InboundTextPart, SmsMessage, SmsOffer, SmsOptOut
+from scheduler.attribution import anonymised
 from scheduler.errors import PersonOnCall
 from scheduler.lifecycle import LIVE_STATES, TERMINAL_STATES, State
 from scheduler.retention import (
@@ -58,13 +60,22 @@ def anonymise_callbacks(session: Session, ids: Sequence[int], now: datetime) -> 
     hangs off them; their counts for reports stay as they were."""
     if not ids:
         return 0
-    rows = session.execute(select(Callback.id, Callback.phone, Callback.name).where(Callback.id.in_(ids))).all()
-    secrets = {cid: _secrets(phone, name) for cid, phone, name in rows}
+    rows = session.execute(
+        select(Callback.id, Callback.phone, Callback.name, Callback.attribution).where(Callback.id.in_(ids))
+    ).all()
+    secrets = {cid: _secrets(phone, name) for cid, phone, name, _ in rows}
     session.execute(
         update(Callback),
         [
-            {"id": cid, "phone": anonymised_phone(cid), "name": None, "fields": [], "anonymised_at": now}
-            for cid in secrets
+            {
+                "id": cid,
+                "phone": anonymised_phone(cid),
+                "name": None,
+                "fields": [],
+                "attribution": anonymised(attribution),
+                "anonymised_at": now,
+            }
+            for cid, _, _, attribution in rows
         ],
     )
     changed: list[dict[str, Any]] = []
@@ -343,6 +354,7 @@ def export_person(session: Session, phone: str, secret_key: str) -> dict[str, An
                 "sms_consent_channel": c.sms_consent_channel,
                 "sms_consent_at": _iso(c.sms_consent_at),
                 "sms_consent_wording": c.sms_consent_wording,
+                "attribution": c.attribution,
                 "slot_start": _iso(c.slot.starts_at) if c.slot else None,
                 "created_at": _iso(c.created_at),
                 "updated_at": _iso(c.updated_at),

@@ -82,9 +82,9 @@ def load_rows(
     ).subquery()
     ids = select(touched.c[0])
     heads = {
-        callback_id: (source, ref)
-        for callback_id, source, ref in session.execute(
-            select(Callback.id, Callback.source, Callback.ref).where(Callback.id.in_(ids))
+        callback_id: (source, ref, attribution)
+        for callback_id, source, ref, attribution in session.execute(
+            select(Callback.id, Callback.source, Callback.ref, Callback.attribution).where(Callback.id.in_(ids))
         )
     }
     events: dict[int, list[EventRow]] = defaultdict(list)
@@ -113,8 +113,8 @@ def load_rows(
     ):
         attempts[callback_id].append(AttemptRow(*attempt))
     callbacks = [
-        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]), ref)
-        for callback_id, (source, ref) in sorted(heads.items())
+        CallbackRow(source, tuple(events[callback_id]), tuple(attempts[callback_id]), ref, attribution)
+        for callback_id, (source, ref, attribution) in sorted(heads.items())
     ]
     offers = [
         OfferRow(offered_at, accepted_at is not None)
@@ -177,13 +177,14 @@ class Column:
     label: str
     kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds"
     value: Callable[[Figures], float | int | None]
+    attributable: bool = True  # counted per source and campaign (the IVR's offers are not)
 
 
 def _columns() -> tuple[Column, ...]:
     columns = [
-        Column("offered", "Offered in the IVR", "count", lambda f: f.offered),
-        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted),
-        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate),
+        Column("offered", "Offered in the IVR", "count", lambda f: f.offered, attributable=False),
+        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted, attributable=False),
+        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate, attributable=False),
     ]
     for source in SOURCES:
         columns.append(Column(f"booked_{source}", f"Booked by {source}", "count", _booked(source)))
@@ -297,16 +298,24 @@ def shown_value(column: Column, figures: Figures) -> str:
     return csv_value(column, figures)
 
 
-def csv_rows(result: Report, zone: ZoneInfo) -> list[list[str]]:
+def csv_rows(result: Report, zone: ZoneInfo, by: str | None = None) -> list[list[str]]:
     """The CSV: a header, one row per interval, then the whole period's (``total``). The
     first column is named for the interval (``day``, ``week``, ``month``: the local date it
     starts; ``hour``, ``15min``: its local start with the offset, which tells the two
-    01:00 of the day the clocks go back apart)."""
+    01:00 of the day the clocks go back apart). With ``by`` (``source``, ``campaign``: a
+    breakdown of scheduler/attribution.py), one row per group over the whole period instead
+    of the intervals, blank in the columns no group has (the IVR's offers), then the same
+    ``total``."""
     columns = report_columns(result)
-    rows = [[result.interval, *(c.key for c in columns)]]
-    for window, figures in zip(result.windows, result.per_window, strict=True):
-        local = window.start.astimezone(zone)
-        start = local.date().isoformat() if result.interval in ("day", "week", "month") else local.isoformat()
-        rows.append([start, *(csv_value(c, figures) for c in columns)])
+    if by is None:
+        rows = [[result.interval, *(c.key for c in columns)]]
+        for window, figures in zip(result.windows, result.per_window, strict=True):
+            local = window.start.astimezone(zone)
+            start = local.date().isoformat() if result.interval in ("day", "week", "month") else local.isoformat()
+            rows.append([start, *(csv_value(c, figures) for c in columns)])
+    else:
+        rows = [[by, *(c.key for c in columns)]]
+        for name, figures in result.breakdowns[by]:
+            rows.append([name, *(csv_value(c, figures) if c.attributable else "" for c in columns)])
     rows.append(["total", *(csv_value(c, result.total) for c in columns)])
     return rows

@@ -19,6 +19,7 @@ from infra import context
 from infra.models import Attempt, Callback, Queue
 from infra.text_models import SmsMessage
 from scheduler.agents import AgentFigures, callers_in_line
+from scheduler.attribution import kept
 from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
@@ -72,6 +73,7 @@ def callback_json(callback: Callback) -> dict[str, Any]:
         "sms_consent_at": _iso(callback.sms_consent_at, zone),
         "sms_consent_wording": callback.sms_consent_wording,
         "source": callback.source,
+        "attribution": callback.attribution,
         "attempts": callback.attempts,
         "created_at": _iso(callback.created_at, zone),
     }
@@ -249,6 +251,7 @@ def create_callback() -> Response:
         unit=body.unit,
         locale=body.locale,
         sms_consent=body.sms_consent,
+        attribution=kept(body.attribution.model_dump()) if body.attribution else None,
     )
     now = context.now()
     with context.db().read() as session:  # the reads and checks, outside the write lock

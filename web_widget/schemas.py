@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from app.request_input import parse_instant
+from scheduler.attribution import MAX_SESSION_KEY, MAX_URL, MAX_UTM
 from scheduler.errors import ValidationFailed
 
 # Control characters have no place in names or tags (and PostgreSQL cannot store NUL);
@@ -22,6 +23,9 @@ FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_
 FieldValue = Annotated[str, StringConstraints(max_length=255, pattern=NO_CONTROL_BUT_LINES)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_CONTROL)]
 Unit = Annotated[str, StringConstraints(max_length=100, pattern=NO_CONTROL)]
+UtmValue = Annotated[str, StringConstraints(max_length=MAX_UTM, pattern=NO_CONTROL)]
+UrlText = Annotated[str, StringConstraints(max_length=MAX_URL, pattern=NO_CONTROL)]
+SessionKey = Annotated[str, StringConstraints(max_length=MAX_SESSION_KEY, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -45,6 +49,29 @@ class CustomField(BaseModel):
     value: FieldValue
 
 
+class Attribution(BaseModel):
+    """Where a web visitor came from (scheduler/attribution.py, docs/widget.md#attribution)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    session_key: SessionKey | None = None
+    first_visit_at: str | None = None
+    source: UtmValue | None = None
+    medium: UtmValue | None = None
+    campaign: UtmValue | None = None
+    term: UtmValue | None = None
+    content: UtmValue | None = None
+    referrer: UrlText | None = None
+    landing_page: UrlText | None = None
+
+    @field_validator("first_visit_at")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_instant(value)
+        return value
+
+
 class CreateCallback(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -58,6 +85,7 @@ class CreateCallback(BaseModel):
     unit: Unit | None = None
     locale: Literal["en", "ru", "fr"] | None = None
     sms_consent: bool = False
+    attribution: Attribution | None = None
     # A honeypot: forms carry it hidden from people; a bot that fills every input fills it.
     website: str = ""
 

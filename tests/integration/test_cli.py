@@ -230,3 +230,6 @@ def test_seed_demo_activity_makes_a_week_of_reportable_history_once(app: Flask, 
     assert int(figures["booked_total"]) >= 5 * 18 and 0 < float(figures["connect_rate"]) <= 1
     assert int(figures["offered"]) > int(figures["accepted"]) > 0 and int(figures["completed"]) > 0
     assert int(figures["billable_minutes"]) > 0
+    by_campaign = client.get("/console/reports.csv?queue=support&period=week&start=2026-12-28&by=campaign")
+    groups = {line.split(",")[0] for line in by_campaign.get_data(as_text=True).splitlines()[1:]}
+    assert groups == {"winter-offer", "brand", "(none)", "total"}  # the web callbacks' campaigns, the rest none

@@ -334,7 +334,19 @@ FULL = {
     "unit": "retail",
     "locale": "fr",
     "sms_consent": True,
+    "attribution": {
+        "session_key": "k-3f2a9c",
+        "first_visit_at": "2027-01-03T18:00:00.000Z",
+        "source": "newsletter",
+        "medium": "email",
+        "campaign": "winter",
+        "term": "callback",
+        "content": "banner",
+        "referrer": "https://mail.example.com/",
+        "landing_page": "https://shop.example.com/?utm_source=newsletter",
+    },
 }
+ATTRIBUTED = {**ASAP, "attribution": {"source": "ads"}}
 
 CREATE_CASES: list[tuple[str, Any, bool]] = [
     ("asap, minimal", ASAP, True),
@@ -396,6 +408,18 @@ CREATE_CASES: list[tuple[str, Any, bool]] = [
     ("phone as a number", {**ASAP, "phone": 447400123400}, False),
     ("empty queue", {**ASAP, "queue": ""}, False),
     ("queue of 65", {**ASAP, "queue": "q" * 65}, False),
+    ("attribution null", {**ASAP, "attribution": None}, True),
+    ("attribution empty", {**ASAP, "attribution": {}}, True),
+    ("attribution at its limits", {**ASAP, "attribution": {"source": "s" * 200, "referrer": "r" * 2000}}, True),
+    ("attribution with an unknown key", {**ASAP, "attribution": {"source": "ads", "gclid": "x"}}, False),
+    ("attribution not an object", {**ASAP, "attribution": "ads"}, False),
+    ("utm value of 201", {**ASAP, "attribution": {"campaign": "c" * 201}}, False),
+    ("utm value not a string", {**ASAP, "attribution": {"source": 1}}, False),
+    ("referrer of 2001", {**ATTRIBUTED, "attribution": {"referrer": "r" * 2001}}, False),
+    ("landing page of 2001", {**ATTRIBUTED, "attribution": {"landing_page": "l" * 2001}}, False),
+    ("session key of 65", {**ASAP, "attribution": {"session_key": "k" * 65}}, False),
+    ("session key with a space", {**ASAP, "attribution": {"session_key": "a b"}}, False),
+    ("first visit not a date-time", {**ASAP, "attribution": {"first_visit_at": "yesterday"}}, False),
 ]
 
 RESCHEDULE_CASES: list[tuple[str, Any, bool]] = [
@@ -505,10 +529,13 @@ def test_the_response_checks_catch_drift() -> None:
         "sms_consent_at": None,
         "sms_consent_wording": None,
         "source": "api",
+        "attribution": None,
         "attempts": 0,
         "created_at": "2027-01-04T10:00:00+00:00",
     }
     assert schema_errors(component("Callback"), callback) == []
+    assert schema_errors(component("Callback"), {**callback, "attribution": {"source": "ads"}}) == []
+    assert schema_errors(component("Callback"), {**callback, "attribution": {"gclid": "x"}})
     assert schema_errors(component("Callback"), {k: v for k, v in callback.items() if k != "due_at"})
     assert schema_errors(component("Callback"), {**callback, "priority": 1})
     assert schema_errors(component("Callback"), {**callback, "created_at": "2027-01-04 10:00"})
@@ -577,6 +604,7 @@ def test_create_callback_answers_match_the_document(
     assert created.headers["Location"] == f"/api/v1/callbacks/{callback['ref']}"
     assert (callback["state"], callback["slot_start"], callback["source"]) == ("scheduled", first, "api")
     assert (callback["fields"], callback["tags"], callback["locale"]) == (FULL["fields"], FULL["tags"], "fr")
+    assert callback["attribution"] == FULL["attribution"]
 
     # A retry with the key gets the stored answer again, status and all; another body with it is refused.
     replay, again = contract.call("post", "/api/v1/callbacks", json=booking, headers={"Idempotency-Key": "k-1"})

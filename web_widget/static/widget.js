@@ -163,8 +163,59 @@
     return Object.keys(fields).map((name) => ({ name, value: String(fields[name] == null ? '' : fields[name]) }));
   }
 
+  // ---- attribution: where the visitor came from (docs/widget.md#attribution) ---------------
+
+  const UTM = ['source', 'medium', 'campaign', 'term', 'content'];
+  const STORE = 'callbackWidget.attribution';
+  const cut = (v, n) => (v ? String(v).slice(0, n) : null);
+  // This page's view, taken once at load (the landing page of a single-page site stays put).
+  const visit = (() => {
+    const q = new URLSearchParams(location.search);
+    const a = { referrer: cut(document.referrer, 2000), landing_page: cut(location.href, 2000) };
+    UTM.forEach((k) => { a[k] = cut(q.get('utm_' + k), 200); });
+    return a;
+  })();
+  let consent = !!script && script.getAttribute('data-attribution-consent') === 'granted';
+  if (consent) remember(); // the first visit is recorded on the page it lands on
+
+  function stored() {
+    try { const v = JSON.parse(localStorage.getItem(STORE)); return v && v.session_key ? v : null; } catch (e) { return null; }
+  }
+
+  /** With consent, the first visit's record (made now when there is none); without, nothing
+   *  is kept. Storage the site blocks reads as no consent for keeping. */
+  function remember() {
+    if (!consent) return null;
+    const first = stored();
+    if (first) return first;
+    // 128 random bits as 32 hex digits (getRandomValues works on http pages too, unlike randomUUID).
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const made = Object.assign({ session_key: id, first_visit_at: new Date().toISOString() }, visit);
+    try { localStorage.setItem(STORE, JSON.stringify(made)); } catch (e) { return null; }
+    return made;
+  }
+
+  /** What a booking sends: the first visit's record with consent, this page's without. */
+  function routeKeyData() {
+    const a = Object.assign({ session_key: null, first_visit_at: null }, remember() || visit);
+    return Object.fromEntries(['session_key', 'first_visit_at', ...UTM, 'referrer', 'landing_page'].map((k) => [k, a[k] || null]));
+  }
+
   const api = {
     version: '1',
+    /** cb({session_key, first_visit_at, source, medium, campaign, term, content, referrer,
+     *  landing_page}): what a booking from this page sends (nulls for what is not known). */
+    getRouteKeyData(cb) {
+      const data = routeKeyData();
+      if (typeof cb === 'function') cb(data);
+      return data;
+    },
+    /** The site's consent to keep the first visit in its localStorage: true keeps it (from
+     *  now on), false forgets it. */
+    setConsent(given) {
+      consent = given === true;
+      if (consent) remember(); else try { localStorage.removeItem(STORE); } catch (e) { /* blocked storage */ }
+    },
     /** cb({ok:true, queue}) with queue = {key, name, timezone, open_now, collect_off_hours,
      *  schedule, region, language, lead_minutes, horizon_days, widget:{fields, units}}. */
     getQueue(key, cb) {
@@ -188,6 +239,7 @@
       const body = Object.assign({
         queue: String(key), phone: String(phone).trim(), kind: scheduleTime ? 'scheduled' : 'asap',
         fields: sent, tags: (tags || []).map(String), website: '',
+        attribution: Object.fromEntries(Object.entries(routeKeyData()).filter(([, v]) => v)),
       }, extra || {});
       if (scheduleTime) body.slot_start = scheduleTime instanceof Date ? scheduleTime.toISOString() : String(scheduleTime);
       if (unitId) body.unit = String(unitId);
