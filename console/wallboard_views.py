@@ -5,7 +5,9 @@ anything changed in the cluster (services/wallboard_feed.py: one poller per proc
 A stream lasts at most WALLBOARD_STREAM_SECONDS (5 minutes), then ends: the page's
 EventSource reconnects by itself (``retry:``), so a stream never holds one of gunicorn's
 threads for good, and every reconnect is a request that checks the session again (a
-deactivated account stops at the next one) and refreshes its cookie.
+deactivated account stops at the next one) and refreshes its cookie. A web process told
+to stop (SIGTERM) ends its streams at once (gunicorn.conf.py), so they do not hold up its
+shutdown, and the browsers reconnect to the processes still serving.
 """
 
 from __future__ import annotations
@@ -61,10 +63,11 @@ def _events(source: Feed, seconds: float, keep_alive: float) -> Iterator[str]:
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         version, ends = 0, time.monotonic() + seconds
-        while (left := ends - time.monotonic()) > 0:
+        while (left := ends - time.monotonic()) > 0 and not source.stopping:
             got = source.after(version, min(keep_alive, left))
             if got is None:
-                yield ": keep-alive\n\n"
+                if not source.stopping:
+                    yield ": keep-alive\n\n"
                 continue
             version, data = got
             yield f"id: {version}\nevent: snapshot\ndata: {data}\n\n"

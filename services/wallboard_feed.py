@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from datetime import timedelta
 
 from infra.clock import Clock
@@ -34,6 +35,16 @@ def snapshot_json(db: Database, clock: Clock, max_age: timedelta) -> str:
     return json.dumps({"at": now.isoformat(), "queues": [r.as_json() for r in board]}, separators=(",", ":"))
 
 
+_feeds: weakref.WeakSet[Feed] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """The process is stopping (gunicorn.conf.py, on SIGTERM): every open stream ends now,
+    and its browser reconnects to another process, rather than holding the shutdown up."""
+    for feed in list(_feeds):
+        feed.stop()
+
+
 class Feed:
     def __init__(
         self,
@@ -51,6 +62,13 @@ class Feed:
         self.version = 0  # bumped with every new snapshot
         self.snapshot = ""
         self.polls = 0  # change-stamp queries made (for tests and curiosity)
+        self.stopping = False
+        _feeds.add(self)
+
+    def stop(self) -> None:
+        with self._changed:
+            self.stopping = True
+            self._changed.notify_all()
 
     def join(self) -> None:
         """A stream opens: start the poller unless it runs."""
@@ -65,9 +83,11 @@ class Feed:
             self._watchers -= 1
 
     def after(self, version: int, timeout: float) -> tuple[int, str] | None:
-        """The snapshot newer than ``version``, waiting up to ``timeout`` seconds for one."""
+        """The snapshot newer than ``version``, waiting up to ``timeout`` seconds for one
+        (None: none came, or the feed is stopping)."""
         with self._changed:
-            if self._changed.wait_for(lambda: self.version > version, timeout):
+            newer = self._changed.wait_for(lambda: self.version > version or self.stopping, timeout)
+            if newer and not self.stopping:
                 return self.version, self.snapshot
         return None
 

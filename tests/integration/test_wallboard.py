@@ -6,6 +6,7 @@ wallboard role's long-lived, read-only sessions."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,6 +24,7 @@ from infra.db import Database
 from infra.settings import Settings
 from infra.wallboard_models import EcbtSample
 from services.wallboard import forget_old_samples, record_samples
+from services.wallboard_feed import stop_all
 from tests.integration.helpers import book
 from tests.integration.test_console_access import (  # noqa: F401
     SignedIn,
@@ -219,3 +221,14 @@ def test_admins_can_make_wallboard_users(signed_in: SignedIn, db: Database) -> N
         assert (
             session.scalars(select(ConsoleUser.role).where(ConsoleUser.email == "tv@example.com")).one() == "wallboard"
         )
+
+
+def test_a_stopping_process_ends_its_streams_at_once(fast_feed: Flask, signed_in: SignedIn, demo_queue: str) -> None:
+    fast_feed.config["WALLBOARD_KEEP_ALIVE_SECONDS"] = 10
+    response = signed_in("wallboard").get("/console/wallboard/stream", buffered=False)
+    events = _events(response)
+    assert [next(events)[0], next(events)[0]] == ["retry", "snapshot"]
+    started = time.monotonic()
+    threading.Timer(0.3, stop_all).start()  # as gunicorn.conf.py does on SIGTERM
+    assert [kind for kind, _ in events] == ["reconnect"]
+    assert time.monotonic() - started < 2  # not the keep-alive's 10 s, nor the stream's 8
