@@ -18,6 +18,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from app.factory import create_app
+from app.worker import ECBT_SAMPLE_SECONDS, Worker
 from infra.account_models import ConsoleUser
 from infra.clock import FixedClock
 from infra.db import Database
@@ -75,6 +76,21 @@ def test_one_sample_per_queue_and_bucket_however_many_workers_offer(
             assert forget_old_samples(session, clock.now()) == 1
     finally:
         other.dispose()
+
+
+def test_every_worker_samples_each_minute_and_the_cluster_keeps_one_per_bucket(
+    app: Flask, db: Database, clock: FixedClock, demo_queue: str
+) -> None:
+    ext = app.extensions
+    workers = [Worker(db, clock, ext["settings"], ext["providers"]) for _ in range(2)]
+    assert all((w.sample_ecbt, ECBT_SAMPLE_SECONDS) in w.ticks() for w in workers)
+    for _ in range(6):  # six minutes of ticks, both workers: 10:00 to 10:05
+        for worker in workers:
+            worker.sample_ecbt()
+        clock.advance(minutes=1)
+    with db.read() as session:
+        buckets = list(session.scalars(select(EcbtSample.bucket).order_by(EcbtSample.bucket)))
+    assert [b.minute for b in buckets] == [0, 5]  # 10:00 to 10:04, then 10:05
 
 
 def test_the_trend_shows_the_samples(signed_in: SignedIn, db: Database, clock: FixedClock, demo_queue: str) -> None:
