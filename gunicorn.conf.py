@@ -49,6 +49,25 @@ class AppLogger(Logger):
 logger_class = AppLogger
 
 
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, end the wallboard's open event streams at once (their browsers reconnect
+    to a process still serving) before gunicorn's own handler lets the requests finish:
+    otherwise every open wallboard would hold the shutdown for ``graceful_timeout``."""
+    import signal
+    import threading
+
+    from services.wallboard_feed import stop_all
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=stop_all, name="wallboard-stop", daemon=True).start()  # no lock in a handler
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def on_starting(server: Any) -> None:
     """Refuse several worker processes that would each keep their own rate-limit counts
     (RATE_LIMIT_STORAGE_URI=memory://): an address would get N times the limit."""

@@ -18,6 +18,7 @@ from app.simulator_page import simulator
 from app.voice_webhooks import webhooks
 from console.demo_access import guard
 from console.pages import console, csrf
+from console.sessions import ConsoleSessions
 from events.api import events_api
 from events.demo_receiver import demo_crm
 from infra import logs
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
+    app.session_interface = ConsoleSessions()  # wallboards' sessions are long-lived
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in the documented order
     if settings.trusted_proxies:
         # Behind that many reverse proxies: the client's address, the scheme and the host as

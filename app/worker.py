@@ -51,6 +51,7 @@ from services.personal_data import anonymise_due
 from services.slot_sync import sync_slots
 from services.taskrouter_figures import SOURCE as TASKROUTER
 from services.taskrouter_figures import TaskRouterPoller
+from services.wallboard import forget_old_samples, record_samples
 from sms.delivery import forget_early_reports
 from sms.outbox import send_pending_sms
 from telephony.registry import Providers
@@ -67,6 +68,9 @@ ANONYMISE = PeriodicJob("anonymise", period=timedelta(days=1), lease=timedelta(h
 # How often each worker asks whether one of them is due: a job starts at most this late.
 PERIODIC_CHECK_SECONDS = 60
 FOLLOW_UP_SECONDS = 5  # machine redirects retried (20 s apart), TaskRouter tasks closed
+# Every worker offers each queue's ECBT sample this often; one per queue per bucket is kept
+# (scheduler/wallboard.py SAMPLE_SECONDS), whichever worker offers it first.
+ECBT_SAMPLE_SECONDS = 60
 
 _started_in_this_process = False
 
@@ -258,7 +262,8 @@ class Worker:
     def forget_expired(self) -> None:
         """Idempotency keys past their time, booking links long expired, delivery reports
         no text of ours ever claimed, console sign-in failures a day old, inbound calls
-        (the callers' numbers) a day after they ended or stopped counting."""
+        (the callers' numbers) a day after they ended or stopped counting, the wallboard's
+        ECBT samples two days old."""
         with self.db.write() as session:
             keys = forget_expired_keys(session, self.clock.now())
             links = forget_expired_links(session, self.clock.now())
@@ -266,6 +271,7 @@ class Worker:
             forget_old(session, self.clock.now(), self.settings.event_retention_days)
             forget_old_login_failures(session, self.clock.now())
             forget_old_inbound_calls(session, self.clock.now())
+            forget_old_samples(session, self.clock.now())
         if keys or links:
             log.info("forgot %d expired idempotency keys, %d expired booking links", keys, links)
 
@@ -281,6 +287,12 @@ class Worker:
         once per cluster per TASKROUTER_POLL_SECONDS (services/taskrouter_figures.py)."""
         if not self.dialer.stopping.is_set():
             self.taskrouter.tick(force=self.force_periodic)
+
+    def sample_ecbt(self) -> None:
+        """Each queue's ECBT for the wallboard's trend (services/wallboard.py): one sample per
+        queue per bucket in the cluster, the other workers' offers ignored."""
+        with self.db.write() as session:
+            record_samples(session, self.clock.now(), self.settings.agent_figures_max_age)
 
     def heartbeat(self) -> None:
         """Tell /readyz this worker is alive (app/health.py)."""
@@ -332,6 +344,7 @@ class Worker:
             (self.deliver_events, 1),
             (self.reconcile, 15),
             (self.heartbeat, 5),
+            (self.sample_ecbt, ECBT_SAMPLE_SECONDS),
             (self.taskrouter_figures, self.settings.taskrouter_poll_seconds),
             *(((self.simulated_agents, 1),) if self.demo_app and simulator_with_agents(self.demo_app) else ()),
             *((self._periodic_tick(job, body), PERIODIC_CHECK_SECONDS) for job, body in self.periodic_jobs()),

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from console.sessions import LONG_LIVED
 from infra import context
 from infra.account_models import ConsoleUser
 from services.accounts import at_least
@@ -51,7 +52,13 @@ def signed_in_user() -> ConsoleUser | None:
         return None
     with context.db().read() as db_session:
         user = db_session.get(ConsoleUser, user_id)
-        if user is not None and user.active and user.session_version == version:
+        long_lived = bool(session.get(LONG_LIVED))  # console/sessions.py: wallboards only
+        if (
+            user is not None
+            and user.active
+            and user.session_version == version
+            and (not long_lived or user.role == "wallboard")
+        ):
             db_session.expunge(user)
             return user
     session.clear()

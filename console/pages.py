@@ -11,6 +11,7 @@ from console import (  # noqa: F401  (each registers its routes on the blueprint
     settings_form,
     settings_views,
     views,
+    wallboard_views,
 )
 from console.blueprint import console, csrf
 

@@ -21,10 +21,11 @@ from infra.models import Base, UTCDateTime
 
 class ConsoleUser(Base):
     """Someone who signs in to the supervisor console (console/). Roles, weakest first:
-    viewer (reads), supervisor (queues, slots, callbacks), admin (also users and API keys)."""
+    wallboard (the live wallboard only, for a TV), viewer (reads), supervisor (queues, slots,
+    callbacks), admin (also users and API keys)."""
 
     __tablename__ = "console_user"
-    __table_args__ = (CheckConstraint("role IN ('viewer', 'supervisor', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('wallboard', 'viewer', 'supervisor', 'admin')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case

@@ -26,7 +26,7 @@ from scheduler.errors import DomainError, ValidationFailed
 from services import login_throttle
 from services.login_throttle import Throttle
 
-ROLES = ("viewer", "supervisor", "admin")  # weakest first
+ROLES = ("wallboard", "viewer", "supervisor", "admin")  # weakest first
 MIN_PASSWORD = 12
 KEY_PREFIX = "cbk_"
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")

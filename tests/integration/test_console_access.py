@@ -25,7 +25,7 @@ PASSWORD = "correct horse battery"
 def users(db: Database, clock: FixedClock) -> dict[str, int]:
     made = {}
     with db.write() as session:
-        for role in ("viewer", "supervisor", "admin"):
+        for role in ("wallboard", "viewer", "supervisor", "admin"):
             made[role] = create_user(session, f"{role}@example.com", PASSWORD, role, clock.now()).id
     return made
 
@@ -61,6 +61,10 @@ def signed_in(app: Flask, users: dict[str, int]) -> SignedIn:
 # (method, path, weakest role allowed)
 ROUTES = [
     ("get", "/console/", "viewer"),
+    ("get", "/console/wallboard", "wallboard"),
+    ("get", "/console/wallboard.json", "wallboard"),
+    ("get", "/console/wallboard.js", "wallboard"),
+    ("get", "/console/wallboard/stream", "wallboard"),
     ("get", "/console/audit", "supervisor"),
     ("post", "/console/switches", "supervisor"),
     ("get", "/console/users", "admin"),
@@ -103,7 +107,7 @@ ROUTES = [
     ("get", "/console/events/deliveries", "supervisor"),
     ("post", "/console/events/deliveries/999/redeliver", "supervisor"),
 ]
-ROLES = ("viewer", "supervisor", "admin")
+ROLES = ("wallboard", "viewer", "supervisor", "admin")
 
 
 @pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
