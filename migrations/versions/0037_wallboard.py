@@ -1,7 +1,7 @@
 """the live wallboard: ECBT samples per queue and bucket, and the read-only wallboard role
 
-Revision ID: 0036_wallboard
-Revises: 0035_callers_waiting_figure
+Revision ID: 0037_wallboard
+Revises: 0036_callback_attribution
 Create Date: 2026-12-07 20:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0036_wallboard"
-down_revision: str | None = "0035_callers_waiting_figure"
+revision: str = "0037_wallboard"
+down_revision: str | None = "0036_callback_attribution"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
