@@ -509,6 +509,11 @@ class IvrOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     choice: Mapped[str | None] = mapped_column(String(8))  # "asap" | "time" | "link"
+    # Where the IVR first offered: "arrival", "menu" or "holding" (services/ivr_offers.py);
+    # None for offers recorded before migration 0038.
+    offer_point: Mapped[str | None] = mapped_column(String(8))
+    # Once taken: the wait in the line the caller was spared then, as the IVR estimated it.
+    wait_avoided_seconds: Mapped[int | None] = mapped_column(Integer)
     # The callback the caller booked (its ref), read back once they left a Twilio queue to
     # hear it (ivr_flows/inbound.py, ``dequeued``).
     callback_ref: Mapped[str | None] = mapped_column(String(16))

@@ -431,6 +431,12 @@ class _Flow:
         return self.prompt(replace(state, step="confirm_number", entered=number, tries=0))
 
 
+def caller_line_wait(facts: Facts, now: datetime) -> int:
+    """The caller's own wait in the line now, as the flow estimates it: the hold a callback
+    spares them (reports' minutes saved, services/ivr_offers.py)."""
+    return _Flow(facts, now, lambda _state: "").line_wait_seconds
+
+
 def answer(call_id: str, caller: str | None, facts: Facts, now: datetime, url_for: UrlFor) -> Reply:
     """The first webhook of a call to one of the queue's numbers. ``caller`` is the
     caller id already parsed into E.164, or None (withheld, or not a number we may call)."""

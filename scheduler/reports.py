@@ -15,7 +15,10 @@ A figure belongs to the window its deciding instant falls in:
 
 - **offered / accepted**: inbound calls the IVR offered a callback to (once per call,
   however often it offered), by when it first offered; accepted = those where the caller
-  then booked (ASAP or a time) or asked for a link. Take rate = accepted / offered.
+  then booked (ASAP or a time) or asked for a link. Take rate = accepted / offered; the
+  same by where the IVR first offered (on arrival, from the menu, while holding).
+- **minutes saved**: for the offers taken, the wait in the line each caller was spared
+  when they took it (the IVR's own estimate then), in minutes.
 - **booked**: ``book`` events, by the callback's source (ivr, sms, web, api, console).
 - **completed**: ``complete`` events; **unreachable**: ``give_up`` events.
 - **cancelled**: ``cancel`` and ``decline`` events, by who: ``customer:sms`` text,
@@ -80,6 +83,7 @@ INTERVALS_OF = {
 }
 DEFAULT_INTERVAL = {"day": "hour", "week": "day", "month": "day", "year": "month"}
 SOURCES = ("ivr", "sms", "web", "api", "console")
+OFFER_POINTS = ("arrival", "menu", "holding")  # services/ivr_offers.py
 CANCELLED_BY = ("text", "web", "api", "ivr", "call", "supervisor", "other")
 ON_TIME_SECONDS = 60
 ABANDON_SECONDS = 60
@@ -135,6 +139,8 @@ class CallbackRow:
 class OfferRow:
     offered_at: datetime
     accepted: bool = False
+    point: str | None = None  # where the IVR first offered: "arrival", "menu", "holding"
+    wait_avoided_seconds: int | None = None  # taken: the wait in the line it spared the caller
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,9 @@ class Figures:
 
     offered: int = 0
     accepted: int = 0
+    offered_by_point: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OFFER_POINTS, 0))
+    accepted_by_point: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OFFER_POINTS, 0))
+    wait_avoided_seconds_total: int = 0
     booked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))  # by source
     completed: int = 0
     unreachable: int = 0
@@ -199,6 +208,14 @@ class Figures:
     @property
     def take_rate(self) -> float | None:
         return _ratio(self.accepted, self.offered)
+
+    def take_rate_at(self, point: str) -> float | None:
+        return _ratio(self.accepted_by_point.get(point, 0), self.offered_by_point.get(point, 0))
+
+    @property
+    def minutes_saved(self) -> float:
+        """The hold the callers who took a callback were spared, in minutes."""
+        return self.wait_avoided_seconds_total / 60
 
     @property
     def connect_rate(self) -> float | None:
@@ -474,8 +491,14 @@ def tally(
     for offer in offers:
         index = window(offer.offered_at)
         if index is not None:
-            windows[index].offered += 1
-            windows[index].accepted += offer.accepted
+            into = windows[index]
+            into.offered += 1
+            into.accepted += offer.accepted
+            if offer.point in into.offered_by_point:
+                into.offered_by_point[offer.point] += 1
+                into.accepted_by_point[offer.point] += offer.accepted
+            if offer.accepted:
+                into.wait_avoided_seconds_total += max(offer.wait_avoided_seconds or 0, 0)
     return windows
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from services.booking_service import new_ref
+from services.ivr_offers import OFFER_POINTS
 
 SOURCES = (("ivr", 40), ("web", 25), ("sms", 15), ("api", 15), ("console", 5))
 ACTORS = {
@@ -107,11 +108,18 @@ def _callback(session: Session, queue: Queue, day: date, zone: ZoneInfo, rng: ra
             IvrOffer(
                 queue_id=queue.id, provider="simulator", call_id=f"demo-{n}", offered_at=booked_at,
                 accepted_at=booked_at, choice=rng.choice(("asap", "time")),
+                offer_point=OFFER_POINTS[n % 3], wait_avoided_seconds=60 * (3 + n % 7),
             )
         )  # fmt: skip
         if rng.random() < 0.6:  # offered, not taken: the caller kept holding
             session.add(
-                IvrOffer(queue_id=queue.id, provider="simulator", call_id=f"demo-{n}-held", offered_at=booked_at)
+                IvrOffer(
+                    queue_id=queue.id,
+                    provider="simulator",
+                    call_id=f"demo-{n}-held",
+                    offered_at=booked_at,
+                    offer_point=OFFER_POINTS[(n + 1) % 3],
+                )
             )
     fate = rng.random()
     if fate < 0.15:  # cancelled before the call

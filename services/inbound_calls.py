@@ -183,7 +183,7 @@ def answer_call(
     facts = load_facts(session, queue, caller, now, adapter, call.queue_data, settings.agent_figures_max_age)
     log.info("inbound %s call %s from %s to queue %s", provider, call.call_id, mask_phone(caller or "-"), key)
     reply = inbound.answer(call.call_id, caller, facts, now, lambda state: urls.gather(provider, state))
-    note_offer(session, queue.id, provider, reply, now)
+    note_offer(session, queue.id, provider, reply, now, "arrival")
     presence.note(session, provider, call.call_id, caller, queue.id, presence.after_script(reply.script, now), now)
     return reply.script
 
@@ -227,14 +227,15 @@ def gather(
     queue, provider, url_for = turn.queue, turn.provider, turn.url_for
     reply = inbound.advance(state, result.digits, turn.facts, now, url_for, speech=result.speech)
     if reply.effect is None:
-        note_offer(session, queue.id, provider, reply, now)
+        note_offer(session, queue.id, provider, reply, now, "holding" if state.held or state.queued else "menu")
         _note_presence(session, provider, state, queue, reply.script, now)
         return reply.script
     after = reply.state or state
     outcome = _carry_out(session, queue, after, reply.effect, now, settings)
     if not isinstance(outcome, inbound.Failed):
         ref = outcome.ref if isinstance(outcome, inbound.Booked) else None
-        note_acceptance(session, provider, after, reply.effect, now, callback_ref=ref)
+        spared = inbound.caller_line_wait(turn.facts, now)
+        note_acceptance(session, provider, after, reply.effect, now, callback_ref=ref, wait_avoided_seconds=spared)
     facts = load_facts(
         session, queue, after.caller, now, adapter, result.queue_data, settings.agent_figures_max_age
     )  # seats and callbacks now
@@ -255,7 +256,7 @@ def waiting(
     with their place in it): a hold, or the offer when it is due."""
     turn = _turn(session, adapter, state, result.queue_data, now, settings)
     reply = inbound.waiting(state, turn.facts, now, turn.url_for)
-    note_offer(session, turn.queue.id, turn.provider, reply, now)
+    note_offer(session, turn.queue.id, turn.provider, reply, now, "holding")
     _note_presence(session, turn.provider, state, turn.queue, reply.script, now)
     return reply.script
 
@@ -277,7 +278,7 @@ def dequeued(
     if exit is QueueExit.LEFT:
         facts = _with_what_was_taken(session, queue, provider, state.call_id, facts, now)
     reply = inbound.dequeued(state, exit, facts, now, turn.url_for)
-    note_offer(session, queue.id, provider, reply, now)
+    note_offer(session, queue.id, provider, reply, now, "holding")
     _note_presence(session, provider, state, queue, reply.script, now)
     if isinstance(reply.effect, inbound.Resolve):
         _close_resolved(session, state, reply.effect, now)
@@ -332,7 +333,7 @@ def dialled(
         agent = "missed"
     turn = _turn(session, adapter, state, result.queue_data, now, settings)
     reply = inbound.dialled(state, agent, turn.facts, now, turn.url_for)
-    note_offer(session, turn.queue.id, turn.provider, reply, now)
+    note_offer(session, turn.queue.id, turn.provider, reply, now, "holding")
     on_line = with_agent(now) if agent == "answered" else presence.after_script(reply.script, now)
     presence.note(session, turn.provider, state.call_id, state.caller, turn.queue.id, on_line, now)
     if isinstance(reply.effect, inbound.Resolve):

@@ -3,6 +3,9 @@ callers took it (booked one or asked for a link).
 
 One row per call, keyed by (provider, call id): a provider retrying a webhook, or the
 IVR offering again after a hold, changes nothing; the first acceptance is the one kept.
+Each row keeps where the IVR first offered (``OFFER_POINTS``: on arrival, from the menu,
+or while the caller held) and, once taken, the wait in the line the caller was spared
+then (the flow's own estimate): the reports' take rate by offer point and minutes saved.
 """
 
 from __future__ import annotations
@@ -24,15 +27,27 @@ _NOTE = {
 }
 
 
-def note_offer(session: Session, queue_id: int, provider: str, reply: inbound.Reply, now: datetime) -> None:
-    """Record the offer when ``reply`` is the IVR offering a callback."""
+# Where the IVR offers: as the call is answered, from the menu (the caller pressed for a
+# callback), or while the caller holds (ringing the agents, or in the provider's queue).
+OFFER_POINTS = ("arrival", "menu", "holding")
+
+
+def note_offer(session: Session, queue_id: int, provider: str, reply: inbound.Reply, now: datetime, point: str) -> None:
+    """Record the offer when ``reply`` is the IVR offering a callback, at ``point``."""
+    assert point in OFFER_POINTS, point
     state = reply.state
     if state is None or state.step != "offer":
         return
     connection = session.connection()
     connection.execute(
         _NOTE[connection.dialect.name],
-        {"queue_id": queue_id, "provider": provider, "call_id": state.call_id[:64], "offered_at": now},
+        {
+            "queue_id": queue_id,
+            "provider": provider,
+            "call_id": state.call_id[:64],
+            "offered_at": now,
+            "offer_point": point,
+        },
     )
 
 
@@ -43,10 +58,11 @@ def note_acceptance(
     effect: inbound.Effect,
     now: datetime,
     callback_ref: str | None = None,
+    wait_avoided_seconds: int | None = None,
 ) -> None:
     """The caller took the offer: a new booking (ASAP or a time, ``callback_ref`` the
-    callback's) or a text with a link. Changing or keeping a callback they already had is
-    not taking an offer."""
+    callback's) or a text with a link, sparing them ``wait_avoided_seconds`` in the line.
+    Changing or keeping a callback they already had is not taking an offer."""
     if isinstance(effect, inbound.Book):
         choice = "asap" if effect.kind == "asap" else "time"
     elif isinstance(effect, inbound.TextLink):
@@ -56,6 +72,6 @@ def note_acceptance(
     session.execute(
         update(IvrOffer)
         .where(IvrOffer.provider == provider, IvrOffer.call_id == state.call_id[:64], IvrOffer.accepted_at.is_(None))
-        .values(accepted_at=now, choice=choice, callback_ref=callback_ref),
+        .values(accepted_at=now, choice=choice, callback_ref=callback_ref, wait_avoided_seconds=wait_avoided_seconds),
         execution_options={"synchronize_session": False},
     )

@@ -18,6 +18,7 @@ from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from scheduler.reports import (
     ABANDON_SECONDS,
     CANCELLED_BY,
+    OFFER_POINTS,
     SOURCES,
     AttemptRow,
     CallbackRow,
@@ -117,11 +118,11 @@ def load_rows(
         for callback_id, (source, ref, attribution) in sorted(heads.items())
     ]
     offers = [
-        OfferRow(offered_at, accepted_at is not None)
-        for offered_at, accepted_at in session.execute(
-            select(IvrOffer.offered_at, IvrOffer.accepted_at).where(
-                IvrOffer.queue_id == queue.id, IvrOffer.offered_at >= start, IvrOffer.offered_at < end
-            )
+        OfferRow(offered_at, accepted_at is not None, point, avoided)
+        for offered_at, accepted_at, point, avoided in session.execute(
+            select(
+                IvrOffer.offered_at, IvrOffer.accepted_at, IvrOffer.offer_point, IvrOffer.wait_avoided_seconds
+            ).where(IvrOffer.queue_id == queue.id, IvrOffer.offered_at >= start, IvrOffer.offered_at < end)
         )
     ]
     return callbacks, offers
@@ -175,7 +176,7 @@ class Column:
 
     key: str
     label: str
-    kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds"
+    kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds" | "minutes"
     value: Callable[[Figures], float | int | None]
     attributable: bool = True  # counted per source and campaign (the IVR's offers are not)
 
@@ -186,6 +187,15 @@ def _columns() -> tuple[Column, ...]:
         Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted, attributable=False),
         Column("take_rate", "Take rate", "rate", lambda f: f.take_rate, attributable=False),
     ]
+    for point in OFFER_POINTS:
+        label = OFFER_POINT_LABELS[point]
+        columns += [
+            Column(f"offered_{point}", f"Offered {label}", "count", _at("offered_by_point", point), attributable=False),
+            Column(f"take_rate_{point}", f"Take rate {label}", "rate", _take_rate(point), attributable=False),
+        ]
+    columns.append(
+        Column("minutes_saved", "Minutes of hold saved", "minutes", lambda f: f.minutes_saved, attributable=False)
+    )
     for source in SOURCES:
         columns.append(Column(f"booked_{source}", f"Booked by {source}", "count", _booked(source)))
     columns.append(Column("booked_total", "Booked", "count", lambda f: f.booked_total))
@@ -256,6 +266,17 @@ def _of(figure: str, key: str) -> Callable[[Figures], int]:
     return lambda f: getattr(f, figure).get(key, 0)
 
 
+OFFER_POINT_LABELS = {"arrival": "on arrival", "menu": "from the menu", "holding": "while holding"}
+
+
+def _at(figure: str, point: str) -> Callable[[Figures], int]:
+    return lambda f: getattr(f, figure).get(point, 0)
+
+
+def _take_rate(point: str) -> Callable[[Figures], float | None]:
+    return lambda f: f.take_rate_at(point)
+
+
 def _booked(source: str) -> Callable[[Figures], int]:
     return lambda f: f.booked.get(source, 0)
 
@@ -283,8 +304,8 @@ def csv_value(column: Column, figures: Figures) -> str:
         return ""
     if column.kind == "rate":
         return f"{value:.4f}"
-    if column.kind in ("ratio", "seconds"):
-        return f"{value:.1f}" if column.kind == "seconds" else f"{value:.2f}"
+    if column.kind in ("ratio", "seconds", "minutes"):
+        return f"{value:.2f}" if column.kind == "ratio" else f"{value:.1f}"
     return str(value)
 
 

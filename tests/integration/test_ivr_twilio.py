@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import Callback
+from infra.models import Callback, IvrOffer
 from infra.text_models import SmsMessage
 from telephony.twilio_adapter import TwilioTelephony
 from tests.integration.helpers import book, follow_link, slots
@@ -495,6 +495,7 @@ def test_a_hold_nobody_answers_is_offered_the_callback_again(
 def test_a_short_wait_that_grows_past_the_threshold_is_offered_a_callback(
     app: Flask,
     client: FlaskClient,
+    db: Database,
     make_queue,
     twilio: None,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -502,8 +503,13 @@ def test_a_short_wait_that_grows_past_the_threshold_is_offered_a_callback(
     call = TwilioCall(app, client)
     dial = call.dial().find("Dial")
     assert dial is not None and dial.get("timeout") == "90"  # ring the agents for as long as the threshold
+    with db.read() as session:
+        assert session.scalars(select(IvrOffer)).all() == []  # not offered on arrival
     busy = call._twiml(call.post(dial.get("action", ""), {**call.fields(), "DialCallStatus": "busy"}))
     assert "To choose a time for a callback, press 2." in said(busy)
+    with db.read() as session:  # the reports' take rate by offer point: offered while holding
+        [offer] = session.scalars(select(IvrOffer)).all()
+    assert (offer.offer_point, offer.accepted_at) == ("holding", None)
 
 
 def test_a_caller_who_reaches_an_agent_has_their_waiting_callback_closed(

@@ -265,3 +265,19 @@ def test_the_drill_down_lists_exactly_the_callbacks_a_window_counts() -> None:
             assert len(counted(refs, name, window.start, window.end)) == getattr(figures_of, name), (name, window)
     with pytest.raises(ValueError):
         counted(refs, "billable_minutes", at(0), at(1))
+
+
+def test_take_rate_by_offer_point_and_minutes_saved() -> None:
+    offers = [
+        OfferRow(at(1), accepted=True, point="arrival", wait_avoided_seconds=480),
+        OfferRow(at(2), accepted=False, point="arrival"),
+        OfferRow(at(3), accepted=True, point="holding", wait_avoided_seconds=90),
+        OfferRow(at(4), accepted=False, point="menu", wait_avoided_seconds=999),  # not taken: nothing saved
+        OfferRow(at(5), accepted=True, point=None, wait_avoided_seconds=None),  # recorded before the points
+    ]
+    f = figures([], offers, at(0), at(10))
+    assert (f.offered, f.accepted) == (5, 3)
+    assert f.offered_by_point == {"arrival": 2, "menu": 1, "holding": 1}
+    assert (f.take_rate_at("arrival"), f.take_rate_at("menu"), f.take_rate_at("holding")) == (0.5, 0.0, 1.0)
+    assert f.minutes_saved == (480 + 90) / 60
+    assert figures([], [], at(0), at(10)).take_rate_at("menu") is None
