@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -32,6 +33,8 @@ from app.request_input import parse_instant
 from infra import context
 from infra.i18n import Catalogs
 from infra.models import Callback, Queue
+from scheduler.attribution import UTM_KEYS
+from scheduler.attribution import kept as kept_attribution
 from scheduler.calendar import is_open
 from scheduler.consent import consent_wording
 from scheduler.day_picker import Day, chosen_day, days_of
@@ -42,7 +45,7 @@ from services.links import BookingLink, is_used, link_callback, read_booking_tok
 from services.queues import get_queue, queue_calendar
 from sms.service import confirm_new_booking
 from sms.texts import format_time_of_day
-from web_widget.schemas import CreateCallback, validate
+from web_widget.schemas import Attribution, CreateCallback, validate
 from web_widget.web_booking import web_form_problems, web_tags
 
 booking_page = Blueprint("booking_page", __name__, template_folder="templates")
@@ -134,16 +137,58 @@ def _days(queue: Queue, first_day: date | None) -> list[Day]:
     return days_of((start for start, _end, _seats in rows), ZoneInfo(queue.timezone))
 
 
+# Where the visitor came from, as the widget sends it (docs/widget.md#attribution): the
+# page's UTM parameters and ``ref``, the referrer of the first page of the visit (the page
+# itself sends none onward: Referrer-Policy no-referrer), kept by its links and its form.
+UTM_ARGS = {f"utm_{key}": key for key in UTM_KEYS}
+REFERRER_ARG = "ref"
+
+
 def _kept_args(language: str, day: date | None) -> dict[str, Any]:
     """The query a day link and the form's action keep: the language, the window of days
-    (``from``), the day shown and a booking link's token."""
+    (``from``), the day shown, a booking link's token and where the visitor came from."""
     kept: dict[str, Any] = {"lang": language}
-    for name in ("from", "t"):
+    for name in ("from", "t", *UTM_ARGS):
         if request.args.get(name):
             kept[name] = request.args[name]
+    referrer = _referrer()
+    if referrer:
+        kept[REFERRER_ARG] = referrer
     if day is not None:
         kept["day"] = day.isoformat()
     return kept
+
+
+def _referrer() -> str | None:
+    """The referrer of the visit's first page: ``?ref=`` once a page of ours set it, else
+    the Referer a browser sent from another site (none from our own pages)."""
+    if request.args.get(REFERRER_ARG):
+        return request.args[REFERRER_ARG]
+    referrer = request.referrer
+    if referrer and urlsplit(referrer).netloc != request.host:
+        return referrer
+    return None
+
+
+def _attribution(queue: Queue) -> dict[str, str] | None:
+    """The booking's attribution from the page's query: the UTM values, the referrer and the
+    landing page (the booking page with those UTM values; never a link's token). A value the
+    API's schema would refuse (too long, control characters) is left out, not the booking."""
+    found: dict[str, str] = {key: request.args[arg] for arg, key in UTM_ARGS.items() if request.args.get(arg)}
+    referrer = _referrer()
+    if referrer:
+        found["referrer"] = referrer
+    if found:
+        utm = {arg: request.args[arg] for arg in UTM_ARGS if request.args.get(arg)}
+        found["landing_page"] = url_for("booking_page.show_form", key=queue.key, _external=True, **utm)
+    good = {}
+    for key, value in found.items():
+        try:
+            validate(Attribution, {key: value})
+        except ValidationFailed:
+            continue
+        good[key] = value
+    return kept_attribution(good)
 
 
 def _wanted_day(form: Form, zone: ZoneInfo) -> date | None:
@@ -344,6 +389,7 @@ def submit(key: str) -> ResponseReturnValue:
         locale=_language(queue),
         sms_consent=form.sms_consent,
         consent_wording=consent_wording("booking_page"),
+        attribution=_attribution(queue),
     )
     now = context.now()
     try:

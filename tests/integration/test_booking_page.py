@@ -364,3 +364,38 @@ def test_a_booking_link_s_day_links_keep_its_token(
     followed = client.get(links[1][0])
     assert page(followed).inputs["phone"]["value"] == phone(7)
     assert page(followed).radios[1] == "2027-01-05T09:00:00+00:00"
+
+
+def test_the_page_keeps_where_the_visitor_came_from_through_its_links_to_the_booking(
+    client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    campaign = f"{PAGE}?utm_source=newsletter&utm_campaign=spring&utm_medium=email"
+    first = client.get(campaign, headers={"Referer": "https://news.example.com/issue/7"})
+    wednesday = day_links(first)[2][0]  # the day's link keeps it (our pages send no Referer on)
+    assert "utm_campaign=spring" in wednesday and "ref=https" in wednesday
+    shown = client.get(wednesday)
+    action = re.search(r'<form method="post" action="([^"]+)"', shown.get_data(as_text=True))
+    assert action is not None
+    booked = client.post(unescape(action.group(1)), data={"phone": phone(1), "when": "2027-01-06T11:00:00+00:00"})
+    assert booked.status_code == 303
+    [callback] = callbacks(db)
+    assert callback.attribution == {
+        "source": "newsletter",
+        "medium": "email",
+        "campaign": "spring",
+        "referrer": "https://news.example.com/issue/7",
+        "landing_page": "http://localhost/book/support?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+    }
+
+
+def test_attribution_the_api_would_refuse_is_left_out_not_the_booking(
+    client: FlaskClient, db: Database, demo_queue: str
+) -> None:
+    odd = f"{PAGE}?utm_source={'x' * 500}&utm_campaign=spring"
+    answer = client.post(odd, data={"phone": phone(2), "when": "asap"}, headers={"Referer": "http://localhost/book"})
+    assert answer.status_code == 303
+    [callback] = callbacks(db)
+    assert callback.attribution is not None and "source" not in callback.attribution
+    assert callback.attribution["campaign"] == "spring" and "referrer" not in callback.attribution  # our own page
+    assert client.post(PAGE, data={"phone": phone(3), "when": "asap"}).status_code == 303
+    assert callbacks(db)[1].attribution is None  # nothing came with it: nothing stored
