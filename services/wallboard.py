@@ -179,8 +179,9 @@ def record_samples(session: Session, now: datetime, max_age: timedelta) -> int:
                 recorded_at=now,
             )
             .on_conflict_do_nothing(index_elements=["queue_id", "bucket"])
-        )
-        made += int(inserted.rowcount == 1)  # type: ignore[attr-defined]
+            .returning(EcbtSample.id)  # a row back only when this insert made it (rowcount is -1 on psycopg)
+        ).first()
+        made += inserted is not None
     return made
 
 
