@@ -118,7 +118,7 @@ def callbacks() -> ResponseReturnValue:
             .limit(PAGE_SIZE)
             .offset((page - 1) * PAGE_SIZE)
         ).all()
-        queues = session.scalars(select(Queue.key).order_by(Queue.key)).all()
+        queues = [(k, n) for k, n in session.execute(select(Queue.key, Queue.name).order_by(Queue.name, Queue.key))]
         listed = [
             {
                 "ref": c.ref,

@@ -36,11 +36,13 @@ def test_the_list_filters_by_state_source_and_phone(signed_in: SignedIn, client:
 
 def test_the_list_pages_by_fifty(signed_in: SignedIn, client: FlaskClient, make_queue: Any) -> None:
     make_queue(widget={"requests_per_phone_per_hour": 1000})
+    make_queue(key="sales", name="Sales desk")
     for n in range(55):
         assert book(client, n, None).status_code == 201
     viewer = signed_in("viewer")
     first = viewer.get("/console/callbacks").get_data(as_text=True)
     assert first.count('href="/console/callbacks/') == 50 and "Page 1 of 2" in first
+    assert '<option value="sales" >Sales desk</option>' in first  # the queue picker names the queues
     assert viewer.get("/console/callbacks?page=2").get_data(as_text=True).count('href="/console/callbacks/') == 5
 
 
