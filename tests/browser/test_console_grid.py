@@ -111,3 +111,21 @@ def test_without_javascript_the_typed_range_and_the_pattern_still_save(
         page.locator("#pattern-seats").fill("1")
         page.get_by_role("button", name="Apply pattern").click()
         expect(cell(page, "2027-01-08T16:45").locator(".load")).to_have_text("0 / 1")
+
+
+def test_a_viewer_moves_through_the_grid_without_selecting_or_forms(
+    app: Flask, db: Database, demo_queue: str, page: Any
+) -> None:
+    with db.write() as session:
+        create_user(session, "viewer@example.com", PASSWORD, "viewer", app.extensions["clock"].now())
+    page.goto("/console/")
+    page.fill("#email", "viewer@example.com")
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Support").click()
+    page.focus("#next-week")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Shift+ArrowRight")
+    expect(cell(page, "2027-01-05T09:15")).to_be_focused()
+    assert page.locator("td[aria-selected]").count() == 0 and page.locator("form#range-form").count() == 0
