@@ -30,7 +30,9 @@ def _time(form: Form, field: str) -> time:
     if raw == "24:00":  # the end of a range that runs to midnight
         return time.max
     try:
-        return time.fromisoformat(raw) if len(raw) == 5 else time.fromisoformat("x")
+        if len(raw) != 5:
+            raise ValueError(raw)
+        return time.fromisoformat(raw)
     except ValueError:
         raise _wrong(field, "a time, HH:MM") from None
 

@@ -61,6 +61,16 @@ class Pattern:
                 "the range is not valid: " + "; ".join(f"{k} {v}" for k, v in problems.items()), problems
             )
 
+    def asked(self) -> dict[str, object]:
+        """The pattern as the audit entry keeps it."""
+        return {
+            "weekdays": sorted(self.weekdays),
+            "starts": self.starts.strftime("%H:%M"),
+            "ends": "24:00" if self.ends == time.max else self.ends.strftime("%H:%M"),
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+        }
+
     def covers(self, starts_at: datetime, zone: ZoneInfo) -> bool:
         local = starts_at.astimezone(zone)
         return (

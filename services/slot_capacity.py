@@ -54,7 +54,14 @@ def _locked_slots(session: Session, queue: Queue, first_day: date, last_day: dat
 
 
 def _apply(
-    session: Session, queue: Queue, slots: list[GridSlot], targets: dict[int, int], now: datetime, actor: str, how: str
+    session: Session,
+    queue: Queue,
+    slots: list[GridSlot],
+    targets: dict[int, int],
+    now: datetime,
+    actor: str,
+    how: str,
+    asked: dict[str, object] | None = None,
 ) -> int:
     zone = ZoneInfo(queue.timezone)
     changes = plan_changes(slots, targets, zone, now, queue.asap_reserve_percent)
@@ -79,6 +86,7 @@ def _apply(
             ]
             raise below_booked(short, {s.id: capacity for s in short}, zone)
     target, before, after = summarise(changes, zone, how)
+    after.update(asked or {})  # what the supervisor asked for: the pattern, the week copied
     audit(session, actor, "slot.capacity", f"{queue.key} {target}", now, before, after)
     return len(changes)
 
@@ -100,9 +108,8 @@ def set_seats(
 ) -> int:
     """Every slot the pattern covers gets ``seats``; the number of slots changed."""
     slots = _locked_slots(session, queue, pattern.first_day, pattern.last_day)
-    return _apply(
-        session, queue, slots, pattern_targets(slots, ZoneInfo(queue.timezone), pattern, seats), now, actor, how
-    )
+    targets = pattern_targets(slots, ZoneInfo(queue.timezone), pattern, seats)
+    return _apply(session, queue, slots, targets, now, actor, how, pattern.asked())
 
 
 def copy_week(session: Session, queue: Queue, monday: date, weeks: int, now: datetime, actor: str) -> int:
@@ -114,4 +121,5 @@ def copy_week(session: Session, queue: Queue, monday: date, weeks: int, now: dat
     boundary = local_midnight(monday + timedelta(days=7), zone)
     week = [s for s in slots if s.starts_at < boundary]
     later = [s for s in slots if s.starts_at >= boundary]
-    return _apply(session, queue, later, copy_targets(week, later, zone), now, actor, "copy")
+    asked = {"week": monday.isoformat(), "weeks": weeks}
+    return _apply(session, queue, later, copy_targets(week, later, zone), now, actor, "copy", asked)

@@ -153,6 +153,7 @@ def test_this_week_copied_to_the_next_week(supervisor: FlaskClient, db: Database
     copied = audits(db)[-1]
     assert copied.after is not None and copied.after["how"] == "copy"
     assert copied.after["capacity"] == {"2": 156, "4": 4}  # the week after: 5 days × 32 slots
+    assert (copied.after["week"], copied.after["weeks"]) == ("2027-01-04", 1)
     assert len(audits(db)) == 2
 
 
@@ -181,6 +182,8 @@ def test_a_pattern_over_the_next_weeks(supervisor: FlaskClient, db: Database, de
         24,
         4,
     )
+    assert entry.after["weekdays"] == [4] and (entry.after["starts"], entry.after["ends"]) == ("14:00", "17:00")
+    assert (entry.after["first_day"], entry.after["last_day"]) == ("2027-01-04", "2027-01-17")
 
 
 def test_a_pattern_over_dates_and_one_without_weekdays(supervisor: FlaskClient, db: Database, demo_queue: str) -> None:

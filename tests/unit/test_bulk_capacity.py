@@ -73,6 +73,17 @@ def test_a_pattern_that_makes_no_sense_is_refused(
     assert field in refused.value.details
 
 
+def test_a_pattern_says_what_was_asked() -> None:
+    fridays = Pattern(frozenset({4, 0}), time(14), time.max, MONDAY, MONDAY + timedelta(days=27))
+    assert fridays.asked() == {
+        "weekdays": [0, 4],
+        "starts": "14:00",
+        "ends": "24:00",
+        "first_day": "2027-01-04",
+        "last_day": "2027-01-31",
+    }
+
+
 def test_seats_out_of_range_are_refused() -> None:
     pattern = Pattern(frozenset({0}), time(9), time(10), MONDAY, MONDAY)
     for seats in (-1, 10_001):
