@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console import (  # noqa: F401  (each registers its routes on the blueprint)
     callback_views,
+    capacity_views,
     event_views,
     hours_views,
     queue_views,

@@ -1,11 +1,11 @@
 """The console's pages: sign-in, the overview of queues, users and API keys (admins), the
-audit log and the capacity grid. The guard on every route (roles, CSRF, the session
-cookie) is console/blueprint.py's.
+audit log (the capacity grid: console/capacity_views.py). The guard on every route
+(roles, CSRF, the session cookie) is console/blueprint.py's.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, g, redirect, render_template, request, session, url_for
@@ -15,20 +15,15 @@ from sqlalchemy import func, select
 from app.error_statuses import http_status
 from console.blueprint import console, requires
 from console.redirects import local_target
-from console.sessions import LONG_LIVED
 from infra import context
 from infra.account_models import ApiKey, AuditEntry, ConsoleUser
 from infra.audit import audit
 from infra.models import Callback, Queue, Slot
-from scheduler.booking import local_midnight
-from scheduler.calendar import wall_time_row
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
 from services import centre_switches
-from services.accounts import ROLES, LoginRefused, LoginThrottled, at_least, authenticate, create_api_key, create_user
+from services.accounts import ROLES, LoginRefused, LoginThrottled, authenticate, create_api_key, create_user
 from services.login_throttle import peek, throttles_for
-from services.queues import get_queue
-from services.slot_capacity import change_slot_capacity
 
 
 def _actor() -> str:
@@ -54,7 +49,7 @@ def login_submit() -> ResponseReturnValue:
         with context.db().write() as db_session:
             try:
                 user = authenticate(db_session, email, password, now, throttles)
-                user_id, version, role = user.id, user.session_version, user.role
+                user_id, version = user.id, user.session_version
             except (LoginRefused, LoginThrottled) as error:
                 refused = error  # caught inside the transaction: the failure is counted
     if refused is not None:
@@ -66,9 +61,6 @@ def login_submit() -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session["user_id"], session["session_version"] = user_id, version
-    if role == "wallboard":  # a TV: signed in for good, and it only sees the wallboard
-        session[LONG_LIVED] = True
-        return redirect(url_for("console.wallboard"), 303)
     return redirect(
         local_target(request.args.get("next", ""), ("/console/", "/simulator"), url_for("console.overview")), 303
     )
@@ -242,73 +234,3 @@ def audit_log() -> ResponseReturnValue:
             db_session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(200))
         )
     return render_template("console_audit.html", entries=entries)
-
-
-def _week_start(raw: str | None, zone: ZoneInfo) -> date:
-    try:
-        day = date.fromisoformat(raw) if raw else context.now().astimezone(zone).date()
-    except ValueError:
-        day = context.now().astimezone(zone).date()
-    return day - timedelta(days=day.weekday())
-
-
-def _grid(key: str, week: str | None, error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    """A week of a queue's slots: one row per local start time, one column per day; each
-    cell booked / capacity, editable by supervisors while the slot lies ahead."""
-    now = context.now()
-    with context.db().read() as db_session:
-        queue = get_queue(db_session, key)
-        zone = ZoneInfo(queue.timezone)
-        monday = _week_start(week, zone)
-        days = [monday + timedelta(days=n) for n in range(7)]
-        slots = db_session.scalars(
-            select(Slot)
-            .where(
-                Slot.queue_id == queue.id,
-                Slot.active.is_(True),
-                Slot.starts_at >= local_midnight(monday, zone),
-                Slot.starts_at < local_midnight(monday + timedelta(days=7), zone),
-            )
-            .order_by(Slot.starts_at)
-        ).all()
-        cells: dict[tuple[str, date], Slot] = {}
-        for slot in slots:
-            # A time the clock shows twice (fall back) has a second row, "01:30 GMT".
-            cells[(wall_time_row(slot.starts_at, zone), slot.starts_at.astimezone(zone).date())] = slot
-        times = sorted({t for t, _ in cells})
-        html = render_template(
-            "console_grid.html",
-            queue=queue,
-            days=days,
-            times=times,
-            cells=cells,
-            now=now,
-            editable=at_least(g.user.role, "supervisor"),
-            previous=(monday - timedelta(days=7)).isoformat(),
-            next=(monday + timedelta(days=7)).isoformat(),
-            week=monday.isoformat(),
-            error=error,
-        )
-    return html, status
-
-
-@console.get("/queues/<key>/grid")
-@requires("viewer")
-def grid(key: str) -> ResponseReturnValue:
-    return _grid(key, request.args.get("week"))
-
-
-@console.post("/queues/<key>/slots/<int:slot_id>")
-@requires("supervisor")
-def set_slot_capacity(key: str, slot_id: int) -> ResponseReturnValue:
-    week = request.form.get("week")
-    raw = request.form.get("capacity", "").strip()
-    if not raw.isdigit() or int(raw) > 10_000:
-        return _grid(key, week, "A capacity is a whole number from 0 to 10000.", 422)
-    try:
-        with context.db().write() as db_session:
-            queue = get_queue(db_session, key)
-            change_slot_capacity(db_session, queue, slot_id, int(raw), context.now(), _actor())
-    except DomainError as error:
-        return _grid(key, week, error.message, http_status(error))
-    return redirect(url_for("console.grid", key=key, week=week), 303)

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from scheduler.booking import reserved_seats
 from scheduler.calendar import SlotSpec
-from scheduler.errors import CapacityBelowBooked, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -72,19 +71,6 @@ def plan_slots(desired: Iterable[SlotSpec], existing: Iterable[ExistingSlot], re
         if row.active:
             updates.append(SlotUpdate(row.id, row.ends_at, row.capacity, row.reserved, active=False))
     return SlotPlan(inserts, updates)
-
-
-def new_capacity(booked: int, capacity: int, reserve_percent: int) -> tuple[int, int]:
-    """(capacity, reserved) for a slot a supervisor sets to ``capacity``; never below the
-    seats already booked (``CapacityBelowBooked`` says how many are)."""
-    if capacity < 0:
-        raise ValidationFailed("a capacity is 0 or more", {"capacity": "must be 0 or more"})
-    if capacity < booked:
-        raise CapacityBelowBooked(
-            f"{booked} seats of this slot are booked: its capacity cannot go below {booked}",
-            {"capacity": f"at least {booked}", "booked": booked},
-        )
-    return capacity, min(reserved_seats(capacity, reserve_percent), capacity)
 
 
 def capacity_from_staffing(agents: int, slot_minutes: int, callback_percent: int, average_handle_seconds: int) -> int:

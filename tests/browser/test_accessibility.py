@@ -1,6 +1,6 @@
 """Accessibility of what customers use, checked by axe-core (npm, run in the page) in
-headless Chromium: the widget's dialog on another site, in each state a visitor sees, and
-the hosted booking page. Any WCAG 2.1 A/AA violation fails, named with where it is."""
+headless Chromium: the widget's dialog on another site, in each state a visitor sees, the
+hosted booking page and the console's capacity grid. Any WCAG 2.1 A/AA violation fails, named with where it is."""
 
 from __future__ import annotations
 
@@ -80,6 +80,16 @@ def test_the_widget_of_a_closed_queue_has_no_violations(
 def test_the_hosted_booking_page_has_no_violations(page: Any, demo_queue: str) -> None:
     page.goto("/book/support")
     assert violations(page) == []
+
+
+def test_the_console_capacity_grid_has_no_violations(app: Any, db: Any, page: Any, demo_queue: str) -> None:
+    from tests.browser.test_console_grid import open_grid
+
+    open_grid(app, db, page)
+    assert violations(page) == []
+    page.locator('td[data-slot="2027-01-05T09:00"]').click()
+    page.locator('td[data-slot="2027-01-06T09:15"]').click(modifiers=["Shift"])
+    assert violations(page) == []  # with a selection too
 
 
 def test_the_check_finds_a_violation_inside_the_widget(

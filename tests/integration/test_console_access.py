@@ -75,6 +75,10 @@ ROUTES = [
     ("post", "/console/api-keys/999/revoke", "admin"),
     ("get", "/console/queues/support/grid", "viewer"),
     ("post", "/console/queues/support/slots/999", "supervisor"),
+    ("get", "/console/grid.js", "viewer"),
+    ("post", "/console/queues/support/capacity/range", "supervisor"),
+    ("post", "/console/queues/support/capacity/copy", "supervisor"),
+    ("post", "/console/queues/support/capacity/pattern", "supervisor"),
     ("get", "/console/callbacks", "viewer"),
     ("get", "/console/callbacks.csv", "viewer"),
     ("get", "/console/callbacks/ZZZZZZZZZZ", "viewer"),
@@ -265,7 +269,7 @@ def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offer
     viewer = signed_in("viewer")
     shown = viewer.get("/console/queues/support/grid").get_data(as_text=True)
     assert 'data-slot="2027-01-08T09:00"' in shown and "1 / 2" in shown
-    assert 'name="capacity"' not in shown  # viewers read only
+    assert 'name="seats"' not in shown  # viewers read only
     supervisor = signed_in("supervisor")
     token = csrf(supervisor, "/console/")
     path = "/console/queues/support/slots/{}"
@@ -274,17 +278,25 @@ def test_the_grid_shows_a_week_and_supervisors_change_a_slot_which_the_api_offer
     with db.read() as session:
         slot_id = session.scalars(select(Slot.id).where(Slot.starts_at == datetime.fromisoformat(friday))).one()
     too_low = supervisor.post(path.format(slot_id), data={"csrf_token": token, "capacity": "0", "week": "2027-01-04"})
-    assert too_low.status_code == 409 and "cannot go below 1" in too_low.get_data(as_text=True)
+    assert too_low.status_code == 409 and "Fri 08 Jan 09:00: 1 booked" in too_low.get_data(as_text=True)
     done = supervisor.post(path.format(slot_id), data={"csrf_token": token, "capacity": "5", "week": "2027-01-04"})
     assert done.status_code == 303
     seats = {s["start"]: s["seats_left"] for s in client.get("/api/v1/queues/support/slots").get_json()["slots"]}
     assert seats[friday] == 4
     with db.read() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "slot.capacity")).one()
-        assert (entry.actor, entry.before, entry.after) == (
+        assert (entry.actor, entry.target, entry.before, entry.after) == (
             "supervisor@example.com",
-            {"capacity": 2, "booked": 1},
-            {"capacity": 5, "booked": 1},
+            "support 1 slot Fri 08 Jan 09:00",
+            {"capacity": {"2": 1}, "booked": 1},
+            {
+                "how": "cell",
+                "slots": 1,
+                "first": "2027-01-08T09:00:00+00:00",
+                "last": "2027-01-08T09:00:00+00:00",
+                "capacity": {"5": 1},
+                "seats": 5,
+            },
         )
 
 

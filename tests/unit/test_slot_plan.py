@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.calendar import SlotSpec
-from scheduler.errors import CapacityBelowBooked, ValidationFailed
-from scheduler.slot_plan import ExistingSlot, capacity_from_staffing, new_capacity, plan_slots
+from scheduler.slot_plan import ExistingSlot, capacity_from_staffing, plan_slots
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 Q = timedelta(minutes=15)
@@ -77,16 +76,6 @@ def test_a_capacity_set_for_one_slot_survives_re_planning() -> None:
     # The template changes: the slot set by hand keeps its capacity, its reserve follows it.
     plan = plan_slots([spec(0, capacity=4)], [set_by_hand], 50)
     assert [(u.capacity, u.reserved) for u in plan.updates] == [(7, 3)]
-
-
-def test_a_supervisor_never_sets_a_capacity_below_the_booked_seats() -> None:
-    assert new_capacity(booked=2, capacity=5, reserve_percent=40) == (5, 2)
-    assert new_capacity(booked=2, capacity=2, reserve_percent=0) == (2, 0)
-    with pytest.raises(CapacityBelowBooked) as refused:
-        new_capacity(booked=3, capacity=2, reserve_percent=0)
-    assert refused.value.details == {"capacity": "at least 3", "booked": 3}
-    with pytest.raises(ValidationFailed):
-        new_capacity(booked=0, capacity=-1, reserve_percent=0)
 
 
 def test_seats_from_staffing() -> None:
