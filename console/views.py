@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.error_statuses import http_status
 from console.blueprint import console, requires
 from console.redirects import local_target
+from console.sessions import LONG_LIVED
 from infra import context
 from infra.account_models import ApiKey, AuditEntry, ConsoleUser
 from infra.audit import audit
@@ -49,7 +50,7 @@ def login_submit() -> ResponseReturnValue:
         with context.db().write() as db_session:
             try:
                 user = authenticate(db_session, email, password, now, throttles)
-                user_id, version = user.id, user.session_version
+                user_id, version, role = user.id, user.session_version, user.role
             except (LoginRefused, LoginThrottled) as error:
                 refused = error  # caught inside the transaction: the failure is counted
     if refused is not None:
@@ -61,6 +62,9 @@ def login_submit() -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session["user_id"], session["session_version"] = user_id, version
+    if role == "wallboard":  # a TV: signed in for good, and it only sees the wallboard
+        session[LONG_LIVED] = True
+        return redirect(url_for("console.wallboard"), 303)
     return redirect(
         local_target(request.args.get("next", ""), ("/console/", "/simulator"), url_for("console.overview")), 303
     )
