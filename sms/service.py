@@ -45,7 +45,7 @@ ACTOR = "customer:sms"
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # handled | duplicate | part_stored | no_queue
+    status: str  # handled | duplicate | part_stored | no_queue | not_a_number
     command: str | None = None
     reply_kind: str | None = None
 
@@ -83,6 +83,9 @@ def receive(session: Session, sms: InboundSms, adapter: Telephony, now: datetime
         log.warning("text to %s: no queue answers this number", sms.to)
         return Outcome("no_queue", parsed.command.value)
     phone = _e164(sms.from_, queue)
+    if len(phone) > MAX_SENDER:  # no number we could text back (a provider's garbage): kept, not answered
+        log.warning("text to %s: the sender %r is not a number we can answer", sms.to, phone[:40])
+        return Outcome("not_a_number", parsed.command.value)
     if adapter.opted_out_by_provider(sms.text):
         # The provider has already blocked texts to this number (Twilio's bare CANCEL): say
         # so here too, so that the outbox skips them visibly instead of failing (21610).
@@ -308,6 +311,9 @@ def _queue_for(session: Session, number: str) -> Queue | None:
     if len(queues) == 1:
         return queues[0]
     return next((queue for queue in queues if queue.key == "support"), None)
+
+
+MAX_SENDER = 20  # E.164 is at most 16 characters; alphanumeric senders at most 11
 
 
 def _e164(number: str, queue: Queue) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infra.clock import FixedClock
 from infra.db import Database
@@ -328,3 +328,16 @@ def test_change_with_nothing_booked_sends_a_booking_link_for_that_number(
     path, token = follow_link(client, reply.body)
     shown = client.get(f"/api/v1/booking-links/{token}").get_json()
     assert (path, shown["phone"], shown["reschedule"], shown["callback"]) == ("/book/support", phone(1), False, None)
+
+
+def test_a_sender_that_is_no_number_we_could_answer_gets_no_reply(
+    app: Flask, db: Database, phone_sim: SimulatorDriver, demo_queue: str
+) -> None:
+    # Found by the webhook fuzzer on PostgreSQL: a reply queued to a 23-character "number"
+    # overflowed sms_message.to (String(20)) and answered 500.
+    phone_sim.send_text(inbound_url(app), "-3.879523551113729e-203", QUEUE_NUMBER, "HELP")  # raises on a 5xx
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(InboundText)) == 1  # kept
+        assert session.scalar(select(func.count()).select_from(SmsMessage)) == 0  # not answered
+    phone_sim.send_text(inbound_url(app), phone(1), QUEUE_NUMBER, "HELP")  # a number is answered
+    assert len(replies(db)) == 1
