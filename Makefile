@@ -150,7 +150,7 @@ bench-events: $(VENV)/.installed-dev
 bench-day: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.simulated_day
 
-# After changing a prompt: re-extract the English msgids and merge them into every
+# After changing a prompt or a console page: re-extract the English msgids and merge them into every
 # catalog, then translate what is new or fuzzy (docs/languages.md). The .po files are read
 # at run time (infra/i18n.py): there is nothing to compile.
 LOCALES := ivr_flows/locales
@@ -160,6 +160,10 @@ messages: $(VENV)/.installed
 		--project callback-scheduler --copyright-holder "callback-scheduler contributors" \
 		-o $(LOCALES)/messages.pot ivr_flows
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --previous --ignore-obsolete
+	$(BIN)/pybabel extract -F babel-console.cfg -c TRANSLATORS: --strip-comment-tags --sort-by-file --add-location=file --no-wrap \
+		--project callback-scheduler --copyright-holder "callback-scheduler contributors" \
+		-o console/locales/console.pot .
+	$(BIN)/pybabel update -D console -i console/locales/console.pot -d console/locales --no-wrap --previous --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .venv-lock instance .pytest_cache .mypy_cache .ruff_cache node_modules

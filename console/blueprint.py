@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from console.i18n import _, template_globals
 from console.sessions import LONG_LIVED
 from infra import context
 from infra.account_models import ConsoleUser
@@ -65,6 +66,9 @@ def signed_in_user() -> ConsoleUser | None:
     return None
 
 
+console.context_processor(template_globals)
+
+
 @console.before_request
 def _load_user() -> None:
     if request.method == "POST":
@@ -74,9 +78,16 @@ def _load_user() -> None:
 
 @console.errorhandler(CSRFError)
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
-    return render_template("console_message.html", title="Form expired", message=error.description), 400
+    return (
+        render_template(
+            "console_message.html",
+            title=_("Form expired"),
+            message=_("The form was open too long or its page was reloaded. Please send it again."),
+        ),
+        400,
+    )
 
 
 @console.errorhandler(403)
 def _forbidden(_error: Exception) -> ResponseReturnValue:
-    return render_template("console_message.html", title="Not allowed", message="Your role cannot do this."), 403
+    return render_template("console_message.html", title=_("Not allowed"), message=_("Your role cannot do this.")), 403

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.error_statuses import http_status
 from console.blueprint import console, requires
+from console.i18n import COOKIE, COOKIE_SECONDS, LANGUAGES, _
 from console.redirects import local_target
 from console.sessions import LONG_LIVED
 from infra import context
@@ -74,6 +75,24 @@ def login_submit() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("console.login"), 303)
+
+
+@console.post("/language")
+def choose_language() -> ResponseReturnValue:
+    """The language picker (every page's header and the sign-in page): kept in a cookie of
+    its own, so it holds before signing in and after signing out."""
+    chosen = request.form.get("language", "")
+    if chosen not in LANGUAGES:
+        page = render_template(
+            "console_message.html", title=_("Unknown language"), message=_("Choose English, Russian or French.")
+        )
+        return page, 400
+    response = redirect(local_target(request.form.get("next", ""), "/console/", url_for("console.overview")), 303)
+    secure = context.settings().public_base_url.startswith("https://")
+    response.set_cookie(
+        COOKIE, chosen, max_age=COOKIE_SECONDS, path="/console", secure=secure, httponly=True, samesite="Lax"
+    )
+    return response
 
 
 @console.get("/")
