@@ -1,6 +1,6 @@
 """Accessibility of what customers use, checked by axe-core (npm, run in the page) in
 headless Chromium: the widget's dialog on another site, in each state a visitor sees, the
-hosted booking page and the console's capacity grid. Any WCAG 2.1 A/AA violation fails, named with where it is."""
+hosted booking page, the console's capacity grid and the console in Russian and French. Any WCAG 2.1 A/AA violation fails, named with where it is."""
 
 from __future__ import annotations
 
@@ -90,6 +90,23 @@ def test_the_console_capacity_grid_has_no_violations(app: Any, db: Any, page: An
     page.locator('td[data-slot="2027-01-05T09:00"]').click()
     page.locator('td[data-slot="2027-01-06T09:15"]').click(modifiers=["Shift"])
     assert violations(page) == []  # with a selection too
+
+
+@pytest.mark.parametrize("language", ["ru", "fr"])
+def test_the_console_in_another_language_has_no_violations(
+    app: Any, db: Any, page: Any, live_server: str, language: str
+) -> None:
+    from services.accounts import create_user
+    from tests.browser.test_console_language import PASSWORD, sign_in
+
+    with db.write() as session:
+        create_user(session, "lead@example.com", PASSWORD, "supervisor", app.extensions["clock"].now())
+    page.context.add_cookies([{"name": "console_lang", "value": language, "url": live_server}])
+    sign_in(page, "lead@example.com")
+    assert page.locator("html").get_attribute("lang") == language
+    assert violations(page) == []
+    page.goto("/console/callbacks")
+    assert violations(page) == []
 
 
 def test_the_check_finds_a_violation_inside_the_widget(
