@@ -1,6 +1,7 @@
 """Accessibility of what customers use, checked by axe-core (npm, run in the page) in
 headless Chromium: the widget's dialog on another site, in each state a visitor sees, the
-hosted booking page, the console's capacity grid and the console in Russian and French. Any WCAG 2.1 A/AA violation fails, named with where it is."""
+hosted booking page, the console's capacity grid and the console in Russian and French.
+Any WCAG 2.1 A/AA violation fails, named with where it is."""
 
 from __future__ import annotations
 
