@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.error_statuses import http_status
 from app.request_input import parse_instant
 from console.blueprint import console, requires
+from console.i18n import N_, _
 from infra import context
 from infra.models import Attempt, Callback, CallbackEvent, Queue
 from infra.text_models import SmsMessage
@@ -37,6 +38,87 @@ STATES = [s.value for s in State]
 SOURCES = ["ivr", "sms", "web", "api", "console"]
 DIALABLE_NOW = (State.SCHEDULED.value, State.RETRY_WAIT.value, State.REQUESTED.value)
 NOTE_MAX = 1000
+
+# What a person reads for the codes (the codes stay in the filters, the URLs and the CSV).
+STATE_NAMES = {
+    State.REQUESTED.value: N_("requested"),
+    State.SCHEDULED.value: N_("scheduled"),
+    State.DIALING.value: N_("dialing"),
+    State.CONNECTED.value: N_("connected"),
+    State.COMPLETED.value: N_("completed"),
+    State.RETRY_WAIT.value: N_("retry_wait"),
+    State.UNREACHABLE.value: N_("unreachable"),
+    State.CANCELLED.value: N_("cancelled"),
+}
+SOURCE_NAMES = {"ivr": N_("ivr"), "sms": N_("sms"), "web": N_("web"), "api": N_("api"), "console": N_("console")}
+KIND_NAMES = {"asap": N_("asap"), "scheduled": N_("scheduled")}
+STEP_NAMES = {
+    "book": N_("book"),
+    "schedule": N_("schedule"),
+    "start_dial": N_("start_dial"),
+    "connect": N_("connect"),
+    "complete": N_("complete"),
+    "retry": N_("retry"),
+    "give_up": N_("give_up"),
+    "cancel": N_("cancel"),
+    "decline": N_("decline"),
+    "release": N_("release"),
+    "reschedule": N_("reschedule"),
+    "note": N_("note"),
+    "dial_now": N_("dial_now"),
+}
+# The web widget's attribution, by key (scheduler/attribution.py KEYS).
+ATTRIBUTION_NAMES = {
+    "session_key": N_("session key"),
+    "first_visit_at": N_("first visit at"),
+    "source": N_("source"),
+    "medium": N_("medium"),
+    "campaign": N_("campaign"),
+    "term": N_("term"),
+    "content": N_("content"),
+    "referrer": N_("referrer"),
+    "landing_page": N_("landing page"),
+}
+# A supervisor's action refused (a DomainError's type): the console's words for it; the
+# error's English message for a type not here.
+ERRORS = {
+    "not_dialable": N_("This callback cannot be dialled now."),
+    "not_cancellable": N_("This callback cannot be cancelled now."),
+    "not_reschedulable": N_("This callback cannot be moved now."),
+    "illegal_transition": N_("This callback cannot do that now."),
+    "slot_not_found": N_("No slot starts at that time: choose another."),
+    "slot_full": N_("That time is fully booked: choose another."),
+    "too_soon": N_("That time is too soon: choose a later one."),
+    "too_far": N_("That time is too far ahead: choose an earlier one."),
+    "slot_in_the_past": N_("That time has passed: choose another."),
+}
+
+
+def _named(names: dict[str, str], code: str | None) -> str:
+    """``code``'s name in the console's language; a code without one as it is."""
+    if not code:
+        return ""
+    return _(names[code]) if code in names else code
+
+
+def state_name(state: str | None) -> str:
+    return _named(STATE_NAMES, state)
+
+
+def source_name(source: str | None) -> str:
+    return _named(SOURCE_NAMES, source)
+
+
+def kind_name(kind: str | None) -> str:
+    return _named(KIND_NAMES, kind)
+
+
+def _attribution_name(key: str) -> str:
+    return _(ATTRIBUTION_NAMES[key]) if key in ATTRIBUTION_NAMES else key.replace("_", " ")
+
+
+def error_text(error: DomainError) -> str:
+    return _(ERRORS[error.type]) if error.type in ERRORS else error.message
 
 
 @dataclass(frozen=True)
@@ -125,9 +207,9 @@ def callbacks() -> ResponseReturnValue:
                 "queue": c.queue.key,
                 "phone": c.phone,
                 "name": c.name or "",
-                "state": c.state,
-                "kind": c.kind,
-                "source": c.source,
+                "state": state_name(c.state),
+                "kind": kind_name(c.kind),
+                "source": source_name(c.source),
                 "when": _local(c.promised_at, c.queue.timezone),
                 "attempts": c.attempts,
                 "created": _local(c.created_at, c.queue.timezone),
@@ -140,8 +222,8 @@ def callbacks() -> ResponseReturnValue:
         filters=filters,
         query=filters.query(),
         queues=queues,
-        states=STATES,
-        sources=SOURCES,
+        states=[(s, state_name(s)) for s in STATES],
+        sources=[(s, source_name(s)) for s in SOURCES],
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
@@ -252,6 +334,13 @@ def _detail(ref: str, error: str | None = None, status: int = 200) -> ResponseRe
             local=lambda instant: _local(instant, queue.timezone),
             times=[(t.isoformat(), _local(t, queue.timezone)) for t in times],
             can_act=callback.state in DIALABLE_NOW,
+            state_name=state_name,
+            source_name=source_name,
+            kind_name=kind_name,
+            step_name=lambda step: _named(STEP_NAMES, step),
+            attribution_name=lambda key: (
+                _named(ATTRIBUTION_NAMES, key) if key in ATTRIBUTION_NAMES else key.replace("_", " ")
+            ),
             error=error,
         )
     return html, status
@@ -268,7 +357,7 @@ def _act(ref: str, action: Any) -> ResponseReturnValue:
         with context.db().write() as session:
             action(session)
     except DomainError as error:
-        return _detail(ref, error.message, http_status(error))
+        return _detail(ref, error_text(error), http_status(error))
     return redirect(url_for("console.callback_detail", ref=ref), 303)
 
 
@@ -284,7 +373,7 @@ def callback_reschedule(ref: str) -> ResponseReturnValue:
     try:
         start = parse_instant(request.form.get("slot_start", ""))
     except ValueError:
-        return _detail(ref, "Choose a time to move the callback to.", 422)
+        return _detail(ref, _("Choose a time to move the callback to."), 422)
     return _act(ref, lambda s: reschedule(s, ref, start, context.now(), _actor()))
 
 
@@ -310,7 +399,7 @@ def callback_dial_now(ref: str) -> ResponseReturnValue:
 def callback_note(ref: str) -> ResponseReturnValue:
     text = request.form.get("note", "").strip()[:NOTE_MAX]
     if not text:
-        return _detail(ref, "Write the note first.", 422)
+        return _detail(ref, _("Write the note first."), 422)
 
     def note(session: Session) -> None:
         callback = get_callback(session, ref, for_update=True)

@@ -1,12 +1,14 @@
 """Bar charts as plain geometry for a template to draw as SVG (console_reports.html):
-no chart library, no CDN. Only numbers and the fixed palette come from here; every text
-goes into the SVG through Jinja's autoescaping."""
+no chart library, no CDN. Only numbers and the fixed palette come from here (and a bar's
+text, in the console's language); every text goes into the SVG through Jinja's autoescaping."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from console.i18n import _
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 28
@@ -96,7 +98,7 @@ def bar_chart(
             value = one.values[i]
             height = plot_height * min(value, top) / top
             color = PALETTE[n % len(PALETTE)]
-            text = f"{label}, {one.name}: {_format(value, unit)}"
+            text = _("%(label)s, %(series)s: %(value)s", label=label, series=one.name, value=_format(value, unit))
             if stacked:
                 width = group * 0.7
                 x = LEFT + group * i + (group - width) / 2

@@ -19,10 +19,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
+from console.callback_views import kind_name, source_name, state_name
 from console.charts import Chart, Series, bar_chart
+from console.i18n import N_, _, day
 from infra import context
 from infra.models import Callback, Queue
 from scheduler.attribution import BREAKDOWNS
+from scheduler.calendar import wall_time_label
 from scheduler.errors import DomainError
 from scheduler.reports import (
     ABANDON_SECONDS,
@@ -37,6 +40,7 @@ from scheduler.reports import (
 )
 from services.reports import (
     COLUMNS,
+    Column,
     QueueReport,
     counted_callbacks,
     csv_rows,
@@ -45,7 +49,50 @@ from services.reports import (
     shown_value,
 )
 
-INTERVAL_NAMES = {"15min": "15 minutes", "hour": "hour", "day": "day", "week": "week", "month": "month"}
+INTERVAL_NAMES = {
+    "15min": N_("15 minutes"),
+    "hour": N_("hour"),
+    "day": N_("day"),
+    "week": N_("week"),
+    "month": N_("month"),
+}
+PERIOD_NAMES = {"day": N_("day"), "week": N_("week"), "month": N_("month"), "year": N_("year")}
+# "each hour" in the charts' titles, "by hour" in the report's line.
+EVERY = {
+    "15min": N_("each 15 minutes"),
+    "hour": N_("each hour"),
+    "day": N_("each day"),
+    "week": N_("each week"),
+    "month": N_("each month"),
+}
+BY = {
+    "15min": N_("by 15 minutes"),
+    "hour": N_("by hour"),
+    "day": N_("by day"),
+    "week": N_("by week"),
+    "month": N_("by month"),
+}
+SPANS = {
+    "day": N_("Day from %(first)s to %(last)s"),
+    "week": N_("Week from %(first)s to %(last)s"),
+    "month": N_("Month from %(first)s to %(last)s"),
+    "year": N_("Year from %(first)s to %(last)s"),
+}
+# The charts' series and the drill-down's figures (scheduler/reports.py DRILLABLE).
+FIGURE_NAMES = {
+    "booked": N_("booked"),
+    "completed": N_("completed"),
+    "unreachable": N_("unreachable"),
+    "cancelled": N_("cancelled"),
+    "dialled": N_("dialled"),
+    "connected": N_("connected"),
+    "first_dials": N_("first dials"),
+    "on_time": N_("on time"),
+    "late": N_("late"),
+    "answered": N_("answered"),
+    "abandoned": N_("abandoned"),
+    "failovers": N_("failovers"),
+}
 MIN_ABANDON, MAX_ABANDON = 5, 600
 
 # The breakdowns' tables on the page (the CSV has every figure a group has).
@@ -61,7 +108,9 @@ BREAKDOWN_FIGURES = (
     "billable_minutes",
 )
 BREAKDOWN_COLUMNS = tuple(c for c in COLUMNS if c.key in BREAKDOWN_FIGURES)
-BREAKDOWN_TITLES = {"source": "By source (utm_source)", "campaign": "By campaign (utm_campaign)"}
+BREAKDOWN_TITLES = {"source": N_("By source (utm_source)"), "campaign": N_("By campaign (utm_campaign)")}
+BREAKDOWN_HEADS = {"source": N_("Source"), "campaign": N_("Campaign")}
+BREAKDOWN_CSV = {"source": N_("Download CSV by source"), "campaign": N_("Download CSV by campaign")}
 
 
 @dataclass(frozen=True)
@@ -122,47 +171,83 @@ def _request_report() -> tuple[QueueReport, Asked, list[tuple[str, str]]]:
     return result, asked, queues
 
 
+def column_label(column: Column) -> str:
+    """A figure's label (services/reports.py COLUMNS) in the console's language."""
+    return _(column.label, **dict(column.names))
+
+
+def _window_label(start: datetime, interval: str, days: int, zone: ZoneInfo) -> str:
+    """A window's label (scheduler/reports.py interval_windows) in the console's language:
+    "14:15", "Mon 10:00", "Mon 04", "04", "04 Jan", "Jan"."""
+    local = start.astimezone(zone)
+    if interval in ("15min", "hour"):
+        clock = wall_time_label(start, zone)
+        return clock if days == 1 else f"{day(local.date(), 'EEE')} {clock}"
+    if interval == "day":
+        return day(local.date(), "EEE dd" if days <= 7 else "dd")
+    if interval == "week":
+        return day(local.date(), "dd MMM")
+    return day(local.date(), "LLL")
+
+
+def _labels(report: Any, zone: ZoneInfo) -> list[str]:
+    return [_window_label(w.start, report.interval, len(report.days), zone) for w in report.windows]
+
+
+def _figure(key: str) -> str:
+    return _(FIGURE_NAMES[key])
+
+
 def _charts(result: QueueReport) -> list[Chart]:
     report = result.report
-    labels = [w.label for w in report.windows]
+    labels = _labels(report, ZoneInfo(result.timezone))
     per = report.per_window
-    every = f"each {INTERVAL_NAMES[report.interval]}"
+    every = _(EVERY[report.interval])
     booked = bar_chart(
         "booked",
-        f"Callbacks booked, {every}, by source",
-        f"Stacked bars: callbacks booked {every} through the IVR, SMS, web, API and console.",
+        _("Callbacks booked, %(every)s, by source", every=every),
+        _("Stacked bars: callbacks booked %(every)s through the IVR, SMS, web, API and console.", every=every),
         labels,
-        [Series(source, [f.booked.get(source, 0) for f in per], f"booked.{source}") for source in SOURCES],
+        [Series(source_name(source), [f.booked.get(source, 0) for f in per], f"booked.{source}") for source in SOURCES],
         stacked=True,
     )
     outcomes = bar_chart(
         "outcomes",
-        f"Completed, unreachable and cancelled, {every}",
-        f"Side-by-side bars: callbacks completed, given up as unreachable and cancelled {every}.",
+        _("Completed, unreachable and cancelled, %(every)s", every=every),
+        _("Side-by-side bars: callbacks completed, given up as unreachable and cancelled %(every)s.", every=every),
         labels,
         [
-            Series("completed", [f.completed for f in per], "completed"),
-            Series("unreachable", [f.unreachable for f in per], "unreachable"),
-            Series("cancelled", [f.cancelled_total for f in per], "cancelled"),
+            Series(_figure("completed"), [f.completed for f in per], "completed"),
+            Series(_figure("unreachable"), [f.unreachable for f in per], "unreachable"),
+            Series(_figure("cancelled"), [f.cancelled_total for f in per], "cancelled"),
         ],
         stacked=False,
     )
     on_time = bar_chart(
         "on-time",
-        f"First dials on time and late, {every}",
-        f"Stacked bars: callbacks first dialled by the time promised (on time) and after it (late), {every}.",
+        _("First dials on time and late, %(every)s", every=every),
+        _(
+            "Stacked bars: callbacks first dialled by the time promised (on time) and after it (late), %(every)s.",
+            every=every,
+        ),
         labels,
-        [Series("on time", [f.on_time for f in per], "on_time"), Series("late", [f.late for f in per], "late")],
+        [
+            Series(_figure("on_time"), [f.on_time for f in per], "on_time"),
+            Series(_figure("late"), [f.late for f in per], "late"),
+        ],
         stacked=True,
     )
     answered = bar_chart(
         "answered",
-        f"Answered by the customer, and abandoned waiting for an agent, {every}",
-        f"Side-by-side bars: callbacks the customer answered, and calls where no agent came in time, {every}.",
+        _("Answered by the customer, and abandoned waiting for an agent, %(every)s", every=every),
+        _(
+            "Side-by-side bars: callbacks the customer answered, and calls where no agent came in time, %(every)s.",
+            every=every,
+        ),
         labels,
         [
-            Series("answered", [f.answered for f in per], "answered"),
-            Series("abandoned", [f.abandoned for f in per], "abandoned"),
+            Series(_figure("answered"), [f.answered for f in per], "answered"),
+            Series(_figure("abandoned"), [f.abandoned for f in per], "abandoned"),
         ],
         stacked=False,
     )
@@ -181,26 +266,46 @@ def reports() -> ResponseReturnValue:
     report = result.report
     previous, following = _neighbours(asked)
     table = [
-        (column.label, [shown_value(column, f) for f in report.per_window], shown_value(column, report.total))
+        (column_label(column), [shown_value(column, f) for f in report.per_window], shown_value(column, report.total))
         for column in report_columns(report)
     ]
     charts = _charts(result)
     breakdowns = [
-        (key, BREAKDOWN_TITLES[key], [(name, [shown_value(c, f) for c in BREAKDOWN_COLUMNS]) for name, f in groups])
+        (
+            key,
+            _(BREAKDOWN_TITLES[key]),
+            _(BREAKDOWN_HEADS[key]),
+            _(BREAKDOWN_CSV[key]),
+            [
+                (_("(none)") if name == "(none)" else name, [shown_value(c, f) for c in BREAKDOWN_COLUMNS])
+                for name, f in groups
+            ],
+        )
         for key, groups in report.breakdowns.items()
     ]
+    zone = ZoneInfo(result.timezone)
+    span = _(
+        SPANS[report.period],
+        first=day(report.days[0], "EEE dd MMM y"),
+        last=day(report.days[-1], "EEE dd MMM y"),
+    )
     return render_template(
         "console_reports.html",
         result=result,
         report=report,
         asked=asked,
         queues=queues,
-        periods=PERIODS,
-        intervals=[(i, INTERVAL_NAMES[i]) for i in INTERVALS_OF[asked.period]],
+        periods=[(p, _(PERIOD_NAMES[p])) for p in PERIODS],
+        intervals=[(i, _(INTERVAL_NAMES[i])) for i in INTERVALS_OF[asked.period]],
+        span=span,
+        by=_(BY[report.interval]),
+        interval_name=_(INTERVAL_NAMES[report.interval]),
+        period_name=_(PERIOD_NAMES[report.period]),
+        window_labels=_labels(report, zone),
         table=table,
         charts=charts,
         breakdowns=breakdowns,
-        breakdown_labels=[c.label for c in BREAKDOWN_COLUMNS],
+        breakdown_labels=[column_label(c) for c in BREAKDOWN_COLUMNS],
         by_csv=lambda key: url_for("console.reports_csv", **asked.query(by=key)),
         drill=lambda figure, index: url_for("console.report_callbacks", **asked.query(figure=figure, window=index)),
         previous=url_for("console.reports", **asked.query(start=previous)),
@@ -248,9 +353,11 @@ def _drilled() -> tuple[Asked, str, Window, str, list[dict[str, str]]]:
     windows = interval_windows(period_days(asked.period, asked.start), asked.interval, zone)
     raw = request.args.get("window", "")
     if raw == "":
-        window = Window(windows[0].start, windows[-1].end, "the whole period")
+        window = Window(windows[0].start, windows[-1].end, _("the whole period"))
     elif raw.isdigit() and int(raw) < len(windows):
-        window = windows[int(raw)]
+        one = windows[int(raw)]
+        days = len(period_days(asked.period, asked.start))
+        window = Window(one.start, one.end, _window_label(one.start, asked.interval, days, zone))
     else:
         abort(404)
     with context.db().read() as session:
@@ -274,6 +381,9 @@ def _listed(rows: list[Callback], zone: ZoneInfo) -> list[dict[str, str]]:
             "state": c.state,
             "kind": c.kind,
             "source": c.source,
+            "state_name": state_name(c.state),
+            "kind_name": kind_name(c.kind),
+            "source_name": source_name(c.source),
             "when": local(c.promised_at),
             "attempts": str(c.attempts),
             "created": local(c.created_at),
@@ -291,8 +401,9 @@ def report_callbacks() -> ResponseReturnValue:
         "console_report_callbacks.html",
         asked=asked,
         figure=figure,
+        figure_name=_figure_name(figure),
         window=window,
-        window_text=f"{window.start.astimezone(zone):{SHOWN}} – {window.end.astimezone(zone):{SHOWN}}",
+        window_text=f"{_shown(window.start, zone)} – {_shown(window.end, zone)}",
         queue_name=queue_name,
         rows=listed,
         back=url_for("console.reports", **asked.query()),
@@ -302,7 +413,18 @@ def report_callbacks() -> ResponseReturnValue:
     )
 
 
-SHOWN = "%a %d %b %Y %H:%M"
+def _shown(instant: datetime, zone: ZoneInfo) -> str:
+    local = instant.astimezone(zone)
+    return f"{day(local.date(), 'EEE dd MMM y')} {local:%H:%M}"
+
+
+def _figure_name(figure: str) -> str:
+    """A drillable figure's name: "booked", "booked (ivr)"."""
+    head, _dot, part = figure.partition(".")
+    name = _figure(head) if head in FIGURE_NAMES else head
+    return _("%(figure)s (%(part)s)", figure=name, part=source_name(part)) if part else name
+
+
 DRILL_COLUMNS = ("ref", "phone", "state", "kind", "source", "when", "attempts", "created")
 
 

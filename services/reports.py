@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
+from infra.i18n import N_
 from infra.models import Attempt, Callback, CallbackEvent, IvrOffer, Queue
 from scheduler.reports import (
     ABANDON_SECONDS,
@@ -172,78 +173,83 @@ def counted_callbacks(
 
 @dataclass(frozen=True)
 class Column:
-    """One figure as a CSV column and a row of the page's table."""
+    """One figure as a CSV column (named by ``key``, for machines) and a row of the page's
+    table (named by ``label``, for people: an English msgid the console translates, its
+    ``%(name)s`` filled from ``names``, names that read alike in every language)."""
 
     key: str
     label: str
     kind: str  # "count" | "rate" (a fraction) | "ratio" | "seconds" | "minutes"
     value: Callable[[Figures], float | int | None]
     attributable: bool = True  # counted per source and campaign (the IVR's offers are not)
+    names: tuple[tuple[str, str], ...] = ()
 
 
 def _columns() -> tuple[Column, ...]:
     columns = [
-        Column("offered", "Offered in the IVR", "count", lambda f: f.offered, attributable=False),
-        Column("accepted", "Accepted in the IVR", "count", lambda f: f.accepted, attributable=False),
-        Column("take_rate", "Take rate", "rate", lambda f: f.take_rate, attributable=False),
+        Column("offered", N_("Offered in the IVR"), "count", lambda f: f.offered, attributable=False),
+        Column("accepted", N_("Accepted in the IVR"), "count", lambda f: f.accepted, attributable=False),
+        Column("take_rate", N_("Take rate"), "rate", lambda f: f.take_rate, attributable=False),
     ]
     for point in OFFER_POINTS:
-        label = OFFER_POINT_LABELS[point]
+        offered, take_rate = OFFER_POINT_LABELS[point]
         columns += [
-            Column(f"offered_{point}", f"Offered {label}", "count", _at("offered_by_point", point), attributable=False),
-            Column(f"take_rate_{point}", f"Take rate {label}", "rate", _take_rate(point), attributable=False),
+            Column(f"offered_{point}", offered, "count", _at("offered_by_point", point), attributable=False),
+            Column(f"take_rate_{point}", take_rate, "rate", _take_rate(point), attributable=False),
         ]
     columns.append(
-        Column("minutes_saved", "Minutes of hold saved", "minutes", lambda f: f.minutes_saved, attributable=False)
+        Column("minutes_saved", N_("Minutes of hold saved"), "minutes", lambda f: f.minutes_saved, attributable=False)
     )
     for source in SOURCES:
-        columns.append(Column(f"booked_{source}", f"Booked by {source}", "count", _booked(source)))
-    columns.append(Column("booked_total", "Booked", "count", lambda f: f.booked_total))
+        columns.append(Column(f"booked_{source}", BOOKED_LABELS[source], "count", _booked(source)))
+    columns.append(Column("booked_total", N_("Booked"), "count", lambda f: f.booked_total))
     columns += [
-        Column("completed", "Completed", "count", lambda f: f.completed),
-        Column("unreachable", "Unreachable", "count", lambda f: f.unreachable),
+        Column("completed", N_("Completed"), "count", lambda f: f.completed),
+        Column("unreachable", N_("Unreachable"), "count", lambda f: f.unreachable),
     ]
     for who in CANCELLED_BY:
-        columns.append(Column(f"cancelled_{who}", f"Cancelled by {CANCELLED_LABELS[who]}", "count", _cancelled(who)))
+        columns.append(Column(f"cancelled_{who}", CANCELLED_LABELS[who], "count", _cancelled(who)))
     columns += [
-        Column("cancelled_total", "Cancelled", "count", lambda f: f.cancelled_total),
-        Column("dialled", "Callbacks dialled", "count", lambda f: f.dialled),
-        Column("connected", "Callbacks connected", "count", lambda f: f.connected),
-        Column("connect_rate", "Connect rate", "rate", lambda f: f.connect_rate),
-        Column("attempts", "Attempts", "count", lambda f: f.attempts),
+        Column("cancelled_total", N_("Cancelled"), "count", lambda f: f.cancelled_total),
+        Column("dialled", N_("Callbacks dialled"), "count", lambda f: f.dialled),
+        Column("connected", N_("Callbacks connected"), "count", lambda f: f.connected),
+        Column("connect_rate", N_("Connect rate"), "rate", lambda f: f.connect_rate),
+        Column("attempts", N_("Attempts"), "count", lambda f: f.attempts),
         Column(
-            "attempts_per_completed", "Attempts per completed callback", "ratio", lambda f: f.attempts_per_completed
+            "attempts_per_completed", N_("Attempts per completed callback"), "ratio", lambda f: f.attempts_per_completed
         ),
-        Column("first_dials", "First dials", "count", lambda f: f.first_dials),
-        Column("on_time", "First dials on time", "count", lambda f: f.on_time),
-        Column("on_time_rate", "On-time rate", "rate", lambda f: f.on_time_rate),
-        Column("average_dispatch_lag_seconds", "Average dispatch lag (s)", "seconds", lambda f: f.average_lag_seconds),
-        Column("billable_minutes", "Billable minutes", "count", lambda f: f.billable_minutes),
+        Column("first_dials", N_("First dials"), "count", lambda f: f.first_dials),
+        Column("on_time", N_("First dials on time"), "count", lambda f: f.on_time),
+        Column("on_time_rate", N_("On-time rate"), "rate", lambda f: f.on_time_rate),
+        Column(
+            "average_dispatch_lag_seconds", N_("Average dispatch lag (s)"), "seconds", lambda f: f.average_lag_seconds
+        ),
+        Column("billable_minutes", N_("Billable minutes"), "count", lambda f: f.billable_minutes),
         Column(
             "average_late_seconds",
-            "Average lateness against the promise (s)",
+            N_("Average lateness against the promise (s)"),
             "seconds",
             lambda f: f.average_late_seconds,
         ),
-        Column("answered", "Callbacks answered by the customer", "count", lambda f: f.answered),
+        Column("answered", N_("Callbacks answered by the customer"), "count", lambda f: f.answered),
         Column(
             "average_speed_to_answer_seconds",
-            "Average speed to answer, due to answered (s)",
+            N_("Average speed to answer, due to answered (s)"),
             "seconds",
             lambda f: f.average_speed_to_answer_seconds,
         ),
-        Column("answers", "Calls answered by the customer", "count", lambda f: f.answers),
-        Column("agent_reached", "Calls an agent answered", "count", lambda f: f.agent_reached),
+        Column("answers", N_("Calls answered by the customer"), "count", lambda f: f.answers),
+        Column("agent_reached", N_("Calls an agent answered"), "count", lambda f: f.agent_reached),
         Column(
             "average_wait_after_connect_seconds",
-            "Average wait for an agent after answering (s)",
+            N_("Average wait for an agent after answering (s)"),
             "seconds",
             lambda f: f.average_wait_after_connect_seconds,
         ),
-        Column("abandoned", "Abandoned in callbacks", "count", lambda f: f.abandoned),
-        Column("abandon_rate", "Abandon rate in callbacks", "rate", lambda f: f.abandon_rate),
-        Column("failovers", "Failover attempts", "count", lambda f: f.failovers),
-        Column("failovers_connected", "Failover attempts connected", "count", lambda f: f.failovers_connected),
+        Column("abandoned", N_("Abandoned in callbacks"), "count", lambda f: f.abandoned),
+        Column("abandon_rate", N_("Abandon rate in callbacks"), "rate", lambda f: f.abandon_rate),
+        Column("failovers", N_("Failover attempts"), "count", lambda f: f.failovers),
+        Column("failovers_connected", N_("Failover attempts connected"), "count", lambda f: f.failovers_connected),
     ]
     return tuple(columns)
 
@@ -253,8 +259,17 @@ def provider_columns(result: Report) -> tuple[Column, ...]:
     providers = sorted(set(result.total.by_provider))
     columns = []
     for name in providers:
-        columns.append(Column(f"attempts_{name}", f"Attempts on {name}", "count", _of("by_provider", name)))
-        columns.append(Column(f"connected_{name}", f"Connected on {name}", "count", _of("connected_by_provider", name)))
+        names = (("provider", name),)
+        columns += [
+            Column(f"attempts_{name}", N_("Attempts on %(provider)s"), "count", _of("by_provider", name), names=names),
+            Column(
+                f"connected_{name}",
+                N_("Connected on %(provider)s"),
+                "count",
+                _of("connected_by_provider", name),
+                names=names,
+            ),
+        ]
     return tuple(columns)
 
 
@@ -266,7 +281,20 @@ def _of(figure: str, key: str) -> Callable[[Figures], int]:
     return lambda f: getattr(f, figure).get(key, 0)
 
 
-OFFER_POINT_LABELS = {"arrival": "on arrival", "menu": "from the menu", "holding": "while holding"}
+# The labels of the figures by offer point, source and who cancelled: whole sentences for
+# the translators (the console translates them where it shows them).
+OFFER_POINT_LABELS = {
+    "arrival": (N_("Offered on arrival"), N_("Take rate on arrival")),
+    "menu": (N_("Offered from the menu"), N_("Take rate from the menu")),
+    "holding": (N_("Offered while holding"), N_("Take rate while holding")),
+}
+BOOKED_LABELS = {
+    "ivr": N_("Booked by ivr"),
+    "sms": N_("Booked by sms"),
+    "web": N_("Booked by web"),
+    "api": N_("Booked by api"),
+    "console": N_("Booked by console"),
+}
 
 
 def _at(figure: str, point: str) -> Callable[[Figures], int]:
@@ -286,13 +314,13 @@ def _cancelled(who: str) -> Callable[[Figures], int]:
 
 
 CANCELLED_LABELS = {
-    "text": "text",
-    "web": "web",
-    "api": "API",
-    "ivr": "the IVR",
-    "call": "the customer on the call",
-    "supervisor": "a supervisor",
-    "other": "other",
+    "text": N_("Cancelled by text"),
+    "web": N_("Cancelled by web"),
+    "api": N_("Cancelled by API"),
+    "ivr": N_("Cancelled by the IVR"),
+    "call": N_("Cancelled by the customer on the call"),
+    "supervisor": N_("Cancelled by a supervisor"),
+    "other": N_("Cancelled by other"),
 }
 COLUMNS = _columns()
 
