@@ -179,8 +179,27 @@ def _actor() -> str:
     return f"console:{g.user.email}"[:64]
 
 
-def _local(instant: datetime | None, zone: str) -> str:
-    return instant.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if instant else ""
+def _local(instant: datetime | None, zone: str | ZoneInfo) -> str:
+    return instant.astimezone(ZoneInfo(str(zone))).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def listed_row(c: Callback, zone: ZoneInfo) -> dict[str, str]:
+    """A callback as a row of a list (the callbacks page, a report's drill-down): its codes
+    (for CSV and links), their names in the console's language, and its times in ``zone``."""
+    return {
+        "ref": c.ref,
+        "phone": c.phone,
+        "name": c.name or "",
+        "state": c.state,
+        "kind": c.kind,
+        "source": c.source,
+        "state_name": state_name(c.state),
+        "kind_name": kind_name(c.kind),
+        "source_name": source_name(c.source),
+        "when": _local(c.promised_at, zone),
+        "attempts": str(c.attempts),
+        "created": _local(c.created_at, zone),
+    }
 
 
 @console.get("/callbacks")
@@ -201,21 +220,7 @@ def callbacks() -> ResponseReturnValue:
             .offset((page - 1) * PAGE_SIZE)
         ).all()
         queues = [(k, n) for k, n in session.execute(select(Queue.key, Queue.name).order_by(Queue.name, Queue.key))]
-        listed = [
-            {
-                "ref": c.ref,
-                "queue": c.queue.key,
-                "phone": c.phone,
-                "name": c.name or "",
-                "state": state_name(c.state),
-                "kind": kind_name(c.kind),
-                "source": source_name(c.source),
-                "when": _local(c.promised_at, c.queue.timezone),
-                "attempts": c.attempts,
-                "created": _local(c.created_at, c.queue.timezone),
-            }
-            for c in rows
-        ]
+        listed = [listed_row(c, ZoneInfo(c.queue.timezone)) | {"queue": c.queue.key} for c in rows]
     return render_template(
         "console_callbacks.html",
         rows=listed,

@@ -19,11 +19,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
-from console.callback_views import kind_name, source_name, state_name
+from console.callback_views import listed_row, source_name
 from console.charts import Chart, Series, bar_chart
 from console.i18n import N_, _, day
 from infra import context
-from infra.models import Callback, Queue
+from infra.models import Queue
 from scheduler.attribution import BREAKDOWNS
 from scheduler.calendar import wall_time_label
 from scheduler.errors import DomainError
@@ -365,31 +365,9 @@ def _drilled() -> tuple[Asked, str, Window, str, list[dict[str, str]]]:
             rows = counted_callbacks(session, asked.key, figure, window.start, window.end, asked.abandon)
         except DomainError:
             abort(404)
-        listed = _listed(rows, zone)
+        listed = [listed_row(c, zone) for c in rows]
         name = session.scalar(select(Queue.name).where(Queue.key == asked.key)) or asked.key
     return asked, figure, window, name, listed
-
-
-def _listed(rows: list[Callback], zone: ZoneInfo) -> list[dict[str, str]]:
-    def local(instant: datetime | None) -> str:
-        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M") if instant else ""
-
-    return [
-        {
-            "ref": c.ref,
-            "phone": c.phone,
-            "state": c.state,
-            "kind": c.kind,
-            "source": c.source,
-            "state_name": state_name(c.state),
-            "kind_name": kind_name(c.kind),
-            "source_name": source_name(c.source),
-            "when": local(c.promised_at),
-            "attempts": str(c.attempts),
-            "created": local(c.created_at),
-        }
-        for c in rows
-    ]
 
 
 @console.get("/reports/callbacks")
