@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
+from console.i18n import N_, _, number
 from console.redirects import local_target
-from events import log, subscriptions
-from events.log import LogFilter
-from events.subscriptions import FORMATS, SubscriptionNotFound
+from console.views import Known, shown_errors
+from events import delivery_errors, log, subscriptions
+from events.address_rules import REASONS
+from events.log import AttemptView, LogFilter
+from events.subscriptions import FORMATS, MAX_NAME, MAX_SECRET, MAX_URL, MIN_SECRET, SubscriptionNotFound
 from events.targets import app_targets
 from events.types import EVENT_TYPES
 from infra import context
@@ -27,6 +30,101 @@ from scheduler.errors import DomainError
 from services.accounts import at_least
 
 LOG_PAGE = 50
+
+# A delivery's status (events/log.py STATUSES) as the log names it.
+STATUS_NAMES = {"pending": N_("pending"), "delivered": N_("delivered"), "failed": N_("failed")}
+
+# Why an attempt failed (events/delivery_errors.py's codes), in a sentence.
+ATTEMPT_ERRORS = {
+    delivery_errors.TARGET_NOT_ALLOWED: N_("The address is not one we send to (private or reserved)"),
+    delivery_errors.NAME_NOT_RESOLVED: N_("The receiver's name has no address"),
+    delivery_errors.CONNECTION_REFUSED: N_("Connection refused by the receiver"),
+    delivery_errors.CONNECT_TIMEOUT: N_("The receiver could not be reached within %(seconds)s s"),
+    delivery_errors.TLS_FAILED: N_("The receiver's TLS certificate was not accepted (or it does not speak TLS)"),
+    delivery_errors.CONNECTION_DROPPED: N_("The connection was dropped"),
+    delivery_errors.READ_TIMEOUT: N_("No answer within %(seconds)s s"),
+    delivery_errors.CONNECTION_FAILED: N_("The receiver could not be reached"),
+}
+# A short reason for the statuses receivers commonly answer; others by their class.
+HTTP_REASONS = {
+    400: N_("bad request"),
+    401: N_("not signed in"),
+    403: N_("forbidden"),
+    404: N_("not found"),
+    405: N_("method not allowed"),
+    410: N_("gone"),
+    413: N_("too large"),
+    415: N_("format not accepted"),
+    422: N_("content refused"),
+    429: N_("too many requests"),
+}
+HTTP_CLASSES = {3: N_("a redirect, not followed"), 4: N_("request refused"), 5: N_("server error")}
+
+# events/address_rules.py REASONS, as the console names them.
+TARGET_REASONS = {
+    "loopback": N_("a loopback address"),
+    "private": N_("a private address"),
+    "link_local": N_("a link-local address"),
+    "unspecified": N_("an unspecified address"),
+    "cgnat": N_("a carrier-grade NAT (shared) address"),
+    "multicast": N_("a multicast address"),
+    "broadcast": N_("the broadcast address"),
+    "reserved": N_("a reserved or special-purpose address"),
+}
+
+# events/subscriptions.py's answers to the form's fields.
+SUBSCRIPTION_ERRORS: Known = {
+    "required": (N_("required"), {}),
+    f"1 to {MAX_NAME} characters, no control characters": (
+        N_("%(low)s to %(high)s characters, no control characters"),
+        {"low": 1, "high": MAX_NAME},
+    ),
+    f"1 to {MAX_URL} characters": (N_("%(low)s to %(high)s characters"), {"low": 1, "high": MAX_URL}),
+    "must not contain spaces or control characters": (N_("must not contain spaces or control characters"), {}),
+    "must be an absolute http:// or https:// URL": (N_("must be an absolute http:// or https:// URL"), {}),
+    "must not hold a user name or password": (N_("must not hold a user name or password"), {}),
+    "the port is not valid": (N_("the port is not valid"), {}),
+    "choose at least one event type": (N_("choose at least one event type"), {}),
+    f"{MIN_SECRET} to {MAX_SECRET} printable characters without spaces, or 'rotate'": (
+        N_("%(low)s to %(high)s printable characters without spaces"),
+        {"low": MIN_SECRET, "high": MAX_SECRET},
+    ),
+    "no queue has this key": (N_("no queue has this key"), {}),
+}
+
+
+def status_name(status: str) -> str:
+    return _(STATUS_NAMES[status]) if status in STATUS_NAMES else status
+
+
+def attempt_text(attempt: AttemptView) -> str:
+    """What became of an attempt, in a sentence: never an exception's text."""
+    status = attempt.http_status
+    if status is not None and 200 <= status < 300:
+        return f"HTTP {status}"
+    if status is not None:
+        reason = HTTP_REASONS.get(status) or HTTP_CLASSES.get(status // 100)
+        if reason is None:
+            return _("The receiver answered HTTP %(status)s", status=status)
+        return _("The receiver answered HTTP %(status)s (%(reason)s)", status=status, reason=_(reason))
+    code = delivery_errors.stored_code(attempt.error) or delivery_errors.CONNECTION_FAILED
+    seconds = number(context.settings().event_timeout_seconds)
+    return _(ATTEMPT_ERRORS.get(code, ATTEMPT_ERRORS[delivery_errors.CONNECTION_FAILED]), seconds=seconds)
+
+
+def _form_errors(error: DomainError, url: object) -> dict[str, str]:
+    """A refused subscription's details as the form shows them, in the reader's language."""
+    shown = shown_errors(error.details, SUBSCRIPTION_ERRORS)
+    reason = error.details.get("reason")
+    if "url" in error.details and reason in REASONS:  # TargetNotAllowed: its host and why
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+        shown["url"] = _(
+            "%(host)s is or resolves to %(address)s: events go to public addresses, "
+            "or to hosts and networks listed in EVENT_TARGETS_ALLOWED",
+            host=host or url,
+            address=_(TARGET_REASONS[reason]),
+        )
+    return shown
 
 
 def _actor() -> str:
@@ -112,7 +210,7 @@ def add_subscription() -> ResponseReturnValue:
             saved = subscriptions.create_subscription(session, fields, _actor(), context.now(), targets)
             name, secret = saved.subscription.name, saved.new_secret
     except DomainError as error:
-        return _events_page(errors=error.details, form=fields, status=422)
+        return _events_page(errors=_form_errors(error, fields.get("url")), form=fields, status=422)
     assert secret is not None
     return _events_page(new_secret=(name, secret), status=201)
 
@@ -161,7 +259,8 @@ def change_subscription(subscription_id: int) -> ResponseReturnValue:
     except SubscriptionNotFound:
         abort(404)
     except DomainError as error:
-        return _edit_page(subscription_id, {**fields, "queue": fields["queue"] or ""}, error.details, 422)
+        errors = _form_errors(error, fields.get("url"))
+        return _edit_page(subscription_id, {**fields, "queue": fields["queue"] or ""}, errors, 422)
     return redirect(url_for("console.events"), 303)
 
 
@@ -213,7 +312,9 @@ def _form_instant(raw: str, name: str, errors: dict[str, str]) -> datetime | Non
     try:
         instant = datetime.fromisoformat(raw)
     except ValueError:
-        errors[name] = "a date (2027-01-04) or a date and time (2027-01-04T09:30), in UTC"
+        errors[name] = _(
+            "a date (%(day)s) or a date and time (%(moment)s), in UTC", day="2027-01-04", moment="2027-01-04T09:30"
+        )
         return None
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
@@ -226,11 +327,11 @@ def _log_filter(errors: dict[str, str]) -> tuple[LogFilter, int | None]:
     since = _form_instant(args.get("from", ""), "from", errors)
     until = _form_instant(args.get("until", ""), "until", errors)
     if status and status not in log.STATUSES:
-        errors["status"] = " or ".join(log.STATUSES)
+        errors["status"] = _("pending, delivered or failed")
     if since is not None and until is not None and until <= since:
-        errors["until"] = "must be after from"
+        errors["until"] = _("must be after from")
     if subscription and not subscription.isdigit():
-        errors["subscription"] = "choose a subscription"
+        errors["subscription"] = _("choose a subscription")
     return (
         LogFilter(
             subscription_id=int(subscription) if subscription.isdigit() and len(subscription) < 18 else None,
@@ -259,6 +360,8 @@ def deliveries() -> ResponseReturnValue:
         deliveries=page.deliveries,
         subscriptions=names,
         statuses=log.STATUSES,
+        status_name=status_name,
+        attempt_text=attempt_text,
         args=request.args,
         errors=errors,
         older=older,

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
+from console.i18n import N_
 from infra import context
 from infra.account_models import BlockedNumber
 from infra.audit import audit
@@ -75,9 +76,10 @@ def providers() -> ResponseReturnValue:
             "default": name == configured.default,
             "verifies": configured.get(name).verifies_webhooks,
             "urls": {
-                "Inbound calls (the number's voice webhook)": f"{base}/webhooks/{name}/voice/inbound",
-                "Inbound texts (the number's messaging webhook)": f"{base}/webhooks/{name}/sms/inbound",
-                "Text delivery reports (Vonage Messages: the Status URL)": f"{base}/webhooks/{name}/sms/status",
+                # Labels translated where shown (console_providers.html).
+                N_("Inbound calls (the number's voice webhook)"): f"{base}/webhooks/{name}/voice/inbound",
+                N_("Inbound texts (the number's messaging webhook)"): f"{base}/webhooks/{name}/sms/inbound",
+                N_("Text delivery reports (Vonage Messages: the Status URL)"): f"{base}/webhooks/{name}/sms/status",
             },
         }
         for name in configured.names()

@@ -5,7 +5,9 @@ audit log (the capacity grid: console/capacity_views.py). The guard on every rou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, g, redirect, render_template, request, session, url_for
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.error_statuses import http_status
 from console.blueprint import console, requires
-from console.i18n import COOKIE, COOKIE_SECONDS, LANGUAGES, _
+from console.i18n import COOKIE, COOKIE_SECONDS, LANGUAGES, N_, _, ngettext
 from console.redirects import local_target
 from console.sessions import LONG_LIVED
 from infra import context
@@ -24,8 +26,56 @@ from infra.models import Callback, Queue, Slot
 from scheduler.errors import DomainError
 from scheduler.lifecycle import LIVE_STATES
 from services import centre_switches
-from services.accounts import ROLES, LoginRefused, LoginThrottled, authenticate, create_api_key, create_user
+from services.accounts import (
+    API_KEY_ROLES,
+    MIN_PASSWORD,
+    ROLES,
+    LoginRefused,
+    LoginThrottled,
+    authenticate,
+    create_api_key,
+    create_user,
+)
 from services.login_throttle import peek, throttles_for
+
+# A known English text from a service (one field's detail) -> the console's text and its values.
+Known = Mapping[str, tuple[str, Mapping[str, Any]]]
+
+
+def shown_errors(details: Mapping[str, Any], known: Known) -> dict[str, str]:
+    """A DomainError's details, per field, as the console shows them: a text the console
+    knows in the reader's language, any other (a newer rule's) in the service's English."""
+    shown = {}
+    for name, text in details.items():
+        message, values = known.get(str(text), (None, {}))
+        shown[name] = _(message, **values) if message else str(text)
+    return shown
+
+
+# services/accounts.py's answers to a new user or key.
+USER_ERRORS: Known = {
+    "must be an email address": (N_("must be an email address"), {}),
+    f"must be at least {MIN_PASSWORD} characters": (
+        N_("must be at least %(count)s characters"),
+        {"count": MIN_PASSWORD},
+    ),
+    f"must be one of {', '.join(ROLES)}": (N_("must be one of %(roles)s"), {"roles": ", ".join(ROLES)}),
+    "already has an account": (N_("already has an account"), {}),
+}
+KEY_ERRORS: Known = {
+    "1 to 100 characters": (N_("%(low)s to %(high)s characters"), {"low": 1, "high": 100}),
+    " or ".join(API_KEY_ROLES): (N_("client or admin"), {}),
+}
+
+
+def _login_refusal(refused: LoginRefused | LoginThrottled) -> str:
+    """The sign-in page's words for a refusal (the service's message is English)."""
+    if isinstance(refused, LoginThrottled):
+        seconds = refused.retry_after
+        return ngettext(
+            "Too many attempts: try again in %(num)d second", "Too many attempts: try again in %(num)d seconds", seconds
+        )
+    return _("wrong email or password")
 
 
 def _actor() -> str:
@@ -55,7 +105,7 @@ def login_submit() -> ResponseReturnValue:
             except (LoginRefused, LoginThrottled) as error:
                 refused = error  # caught inside the transaction: the failure is counted
     if refused is not None:
-        html = render_template("console_login.html", error=refused.message, email=email)
+        html = render_template("console_login.html", error=_login_refusal(refused), email=email)
         response = Response(html, status=http_status(refused))
         if isinstance(refused, LoginThrottled):
             response.headers["Retry-After"] = str(refused.retry_after)
@@ -167,7 +217,7 @@ def add_user() -> ResponseReturnValue:
             user = create_user(db_session, email, request.form.get("password", ""), role, context.now())
             audit(db_session, _actor(), "user.create", user.email, context.now(), after={"role": role})
     except DomainError as error:
-        return _users_page(error.details, 422)
+        return _users_page(shown_errors(error.details, USER_ERRORS), 422)
     return redirect(url_for("console.users"), 303)
 
 
@@ -178,7 +228,7 @@ def change_user(user_id: int) -> ResponseReturnValue:
     deactivate themselves (there would be no way back if they are the only admin)."""
     role, active = request.form.get("role"), request.form.get("active")
     if user_id == g.user.id:
-        return _users_page({"user": "you cannot change your own role or deactivate yourself"}, 422)
+        return _users_page({"user": _("you cannot change your own role or deactivate yourself")}, 422)
     with context.db().write() as db_session:
         user = db_session.get(ConsoleUser, user_id)
         if user is None:
@@ -232,7 +282,7 @@ def add_api_key() -> ResponseReturnValue:
                 role=request.form.get("role", "client"),
             )
     except DomainError as error:
-        return _keys_page(errors=error.details, status=422)
+        return _keys_page(errors=shown_errors(error.details, KEY_ERRORS), status=422)
     return _keys_page(new_key=key, status=201)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from events.delivery_errors import stored_code
 from infra.audit import audit
 from infra.event_models import DeliveryAttempt, EventDelivery, EventSubscription, OutboxEvent
 from infra.models import Callback
@@ -44,7 +45,7 @@ class LogFilter:
 class AttemptView:
     at: datetime
     http_status: int | None
-    error: str | None
+    error: str | None  # one of events/delivery_errors.py's CODES, or None
     duration_ms: int
     succeeded: bool
 
@@ -126,7 +127,13 @@ def list_deliveries(
             .order_by(DeliveryAttempt.at, DeliveryAttempt.id)
         ):
             attempts[attempt.delivery_id].append(
-                AttemptView(attempt.at, attempt.http_status, attempt.error, attempt.duration_ms, attempt.succeeded)
+                AttemptView(
+                    attempt.at,
+                    attempt.http_status,
+                    stored_code(attempt.error),  # a code, older phrases too (events/delivery_errors.py)
+                    attempt.duration_ms,
+                    attempt.succeeded,
+                )
             )
     deliveries = [
         DeliveryView(

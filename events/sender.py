@@ -18,10 +18,11 @@
 - Targets: each POST resolves the subscription's host once, checks every address
   (events/address_rules.py: public, or in ``EVENT_TARGETS_ALLOWED``) and connects to the
   address it checked (events/targets.py), never following a redirect. A refused one is
-  logged as "target address not allowed", with nothing sent; and the log says no more
-  than "connection failed" of a connection that failed, whatever the reason (refused,
-  unreachable, timed out while connecting, TLS), so that it tells nobody which ports
-  answer on a host. The worker's own log has the details.
+  logged as ``target_not_allowed``, with nothing sent.
+- The attempt log holds one of events/delivery_errors.py's codes for a failure (refused,
+  dropped, TLS, a name with no address, no answer...), never an exception's text: the
+  target rule already keeps the worker's own network out of reach, and the code is what
+  the receiver's owner needs to fix it. The worker's own log has the details.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ import requests
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from events import payloads
+from events import delivery_errors, payloads
 from events.outbox import FAN_OUT_BATCH, fan_out
 from events.retry import next_attempt_after
 from events.signing import signed_headers
-from events.targets import REFUSED, PinnedAdapter, Resolver, TargetNotAllowed, TargetPolicy, system_resolver, vet
+from events.targets import PinnedAdapter, Resolver, TargetNotAllowed, TargetPolicy, system_resolver, vet
 from infra import metrics
 from infra.clock import Clock
 from infra.db import Database
@@ -221,9 +222,6 @@ def settle(
     return outcomes
 
 
-CONNECTION_FAILED = "connection failed"
-
-
 def new_http() -> requests.Session:
     """The sender's HTTP client: it connects to the address ``vet`` checked (PinnedAdapter)."""
     http = requests.Session()
@@ -248,18 +246,13 @@ def post(http: requests.Session, job: Job, timeout: float, timestamp: int, targe
         status = response.status_code
         response.close()
         if not 200 <= status < 300:
-            error = f"HTTP {status}"
+            error = delivery_errors.HTTP_ERROR
     except TargetNotAllowed as exc:
-        error = REFUSED
+        error = delivery_errors.TARGET_NOT_ALLOWED
         log.warning("event %s to subscription %d not sent: %s", job.event_id, job.subscription_id, exc.details)
-    except requests.ConnectTimeout as exc:  # before requests.Timeout: not answered is not told from refused
-        error = CONNECTION_FAILED
-        log.info("event %s to subscription %d: %r", job.event_id, job.subscription_id, exc)
-    except requests.Timeout:
-        error = f"no answer within {timeout:g} s"
-    except Exception as exc:  # refused, unreachable, dropped, TLS, a name with no address: alike
-        error = CONNECTION_FAILED
-        log.info("event %s to subscription %d: %r", job.event_id, job.subscription_id, exc)
+    except Exception as exc:  # refused, unreachable, dropped, TLS, a name with no address, a timeout
+        error = delivery_errors.code_of(exc)
+        log.info("event %s to subscription %d: %s: %r", job.event_id, job.subscription_id, error, exc)
     return Result(status, error, int((time.monotonic() - started) * 1000))
 
 

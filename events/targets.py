@@ -29,8 +29,6 @@ from scheduler.errors import DomainError
 # A host and port to the addresses they resolve to (socket.getaddrinfo; tests give a fake).
 Resolver = Callable[[str, int], list[IPAddress]]
 
-REFUSED = "target address not allowed"  # what the delivery log says: nothing about the address
-
 
 class TargetNotAllowed(DomainError):
     """A subscription's URL points at an address the sender will not connect to."""

@@ -157,7 +157,12 @@ def test_the_delivery_log_shows_attempts_filters_and_redelivers(
     page = supervisor.get("/console/events/deliveries")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "HTTP 500" in html and "connection refused" in html and ref in html and "callback.cancelled" in html
+    assert (
+        "HTTP 500 (server error)" in html
+        and "Connection refused by the receiver" in html
+        and ref in html
+        and "callback.cancelled" in html
+    )
     assert html.count("Redeliver</button>") == 1  # the pending one is on its way already
 
     only_crm = supervisor.get(f"/console/events/deliveries?subscription={crm}").get_data(as_text=True)

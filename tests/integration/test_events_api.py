@@ -83,7 +83,7 @@ def add_delivery(
                     subscription_id=subscription_id,
                     at=at,
                     http_status=http_status,
-                    error=None if http_status else "connection refused",
+                    error=None if http_status else "connection_refused",
                     duration_ms=120,
                     succeeded=http_status is not None and 200 <= http_status < 300,
                 )
@@ -234,7 +234,7 @@ def test_deliveries_are_listed_with_their_attempts_and_filtered(
     )
     assert [(a["http_status"], a["error"], a["succeeded"]) for a in first["attempts"]] == [
         (500, None, False),
-        (None, "connection refused", False),
+        (None, "connection_refused", False),
         (503, None, False),
     ]
     assert first["attempts"][0]["at"] == t0.isoformat() and first["attempts"][0]["duration_ms"] == 120
