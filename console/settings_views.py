@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
+from console.i18n import _
 from infra import context
 from infra.account_models import BlockedNumber
 from infra.audit import audit
@@ -38,12 +39,12 @@ def add_blocked() -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:200]
     errors = {}
     if not PREFIX.match(prefix):
-        errors["prefix"] = "a number or prefix in E.164: + and up to 15 digits (+4490 blocks every +4490… number)"
+        errors["prefix"] = _("a number or prefix in E.164: + and up to 15 digits (+4490 blocks every +4490… number)")
     if not reason:
-        errors["reason"] = "say why, for whoever reads this list later"
+        errors["reason"] = _("say why, for whoever reads this list later")
     with context.db().write() as session:
         if not errors and session.scalars(select(BlockedNumber).where(BlockedNumber.prefix == prefix)).first():
-            errors["prefix"] = "already blocked"
+            errors["prefix"] = _("already blocked")
         if errors:
             return _blocked_page(errors, 422)
         session.add(BlockedNumber(prefix=prefix, reason=reason, created_by=g.user.email, created_at=context.now()))
@@ -75,9 +76,9 @@ def providers() -> ResponseReturnValue:
             "default": name == configured.default,
             "verifies": configured.get(name).verifies_webhooks,
             "urls": {
-                "Inbound calls (the number's voice webhook)": f"{base}/webhooks/{name}/voice/inbound",
-                "Inbound texts (the number's messaging webhook)": f"{base}/webhooks/{name}/sms/inbound",
-                "Text delivery reports (Vonage Messages: the Status URL)": f"{base}/webhooks/{name}/sms/status",
+                _("Inbound calls (the number's voice webhook)"): f"{base}/webhooks/{name}/voice/inbound",
+                _("Inbound texts (the number's messaging webhook)"): f"{base}/webhooks/{name}/sms/inbound",
+                _("Text delivery reports (Vonage Messages: the Status URL)"): f"{base}/webhooks/{name}/sms/status",
             },
         }
         for name in configured.names()
