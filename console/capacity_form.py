@@ -1,6 +1,7 @@
 """The capacity grid's bulk forms read into scheduler/bulk_capacity.py's terms: a range of
 days and times, a pattern (weekdays, times, a date range or the next N weeks), seats and
-a number of weeks. Bad input raises ``ValidationFailed`` with the field that is wrong."""
+a number of weeks. Bad input raises ``FormInvalid`` (a ``ValidationFailed``) with the field
+that is wrong, said in the console's language."""
 
 from __future__ import annotations
 
@@ -8,21 +9,38 @@ from datetime import date, time, timedelta
 
 from werkzeug.datastructures import MultiDict
 
+from console.i18n import N_, _
 from scheduler.bulk_capacity import MAX_SEATS, MAX_WEEKS, Pattern
 from scheduler.errors import ValidationFailed
 
 Form = MultiDict[str, str]
+# The form's fields as its labels name them.
+FIELDS = {
+    "first_day": N_("First day"),
+    "last_day": N_("Last day"),
+    "starts": N_("From (start time)"),
+    "ends": N_("Until (not included)"),
+    "seats": N_("Seats"),
+    "capacity": N_("Seats"),
+    "weeks": N_("Weeks"),
+    "weekday": N_("Weekdays"),
+}
 
 
-def _wrong(field: str, says: str) -> ValidationFailed:
-    return ValidationFailed(f"{field.replace('_', ' ')}: {says}", {field: says})
+class FormInvalid(ValidationFailed):
+    """A bulk form typed wrong: its message is already in the console's language."""
+
+
+def _wrong(field: str, says: str) -> FormInvalid:
+    name = _(FIELDS[field]) if field in FIELDS else field.replace("_", " ")
+    return FormInvalid(_("%(field)s: %(problem)s", field=name, problem=says), {field: says})
 
 
 def _day(form: Form, field: str) -> date:
     try:
         return date.fromisoformat(form.get(field, "").strip())
     except ValueError:
-        raise _wrong(field, "a date, YYYY-MM-DD") from None
+        raise _wrong(field, _("a date, YYYY-MM-DD")) from None
 
 
 def _time(form: Form, field: str) -> time:
@@ -34,13 +52,13 @@ def _time(form: Form, field: str) -> time:
             raise ValueError(raw)
         return time.fromisoformat(raw)
     except ValueError:
-        raise _wrong(field, "a time, HH:MM") from None
+        raise _wrong(field, _("a time, HH:MM")) from None
 
 
 def _whole(form: Form, field: str, low: int, high: int) -> int:
     raw = form.get(field, "").strip()
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise _wrong(field, f"a whole number from {low} to {high}")
+        raise _wrong(field, _("a whole number from %(low)s to %(high)s", low=low, high=high))
     return int(raw)
 
 
@@ -64,7 +82,7 @@ def pattern(form: Form, today: date) -> Pattern:
     ``over=weeks``, the next ``weeks`` weeks from today."""
     chosen = form.getlist("weekday")
     if not chosen or not all(d.isdigit() and int(d) < 7 for d in chosen):
-        raise _wrong("weekday", "choose at least one weekday")
+        raise _wrong("weekday", _("choose at least one weekday"))
     if form.get("over") == "weeks":
         first, last = today, today + timedelta(days=7 * weeks(form) - 1)
     else:

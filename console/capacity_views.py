@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import get_day_names
 from flask import Response, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -20,10 +23,11 @@ from sqlalchemy.orm import Session
 from app.error_statuses import http_status
 from console import capacity_form
 from console.blueprint import console, requires
+from console.i18n import CATALOGS, N_, _, language, ngettext
 from infra import context
 from infra.models import Queue, Slot
 from scheduler.booking import local_midnight
-from scheduler.bulk_capacity import FILL_LEVELS, MAX_SEATS, MAX_WEEKS, fill_level
+from scheduler.bulk_capacity import MAX_DAYS, MAX_SEATS, MAX_WEEKS, fill_level
 from scheduler.calendar import wall_time_row
 from scheduler.errors import DomainError
 from services.accounts import at_least
@@ -31,7 +35,81 @@ from services.queues import get_queue
 from services.slot_capacity import change_slot_capacity, copy_week, set_seats
 
 GRID_JS = Path(__file__).with_name("static") / "grid.js"
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# How full a cell is (scheduler/bulk_capacity.py fill_level): its name in a cell, its legend.
+LEVEL_NAMES = {"empty": N_("empty"), "low": N_("low"), "high": N_("high"), "full": N_("full")}
+LEVELS = (
+    ("empty", N_("none booked")),
+    ("low", N_("under half booked")),
+    ("high", N_("half booked or more")),
+    ("full", N_("full")),
+)
+# A refused change as the console says it, by the error's type; another type in its own words.
+ERROR_TEXTS = {"slot_not_found": N_("There is no such slot in this queue.")}
+# A range or pattern refused by scheduler/bulk_capacity.py, by the field it names.
+FIELD_TEXTS = {
+    "weekdays": N_("Choose at least one weekday."),
+    "ends": N_("The end time must be after the start time."),
+    "last_day": N_("The last day must be on or after the first day, at most %(days)s days later."),
+    "range": N_("No slot in that range."),
+    "seats": N_("Seats are a whole number from 0 to %(most)s."),
+    "weeks": N_("Copy to 1 to %(most)s weeks."),
+}
+# What grid.js writes when cells are selected, by the plural category (CLDR, as the browser's
+# Intl.PluralRules gives it) of the number of cells.
+SAMPLES = (*range(0, 200), 1_000_000)
+
+
+def level_name(level: str) -> str:
+    return _(LEVEL_NAMES[level]) if level in LEVEL_NAMES else level
+
+
+def error_text(error: DomainError) -> str:
+    """A refused change in the console's language (the English message for a type not known here)."""
+    if isinstance(error, capacity_form.FormInvalid):
+        return error.message
+    if error.type == "capacity_below_booked":
+        cells = len(error.details.get("cells", ()))
+        return ngettext(
+            "Nothing was changed: %(num)d slot cannot go below the seats booked.",
+            "Nothing was changed: %(num)d slots cannot go below the seats booked.",
+            cells,
+        )
+    if error.type == "slot_in_the_past":
+        return ngettext(
+            "This slot has begun: its capacity no longer changes.",
+            "These slots have begun: their capacity no longer changes.",
+            int(error.details.get("slots", 1)),
+        )
+    if error.type == "validation_error" and error.details and all(f in FIELD_TEXTS for f in error.details):
+        limits = {"days": MAX_DAYS, "most": MAX_WEEKS if "weeks" in error.details else MAX_SEATS}
+        return " ".join(_(FIELD_TEXTS[f]) % limits for f in error.details)
+    return _(ERROR_TEXTS[error.type]) if error.type in ERROR_TEXTS else error.message
+
+
+def weekday_names() -> list[str]:
+    """Monday to Sunday in the console's language."""
+    names = get_day_names("wide", context="stand-alone", locale=language())
+    return [names[n] for n in range(7)]
+
+
+def grid_words() -> dict[str, Any]:
+    """The words grid.js writes: the selection's sentence for each plural category, its
+    placeholders filled in the browser (the days as ISO dates, alike in every language)."""
+    lang = language()
+    rule = Locale.parse(lang).plural_form
+    selected: dict[str, str] = {}
+    for n in SAMPLES:
+        selected.setdefault(
+            rule(n),
+            CATALOGS.ngettext(
+                "Selected %(num)d cell: %(first)s to %(last)s, %(starts)s to %(ends)s.",
+                "Selected %(num)d cells: %(first)s to %(last)s, %(starts)s to %(ends)s.",
+                n,
+                lang,
+            ),
+        )
+    selected.setdefault("other", selected.get("many", selected.get("one", "")))
+    return {"selected": selected}
 
 
 def _week_start(raw: str | None, zone: ZoneInfo) -> date:
@@ -86,8 +164,10 @@ def _grid(key: str, week: str | None, error: DomainError | None = None) -> Respo
             rows=rows,
             cells=cells,
             fill=fill_level,
-            levels=FILL_LEVELS,
-            weekdays=WEEKDAYS,
+            levels=[(level, _(says)) for level, says in LEVELS],
+            level_name=level_name,
+            weekdays=weekday_names(),
+            grid_words=grid_words(),
             now=now,
             editable=at_least(g.user.role, "supervisor"),
             previous=(monday - timedelta(days=7)).isoformat(),
@@ -98,6 +178,7 @@ def _grid(key: str, week: str | None, error: DomainError | None = None) -> Respo
             max_weeks=MAX_WEEKS,
             form=request.form if error else {},
             error=error,
+            error_text=error_text(error) if error else "",
         )
     return html, http_status(error) if error else 200
 

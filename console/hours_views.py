@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import get_day_names
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.blueprint import console, requires
-from console.queue_views import save_edited
+from console.i18n import _, language
+from console.queue_views import document_error, save_edited
 from infra import context
 from services.queue_documents import WEEKDAYS, export_queue
 from services.queues import get_queue
@@ -71,11 +73,22 @@ def _rows_from(form: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _label(field: str) -> str:
     """ "weekly_hours.2.capacity" -> "Weekly hours, row 3, capacity"."""
     parts = field.split(".")
-    names = {"weekly_hours": "Weekly hours, row", "date_overrides": "Date overrides, date"}
-    if len(parts) >= 2 and parts[0] in names and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] in ("weekly_hours", "date_overrides") and parts[1].isdigit():
+        number = int(parts[1]) + 1
+        said = (
+            _("Weekly hours, row %(row)s", row=number)
+            if parts[0] == "weekly_hours"
+            else _("Date overrides, date %(row)s", row=number)
+        )
         rest = [p for p in parts[2:] if not p.isdigit()]
-        return ", ".join([f"{names[parts[0]]} {int(parts[1]) + 1}", *rest])
+        return ", ".join([said, *rest])
     return field
+
+
+def weekday_names() -> list[tuple[str, str]]:
+    """(the document's weekday, its name in the console's language), Monday first."""
+    names = get_day_names("wide", context="stand-alone", locale=language())
+    return [(weekday, names[n]) for n, weekday in enumerate(WEEKDAYS)]
 
 
 def _page(key: str, document: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
@@ -94,7 +107,7 @@ def _page(key: str, document: dict[str, Any], errors: dict[str, str], status: in
         timezone=document["timezone"],
         weekly=weekly,
         overrides=override_rows,
-        weekdays=WEEKDAYS,
+        weekdays=weekday_names(),
         errors={_label(k): v for k, v in errors.items()},
         editable=g.user.role in ("supervisor", "admin"),
     )
@@ -123,5 +136,5 @@ def save_hours(key: str) -> ResponseReturnValue:
         lambda _before, _after: ("weekly_hours", "date_overrides"),
     )
     if error is not None:
-        return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": error.message}, 422)
+        return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": document_error(error)}, 422)
     return redirect(url_for("console.hours", key=key, saved=1), 303)

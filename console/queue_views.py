@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.cli import DEMO_QUEUE
 from app.error_statuses import http_status
 from console.blueprint import console, requires
+from console.i18n import N_, _
 from infra import context
 from infra.audit import audit
 from infra.json_input import loads
@@ -24,6 +25,16 @@ from services.queue_documents import export_queue, import_queue, parse_queue_doc
 from services.queues import get_queue
 
 MAX_DOCUMENT = 200_000  # characters
+# A refused document's error as the console says it, by the error's type (services/queue_documents.py
+# and services/queues.py); another type is shown in its own (English) words.
+DOCUMENT_ERRORS = {
+    "validation_error": N_("The queue document is not valid."),
+    "queue_not_found": N_("No queue has that key."),
+}
+
+
+def document_error(error: DomainError) -> str:
+    return _(DOCUMENT_ERRORS[error.type]) if error.type in DOCUMENT_ERRORS else error.message
 
 
 def _page(key: str | None, text: str, errors: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
@@ -42,7 +53,7 @@ def queue_document(key: str) -> ResponseReturnValue:
 @requires("supervisor")
 def new_queue() -> ResponseReturnValue:
     template = json.loads(DEMO_QUEUE.read_text(encoding="utf-8"))
-    template.update(key="new-queue", name="New queue", inbound_numbers=[])
+    template.update(key="new-queue", name=_("New queue"), inbound_numbers=[])
     return _page(None, json.dumps(template, indent=2, ensure_ascii=False))
 
 
@@ -55,15 +66,15 @@ def save_queue() -> ResponseReturnValue:
     try:
         document = loads(text)
     except ValueError as error:
-        return _page(key, text, {"document": f"not valid JSON: {error}"}, 422)
+        return _page(key, text, {"document": _("not valid JSON: %(error)s", error=str(error))}, 422)
     try:
         doc = parse_queue_document(document)
         if key is not None and doc.key != key:
-            return _page(key, text, {"key": "the key of a queue cannot change (make a new queue instead)"}, 422)
+            return _page(key, text, {"key": _("the key of a queue cannot change (make a new queue instead)")}, 422)
         with context.db().write() as session:
             existing = session.scalars(select(Queue).where(Queue.key == doc.key)).first()
             if key is None and existing is not None:
-                return _page(key, text, {"key": f"a queue {doc.key!r} exists already"}, 422)
+                return _page(key, text, {"key": _("a queue %(key)s exists already", key=repr(doc.key))}, 422)
             before = export_queue(existing) if existing is not None else None
             queue, created = import_queue(session, doc, context.now())
             after = export_queue(queue)
@@ -77,7 +88,7 @@ def save_queue() -> ResponseReturnValue:
                 after,
             )
     except DomainError as error:
-        return _page(key, text, error.details or {"document": error.message}, http_status(error))
+        return _page(key, text, error.details or {"document": document_error(error)}, http_status(error))
     return redirect(url_for("console.queue_document", key=doc.key, saved=1), 303)
 
 

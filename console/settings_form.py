@@ -10,7 +10,8 @@ from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.blueprint import console, requires
-from console.queue_views import save_edited
+from console.i18n import N_, _
+from console.queue_views import document_error, save_edited
 from infra import context
 from scheduler.retry import DEFAULT_RULES, Outcome
 from services.queue_documents import export_queue
@@ -34,6 +35,35 @@ CHOICES = {
     "hold_mode": ("dial", "enqueue"),
 }
 OUTCOMES = [o.value for o in DEFAULT_RULES]  # the outcomes a retry rule is for (not "connected")
+# What a person reads for a choice's value (the value itself is what the form sends).
+CHOICE_NAMES = {
+    "language": {"en": N_("English"), "ru": N_("Russian"), "fr": N_("French")},
+    "dial_mode": {"customer_first": N_("Customer first"), "agent_first": N_("Agent first")},
+    "hold_mode": {"dial": N_("a plain Dial (dial)"), "enqueue": N_("a Twilio queue (enqueue)")},
+    "in_quiet_hours": {"earlier": N_("Send it earlier"), "skip": N_("Skip it")},
+}
+OUTCOME_NAMES = {
+    "busy": N_("Busy"),
+    "no_answer": N_("No answer"),
+    "machine": N_("Answering machine"),
+    "rejected": N_("Rejected"),
+    "failed": N_("Failed"),
+    "customer_hung_up": N_("Customer hung up"),
+    "agent_unavailable": N_("Agent unavailable"),
+}
+# The settings typed as whole numbers (the document's field: the form's input), and the decimals.
+WHOLE_NUMBERS = {name: name for name in (*NUMBERS, *OPTIONAL_NUMBERS, "retention_days")} | {
+    "widget.requests_per_phone_per_hour": "widget-per-phone"
+}
+
+
+def choice_name(name: str, value: str) -> str:
+    said = CHOICE_NAMES.get(name, {}).get(value)
+    return _(said) if said else value
+
+
+def outcome_name(outcome: str) -> str:
+    return _(OUTCOME_NAMES[outcome]) if outcome in OUTCOME_NAMES else outcome
 
 
 def _number(raw: str) -> int | str:
@@ -119,6 +149,26 @@ def apply_form(document: dict[str, Any], form: Any) -> dict[str, Any]:
     return doc
 
 
+def _not_a_number(raw: str, number: type[int] | type[float]) -> bool:
+    try:
+        number(raw.strip())
+    except ValueError:
+        return True
+    return False
+
+
+def form_errors(details: dict[str, Any], form: Any) -> dict[str, str]:
+    """The document's errors per field, in the console's words where the form can tell
+    what is wrong (text typed where a number goes); the document's own words otherwise."""
+    errors = {field: str(problem) for field, problem in details.items()}
+    for field in errors:
+        if field in WHOLE_NUMBERS and _not_a_number(form.get(WHOLE_NUMBERS[field], ""), int):
+            errors[field] = _("a whole number, like 30")
+        elif field in FRACTIONS and _not_a_number(form.get(field, ""), float):
+            errors[field] = _("a number, like 0.25")
+    return errors
+
+
 def _page(key: str, document: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     rules = {o: (document.get("retry_policy") or {}).get("rules", {}).get(o) for o in OUTCOMES}
     defaults = {o: DEFAULT_RULES[Outcome(o)] for o in OUTCOMES}
@@ -130,6 +180,8 @@ def _page(key: str, document: dict[str, Any], errors: dict[str, str], status: in
         defaults=defaults,
         outcomes=OUTCOMES,
         choices=CHOICES,
+        choice_name=choice_name,
+        outcome_name=outcome_name,
         errors=errors,
         editable=g.user.role in ("supervisor", "admin"),
     )
@@ -153,5 +205,6 @@ def save_queue_settings(key: str) -> ResponseReturnValue:
         lambda before, after: [k for k in after if after[k] != before.get(k)],
     )
     if error is not None:
-        return _page(key, wanted, {k: str(v) for k, v in error.details.items()} or {"form": error.message}, 422)
+        errors = form_errors(error.details, request.form) or {"form": document_error(error)}
+        return _page(key, wanted, errors, 422)
     return redirect(url_for("console.queue_settings", key=key, saved=1), 303)

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from console.blueprint import console, requires
-from console.i18n import N_
+from console.i18n import N_, _
 from infra import context
 from infra.account_models import BlockedNumber
 from infra.audit import audit
@@ -39,12 +39,12 @@ def add_blocked() -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:200]
     errors = {}
     if not PREFIX.match(prefix):
-        errors["prefix"] = "a number or prefix in E.164: + and up to 15 digits (+4490 blocks every +4490… number)"
+        errors["prefix"] = _("a number or prefix in E.164: + and up to 15 digits (+4490 blocks every +4490… number)")
     if not reason:
-        errors["reason"] = "say why, for whoever reads this list later"
+        errors["reason"] = _("say why, for whoever reads this list later")
     with context.db().write() as session:
         if not errors and session.scalars(select(BlockedNumber).where(BlockedNumber.prefix == prefix)).first():
-            errors["prefix"] = "already blocked"
+            errors["prefix"] = _("already blocked")
         if errors:
             return _blocked_page(errors, 422)
         session.add(BlockedNumber(prefix=prefix, reason=reason, created_by=g.user.email, created_at=context.now()))

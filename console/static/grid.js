@@ -2,6 +2,8 @@
 // chosen with the mouse (drag, or click then shift-click) or the keyboard (arrow keys
 // move, shift + arrows extend, Home / End go to the row's ends, Enter goes to the seats
 // field), shown with aria-selected and copied into the range form, which does the save.
+// Its words come from the page (the grid-words JSON block, in the console's language): the
+// selection's sentence for each plural category, chosen with Intl.PluralRules.
 (function () {
   "use strict";
   var table = document.querySelector('table[role="grid"]');
@@ -14,6 +16,22 @@
   var form = document.getElementById("range-form");
   var status = document.getElementById("selection");
   var anchor = [0, 0], focus = [0, 0], dragging = false;
+  var wordsBlock = document.getElementById("grid-words");
+  var words = wordsBlock ? JSON.parse(wordsBlock.textContent) : { selected: {} };
+  var plurals = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || "en") : null;
+
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)[sd]/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  function selectedText(count, values) {
+    var category = plurals ? plurals.select(count) : (count === 1 ? "one" : "other");
+    var text = words.selected[category] || words.selected.other || "";
+    values.num = count;
+    return fill(text, values);
+  }
 
   function cell(at) { return rows[at[0]][at[1]]; }
 
@@ -42,9 +60,12 @@
     }
     if (status) {
       var count = (r1 - r0 + 1) * (c1 - c0 + 1);
-      status.textContent = "Selected " + count + " cell" + (count === 1 ? "" : "s") + ": " +
-        first.getAttribute("data-day") + " to " + last.getAttribute("data-day") + ", " +
-        first.getAttribute("data-starts") + " to " + last.getAttribute("data-ends") + ".";
+      status.textContent = selectedText(count, {
+        first: first.getAttribute("data-day"),
+        last: last.getAttribute("data-day"),
+        starts: first.getAttribute("data-starts"),
+        ends: last.getAttribute("data-ends")
+      });
     }
   }
 

@@ -120,8 +120,12 @@ def _hours_form(html: str) -> dict[str, str]:
     for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
         form[name] = html_module.unescape(value)
     for name, options in re.findall(r'<select[^>]*? name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r"<option selected>([^<]*)</option>", options)
-        form[name] = chosen.group(1) if chosen else re.findall(r"<option[^>]*>([^<]*)</option>", options)[0]
+        # An option sends its value (its label when it has none): the first, unless one is selected.
+        listed = re.findall(r"<option([^>]*)>([^<]*)</option>", options)
+        sent = [(re.search(r'value="([^"]*)"', attrs), label) for attrs, label in listed]
+        values = [html_module.unescape(value.group(1)) if value else label for value, label in sent]
+        chosen = [v for v, (attrs, _label) in zip(values, listed, strict=True) if re.search(r"\bselected\b", attrs)]
+        form[name] = chosen[0] if chosen else values[0]
     for name in re.findall(r'<input type="checkbox" name="([^"]+)" value="yes" checked', html):
         form[name] = "yes"
     return form
