@@ -119,9 +119,11 @@ class Cluster:
 
 
 def _answers(url: str) -> bool:
+    """Whether ``url`` answers 200 yet: a refused connection, or one accepted by a server still
+    loading the app that does not answer in time (a loaded CI machine), is "not yet"."""
     try:
         return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
