@@ -25,6 +25,7 @@ from infra import logs
 from infra.clock import Clock, SystemClock
 from infra.db import Database
 from infra.settings import Settings, load_settings
+from services.availability_cache import SlotLists
 from sms.webhooks import sms_webhooks
 from telephony.registry import Providers
 from web_widget.api import api
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["settings"] = settings
     app.extensions["db"] = db
     app.extensions["clock"] = clock or SystemClock()
+    app.extensions["slot_lists"] = SlotLists()  # this process's slot lists (services/availability_cache.py)
 
     app.extensions["providers"] = Providers(settings, db, app.extensions["clock"])
     app.register_blueprint(health)

@@ -8,6 +8,9 @@ and database: what the same work costs when it does nothing but the database cal
   filter), with SQLAlchemy Core on the app's read engine, returned in the same JSON shape.
   The queue's id and policy are looked up once per process and cached: the baseline has
   no queue query.
+- ``GET /bench/static/<name>``: a file from ``BENCH_STATIC_DIR`` as Flask serves a static
+  file (``send_from_directory``: conditional, the server's file wrapper): the floor of
+  any answer of that size from this gunicorn. The bench writes the real slot list there.
 - ``POST /bench/bare-insert``: inserts one row into the bench-only table ``bench_row``
   with SQLAlchemy Core on the app's write engine (``BEGIN IMMEDIATE`` on SQLite, like
   every write of the app), from the same JSON body a booking sends; answers 201.
@@ -18,11 +21,12 @@ Never registered by ``create_app``: only ``build()`` adds them.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request, send_from_directory
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
 
 from app.factory import create_app
@@ -85,6 +89,11 @@ def bare_slots(key: str) -> Response:
         for s, e, n in rows
     ]
     return jsonify({"queue": key, "timezone": timezone, "slots": slots})
+
+
+@bench.get("/static/<path:name>")
+def static_file(name: str) -> Response:
+    return send_from_directory(os.environ["BENCH_STATIC_DIR"], name)
 
 
 @bench.post("/bare-insert")

@@ -236,6 +236,18 @@ class Slot(Base):
     capacity_override: Mapped[int | None] = mapped_column(Integer)
 
 
+class AvailabilityVersion(Base):
+    """How many times what a queue offers has changed: bumped by database triggers in the
+    transaction that changes its slot rows or the queue's columns they depend on
+    (migrations/versions/0039_availability_versions.py); the slot lists cached per
+    process (services/availability_cache.py) are good while it holds."""
+
+    __tablename__ = "availability_version"
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 LIVE_STATE_VALUES = sorted(s.value for s in LIVE_STATES)  # one order everywhere: the index and the queries
 LIVE_PREDICATE = "state IN ({})".format(", ".join(f"'{v}'" for v in LIVE_STATE_VALUES))
 

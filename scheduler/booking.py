@@ -76,6 +76,27 @@ def availability_range(
     return (lower, upper) if lower < upper else None
 
 
+def same_slots_shown(
+    shown: tuple[datetime, datetime] | None,
+    first_start: datetime | None,
+    next_start: datetime | None,
+    wanted: tuple[datetime, datetime] | None,
+) -> bool:
+    """Whether the bookable slots of the range ``wanted`` are those read for ``shown``, when
+    no slot row has changed since: ``first_start`` is the first slot read for ``shown``
+    (None: none), ``next_start`` the first bookable one starting at or after its end (None:
+    none). A range only moves later as time goes on (the lead time, the horizon, the day):
+    it shows the same slots while the first one shown has not dropped out of its start and
+    no further one has come into its end."""
+    if shown is None or wanted is None:
+        return shown is None and wanted is None
+    if wanted[0] < shown[0] or wanted[1] < shown[1]:
+        return False
+    dropped = first_start is not None and first_start < wanted[0]
+    came = next_start is not None and next_start < wanted[1]
+    return not dropped and not came
+
+
 def spread_in_slot(starts_at: datetime, ends_at: datetime, seat_number: int, capacity: int) -> datetime:
     """When to ring the n-th booking of a slot: spread evenly across it, so that a slot's
     callbacks do not all reach the agents in its first minute (seat 1 at the start)."""

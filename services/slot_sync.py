@@ -25,7 +25,12 @@ MARGIN_DAYS = 1
 
 
 def needed_until(queue: Queue, now: datetime) -> date:
-    return local_date(now, queue.timezone) + timedelta(days=queue.horizon_days + MARGIN_DAYS)
+    return rows_needed_until(queue.timezone, queue.horizon_days, now)
+
+
+def rows_needed_until(timezone: str, horizon_days: int, now: datetime) -> date:
+    """The last local date a queue in ``timezone`` booking ``horizon_days`` ahead needs slot rows for now."""
+    return local_date(now, timezone) + timedelta(days=horizon_days + MARGIN_DAYS)
 
 
 def slots_are_current(queue: Queue, now: datetime) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from scheduler.calendar import is_open, weekly_schedule
 from scheduler.errors import LinkInvalid, LinkUsed, QueueNotFound, ValidationFailed
 from scheduler.phone import mask_phone, parse_phone
 from services import agent_figures, centre_switches
-from services.availability import bookable_rows_of_days
+from services.availability_cache import SlotLists
 from services.booking_service import BookingRequest, book, cancel, get_callback, prepare_booking, reschedule
 from services.idempotency import run_once
 from services.links import BookingLink, is_used, link_callback, read_booking_token, reschedule_with_link
@@ -213,16 +213,18 @@ def public_widget_settings(queue: Queue) -> dict[str, Any]:
 
 @api.get("/queues/<key>/slots")
 def list_slots(key: str) -> Response:
-    """Bookable slots with seats left. Two queries whatever the range: the queue, its slots."""
+    """Bookable slots with seats left: the answer kept by this process while the queue's
+    availability version holds (services/availability_cache.py), one indexed read per
+    request; ``ETag`` and ``If-None-Match`` give a 304 without the body."""
     first_day = parse_query_date(request.args.get("from"), "from")
     days = parse_query_int(request.args.get("days"), "days", DEFAULT_DAYS)
-    queue, rows = bookable_rows_of_days(context.db(), key, context.now(), first_day, days)
-    zone = ZoneInfo(queue.timezone)
-    slots = [
-        {"start": s.astimezone(zone).isoformat(), "end": e.astimezone(zone).isoformat(), "seats_left": n}
-        for s, e, n in rows
-    ]
-    return jsonify({"queue": queue.key, "timezone": queue.timezone, "slots": slots})
+    lists: SlotLists = current_app.extensions["slot_lists"]
+    answer = lists.answer(context.db(), key, context.now(), first_day, days, current_app.json.dumps)
+    response = Response(answer.body, mimetype="application/json")
+    response.set_etag(answer.etag)
+    response.headers["Cache-Control"] = "no-cache"  # kept by a browser, asked again each time (304)
+    response.make_conditional(request)  # 304 without the body when If-None-Match has the ETag
+    return response
 
 
 def _answer(status: int, body: dict[str, Any]) -> Response:

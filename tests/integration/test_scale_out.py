@@ -158,7 +158,14 @@ def test_the_limits_metrics_and_jobs_hold_across_two_web_servers_and_two_workers
     assert set(codes[ADDRESS_LIMIT:]) == {429}
 
     # Booking load (a CRM's key: not held to the per-address limit), over both servers at once.
-    first_slot = requests.get(f"{webs[0]}/api/v1/queues/scarce/slots", headers=auth, timeout=10).json()["slots"][0]
+    def scarce_slots(n: int) -> list[dict[str, Any]]:
+        answer = requests.get(f"{webs[n % 2]}/api/v1/queues/scarce/slots", headers=auth, timeout=10)
+        assert answer.status_code == 200
+        return list(answer.json()["slots"])
+
+    before = [scarce_slots(n) for n in range(8)]  # every web process keeps its slot list
+    first_slot = before[0][0]
+    assert all(answer == before[0] for answer in before)
 
     def post(n: int, body: dict[str, Any]) -> int:
         answer = requests.post(f"{webs[n % 2]}/api/v1/callbacks", json=body, headers=auth, timeout=30)
@@ -183,6 +190,9 @@ def test_the_limits_metrics_and_jobs_hold_across_two_web_servers_and_two_workers
             pool.map(lambda n: post(n, {"queue": "support", "phone": phone(n), "kind": "asap"}), range(ASAP_BOOKINGS))
         )
     assert scarce.count(201) == SCARCE_SEATS and set(scarce) == {201, 409}
+    # The kept slot lists of every process on both machines: the booked-out slot is gone from each.
+    after = [scarce_slots(n) for n in range(8)]
+    assert all(answer == before[0][1:] for answer in after)
     assert asap == [201] * ASAP_BOOKINGS
 
     # Both workers dial every due callback, each exactly once.
