@@ -34,7 +34,7 @@ PG_URL = $(shell scripts/pg-test-server.sh url)
 # emptied at each start, as prometheus_client's multiprocess mode requires.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test lint unit bench bench-booking bench-dialer bench-events bench-day clean prism messages lock
+.PHONY: run test lint unit bench bench-booking bench-profile bench-dialer bench-events bench-day clean prism messages lock
 
 # The lock files (requirements.txt, requirements-dev.txt) hold every package, pip itself
 # among them, with its hashes: pip refuses anything else (--require-hashes).
@@ -134,6 +134,11 @@ bench-booking: $(VENV)/.installed-dev
 
 # The dialer (lag, claim capacity, SIGKILLed workers) and the status webhooks; it starts
 # its own durable PostgreSQL on port 54360.
+# cProfile of one slot list request, in-process (docs/performance.md quotes it).
+bench-profile: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.profile_slots
+	PROFILE_FRESH=1 $(BIN)/python -m bench.profile_slots
+
 bench-dialer: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run_dialer
 

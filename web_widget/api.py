@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -219,7 +220,8 @@ def list_slots(key: str) -> Response:
     first_day = parse_query_date(request.args.get("from"), "from")
     days = parse_query_int(request.args.get("days"), "days", DEFAULT_DAYS)
     lists: SlotLists = current_app.extensions["slot_lists"]
-    answer = lists.answer(context.db(), key, context.now(), first_day, days, current_app.json.dumps)
+    dumps = partial(current_app.json.dumps, separators=(",", ":"))  # as compact as jsonify's
+    answer = lists.answer(context.db(), key, context.now(), first_day, days, dumps)
     response = Response(answer.body, mimetype="application/json")
     response.set_etag(answer.etag)
     response.headers["Cache-Control"] = "no-cache"  # kept by a browser, asked again each time (304)

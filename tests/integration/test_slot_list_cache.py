@@ -5,6 +5,7 @@ when time moves a slot out of the range; with an ETag and 304; right across proc
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ def test_the_list_is_sent_again_with_its_etag_and_a_304_until_a_seat_changes(
     assert first.status_code == again.status_code == 200 and _lists(app).made == 1
     assert first.get_data() == again.get_data() and first.headers["ETag"] == again.headers["ETag"]
     assert first.headers["Cache-Control"] == "no-cache" and first.mimetype == "application/json"
+    assert first.get_data() == json.dumps(first.get_json(), separators=(",", ":")).encode() + b"\n"  # compact
     assert first.get_json()["slots"][0] == {
         "start": "2027-01-04T10:30:00+00:00",
         "end": "2027-01-04T10:45:00+00:00",
