@@ -34,7 +34,7 @@ PG_URL = $(shell scripts/pg-test-server.sh url)
 # emptied at each start, as prometheus_client's multiprocess mode requires.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test lint unit bench bench-booking bench-profile bench-dialer bench-events bench-day clean prism messages lock
+.PHONY: run test lint unit bench bench-booking bench-profile bench-idle bench-dialer bench-events bench-day clean prism messages lock
 
 # The lock files (requirements.txt, requirements-dev.txt) hold every package, pip itself
 # among them, with its hashes: pip refuses anything else (--require-hashes).
@@ -138,6 +138,12 @@ bench-booking: $(VENV)/.installed-dev
 bench-profile: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.profile_slots
 	PROFILE_FRESH=1 $(BIN)/python -m bench.profile_slots
+
+# A worker with nothing due: its CPU over 60 s, then how fast it dials a booking due now.
+bench-idle: $(VENV)/.installed-dev
+	@url=$$(scripts/pg-test-server.sh start | tail -1) || exit 1; \
+	BENCH_POSTGRES_URL=$$url $(BIN)/python -m bench.idle_worker; rc=$$?; \
+	scripts/pg-test-server.sh stop; exit $$rc
 
 bench-dialer: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run_dialer

@@ -36,6 +36,7 @@ from infra.clock import Clock
 from infra.db import Database, describe, is_unavailable
 from infra.models import Queue
 from infra.settings import Settings
+from infra.wakeups import Wakeups, wakeups_for
 from scheduler import outage
 from scheduler.periodic import PeriodicJob
 from services import call_inbox, periodic
@@ -58,7 +59,8 @@ from telephony.registry import Providers
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # how soon the dispatch loop looks again at due callbacks it could not claim
+MAX_SLEEP_SECONDS = 5.0  # the dispatch loop's longest sleep without being woken: a safety net
 
 # Once per cluster per period. A lease is how long a run may take before another worker
 # takes it for dead and runs the job again (the jobs are idempotent; a repeat is harmless).
@@ -106,6 +108,12 @@ class Worker:
         self._last_beat: float | None = None  # time.monotonic() of the last heartbeat written
         self._outage = outage.Outage()  # shared by every tick: the database is away, or not
         self._outage_lock = threading.Lock()
+        self._wakeups: Wakeups | None = None  # made by the dispatch loop's thread, on first use
+
+    def wakeups(self) -> Wakeups:
+        if self._wakeups is None:
+            self._wakeups = wakeups_for(self.db)
+        return self._wakeups
 
     def alive(self) -> bool:
         """Whether this worker wrote its heartbeat recently (its scheduler runs and the
@@ -129,8 +137,9 @@ class Worker:
     def dispatch_loop(self) -> None:
         """Dial what is due, on time: claim batch after batch while there is a backlog (a
         saver thread records each batch's dials meanwhile), then sleep until the next due
-        time but never longer than POLL_SECONDS (a callback booked for "now" must not
-        wait). ``dispatch_window`` None: until the worker stops; 0: one pass."""
+        time, woken at once when a callback falls due meanwhile (PostgreSQL: NOTIFY; SQLite:
+        its data_version polled every 50 ms: infra/wakeups.py), never longer than
+        MAX_SLEEP_SECONDS. ``dispatch_window`` None: until the worker stops; 0: one pass."""
         until = None if self.dispatch_window is None else time.monotonic() + self.dispatch_window
         stopping = self.dialer.stopping
         try:
@@ -138,11 +147,14 @@ class Worker:
                 while self.dialer.dispatch(wait=False) > 0 and not stopping.is_set():
                     pass
                 self.database_answered()
-                left = POLL_SECONDS if until is None else until - time.monotonic()
+                left = float("inf") if until is None else until - time.monotonic()
                 if left <= 0 or stopping.is_set():
                     return
                 wait = self.dialer.seconds_until_next_due()
-                time.sleep(min(max(wait, 0.0), POLL_SECONDS, left))
+                if wait <= 0:  # due, but not to be claimed now (the pacer, a queue's limit): look again soon
+                    time.sleep(min(POLL_SECONDS, left))
+                else:  # until it falls due, or a change wakes us (infra/wakeups.py), or the safety net
+                    self.wakeups().wait(min(wait, MAX_SLEEP_SECONDS, left))
         finally:
             self._flush_all()
 
@@ -410,6 +422,8 @@ class Worker:
                 self.settings.worker_shutdown_seconds,
             )
             self.dialer.stopping.set()  # the dispatch loop, the placing of a batch and the ticks check it
+            if self._wakeups is not None:
+                self._wakeups.wake()  # the dispatch loop may be asleep
             watchdog = threading.Timer(self.settings.worker_shutdown_seconds, self._overdue)
             watchdog.daemon = True
             watchdog.start()
@@ -427,6 +441,8 @@ class Worker:
         finally:
             self.dialer.close()
             self.events.close()
+            if self._wakeups is not None:
+                self._wakeups.close()
             if metrics_server is not None:
                 metrics_server.stop()
         log.info("worker stopped")

@@ -93,7 +93,7 @@ def _postgresql_connect_args(url: str) -> dict[str, Any]:
     return {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_TIMEOUT}
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     path = url.split("///", 1)[1] if "///" in url else ""
     return Path(path) if path and path != ":memory:" else None
 
@@ -111,7 +111,7 @@ def _create_private(path: Path) -> None:
 
 
 def _make_sqlite_engine(settings: Settings, immediate: bool) -> Engine:
-    path = _sqlite_path(settings.database_url)
+    path = sqlite_path(settings.database_url)
     if path is not None:
         _create_private(path)
     engine = create_engine(
