@@ -222,7 +222,7 @@ def test_a_wallboard_signs_in_to_the_wallboard_and_sees_nothing_else(
 
 def test_admins_can_make_wallboard_users(signed_in: SignedIn, db: Database) -> None:
     admin = signed_in("admin")
-    assert "option>wallboard</option>" in admin.get("/console/users").get_data(as_text=True)
+    assert 'value="wallboard">wallboard</option>' in admin.get("/console/users").get_data(as_text=True)
     answer = admin.post(
         "/console/users",
         data={
