@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -237,7 +238,8 @@ class Slot(Base):
 
 
 class AvailabilityVersion(Base):
-    """How many times what a queue offers has changed: bumped by database triggers in the
+    """How many times what a queue offers has changed, in stripes (a slot's id modulo 16;
+    the sum over a queue's rows is its version): bumped by database triggers in the
     transaction that changes its slot rows or the queue's columns they depend on
     (migrations/versions/0039_availability_versions.py); the slot lists cached per
     process (services/availability_cache.py) are good while it holds."""
@@ -245,6 +247,7 @@ class AvailabilityVersion(Base):
     __tablename__ = "availability_version"
 
     queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 

@@ -2,7 +2,7 @@
 
 The widget asks for a queue's slots on every page view of a customer's site, so the answer
 is made once and sent again while it holds. It holds while the queue's
-``availability_version`` is the one it was made at (database triggers bump it in the
+``availability_version`` (the sum of its stripes) is the one it was made at (database triggers bump it in the
 transaction that changes a seat, a capacity, a slot row, or the queue's zone, lead time,
 horizon or reserve: migrations/versions/0039_availability_versions.py), and while time has
 not moved a slot out of the range's start or into its end (``scheduler.booking.
@@ -39,19 +39,18 @@ from services.slot_sync import rows_needed_until
 MAX_ANSWERS = 512  # per process: queues × ranges asked (a range is a first day and a number of days)
 
 # The one read of every request: the queue's version, with what the range is worked out from.
-QUEUE_AND_VERSION = (
-    select(
-        Queue.id,
-        Queue.timezone,
-        Queue.lead_minutes,
-        Queue.horizon_days,
-        Queue.asap_reserve_percent,
-        Queue.slots_until,
-        func.coalesce(AvailabilityVersion.version, 0),
-    )
-    .outerjoin(AvailabilityVersion, AvailabilityVersion.queue_id == Queue.id)
-    .where(Queue.key == bindparam("key"))
-)
+QUEUE_AND_VERSION = select(
+    Queue.id,
+    Queue.timezone,
+    Queue.lead_minutes,
+    Queue.horizon_days,
+    Queue.asap_reserve_percent,
+    Queue.slots_until,
+    func.coalesce(
+        select(func.sum(AvailabilityVersion.version)).where(AvailabilityVersion.queue_id == Queue.id).scalar_subquery(),
+        0,
+    ),
+).where(Queue.key == bindparam("key"))
 _BOOKABLE = (Slot.queue_id == bindparam("queue_id"), Slot.active.is_(True), Slot.booked < Slot.capacity - Slot.reserved)
 _FIRST_AFTER = select(func.min(Slot.starts_at)).where(*_BOOKABLE, Slot.starts_at >= bindparam("end"))
 # The second read, when the answer is made: the range's bookable slots and the first one after it.

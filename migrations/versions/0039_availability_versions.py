@@ -4,13 +4,15 @@ Revision ID: 0039_availability_versions
 Revises: 0038_offer_points
 Create Date: 2026-12-08 00:00:00.000000
 
-``availability_version.version`` goes up in the same transaction as any change to a
-queue's slot rows (a seat taken or given back, a capacity, a slot made, moved, closed
+A queue's version is the sum of its ``availability_version`` rows, one per stripe (a
+slot's id modulo STRIPES; the queue's own changes count in stripe 0), and goes up in the
+same transaction as any change to a queue's slot rows (a seat taken or given back, a capacity, a slot made, moved, closed
 or deleted) or to the queue's columns the slot list depends on. Database triggers do it,
 so no code path that writes slots can forget it (services/availability_cache.py reads it).
 
-On PostgreSQL the bump is a deferred constraint trigger: it runs at COMMIT, after the
-transaction's other statements, so the version row is locked only for the commit itself
+The stripes keep concurrent bookings of different slots from queueing for one row at
+their commits. On PostgreSQL the bump is a deferred constraint trigger: it runs at COMMIT,
+after the transaction's other statements, so a version row is locked only for the commit itself
 and never while the transaction waits for another lock (no deadlock with the worker's
 slot sync, which locks the queue row before its slots); it is done by the committing
 transaction, so a reader that reads the version before the slots can never cache a
@@ -31,25 +33,30 @@ down_revision: str | None = "0038_offer_points"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+STRIPES = 16
 SLOT_COLUMNS = "booked, capacity, reserved, active, starts_at, ends_at, queue_id"
 QUEUE_COLUMNS = "key, timezone, lead_minutes, horizon_days, asap_reserve_percent, slots_until"
 
 POSTGRESQL = [
-    """
+    f"""
     CREATE FUNCTION bump_availability_version() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         changed integer;
+        part integer;
     BEGIN
         IF TG_TABLE_NAME = 'queue' THEN
             changed := NEW.id;
+            part := 0;
         ELSIF TG_OP = 'DELETE' THEN
             changed := OLD.queue_id;
+            part := OLD.id % {STRIPES};
         ELSE
             changed := NEW.queue_id;
+            part := NEW.id % {STRIPES};
         END IF;
-        INSERT INTO availability_version (queue_id, version)
-            SELECT changed, 1 WHERE EXISTS (SELECT 1 FROM queue WHERE id = changed)
-            ON CONFLICT (queue_id) DO UPDATE SET version = availability_version.version + 1;
+        INSERT INTO availability_version (queue_id, stripe, version)
+            SELECT changed, part, 1 WHERE EXISTS (SELECT 1 FROM queue WHERE id = changed)
+            ON CONFLICT (queue_id, stripe) DO UPDATE SET version = availability_version.version + 1;
         RETURN NULL;
     END $$
     """,
@@ -66,21 +73,23 @@ POSTGRESQL = [
 ]
 
 
-def _sqlite_bump(row: str) -> str:
+def _sqlite_bump(row: str, stripe: str) -> str:
     return f"""
-        INSERT OR IGNORE INTO availability_version (queue_id, version)
-            SELECT {row}, 0 WHERE EXISTS (SELECT 1 FROM queue WHERE id = {row});
-        UPDATE availability_version SET version = version + 1 WHERE queue_id = {row};
+        INSERT OR IGNORE INTO availability_version (queue_id, stripe, version)
+            SELECT {row}, {stripe}, 0 WHERE EXISTS (SELECT 1 FROM queue WHERE id = {row});
+        UPDATE availability_version SET version = version + 1 WHERE queue_id = {row} AND stripe = {stripe};
     """
 
 
 SQLITE = [
-    f"CREATE TRIGGER slot_inserted_availability AFTER INSERT ON slot BEGIN {_sqlite_bump('NEW.queue_id')} END",
-    f"CREATE TRIGGER slot_deleted_availability AFTER DELETE ON slot BEGIN {_sqlite_bump('OLD.queue_id')} END",
+    f"""CREATE TRIGGER slot_inserted_availability AFTER INSERT ON slot
+        BEGIN {_sqlite_bump("NEW.queue_id", f"NEW.id % {STRIPES}")} END""",
+    f"""CREATE TRIGGER slot_deleted_availability AFTER DELETE ON slot
+        BEGIN {_sqlite_bump("OLD.queue_id", f"OLD.id % {STRIPES}")} END""",
     f"""CREATE TRIGGER slot_updated_availability AFTER UPDATE OF {SLOT_COLUMNS} ON slot
-        BEGIN {_sqlite_bump("NEW.queue_id")} {_sqlite_bump("OLD.queue_id")} END""",
+        BEGIN {_sqlite_bump("NEW.queue_id", f"NEW.id % {STRIPES}")} {_sqlite_bump("OLD.queue_id", f"OLD.id % {STRIPES}")} END""",
     f"""CREATE TRIGGER queue_updated_availability AFTER UPDATE OF {QUEUE_COLUMNS} ON queue
-        BEGIN {_sqlite_bump("NEW.id")} END""",
+        BEGIN {_sqlite_bump("NEW.id", "0")} END""",
 ]
 
 
@@ -88,9 +97,9 @@ def upgrade() -> None:
     op.create_table(
         "availability_version",
         sa.Column("queue_id", sa.Integer(), sa.ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("stripe", sa.SmallInteger(), primary_key=True),
         sa.Column("version", sa.BigInteger(), nullable=False, server_default="0"),
     )
-    op.execute("INSERT INTO availability_version (queue_id, version) SELECT id, 0 FROM queue")
     statements = POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE
     for statement in statements:
         op.execute(statement)

@@ -5,8 +5,13 @@ Revises: 0039_availability_versions
 Create Date: 2026-12-08 00:10:00.000000
 
 A row trigger on ``callback`` NOTIFYs the channel ``callback_due`` whenever a callback is
-inserted or its state or due time changes into a due state (scheduled, retry_wait): a
-booking, a retry, a reschedule, a supervisor's "dial now", whatever writes it. PostgreSQL
+inserted or its state or due time changes into a due state (scheduled, retry_wait), due
+within a minute of the change (of the row's ``updated_at``, the app's clock, or of the
+database's, whichever is later: a few seconds' skew between the hosts changes nothing):
+an ASAP booking, a retry, a supervisor's "dial now", whatever writes it. One due later
+needs none: a sleeping worker looks at least every 5 seconds (app/worker.py
+MAX_SLEEP_SECONDS); and a transaction that NOTIFYs takes a lock that every other
+notifying commit waits for, which bookings of later slots are spared. PostgreSQL
 delivers the notice at COMMIT (never for a rolled-back change) and sends one per
 transaction however many rows fired it. The workers LISTEN (infra/wakeups.py) and sleep
 until the next due time they know of or a notice, instead of polling. SQLite: nothing
@@ -41,7 +46,10 @@ def upgrade() -> None:
         """
         CREATE TRIGGER callback_due_notify
         AFTER INSERT OR UPDATE OF state, next_attempt_at ON callback
-        FOR EACH ROW WHEN (NEW.state IN ('scheduled', 'retry_wait') AND NEW.next_attempt_at IS NOT NULL)
+        FOR EACH ROW WHEN (
+            NEW.state IN ('scheduled', 'retry_wait')
+            AND NEW.next_attempt_at <= greatest(now(), NEW.updated_at) + interval '1 minute'
+        )
         EXECUTE FUNCTION notify_callback_due()
         """
     )

@@ -89,14 +89,17 @@ def test_postgresql_notifies_a_due_callback_at_commit_and_not_a_rolled_back_one(
             raise RolledBack
         assert wakeups.wait(30) is True
         with pytest.raises(RolledBack), db.write() as session:
-            session.execute(text("UPDATE callback SET next_attempt_at = next_attempt_at + interval '1 minute'"))
+            session.execute(text("UPDATE callback SET next_attempt_at = next_attempt_at + interval '1 second'"))
             raise RolledBack
         assert wakeups.wait(1.0) is False  # rolled back: never notified
         with db.write() as session:
             session.execute(text("UPDATE callback SET name = 'renamed'"))  # not its due time or state
         assert wakeups.wait(1.0) is False
-        with db.write() as session:
-            session.execute(text("UPDATE callback SET next_attempt_at = next_attempt_at + interval '1 minute'"))
+        with db.write() as session:  # moved to a day later: the worker learns it when it next looks
+            session.execute(text("UPDATE callback SET next_attempt_at = next_attempt_at + interval '1 day'"))
+        assert wakeups.wait(1.0) is False
+        with db.write() as session:  # due again now ("dial now")
+            session.execute(text("UPDATE callback SET next_attempt_at = updated_at"))
         assert wakeups.wait(30) is True
     finally:
         wakeups.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from app.factory import create_app
 from infra.clock import FixedClock
@@ -32,7 +32,7 @@ def _lists(app: Flask) -> SlotLists:
 def _version(db: Database, key: str = "support") -> int:
     with db.read() as session:
         found = session.scalar(
-            select(AvailabilityVersion.version)
+            select(func.sum(AvailabilityVersion.version))
             .join(Queue, Queue.id == AvailabilityVersion.queue_id)
             .where(Queue.key == key)
         )
