@@ -25,8 +25,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from infra.db import Database
 from infra.models import AvailabilityVersion, Queue, Slot
@@ -112,8 +111,8 @@ class SlotLists:
         if not QUEUE_KEY.match(key):
             raise QueueNotFound(f"no queue {key!r}", {"queue": key})
         asked = (key, first_day, days)
-        with db.read() as session:
-            found = session.execute(QUEUE_AND_VERSION, {"key": key}).first()
+        with db.read_engine.begin() as connection:  # Core: no ORM session on the hot path
+            found = connection.execute(QUEUE_AND_VERSION, {"key": key}).first()
             if found is None:
                 raise QueueNotFound(f"no queue {key!r}", {"queue": key})
             queue_id, timezone, lead, horizon, reserve, slots_until, version = found
@@ -126,7 +125,7 @@ class SlotLists:
                         self._answers.move_to_end(asked)
                 if kept is not None and kept.holds(version, policy, now, first_day, days):
                     return kept
-                made = self._made(session, key, queue_id, version, policy, window, dumps)
+                made = self._made(connection, key, queue_id, version, policy, window, dumps)
                 self._keep(asked, made)
                 return made
         # No worker has made the rows up to the horizon yet: made now (a write), not kept.
@@ -144,7 +143,7 @@ class SlotLists:
 
     @staticmethod
     def _made(
-        session: Session,
+        connection: Connection,
         key: str,
         queue_id: int,
         version: int,
@@ -155,7 +154,7 @@ class SlotLists:
         rows: list[Any] = []
         next_start = None
         if window is not None:
-            found = session.execute(SLOTS_AND_NEXT, {"queue_id": queue_id, "start": window[0], "end": window[1]})
+            found = connection.execute(SLOTS_AND_NEXT, {"queue_id": queue_id, "start": window[0], "end": window[1]})
             rows = list(found)
             if rows and rows[-1][0] >= window[1]:
                 next_start = rows.pop()[0]
