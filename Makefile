@@ -124,7 +124,7 @@ test: $(VENV)/.installed-dev $(PRISM) lint
 	TEST_DATABASE_URL=$$url TEST_REDIS_URL=$$redis REQUIRE_POSTGRES=1 REQUIRE_NGINX=1 $(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	scripts/pg-test-server.sh stop; scripts/redis-test-server.sh stop; exit $$rc
 
-bench: bench-booking bench-dialer bench-events bench-day
+bench: bench-booking bench-dialer bench-events bench-day bench-idle
 
 # Availability, booking under contention and the storm (SQLite and a durable PostgreSQL).
 bench-booking: $(VENV)/.installed-dev
