@@ -18,7 +18,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Text,
     Time,
@@ -235,20 +234,6 @@ class Slot(Base):
     # A capacity a supervisor set for this one slot (the console's grid): kept when the
     # slots are re-planned from the weekly template; None follows the template.
     capacity_override: Mapped[int | None] = mapped_column(Integer)
-
-
-class AvailabilityVersion(Base):
-    """How many times what a queue offers has changed, in stripes (a slot's id modulo 16;
-    the sum over a queue's rows is its version): bumped by database triggers in the
-    transaction that changes its slot rows or the queue's columns they depend on
-    (migrations/versions/0039_availability_versions.py); the slot lists cached per
-    process (services/availability_cache.py) are good while it holds."""
-
-    __tablename__ = "availability_version"
-
-    queue_id: Mapped[int] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
-    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 LIVE_STATE_VALUES = sorted(s.value for s in LIVE_STATES)  # one order everywhere: the index and the queries

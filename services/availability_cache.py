@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
+from infra.availability_models import AvailabilityVersion
 from infra.db import Database
-from infra.models import AvailabilityVersion, Queue, Slot
+from infra.models import Queue, Slot
 from scheduler.booking import BookingPolicy, availability_range, same_slots_shown
 from scheduler.errors import QueueNotFound
 from services.availability import bookable_rows_of_days

@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text, update
 
 from app.factory import create_app
+from infra.availability_models import AvailabilityVersion
 from infra.clock import FixedClock
 from infra.db import Database
-from infra.models import AvailabilityVersion, Queue, Slot
+from infra.models import Queue, Slot
 from infra.settings import Settings
 from services.availability_cache import SlotLists
 from services.booking_service import cancel
