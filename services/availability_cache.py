@@ -81,10 +81,10 @@ class SlotList:
     first_start: datetime | None
     next_start: datetime | None
 
-    def holds(self, version: int, policy: BookingPolicy, now: datetime, first_day: date | None, days: int) -> bool:
+    def holds(self, version: int, policy: BookingPolicy, wanted: tuple[datetime, datetime] | None) -> bool:
+        """Whether it is still the answer for the range ``wanted``, worked out from ``policy`` now."""
         if version != self.version or policy != self.policy:
             return False
-        wanted = availability_range(policy, now, first_day, days)
         return same_slots_shown(self.window, self.first_start, self.next_start, wanted)
 
 
@@ -124,7 +124,7 @@ class SlotLists:
                     kept = self._answers.get(asked)
                     if kept is not None:
                         self._answers.move_to_end(asked)
-                if kept is not None and kept.holds(version, policy, now, first_day, days):
+                if kept is not None and kept.holds(version, policy, window):
                     return kept
                 made = self._made(connection, key, queue_id, version, policy, window, dumps)
                 self._keep(asked, made)
